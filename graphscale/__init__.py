@@ -1,0 +1,42 @@
+"""graphscale: graph learning at scale on PyTorch (GNNs, samplers, graph and KG embeddings)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from . import errors
+from .errors import (ConfigError, DatasetError, GraphFormatError, GraphscaleError, GraphscaleWarning, SamplingError,
+                     ShapeError)
+from .graph import (BatchedGraph, Block, Graph, add_self_loops, batch, check_node_features, gcn_norm,
+                    remove_self_loops, reverse, subgraph, to_block, to_undirected, unbatch)
+from .graph.transform import coalesce, edge_subgraph
+from .saga import (Edges, edge_softmax, fn, gsddmm, gspmm, saga, scatter_reduce, segment_reduce,
+                   segment_softmax)
+
+__version__ = "0.1.0"
+
+
+def seed(value: int) -> None:
+    """Seed Python, NumPy, torch and numba (numba's per-thread generators follow ``np.random.seed``
+    when called inside a jitted function; graphscale's samplers take explicit seeds)."""
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+    try:
+        from .saga.kernels.cpu import seed_numba
+
+        seed_numba(value)
+    except ImportError:  # pragma: no cover - numba is a hard dependency
+        pass
+
+
+__all__ = [
+    "Graph", "Block", "BatchedGraph", "batch", "unbatch", "to_block", "saga", "fn", "Edges", "gspmm", "gsddmm",
+    "edge_softmax", "segment_reduce", "scatter_reduce", "segment_softmax", "add_self_loops", "remove_self_loops",
+    "reverse", "subgraph", "edge_subgraph", "to_undirected", "coalesce", "gcn_norm", "check_node_features",
+    "seed", "errors", "GraphscaleError", "GraphFormatError", "ShapeError", "ConfigError", "DatasetError",
+    "SamplingError", "GraphscaleWarning", "__version__",
+]

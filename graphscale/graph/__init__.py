@@ -1,0 +1,11 @@
+"""Graph structures: ``Graph``, ``Block``, ``BatchedGraph`` and functional transforms."""
+
+from .batch import BatchedGraph, batch, unbatch
+from .block import Block, to_block
+from .graph import Graph, check_node_features, index_dtype
+from .transform import (add_self_loops, coalesce, edge_subgraph, gcn_norm, remove_self_loops, reverse,
+                        subgraph, to_undirected)
+
+__all__ = ["Graph", "Block", "BatchedGraph", "batch", "unbatch", "to_block", "check_node_features",
+           "index_dtype", "add_self_loops", "coalesce", "edge_subgraph", "gcn_norm", "remove_self_loops",
+           "reverse", "subgraph", "to_undirected"]

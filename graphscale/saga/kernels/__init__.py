@@ -1,0 +1,1 @@
+"""Sparse kernels: ``reference`` (torch oracle), ``cpu`` (numba), ``cuda`` (torch ops / Triton)."""
