@@ -1,0 +1,189 @@
+"""Shared plumbing for the side-by-side benchmarks: worker subprocesses, memory limits, timing, JSON lines.
+
+Every measurement runs in its own subprocess so that ``ru_maxrss`` (peak resident memory) belongs to one
+(impl, model) pair. Peers run in their own virtualenv's python (``benchmarks/.peers/<name>``, made by
+``setup_peers.sh``) under an address-space limit, so a memory blow-up surfaces as a ``MemoryError`` that
+the worker reports as status ``"oom"`` instead of waking the kernel's OOM killer on a shared machine.
+
+This module imports only the standard library at import time: the peer interpreters load it too, and they
+must never import graphscale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+PEERS_DIR = BENCH_DIR / ".peers"
+OUT_DIR = BENCH_DIR / "out"
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+OOM_MARKERS = ("can't allocate memory", "out of memory", "cannot allocate memory", "bad_alloc",
+               "failed to allocate")
+
+
+def peer_python(name: str) -> Path:
+    """Interpreter of the peer virtualenv ``name`` (``GRAPHSCALE_PEER_PYTHON_<NAME>`` overrides it)."""
+    override = os.environ.get(f"GRAPHSCALE_PEER_PYTHON_{name.upper().replace('-', '_')}")
+    return Path(override) if override else PEERS_DIR / name / "bin" / "python"
+
+
+def worker_env(num_threads: int, *, peer: bool) -> dict[str, str]:
+    """Environment for a worker pinned to ``num_threads`` intra-op threads (torch, BLAS, numba).
+
+    A peer interpreter may write bytecode caches into its own virtualenv (importing torch_geometric
+    from source every time costs seconds per worker when ``PYTHONDONTWRITEBYTECODE`` is set).
+    """
+    env = dict(os.environ)
+    for key in THREAD_ENV:
+        env[key] = str(num_threads)
+    if peer:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def limit_address_space(gigabytes: float) -> None:
+    """Cap this process's virtual address space (``RLIMIT_AS``); 0 or less leaves it unlimited."""
+    if gigabytes <= 0:
+        return
+    limit = int(gigabytes * 2**30)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports ``ru_maxrss`` in KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
+
+
+def current_rss_mb() -> float:
+    """Current resident set size in MiB (from /proc; falls back to the peak elsewhere)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mb()
+
+
+def is_oom(err: BaseException) -> bool:
+    """True for allocation failures: ``MemoryError`` or torch's "can't allocate memory" RuntimeError."""
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err).lower()
+    return any(marker in text for marker in OOM_MARKERS)
+
+
+def failure_status(err: BaseException) -> str:
+    """Status string for a failed measurement: ``"oom"`` or ``"error: <type>: <first line>"``."""
+    if is_oom(err):
+        return "oom"
+    first_line = (str(err).strip().splitlines() or [""])[0][:300]
+    return f"error: {type(err).__name__}: {first_line}"
+
+
+def time_epochs(step: Callable[[], Any], warmup: int, epochs: int) -> tuple[list[float], list[float]]:
+    """Run ``warmup`` untimed-for-the-median epochs, then ``epochs`` timed ones.
+
+    Returns:
+        ``(warmup_times, epoch_times)`` in seconds (``time.perf_counter`` wall clock).
+    """
+    warmup_times, epoch_times = [], []
+    for index in range(warmup + epochs):
+        start = time.perf_counter()
+        step()
+        elapsed = time.perf_counter() - start
+        (warmup_times if index < warmup else epoch_times).append(elapsed)
+    return warmup_times, epoch_times
+
+
+def summarize_times(epoch_times: list[float]) -> dict[str, float]:
+    """Median (the reported number), min and max of the timed epochs."""
+    return {"epoch_time_s": round(statistics.median(epoch_times), 4),
+            "epoch_time_min_s": round(min(epoch_times), 4),
+            "epoch_time_max_s": round(max(epoch_times), 4)}
+
+
+def emit(record: dict[str, Any], stream=None) -> None:
+    """Print one JSON line (flushed, so a parent reading the pipe sees it at once)."""
+    stream = stream or sys.stdout
+    stream.write(json.dumps(record, sort_keys=False) + "\n")
+    stream.flush()
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count, total memory and Python version of the machine running the benchmark."""
+    info: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
+                            "platform": platform.platform(terse=True)}
+    try:
+        with open("/proc/meminfo") as handle:
+            total_kib = int(handle.readline().split()[1])
+        info["mem_total_gb"] = round(total_kib / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return info
+
+
+def _last_json(text: str) -> dict[str, Any] | None:
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)[-400:]
+
+
+def run_worker(python: Path | str, args: Iterable[str], *, base: dict[str, Any], num_threads: int,
+               timeout_s: float, cwd: Path = REPO_ROOT) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter and return its JSON record.
+
+    The worker prints one JSON object as its last stdout line. Whatever goes wrong (missing interpreter,
+    crash, signal, timeout, garbage output) comes back as a record with ``status`` "oom", "timeout" or
+    "error: ...", filled from ``base`` so it still names the impl and model; this never raises.
+    """
+    python = Path(python)
+    if not python.exists():
+        return {**base, "status": f"error: interpreter {python} not found; run bash benchmarks/setup_peers.sh"}
+    command = [str(python), *args]
+    start = time.perf_counter()
+    try:
+        env = worker_env(num_threads, peer=python.resolve() != Path(sys.executable).resolve())
+        proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {**base, "status": f"timeout (>{timeout_s:.0f} s)"}
+    except OSError as err:
+        return {**base, "status": f"error: cannot start {python}: {err}"}
+    wall = round(time.perf_counter() - start, 2)
+    record = _last_json(proc.stdout)
+    if proc.returncode == 0 and record is not None:
+        return {**base, **record, "worker_wall_s": wall}
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        status = "oom (killed by SIGKILL)" if name == "SIGKILL" else f"error: worker killed by {name}"
+    elif is_oom(RuntimeError(proc.stderr[-4000:])):
+        status = "oom"
+    else:
+        status = f"error: worker exit code {proc.returncode}: {_tail(proc.stderr) or _tail(proc.stdout)}"
+    return {**base, **(record or {}), "status": status, "worker_wall_s": wall}

@@ -1,0 +1,363 @@
+"""Full-batch node-classification training: graphscale vs PyTorch Geometric, time per epoch and peak RSS.
+
+Models (2 layers each, dropout 0.5 between them, Adam lr 0.01, cross-entropy on the train nodes):
+GCN (hidden 256, ReLU), GraphSAGE (mean aggregation, hidden 256, ReLU), GAT (4 heads x 64 concatenated,
+ELU, then a 1-head output layer). Graph: the seeded synthetic graph shaped like ogbn-arxiv that
+``graphscale.datasets.load("synthetic-arxiv")`` builds (169,343 nodes, 2,332,486 directed edges,
+128 features, 40 classes). It is written once as .npy files and every worker, graphscale or peer,
+loads the same files.
+
+Implementations: "graphscale" (graphscale.nn.models.build_node_model), "pyg" (GCNConv/SAGEConv/GATConv on
+an int64 ``edge_index``), "pyg-csr" (the same layers on the adjacency as a ``torch.sparse_csr_tensor``,
+rows = destinations: PyG's fused sparse path without torch-sparse). GCNConv runs with ``cached=True`` in
+both PyG modes, as graphscale caches its normalisation on the graph.
+
+Usage:
+    python benchmarks/full_batch.py                                  # everything, full size
+    python benchmarks/full_batch.py --scale 0.01 --epochs 1          # smoke run, seconds
+    python benchmarks/full_batch.py --models gcn --impls graphscale --profile
+
+Output: one JSON line per measurement (bench, impl, model, status, epoch_time_s, peak_rss_mb, ...), then
+one "ratio" line per model comparing graphscale with the fastest PyG mode; a markdown table on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (stdlib only: safe in the peer interpreters)
+
+MODELS = ("gcn", "sage", "gat")
+IMPLS = ("graphscale", "pyg", "pyg-csr")
+PEER_VENV = {"pyg": "pyg", "pyg-csr": "pyg"}
+HIDDEN_DIM, HEADS, DROPOUT, LEARNING_RATE = 256, 4, 0.5, 0.01
+TARGET_SPEEDUP, TARGET_RSS_RATIO = 2.0, 0.5
+
+
+# -- data: written once by the orchestrator (graphscale side), read by every worker -------------------------
+def write_dataset(out_dir: Path, scale: float, seed: int) -> dict[str, Any]:
+    """Build the synthetic arxiv-like dataset with graphscale and save it as .npy files in ``out_dir``."""
+    import numpy as np
+
+    try:
+        from graphscale.datasets import load
+
+        dataset = load("synthetic-arxiv", scale=scale, seed=seed)
+        source = f"graphscale.datasets.load('synthetic-arxiv', scale={scale}, seed={seed})"
+    except ImportError:
+        dataset = _temporary_arxiv_like(scale, seed)
+        source = "temporary benchmark generator"
+    graph = dataset.graph
+    train = dataset.train_mask
+    if train is None:
+        raise RuntimeError("full_batch: expected synthetic-arxiv to carry a train_mask, got None.")
+    arrays = {"src": graph.src.long().numpy(), "dst": graph.dst.long().numpy(),
+              "x": dataset.x.float().numpy(), "y": dataset.y.long().numpy(),
+              "train_idx": train.nonzero().view(-1).numpy()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, array in arrays.items():
+        np.save(out_dir / f"{name}.npy", np.ascontiguousarray(array))
+    meta = {"source": source,
+            "num_nodes": graph.num_nodes, "num_edges": graph.num_edges, "num_features": dataset.num_features,
+            "num_classes": dataset.num_classes, "num_train": int(arrays["train_idx"].size)}
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def _temporary_arxiv_like(scale: float, seed: int):
+    """TEMPORARY stand-in until graphscale.datasets ships "synthetic-arxiv" (removed when it lands)."""
+    import numpy as np
+    import torch
+
+    from graphscale import Graph
+    from graphscale.datasets.base import NodeDataset
+
+    rng = np.random.default_rng(seed)
+    num_nodes, num_pairs = max(int(169_343 * scale), 50), max(int(1_166_243 * scale), 100)
+    weight = rng.permutation(np.arange(1, num_nodes + 1, dtype=np.float64) ** -0.6)
+    weight /= weight.sum()
+    pairs = rng.choice(num_nodes, size=(int(num_pairs * 1.3), 2), p=weight)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs = np.unique(np.sort(pairs, axis=1), axis=0)[:num_pairs]
+    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    dst = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    y = rng.integers(0, 40, num_nodes)
+    x = (rng.normal(size=(40, 128))[y] + rng.normal(size=(num_nodes, 128)) * 2).astype(np.float32)
+    train = torch.zeros(num_nodes, dtype=torch.bool)
+    train[torch.from_numpy(rng.permutation(num_nodes)[: int(0.54 * num_nodes)])] = True
+    return NodeDataset("synthetic-arxiv", Graph(src, dst, num_nodes), torch.from_numpy(x), torch.from_numpy(y), 40,
+                       train_mask=train)
+
+
+def read_dataset(data_dir: Path) -> dict[str, Any]:
+    """Load the .npy files as torch tensors (numpy-backed, no copy) plus the metadata."""
+    import numpy as np
+    import torch
+
+    data: dict[str, Any] = json.loads((data_dir / "meta.json").read_text())
+    for name in ("src", "dst", "x", "y", "train_idx"):
+        data[name] = torch.from_numpy(np.load(data_dir / f"{name}.npy"))
+    return data
+
+
+# -- the implementations: each returns (model, forward) -------------------------------------------------
+def setup_graphscale(model_name: str, data: dict[str, Any]) -> tuple[Any, Callable[[], Any], dict[str, Any]]:
+    import graphscale
+    from graphscale.nn.models import build_node_model
+
+    graph = graphscale.Graph(data.pop("src"), data.pop("dst"), data["num_nodes"])
+    x = data["x"]
+    model = build_node_model(model_name, data["num_features"], data["num_classes"], hidden_dim=HIDDEN_DIM,
+                             heads=HEADS, num_layers=2, dropout=DROPOUT)
+    return model, lambda: model(graph, x), {"graphscale": graphscale.__version__}
+
+
+def setup_pyg(model_name: str, data: dict[str, Any], mode: str) -> tuple[Any, Callable[[], Any], dict[str, Any]]:
+    import torch
+    import torch.nn.functional as F
+    import torch_geometric
+    from torch_geometric.nn import GATConv, GCNConv, SAGEConv
+
+    num_nodes, in_dim, out_dim = data["num_nodes"], data["num_features"], data["num_classes"]
+    src, dst = data.pop("src"), data.pop("dst")
+    if mode == "pyg":
+        adjacency = torch.stack([src, dst])  # [2, E] int64 edge_index
+    else:  # adj_t: rows = destinations, columns = sources, as PyG's sparse path expects
+        order = torch.sort(dst, stable=True).indices
+        crow = torch.zeros(num_nodes + 1, dtype=torch.int64)
+        torch.cumsum(torch.bincount(dst, minlength=num_nodes), 0, out=crow[1:])
+        adjacency = torch.sparse_csr_tensor(crow, src[order], torch.ones(order.numel()), (num_nodes, num_nodes))
+    del src, dst
+    if model_name == "gcn":
+        convs = [GCNConv(in_dim, HIDDEN_DIM, cached=True), GCNConv(HIDDEN_DIM, out_dim, cached=True)]
+    elif model_name == "sage":
+        convs = [SAGEConv(in_dim, HIDDEN_DIM, aggr="mean"), SAGEConv(HIDDEN_DIM, out_dim, aggr="mean")]
+    else:
+        convs = [GATConv(in_dim, HIDDEN_DIM // HEADS, heads=HEADS, concat=True),
+                 GATConv(HIDDEN_DIM, out_dim, heads=1, concat=False)]
+    activation = F.elu if model_name == "gat" else F.relu
+
+    class TwoLayer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.convs = torch.nn.ModuleList(convs)
+
+        def forward(self, x: torch.Tensor, adj: Any) -> torch.Tensor:
+            h = F.dropout(activation(self.convs[0](x, adj)), p=DROPOUT, training=self.training)
+            return self.convs[1](h, adj)
+
+    model, x = TwoLayer(), data["x"]
+    return model, lambda: model(x, adjacency), {"torch_geometric": torch_geometric.__version__}
+
+
+# -- worker: one (impl, model) measurement in this process ----------------------------------------------
+@contextmanager
+def numba_compile_timer() -> Iterator[list[float]]:
+    """Collect the durations of outermost numba compile events (a compile or a cache load) in a list."""
+    totals: list[float] = []
+    try:
+        from numba.core.event import install_timer
+    except ImportError:  # the peer interpreters have no numba
+        yield totals
+        return
+    with install_timer("numba:compile", totals.append):
+        yield totals
+
+
+def profile_epoch(step: Callable[[], Any], out_dir: Path, label: str) -> dict[str, str]:
+    """One epoch under cProfile and one under torch.profiler (time and memory); tables go to ``out_dir``."""
+    import cProfile
+    import io
+    import pstats
+
+    import torch
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    profiler = cProfile.Profile()
+    profiler.runcall(step)
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(30)
+    cprofile_path = out_dir / f"{label}.cprofile.txt"
+    cprofile_path.write_text(text.getvalue())
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    table = prof.key_averages()
+    torch_path = out_dir / f"{label}.torch_profile.txt"
+    torch_path.write_text("## by self CPU time\n" + table.table(sort_by="self_cpu_time_total", row_limit=30)
+                          + "\n## by self CPU memory\n"
+                          + table.table(sort_by="self_cpu_memory_usage", row_limit=20) + "\n")
+    return {"cprofile": str(cprofile_path), "torch_profile": str(torch_path)}
+
+
+def worker(args: argparse.Namespace) -> dict[str, Any]:
+    record: dict[str, Any] = {"bench": "full_batch", "impl": args.impl, "model": args.model}
+    common.limit_address_space(args.memory_limit_gb)
+    try:
+        import torch
+        import torch.nn.functional as F
+
+        torch.set_num_threads(args.threads)
+        record.update(torch=torch.__version__, num_threads=torch.get_num_threads(),
+                      memory_limit_gb=args.memory_limit_gb)
+        torch.manual_seed(args.seed)
+        data = read_dataset(Path(args.data))
+        if args.impl == "graphscale":
+            import numba
+
+            numba.set_num_threads(args.threads)
+            record["numba"] = numba.__version__
+            model, forward, versions = setup_graphscale(args.model, data)
+        else:
+            model, forward, versions = setup_pyg(args.model, data, args.impl)
+        record.update(versions)
+        y, train_idx = data["y"], data["train_idx"]
+        optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+        losses: list[float] = []
+
+        def step() -> None:
+            model.train()
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(forward()[train_idx], y[train_idx])
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss))
+
+        record["rss_before_train_mb"] = round(common.current_rss_mb(), 1)
+        with numba_compile_timer() as compile_times:
+            warmup_times, epoch_times = common.time_epochs(step, args.warmup, 0)
+        _, epoch_times = common.time_epochs(step, 0, args.epochs)
+        record.update(status="ok", **common.summarize_times(epoch_times), peak_rss_mb=round(common.peak_rss_mb(), 1),
+                      warmup_s=round(sum(warmup_times), 3), compile_s=round(sum(compile_times), 3),
+                      epochs=args.epochs, loss_first=round(losses[0], 4), loss_last=round(losses[-1], 4))
+        if args.profile:
+            record["profile"] = profile_epoch(step, Path(args.profile_dir), f"{args.impl}-{args.model}")
+    except Exception as err:  # noqa: BLE001  (a failed measurement is a result, not a crash)
+        record.update(status=common.failure_status(err), peak_rss_mb=round(common.peak_rss_mb(), 1))
+    return record
+
+
+# -- orchestrator ---------------------------------------------------------------------------------------
+def ratio_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """graphscale vs the fastest PyG mode that finished, per model."""
+    out = []
+    for model in dict.fromkeys(r["model"] for r in records):
+        ours = next((r for r in records if r["model"] == model and r["impl"] == "graphscale"
+                     and r["status"] == "ok"), None)
+        peers = [r for r in records if r["model"] == model and r["impl"] != "graphscale" and r["status"] == "ok"]
+        if ours is None or not peers:
+            continue
+        best = min(peers, key=lambda r: r["epoch_time_s"])
+        speedup = best["epoch_time_s"] / ours["epoch_time_s"]
+        rss_ratio = ours["peak_rss_mb"] / best["peak_rss_mb"]
+        out.append({"bench": "full_batch", "record": "ratio", "model": model, "impl": "graphscale",
+                    "baseline": best["impl"], "speedup": round(speedup, 3), "rss_ratio": round(rss_ratio, 3),
+                    "meets_target": speedup >= TARGET_SPEEDUP and rss_ratio <= TARGET_RSS_RATIO})
+    return out
+
+
+def markdown_table(records: list[dict[str, Any]], ratios: list[dict[str, Any]]) -> str:
+    by_model = {r["model"]: r for r in ratios}
+    lines = ["| impl | model | epoch_time_s | peak_rss_mb | status | speedup vs fastest PyG | rss ratio |",
+             "|---|---|---|---|---|---|---|"]
+    for r in records:
+        ratio = by_model.get(r["model"]) if r["impl"] == "graphscale" else None
+        cells = [r["impl"], r["model"], r.get("epoch_time_s", "-"), r.get("peak_rss_mb", "-"), r["status"],
+                 f"{ratio['speedup']}x vs {ratio['baseline']}" if ratio else "-",
+                 ratio["rss_ratio"] if ratio else "-"]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def orchestrate(args: argparse.Namespace) -> int:
+    models = [m.strip().lower() for m in args.models.split(",") if m.strip()]
+    impls = [i.strip().lower() for i in args.impls.split(",") if i.strip()]
+    for name, given, allowed in (("--models", models, MODELS), ("--impls", impls, IMPLS)):
+        unknown = sorted(set(given) - set(allowed))
+        if unknown or not given:
+            raise SystemExit(f"full_batch: expected {name} from {','.join(allowed)}, got {unknown or 'nothing'}.")
+    temp_dir = None if args.data_dir else Path(tempfile.mkdtemp(prefix="graphscale-full-batch-"))
+    data_dir = Path(args.data_dir) if args.data_dir else temp_dir / "data"
+    output = open(args.output, "a") if args.output else None
+    try:
+        start = time.perf_counter()
+        if args.data_dir and (data_dir / "meta.json").exists():
+            meta = json.loads((data_dir / "meta.json").read_text())
+        else:
+            meta = write_dataset(data_dir, args.scale, args.seed)
+        info = {"bench": "full_batch", "record": "setup", **meta, "scale": args.scale, "seed": args.seed,
+                "data_s": round(time.perf_counter() - start, 2), **common.machine_info()}
+        records = [info]
+        common.emit(info)
+        for model in models:
+            for impl in impls:
+                python = sys.executable if impl == "graphscale" else common.peer_python(PEER_VENV[impl])
+                worker_args = [str(Path(__file__).resolve()), "--worker", "--impl", impl, "--model", model,
+                               "--data", str(data_dir), "--epochs", str(args.epochs), "--warmup", str(args.warmup),
+                               "--threads", str(args.threads), "--seed", str(args.seed),
+                               "--memory-limit-gb", str(args.memory_limit_gb)]
+                if args.profile:
+                    worker_args += ["--profile", "--profile-dir", args.profile_dir]
+                base = {"bench": "full_batch", "impl": impl, "model": model, "num_threads": args.threads}
+                record = common.run_worker(python, worker_args, base=base, num_threads=args.threads,
+                                           timeout_s=args.timeout)
+                records.append(record)
+                common.emit(record)
+        results = [r for r in records if "record" not in r]
+        ratios = ratio_records(results)
+        for ratio in ratios:
+            common.emit(ratio)
+        if output is not None:
+            for record in records + ratios:
+                common.emit(record, output)
+        print(markdown_table(results, ratios), file=sys.stderr)
+    finally:
+        if output is not None:
+            output.close()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated: gcn,sage,gat")
+    parser.add_argument("--impls", default=",".join(IMPLS), help="comma-separated: graphscale,pyg,pyg-csr")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs; the median is reported")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first (numba compile, caches)")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads for torch, BLAS and numba")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the arxiv-sized graph (smoke runs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--memory-limit-gb", type=float, default=18.0,
+                        help="address-space limit per worker (RLIMIT_AS); beyond it a run reports 'oom'")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measurement")
+    parser.add_argument("--data-dir", help="keep/reuse the .npy dataset here instead of a temp dir")
+    parser.add_argument("--output", help="also append the JSON lines to this file")
+    parser.add_argument("--profile", action="store_true",
+                        help="after timing, profile one epoch per run (cProfile + torch.profiler)")
+    parser.add_argument("--profile-dir", default=str(common.OUT_DIR / "profile"), help="where profile tables go")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--impl", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        common.emit(worker(args))
+        return 0
+    return orchestrate(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

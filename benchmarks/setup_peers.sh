@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Create the peer virtualenv used by the benchmarks (PyTorch Geometric on the same torch as graphscale).
+#
+# Usage: bash benchmarks/setup_peers.sh            (from anywhere; idempotent, safe to re-run)
+#        PYTHON=python3.11 bash benchmarks/setup_peers.sh
+#
+# Result: benchmarks/.peers/pyg/ (git-ignored) with torch==2.13.0 (CPU build), torch_geometric 2.8.x,
+# numpy, scipy, psutil; optional PyG backends (pyg-lib, torch-scatter, torch-sparse) are tried and
+# reported, never required. torch is installed FIRST and pinned through a constraints file so that no
+# later install can replace it with another build.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="${here}/.peers/pyg"
+python_bin="${PYTHON:-python3}"
+torch_version="2.13.0"
+pyg_spec="torch_geometric>=2.8,<2.9"
+
+mkdir -p "${here}/.peers"
+if [[ ! -x "${venv}/bin/python" ]]; then
+    echo "setup_peers: creating virtualenv ${venv}"
+    "${python_bin}" -m venv "${venv}"
+fi
+py="${venv}/bin/python"
+pip_cmd=("${py}" -m pip install --disable-pip-version-check --progress-bar off)
+
+# torch first, exactly this version (the CPU build is what pip resolves here).
+if ! "${py}" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '${torch_version}')" 2>/dev/null; then
+    echo "setup_peers: installing torch==${torch_version}"
+    "${pip_cmd[@]}" "torch==${torch_version}"
+fi
+installed_torch="$("${py}" -c "import torch; print(torch.__version__)")"
+
+# Pin the exact installed torch for every later install.
+constraints="${here}/.peers/constraints.txt"
+echo "torch==${installed_torch}" > "${constraints}"
+
+echo "setup_peers: installing ${pyg_spec}, numpy, scipy, psutil"
+"${pip_cmd[@]}" -c "${constraints}" "${pyg_spec}" numpy scipy psutil
+
+# Optional compiled backends: no wheels are expected for this torch; a failure is reported, not fatal.
+declare -A optional_status
+set +e
+for package in pyg-lib torch-scatter torch-sparse; do
+    if "${py}" -m pip show "${package}" >/dev/null 2>&1; then
+        optional_status[${package}]="installed"
+        continue
+    fi
+    # --only-binary: never try to compile a C++/CUDA extension from source on this machine.
+    if "${pip_cmd[@]}" -q -c "${constraints}" --only-binary=:all: "${package}" >/dev/null 2>&1; then
+        optional_status[${package}]="installed"
+    else
+        optional_status[${package}]="not available (no wheel for torch ${installed_torch})"
+    fi
+done
+set -e
+
+echo "setup_peers: summary"
+"${py}" - <<'EOF'
+import numpy, scipy, torch, torch_geometric
+print(f"  python          {__import__('sys').version.split()[0]}")
+print(f"  torch           {torch.__version__}")
+print(f"  torch_geometric {torch_geometric.__version__}")
+print(f"  numpy           {numpy.__version__}")
+print(f"  scipy           {scipy.__version__}")
+EOF
+for package in pyg-lib torch-scatter torch-sparse; do
+    printf '  %-15s %s\n' "${package}" "${optional_status[${package}]}"
+done
+if [[ "${installed_torch%%+*}" != "${torch_version}" ]]; then
+    echo "setup_peers: expected torch ${torch_version} in ${venv}, got ${installed_torch}." >&2
+    exit 1
+fi
+echo "setup_peers: peer python is ${py}"
