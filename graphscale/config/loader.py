@@ -1,0 +1,336 @@
+"""YAML + ``key=value`` overrides -> one checked :class:`RunConfig`, with path-aware errors.
+
+Every error names the dotted key, says what was expected and what was found, and ends with the
+``file:line`` it came from (PBG's DeepTypeError, friendlier)::
+
+    train.lr: expected float > 0, got -1 (node-gcn-cora.yaml:12).
+    train.lrr: unknown key (my.yaml:9). Did you mean 'lr'?
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import types
+import typing
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from ..errors import ConfigError
+from .registry import did_you_mean
+from .schema import HPARAMS, SECTIONS, ModelConfig, RunConfig, field_default
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+# -- YAML with line numbers ---------------------------------------------------------------------------------
+def _walk_lines(node: yaml.Node, prefix: str, where: str, lines: dict[str, str]) -> None:
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: set[str] = set()
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        path = f"{prefix}{key}"
+        loc = f"{where}:{key_node.start_mark.line + 1}"
+        if key in seen:
+            raise ConfigError(f"{path}: expected each key once per section, got it again ({loc}). "
+                              "Remove the duplicate.")
+        seen.add(key)
+        lines[path] = loc
+        _walk_lines(value_node, path + ".", where, lines)
+
+
+def read_yaml(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse a YAML file into ``(mapping, {dotted key: "file:line"})``.
+
+    Raises:
+        ConfigError: Missing file, invalid YAML (with its line), duplicate keys, or a top level that is
+            not a mapping.
+    """
+    path = Path(path)
+    where = path.name if path.is_absolute() else str(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}': expected an existing YAML file, got a missing path. "
+                          "Check the path, or list the shipped configs with `graphscale train --help`.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}{line}: expected valid YAML, got a syntax error ({problem}). "
+                          "Fix the indentation or quoting on that line.") from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections (data:, model:, train: ...), "
+                          f"got {type(data).__name__}.")
+    lines: dict[str, str] = {}
+    _walk_lines(node, "", where, lines)
+    return data, lines
+
+
+# -- value checks -------------------------------------------------------------------------------------------
+def _fmt(value: float) -> str:
+    return repr(int(value)) if float(value).is_integer() else repr(value)
+
+
+def describe(kind: Any, checks: dict[str, Any]) -> str:
+    """Human form of a type and its checks: ``"float > 0"``, ``"int >= 1 or null"``."""
+    optional = False
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        optional, kind = True, args[0]
+    if "choices" in checks:
+        text = "one of " + ", ".join(repr(c) for c in checks["choices"])
+    else:
+        name = {int: "int", float: "float", bool: "bool (true/false)", str: "string"}.get(kind, "mapping")
+        bounds = []
+        lo = ("ge", ">=") if "ge" in checks else ("gt", ">") if "gt" in checks else None
+        hi = ("le", "<=") if "le" in checks else ("lt", "<") if "lt" in checks else None
+        if lo and hi:
+            left = "[" if lo[0] == "ge" else "("
+            right = "]" if hi[0] == "le" else ")"
+            bounds.append(f"in {left}{_fmt(checks[lo[0]])}, {_fmt(checks[hi[0]])}{right}")
+        elif lo:
+            bounds.append(f"{lo[1]} {_fmt(checks[lo[0]])}")
+        elif hi:
+            bounds.append(f"{hi[1]} {_fmt(checks[hi[0]])}")
+        text = " ".join([name, *bounds])
+    return text + (" or null" if optional else "")
+
+
+def check_value(value: Any, kind: Any, checks: dict[str, Any], key: str, loc: str) -> Any:
+    """Coerce ``value`` to ``kind`` and apply ``checks``; raise a path-aware ConfigError otherwise."""
+    suffix = f" ({loc})" if loc else ""
+    original = value
+
+    def fail() -> ConfigError:
+        if original is None or isinstance(original, bool):
+            shown = {None: "null", True: "true", False: "false"}[original]
+        else:
+            shown = repr(original) if isinstance(original, str) else str(original)
+        return ConfigError(f"{key}: expected {describe(kind, checks)}, got {shown}{suffix}.")
+
+    base = kind
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        if value is None:
+            return None
+        base = [a for a in typing.get_args(kind) if a is not type(None)][0]
+    if typing.get_origin(base) is dict or base is dict:
+        if not isinstance(value, dict):
+            raise fail()
+        return dict(value)
+    if base is bool:
+        if not isinstance(value, bool):
+            raise fail()
+        return value
+    if base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise fail()
+    elif base is float:
+        if isinstance(value, bool):
+            raise fail()
+        if isinstance(value, str):  # YAML 1.1 reads 5e-4 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise fail() from None
+        if not isinstance(value, (int, float)):
+            raise fail()
+        value = float(value)
+    elif base is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise fail()
+        value = str(value)
+        if "choices" in checks:
+            lowered = value.lower()
+            if lowered not in checks["choices"]:
+                raise ConfigError(f"{key}: expected {describe(kind, checks)}, got {value!r}{suffix}."
+                                  f"{did_you_mean(lowered, checks['choices'])}")
+            value = lowered
+        return value
+    if ("gt" in checks and not value > checks["gt"]) or ("ge" in checks and not value >= checks["ge"]) or \
+            ("lt" in checks and not value < checks["lt"]) or ("le" in checks and not value <= checks["le"]):
+        raise fail()
+    return value
+
+
+# -- building a RunConfig -----------------------------------------------------------------------------------
+def _unknown(key: str, name: str, known: Iterable[str], loc: str) -> ConfigError:
+    suffix = f" ({loc})" if loc else ""
+    known = list(known)
+    hint = did_you_mean(name, known)
+    if not hint:
+        hint = f" Known keys: {', '.join(known)}."
+    return ConfigError(f"{key}: unknown key{suffix}.{hint}")
+
+
+def _set_model(model: ModelConfig, values: dict[str, Any], locate: Any, prefix: str = "model") -> None:
+    for name, value in values.items():
+        key = f"{prefix}.{name}"
+        loc = locate(key)
+        if name == "name":
+            model.name = check_value(value, str, {}, key, loc).strip().lower()
+        elif name == "hparams" and prefix == "model":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key}: expected a mapping of hyper-parameters, got {value!r}"
+                                  f"{f' ({loc})' if loc else ''}.")
+            _set_model(model, value, locate, prefix=key)
+        elif name in HPARAMS:
+            kind, checks, _ = HPARAMS[name]
+            model.hparams[name] = check_value(value, kind, checks, key, loc)
+        else:
+            raise _unknown(key, name, ["name", *HPARAMS], loc)
+
+
+def _set_section(section: Any, values: Any, prefix: str, locate: Any) -> None:
+    loc = locate(prefix)
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix}: expected a mapping of keys, got {values!r}{f' ({loc})' if loc else ''}.")
+    if isinstance(section, ModelConfig):
+        _set_model(section, values, locate)
+        return
+    hints = _hints(type(section))
+    by_name = {f.name: f for f in fields(section)}
+    for name, value in values.items():
+        key = f"{prefix}.{name}"
+        if name not in by_name:
+            raise _unknown(key, str(name), by_name, locate(key))
+        meta = by_name[name].metadata
+        checks = {k: v for k, v in meta.items() if k != "help"}
+        setattr(section, name, check_value(value, hints[name], checks, key, locate(key)))
+
+
+def _apply(cfg: RunConfig, data: dict[str, Any], locate: Any) -> None:
+    top = {f.name: f for f in fields(RunConfig)}
+    hints = _hints(RunConfig)
+    for name, value in data.items():
+        name = str(name)
+        if name not in top:
+            raise _unknown(name, name, top, locate(name))
+        if name in SECTIONS:
+            _set_section(getattr(cfg, name), value, name, locate)
+        else:
+            checks = {k: v for k, v in top[name].metadata.items() if k != "help"}
+            setattr(cfg, name, check_value(value, hints[name], checks, name, locate(name)))
+
+
+def from_dict(data: dict[str, Any], lines: dict[str, str] | None = None, base: RunConfig | None = None) -> RunConfig:
+    """Build a checked config from a nested mapping (as read from YAML) on top of ``base`` or the defaults."""
+    cfg = base if base is not None else RunConfig()
+    lines = lines or {}
+    cfg.locations.update(lines)
+    _apply(cfg, data, lambda key: lines.get(key, ""))
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``"train.epochs=50"`` into ``("train.epochs", 50)``; the value is read as a YAML scalar."""
+    if "=" not in text or not text.split("=", 1)[0].strip():
+        raise ConfigError(f"override '{text}': expected key=value (e.g. train.epochs=50), got no '='. "
+                          "Write overrides as section.key=value.")
+    key, raw = (part.strip() for part in text.split("=", 1))
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(cfg: RunConfig, overrides: Iterable[str]) -> RunConfig:
+    """Apply ``section.key=value`` overrides in order (later ones win); errors name the override."""
+    for text in overrides:
+        key, value = parse_override(text)
+        set_key(cfg, key, value, f"override '{text}'")
+    return cfg
+
+
+def set_key(cfg: RunConfig, key: str, value: Any, where: str) -> RunConfig:
+    """Set one dotted ``key`` to an already-typed ``value`` (checked); errors end with ``(where)``."""
+    parts = key.split(".")
+    nested: Any = value
+    for part in reversed(parts[1:]):
+        nested = {part: nested}
+    cfg.locations.update({".".join(parts[:i + 1]): where for i in range(len(parts))})
+    _apply(cfg, {parts[0]: nested}, lambda _key: where)
+    return cfg
+
+
+def load(path: str | os.PathLike | None = None, overrides: Iterable[str] = (),
+         base: RunConfig | None = None) -> RunConfig:
+    """Read a YAML config (or start from the defaults when ``path`` is None) and apply overrides.
+
+    Args:
+        path: YAML file with any of the sections data, model, train, output, expected, plus version and task.
+        overrides: ``"section.key=value"`` strings applied after the file.
+        base: Config to start from instead of the defaults.
+
+    Raises:
+        ConfigError: With the dotted key and ``file:line`` of the first problem.
+    """
+    cfg = copy.deepcopy(base) if base is not None else RunConfig()
+    if path is not None:
+        data, lines = read_yaml(path)
+        cfg = from_dict(data, lines, base=cfg)
+    return apply_overrides(cfg, overrides)
+
+
+# -- dumping ------------------------------------------------------------------------------------------------
+def to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """Plain nested dict of ``cfg`` in YAML layout (model hyper-parameters flat beside ``name``)."""
+    out: dict[str, Any] = {}
+    for f in fields(RunConfig):
+        value = getattr(cfg, f.name)
+        if isinstance(value, ModelConfig):
+            out[f.name] = {"name": value.name, **value.hparams}
+        elif is_dataclass(value):
+            out[f.name] = {g.name: getattr(value, g.name) for g in fields(value)}
+        else:
+            out[f.name] = value
+    return out
+
+
+def _scalar(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+
+
+def dump(cfg: RunConfig, comments: bool = False) -> str:
+    """The resolved config as YAML text; with ``comments`` every key carries its help text."""
+    if not comments:
+        return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=False)
+    lines: list[str] = []
+    data = to_dict(cfg)
+    for f in fields(RunConfig):
+        value = data[f.name]
+        if not isinstance(value, dict):
+            lines.append(f"{f.name}: {_scalar(value)}  # {f.metadata['help']}")
+            continue
+        lines.append(f"{f.name}:  # {f.metadata['help']}")
+        section = getattr(cfg, f.name)
+        helps = {g.name: g.metadata.get("help", "") for g in fields(section)}
+        if isinstance(section, ModelConfig):
+            helps.update({name: spec[2] for name, spec in HPARAMS.items()})
+        for key, item in value.items():
+            help_text = helps.get(key, "")
+            lines.append(f"  {key}: {_scalar(item)}" + (f"  # {help_text}" if help_text else ""))
+    return "\n".join(lines) + "\n"
+
+
+def defaults() -> dict[str, Any]:
+    """Default value of every key, as a nested dict (for documentation and tests)."""
+    return {name: {f.name: field_default(f) for f in fields(cls)} for name, cls in SECTIONS.items()}
