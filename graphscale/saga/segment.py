@@ -1,6 +1,8 @@
 """Segment operations: reduce consecutive row ranges (``ptr``) or rows sharing an id (``index``).
 
-Readouts over batched graphs and reductions over sorted groups use these. Differentiable.
+Readouts over batched graphs and reductions over sorted groups use these. Differentiable. Dispatched like
+``ops.py``: numba kernels on CPU (``scatter_reduce`` groups ids with a stable counting sort first), torch
+ops on CUDA, ``reference.py`` with ``GRAPHSCALE_KERNELS=reference``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from torch import Tensor
 
 from ..errors import ShapeError
 from .kernels import reference
-from .ops import REDUCES
+from .ops import REDUCES, _backend
 
 
 def _check(where: str, data: Tensor, reduce: str) -> None:
@@ -36,7 +38,10 @@ def segment_reduce(data: Tensor, ptr: Tensor, reduce: str = "sum") -> Tensor:
             f"segment_reduce: expected ptr [S+1] from 0 to {data.shape[0]}, got shape {tuple(ptr.shape)} "
             f"with ends {ptr[:1].tolist()}..{ptr[-1:].tolist()}."
         )
-    return reference.segment_reduce(data, ptr, reduce)
+    backend = _backend(data.device)
+    if backend is None:
+        return reference.segment_reduce(data, ptr, reduce)
+    return backend.segment_reduce(data, ptr.to(device=data.device, dtype=torch.int64), reduce)
 
 
 def scatter_reduce(data: Tensor, index: Tensor, num_segments: int, reduce: str = "sum") -> Tensor:
@@ -55,7 +60,10 @@ def scatter_reduce(data: Tensor, index: Tensor, num_segments: int, reduce: str =
             f"scatter_reduce: index values must be in [0, {num_segments}), got range "
             f"[{int(index.min())}, {int(index.max())}]."
         )
-    return reference.scatter(data, index, num_segments, reduce)
+    backend = _backend(data.device)
+    if backend is None:
+        return reference.scatter(data, index, num_segments, reduce)
+    return backend.scatter_reduce(data, index.to(data.device), num_segments, reduce)
 
 
 def segment_sum(data: Tensor, ptr: Tensor) -> Tensor:

@@ -43,8 +43,9 @@ def binary(op: str, lhs: Tensor | None, rhs: Tensor | None) -> Tensor:
         return lhs - rhs
     if op == "div":
         return lhs / rhs
-    if op == "dot":
-        return (lhs * rhs).sum(-1, keepdim=True)
+    if op == "dot":  # 1-D operands hold one value per row: the dot is their product
+        product = lhs * rhs
+        return product.unsqueeze(-1) if product.dim() == 1 else product.sum(-1, keepdim=True)
     raise ValueError(f"unknown operator {op!r}")
 
 
