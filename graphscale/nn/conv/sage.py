@@ -1,0 +1,101 @@
+"""SAGEConv: GraphSAGE neighbourhood aggregation (Hamilton, Ying & Leskovec, NeurIPS 2017)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ...errors import ConfigError
+from ...graph import Graph
+from ...saga import gspmm
+from .utils import NodeInput, split_features
+
+AGGREGATORS = ("mean", "pool", "gcn")
+
+
+class SAGEConv(nn.Module):
+    r"""GraphSAGE layer of Hamilton et al., "Inductive Representation Learning on Large Graphs",
+    NeurIPS 2017 (arXiv:1706.02216).
+
+    .. math::
+        h'_v = W_{root}\, x_v + W_{neigh}\, \mathrm{AGG}(\{x_u : u \to v\}) + b
+
+    with the aggregators
+
+    * ``"mean"``: :math:`\mathrm{mean}_u\, x_u`;
+    * ``"pool"`` (max-pooling): :math:`\max_u \sigma(W_{pool} x_u + b_{pool})`, elementwise max, ReLU;
+    * ``"gcn"``: :math:`(x_v + \sum_u x_u) / (d^{in}_v + 1)`, the GCN-like variant (no root term by default).
+
+    With ``normalize`` the output is L2-normalised per node (Algorithm 1, line 7). Nodes without in-edges
+    aggregate a zero vector. Dataflow (NGra): for "mean" and "gcn", ``W_neigh`` (linear, commutes with
+    the mean) is applied before aggregation when ``out_dim < in_dim``.
+
+    Args:
+        in_dim: Input feature size ``F_in``.
+        out_dim: Output feature size ``F_out``.
+        aggregator: "mean", "pool" or "gcn".
+        root_weight: Add ``W_root x_v``; default True for "mean"/"pool", False for "gcn".
+        normalize: L2-normalise the output rows.
+        bias: Learn an additive bias.
+
+    Shapes:
+        graph: ``Graph``/``BatchedGraph`` with ``N`` nodes, or a ``Block`` (``N_src`` -> ``N_dst``).
+        x: ``[N, F_in]`` or ``([N_src, F_in], [N_dst, F_in])``; returns ``[N_dst, F_out]``.
+
+    Raises:
+        ConfigError: Unknown aggregator.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, *, aggregator: str = "mean", root_weight: bool | None = None,
+                 normalize: bool = False, bias: bool = True) -> None:
+        super().__init__()
+        aggregator = str(aggregator).lower()
+        if aggregator not in AGGREGATORS:
+            raise ConfigError(f"SAGEConv: expected aggregator in {AGGREGATORS}, got {aggregator!r}.")
+        self.in_dim, self.out_dim, self.aggregator, self.normalize = in_dim, out_dim, aggregator, normalize
+        self.root_weight = aggregator != "gcn" if root_weight is None else root_weight
+        self.pool = nn.Linear(in_dim, in_dim) if aggregator == "pool" else None
+        self.lin_neigh = nn.Linear(in_dim, out_dim, bias=False)
+        self.lin_root = nn.Linear(in_dim, out_dim, bias=False) if self.root_weight else None
+        self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for linear in (self.pool, self.lin_neigh, self.lin_root):
+            if linear is not None:
+                nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("relu"))
+                if linear.bias is not None:
+                    nn.init.zeros_(linear.bias)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, graph: Graph, x: NodeInput) -> Tensor:
+        x_src, x_dst = split_features(graph, x, self.in_dim, "SAGEConv.forward")
+        project_first = self.out_dim < self.in_dim
+        if self.aggregator == "pool":
+            pooled = F.relu(self.pool(x_src))
+            neigh = self.lin_neigh(gspmm(graph, "copy_lhs", "max", pooled, None))
+        elif self.aggregator == "mean":
+            h = self.lin_neigh(x_src) if project_first else x_src
+            neigh = gspmm(graph, "copy_lhs", "mean", h, None)
+            neigh = neigh if project_first else self.lin_neigh(neigh)
+        else:  # gcn: (x_v + sum_u x_u) / (deg_v + 1)
+            h_src = self.lin_neigh(x_src) if project_first else x_src
+            h_dst = self.lin_neigh(x_dst) if project_first else x_dst
+            total = gspmm(graph, "copy_lhs", "sum", h_src, None) + h_dst
+            degree = graph.in_degrees().to(total.dtype).unsqueeze(-1)
+            neigh = total / (degree + 1.0)
+            neigh = neigh if project_first else self.lin_neigh(neigh)
+        out = neigh
+        if self.lin_root is not None:
+            out = out + self.lin_root(x_dst)
+        if self.bias is not None:
+            out = out + self.bias
+        if self.normalize:
+            out = F.normalize(out, p=2.0, dim=-1)
+        return out
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_dim}, {self.out_dim}, aggregator={self.aggregator!r}, root_weight={self.root_weight}, "
+                f"normalize={self.normalize}")

@@ -1,0 +1,289 @@
+"""Model registries: ``build_node_model`` and ``build_graph_model`` by name, with paper defaults.
+
+Names are looked up case-insensitively; a miss, an unknown hyper-parameter or an invalid value raises
+``ConfigError`` with a "did you mean" suggestion. Node models map ``(graph, x) -> [N, out_dim]`` logits
+(``graph`` may also be a list of sampled Blocks, one per message-passing layer); graph models map
+``(batched_graph, x, edge_attr=None) -> [B, out_dim]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config.registry import Registry, did_you_mean
+from ..errors import ConfigError, ShapeError, warn_once
+from ..graph import Graph
+from .conv import APPNP, ChebConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GINConv, SAGEConv, SGConv
+from .conv.sage import AGGREGATORS
+from .conv.utils import NodeInput
+from .pool import READOUTS
+
+GraphInput = Graph | Sequence[Graph]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry entry: the builder ``(in_dim, out_dim, **hparams) -> nn.Module`` and every hparam's default."""
+
+    builder: Callable[..., nn.Module]
+    defaults: dict[str, Any]
+    unused: tuple[str, ...] = ()   # common hparams accepted for uniform configs but meaningless here
+
+
+NODE_MODELS: Registry[ModelSpec] = Registry("node model")
+GRAPH_MODELS: Registry[ModelSpec] = Registry("graph model")
+
+_POSITIVE_INTS = ("hidden_dim", "num_layers", "heads", "out_heads", "K", "edge_dim")
+_PROBABILITIES = ("dropout", "input_dropout", "attn_dropout", "edge_dropout")
+
+
+def resolve_hparams(where: str, spec: ModelSpec, hparams: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overridden by ``hparams``, each key and value checked.
+
+    Raises:
+        ConfigError: Unknown key (with the closest known one) or a value of the wrong type or range.
+    """
+    for key in hparams:
+        if key not in spec.defaults:
+            raise ConfigError(f"{where}: unknown hparam {key!r}; expected one of {sorted(spec.defaults)}."
+                              f"{did_you_mean(key, spec.defaults)}")
+    for key in hparams:
+        if key in spec.unused:
+            warn_once(f"{where}: hparam {key!r} does not apply to this model and is ignored.")
+    out = {**spec.defaults, **hparams}
+    for key, value in out.items():
+        if key in _POSITIVE_INTS and value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                                             or value < 1):
+            raise ConfigError(f"{where}: hparam {key}: expected an int >= 1, got {value!r}.")
+        if key in _PROBABILITIES and value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1):
+            raise ConfigError(f"{where}: hparam {key}: expected a probability in [0, 1), got {value!r}.")
+    if "readout" in out and str(out["readout"]).lower() not in READOUTS:
+        raise ConfigError(f"{where}: hparam readout: expected one of {READOUTS}, got {out['readout']!r}.")
+    if "aggregator" in out and str(out["aggregator"]).lower() not in AGGREGATORS:
+        raise ConfigError(f"{where}: hparam aggregator: expected one of {AGGREGATORS}, got {out['aggregator']!r}.")
+    if out.get("input_dropout", 0) is None:
+        out["input_dropout"] = out.get("dropout", 0.0)
+    return out
+
+
+def build_node_model(name: str, in_dim: int, out_dim: int, **hparams: Any) -> nn.Module:
+    """A node-classification model by registry name.
+
+    Args:
+        name: gcn, sage, gat, gatv2, gin, appnp, sgc, cheb or gatedgcn (any case).
+        in_dim: Input feature size.
+        out_dim: Number of classes (logit width).
+        **hparams: ``hidden_dim``, ``num_layers`` (2), ``dropout``, ``input_dropout`` (defaults to
+            ``dropout``) plus per model: gat/gatv2 ``heads`` (8), ``out_heads`` (1), ``attn_dropout``,
+            ``negative_slope`` (0.2), ``residual``; sage ``aggregator`` ("mean"); gin ``learn_eps``;
+            appnp ``K`` (10), ``alpha`` (0.1), ``edge_dropout``; sgc ``K`` (2), ``bias``; cheb ``K`` (3).
+
+    Returns:
+        A module with ``forward(graph, x) -> [N, out_dim]``; ``graph`` may be a list of Blocks.
+
+    Raises:
+        ConfigError: Unknown name or hparam, or an invalid value.
+    """
+    spec = NODE_MODELS.get(name, where="build_node_model")
+    return spec.builder(in_dim, out_dim, **resolve_hparams(f"build_node_model({name!r})", spec, hparams))
+
+
+def build_graph_model(name: str, in_dim: int, out_dim: int, **hparams: Any) -> nn.Module:
+    """A graph-classification model by registry name.
+
+    Args:
+        name: gin, gcn, gat, gine or gatedgcn (any case).
+        in_dim: Input node feature size.
+        out_dim: Number of classes (logit width).
+        **hparams: ``hidden_dim`` (64), ``num_layers`` (gin: 5 counting the input layer; others 4),
+            ``dropout`` (0.5), ``readout`` ("sum"), ``learn_eps`` (gin, gine), ``edge_dim`` (gine,
+            gatedgcn: size of ``edge_attr``; None for graphs without edge features), ``heads`` (gat).
+
+    Returns:
+        A module with ``forward(graph: BatchedGraph, x, edge_attr=None) -> [B, out_dim]``.
+
+    Raises:
+        ConfigError: Unknown name or hparam, or an invalid value.
+    """
+    from . import graph_models  # noqa: F401 - fills GRAPH_MODELS on first use
+
+    spec = GRAPH_MODELS.get(name, where="build_graph_model")
+    return spec.builder(in_dim, out_dim, **resolve_hparams(f"build_graph_model({name!r})", spec, hparams))
+
+
+def per_layer_graphs(graph: GraphInput, num_layers: int, where: str) -> list[Graph]:
+    """One graph per message-passing layer: the same full graph, or the given list of Blocks.
+
+    Raises:
+        ShapeError: A list whose length differs from the number of layers.
+    """
+    if isinstance(graph, Graph):
+        return [graph] * num_layers
+    graphs = list(graph)
+    if len(graphs) != num_layers:
+        raise ShapeError(f"{where}: expected {num_layers} blocks (one per layer), got {len(graphs)}. "
+                         "Sample as many hops as the model has message-passing layers.")
+    return graphs
+
+
+class ConvStack(nn.Module):
+    """Layers ``conv_1 .. conv_L`` with dropout before every layer and an activation between layers.
+
+    Shapes:
+        x: ``[N, F_in]`` (``[N_src of the first block, F_in]`` with blocks); returns ``[N_dst, F_out]``.
+    """
+
+    def __init__(self, convs: Sequence[nn.Module], *, dropout: float, input_dropout: float,
+                 activation: Callable[[Tensor], Tensor] = F.relu) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(convs)
+        self.dropout, self.input_dropout, self.activation = dropout, input_dropout, activation
+
+    def forward(self, graph: GraphInput, x: NodeInput) -> Tensor:
+        graphs = per_layer_graphs(graph, len(self.convs), type(self).__name__)
+        h = F.dropout(x, self.input_dropout, self.training)
+        for i, (layer_graph, conv) in enumerate(zip(graphs, self.convs)):
+            if i > 0:
+                h = F.dropout(h, self.dropout, self.training)
+            h = conv(layer_graph, h)
+            if i < len(self.convs) - 1:
+                h = self.activation(h)
+        return h
+
+
+def _widths(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int) -> list[tuple[int, int]]:
+    dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
+    return list(zip(dims[:-1], dims[1:]))
+
+
+def _gcn(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout):
+    convs = [GCNConv(a, b) for a, b in _widths(in_dim, hidden_dim, out_dim, num_layers)]
+    return ConvStack(convs, dropout=dropout, input_dropout=input_dropout)
+
+
+def _sage(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, aggregator, normalize):
+    convs = [SAGEConv(a, b, aggregator=aggregator, normalize=normalize and i < num_layers - 1)
+             for i, (a, b) in enumerate(_widths(in_dim, hidden_dim, out_dim, num_layers))]
+    return ConvStack(convs, dropout=dropout, input_dropout=input_dropout)
+
+
+def _attention(layer: type) -> Callable[..., nn.Module]:
+    def build(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, heads, out_heads, attn_dropout,
+              negative_slope, residual):
+        convs, width = [], in_dim
+        for _ in range(num_layers - 1):
+            convs.append(layer(width, hidden_dim, heads, attn_drop=attn_dropout, negative_slope=negative_slope,
+                               residual=residual))
+            width = hidden_dim * heads
+        convs.append(layer(width, out_dim, out_heads, concat=False, attn_drop=attn_dropout,
+                           negative_slope=negative_slope, residual=residual))
+        return ConvStack(convs, dropout=dropout, input_dropout=input_dropout, activation=F.elu)
+
+    return build
+
+
+def _gin(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, learn_eps):
+    convs = [GINConv(a, b, learn_eps=learn_eps) for a, b in _widths(in_dim, hidden_dim, out_dim, num_layers)]
+    return ConvStack(convs, dropout=dropout, input_dropout=input_dropout)
+
+
+def _cheb(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, K):  # noqa: N803
+    convs = [ChebConv(a, b, K) for a, b in _widths(in_dim, hidden_dim, out_dim, num_layers)]
+    return ConvStack(convs, dropout=dropout, input_dropout=input_dropout)
+
+
+class APPNPNet(nn.Module):
+    """Predict then propagate: an MLP of ``num_layers`` linear layers, then ``APPNP`` (Klicpera et al., 2019).
+
+    Shapes:
+        x: ``[N, F_in]``; returns ``[N, out_dim]``. ``graph`` may be a one-item list of Blocks (square).
+    """
+
+    def __init__(self, in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, K, alpha,  # noqa: N803
+                 edge_dropout) -> None:
+        super().__init__()
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in _widths(in_dim, hidden_dim, out_dim, num_layers))
+        self.propagation = APPNP(K, alpha, edge_drop=edge_dropout)
+        self.dropout, self.input_dropout = dropout, input_dropout
+
+    def forward(self, graph: GraphInput, x: Tensor) -> Tensor:
+        (graph,) = per_layer_graphs(graph, 1, "APPNPNet")
+        h = F.dropout(x, self.input_dropout, self.training)
+        for i, linear in enumerate(self.linears):
+            if i > 0:
+                h = F.dropout(F.relu(h), self.dropout, self.training)
+            h = linear(h)
+        return self.propagation(graph, h)
+
+
+class SGCNet(nn.Module):
+    """Simple graph convolution (Wu et al., 2019): ``S^K X W``, with :math:`S^K X` cached per graph and x.
+
+    Shapes:
+        x: ``[N, F_in]``; returns ``[N, out_dim]``.
+    """
+
+    def __init__(self, in_dim, out_dim, *, K, bias, input_dropout, **_unused) -> None:  # noqa: N803
+        super().__init__()
+        self.conv = SGConv(in_dim, out_dim, K, cached=input_dropout == 0, bias=bias)
+        self.input_dropout = input_dropout
+
+    def forward(self, graph: GraphInput, x: Tensor) -> Tensor:
+        (graph,) = per_layer_graphs(graph, 1, "SGCNet")
+        return self.conv(graph, F.dropout(x, self.input_dropout, self.training) if self.input_dropout else x)
+
+
+class GatedGCNNet(nn.Module):
+    """Node model of Dwivedi et al.'s benchmark: ``Linear`` embedding, ``num_layers`` GatedGCN layers with
+    edge features (a learnt constant edge embedding, since node datasets have none), ``Linear`` head.
+
+    With a list of Blocks the edge stream restarts from the constant embedding at every block.
+
+    Shapes:
+        x: ``[N, F_in]``; returns ``[N, out_dim]``.
+    """
+
+    def __init__(self, in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout) -> None:
+        super().__init__()
+        self.embed = nn.Linear(in_dim, hidden_dim)
+        self.edge_embedding = nn.Parameter(torch.randn(1, hidden_dim) * 0.1)
+        self.layers = nn.ModuleList(GatedGCNConv(hidden_dim, hidden_dim, dropout=dropout) for _ in range(num_layers))
+        self.head = nn.Linear(hidden_dim, out_dim)
+        self.input_dropout = input_dropout
+
+    def forward(self, graph: GraphInput, x: Tensor) -> Tensor:
+        graphs = per_layer_graphs(graph, len(self.layers), "GatedGCNNet")
+        h = self.embed(F.dropout(x, self.input_dropout, self.training))
+        edge = None
+        for i, (layer_graph, layer) in enumerate(zip(graphs, self.layers)):
+            if edge is None or graphs[i - 1] is not layer_graph:
+                edge = self.edge_embedding.expand(layer_graph.num_edges, -1)
+            h, edge = layer(layer_graph, h, edge)
+        return self.head(h)
+
+
+_COMMON = {"hidden_dim": 16, "num_layers": 2, "dropout": 0.5, "input_dropout": None}
+_ATTENTION = {"hidden_dim": 8, "num_layers": 2, "dropout": 0.6, "input_dropout": None, "heads": 8, "out_heads": 1,
+              "attn_dropout": 0.6, "negative_slope": 0.2, "residual": False}
+
+NODE_MODELS.register("gcn", ModelSpec(_gcn, dict(_COMMON)))
+NODE_MODELS.register("sage", ModelSpec(_sage, {**_COMMON, "hidden_dim": 256, "aggregator": "mean",
+                                               "normalize": False}))
+NODE_MODELS.register("gat", ModelSpec(_attention(GATConv), dict(_ATTENTION)))
+NODE_MODELS.register("gatv2", ModelSpec(_attention(GATv2Conv), dict(_ATTENTION)))
+NODE_MODELS.register("gin", ModelSpec(_gin, {**_COMMON, "hidden_dim": 64, "learn_eps": False}))
+NODE_MODELS.register("appnp", ModelSpec(APPNPNet, {**_COMMON, "hidden_dim": 64, "K": 10, "alpha": 0.1,
+                                                   "edge_dropout": 0.0}))
+NODE_MODELS.register("sgc", ModelSpec(SGCNet, {**_COMMON, "input_dropout": 0.0, "K": 2, "bias": True},
+                                      unused=("hidden_dim", "num_layers", "dropout")))
+NODE_MODELS.register("cheb", ModelSpec(_cheb, {**_COMMON, "K": 3}))
+NODE_MODELS.register("gatedgcn", ModelSpec(GatedGCNNet, {**_COMMON, "hidden_dim": 64, "dropout": 0.0}))
+
+__all__ = ["build_node_model", "build_graph_model", "NODE_MODELS", "GRAPH_MODELS", "ModelSpec", "ConvStack",
+           "APPNPNet", "SGCNet", "GatedGCNNet", "resolve_hparams", "per_layer_graphs"]
