@@ -7,11 +7,10 @@
 """
 
 from . import conv, graph_models, pool
-from .conv import (APPNP, ChebConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GINConv, GINEConv, SAGEConv,
-                   SGConv)
+from .conv import APPNP, ChebConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GINConv, GINEConv, SAGEConv, SGConv
 from .models import GRAPH_MODELS, NODE_MODELS, build_graph_model, build_node_model
 from .pool import GlobalAttentionPooling, MaxPooling, MeanPooling, SumPooling, readout
 
-__all__ = ["conv", "pool", "GCNConv", "SAGEConv", "GATConv", "GATv2Conv", "GINConv", "GINEConv", "GatedGCNConv",
-           "APPNP", "SGConv", "ChebConv", "SumPooling", "MeanPooling", "MaxPooling", "GlobalAttentionPooling",
-           "readout", "build_node_model", "build_graph_model", "NODE_MODELS", "GRAPH_MODELS"]
+__all__ = ["conv", "pool", "graph_models", "GCNConv", "SAGEConv", "GATConv", "GATv2Conv", "GINConv", "GINEConv",
+           "GatedGCNConv", "APPNP", "SGConv", "ChebConv", "SumPooling", "MeanPooling", "MaxPooling",
+           "GlobalAttentionPooling", "readout", "build_node_model", "build_graph_model", "NODE_MODELS", "GRAPH_MODELS"]

@@ -134,8 +134,8 @@ class EdgeGraphNet(nn.Module):
                          learn_eps=learn_eps) for _ in range(num_layers))
             self.norms = nn.ModuleList(nn.BatchNorm1d(hidden_dim) for _ in range(num_layers))
         else:
-            self.convs = nn.ModuleList(GatedGCNConv(hidden_dim, hidden_dim, dropout=dropout)
-                                       for _ in range(num_layers))
+            self.convs = nn.ModuleList(GatedGCNConv(hidden_dim, hidden_dim, dropout=dropout,
+                                                    edge_update=i < num_layers - 1) for i in range(num_layers))
             self.norms = None
         self.head = ReadoutHead(hidden_dim, out_dim, readout, dropout)
 

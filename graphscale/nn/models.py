@@ -253,7 +253,9 @@ class GatedGCNNet(nn.Module):
         super().__init__()
         self.embed = nn.Linear(in_dim, hidden_dim)
         self.edge_embedding = nn.Parameter(torch.randn(1, hidden_dim) * 0.1)
-        self.layers = nn.ModuleList(GatedGCNConv(hidden_dim, hidden_dim, dropout=dropout) for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            GatedGCNConv(hidden_dim, hidden_dim, dropout=dropout, edge_update=i < num_layers - 1)
+            for i in range(num_layers))
         self.head = nn.Linear(hidden_dim, out_dim)
         self.input_dropout = input_dropout
 
@@ -262,7 +264,7 @@ class GatedGCNNet(nn.Module):
         h = self.embed(F.dropout(x, self.input_dropout, self.training))
         edge = None
         for i, (layer_graph, layer) in enumerate(zip(graphs, self.layers)):
-            if edge is None or graphs[i - 1] is not layer_graph:
+            if i == 0 or graphs[i - 1] is not layer_graph:
                 edge = self.edge_embedding.expand(layer_graph.num_edges, -1)
             h, edge = layer(layer_graph, h, edge)
         return self.head(h)

@@ -21,8 +21,8 @@ def simple_graph(num_nodes: int, p: float, seed: int, undirected: bool = False, 
     gen = torch.Generator().manual_seed(seed)
     mask = torch.rand(num_nodes, num_nodes, generator=gen) < p
     if undirected:
-        mask = torch.triu(mask, 1)
-        mask = mask | mask.T
+        upper = torch.triu(mask, 1)
+        mask = upper | upper.T | torch.diag(mask.diagonal())
     if not loops:
         mask.fill_diagonal_(False)
     src, dst = mask.nonzero().T

@@ -1,8 +1,8 @@
 import pytest
 import torch
+from contracts.conv_contract import ConvContract, random_graph
 
 import graphscale as gs
-from contracts.conv_contract import ConvContract, random_graph
 from graphscale.errors import ShapeError
 from graphscale.nn import GCNConv
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...graph import Graph, gcn_norm
+from ...graph import Graph
 from ...saga import gspmm
-from .utils import NodeInput, check_edge_features, require_square, split_features, with_self_loops
+from .utils import NodeInput, check_edge_features, require_square, split_features, symmetric_norm, with_self_loops
 
 
 class APPNP(nn.Module):
@@ -52,7 +52,7 @@ class APPNP(nn.Module):
             graph = with_self_loops(graph)
         elif self.add_self_loops:
             graph, edge_weight = with_self_loops(graph, edge_weight)
-        norm = gcn_norm(graph, edge_weight).to(h.dtype)
+        norm = symmetric_norm(graph, h.dtype, edge_weight)
         z = h
         for _ in range(self.K):
             weight = F.dropout(norm, self.edge_drop, self.training) if self.edge_drop > 0 else norm

@@ -6,9 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import ConfigError
-from ...graph import Graph, gcn_norm
+from ...graph import Graph
 from ...saga import gspmm
-from .utils import NodeInput, require_square, split_features, without_self_loops
+from .utils import NodeInput, require_square, split_features, symmetric_norm, without_self_loops
 
 
 class ChebConv(nn.Module):
@@ -64,7 +64,7 @@ class ChebConv(nn.Module):
         require_square(graph, where)
         x, _ = split_features(graph, x, self.in_dim, where)
         graph = without_self_loops(graph)
-        norm = gcn_norm(graph).to(x.dtype)
+        norm = symmetric_norm(graph, x.dtype)
         scale = 2.0 / self.lambda_max
 
         def laplacian(h: Tensor) -> Tensor:  # L~ h = (2/lambda - 1) h - (2/lambda) D^-1/2 A D^-1/2 h

@@ -35,30 +35,33 @@ class GatedGCNConv(nn.Module):
             ``edge_dim == out_dim`` for the edge stream), otherwise the corresponding residual is off.
         dropout: Dropout on the updates.
         eps: Stabiliser of the gate normalisation.
+        edge_update: Compute ``e'``; False for a last layer whose edge output is unused (then the edge
+            batch norm does not exist and ``e`` is returned as None), so no parameter is left without gradient.
 
     Shapes:
         graph: ``Graph``/``BatchedGraph`` with ``N`` nodes and ``E`` edges, or a ``Block``.
         x: ``[N, F_in]`` or ``([N_src, F_in], [N_dst, F_in])``; edge_attr: ``[E, F_e]``.
-        returns: ``(h [N_dst, F_out], e [E, F_out])``.
+        returns: ``(h [N_dst, F_out], e [E, F_out] or None)``.
     """
 
     def __init__(self, in_dim: int, out_dim: int, *, edge_dim: int | None = None, batch_norm: bool = True,
-                 residual: bool = True, dropout: float = 0.0, eps: float = 1e-6) -> None:
+                 residual: bool = True, dropout: float = 0.0, eps: float = 1e-6, edge_update: bool = True) -> None:
         super().__init__()
         edge_dim = in_dim if edge_dim is None else edge_dim
         self.in_dim, self.out_dim, self.edge_dim, self.eps = in_dim, out_dim, edge_dim, eps
         self.node_residual = residual and in_dim == out_dim
         self.edge_residual = residual and edge_dim == out_dim
+        self.edge_update = edge_update
         self.lin_a = nn.Linear(in_dim, out_dim)   # destination term of the gate
         self.lin_b = nn.Linear(in_dim, out_dim)   # source term of the gate
         self.lin_c = nn.Linear(edge_dim, out_dim)  # edge term of the gate
         self.lin_u = nn.Linear(in_dim, out_dim)   # self update
         self.lin_v = nn.Linear(in_dim, out_dim)   # neighbour message
         self.bn_node = nn.BatchNorm1d(out_dim) if batch_norm else nn.Identity()
-        self.bn_edge = nn.BatchNorm1d(out_dim) if batch_norm else nn.Identity()
+        self.bn_edge = nn.BatchNorm1d(out_dim) if batch_norm and edge_update else nn.Identity()
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, graph: Graph, x: NodeInput, edge_attr: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, graph: Graph, x: NodeInput, edge_attr: Tensor) -> tuple[Tensor, Tensor | None]:
         where = "GatedGCNConv.forward"
         x_src, x_dst = split_features(graph, x, self.in_dim, where)
         check_edge_features(graph, edge_attr, self.edge_dim, "edge_attr", where)
@@ -69,12 +72,12 @@ class GatedGCNConv(nn.Module):
         denominator = gspmm(graph, "copy_rhs", "sum", None, sigma)                 # [N_dst, F]
         h = self.lin_u(x_dst) + numerator / (denominator + self.eps)
         h = self.dropout(F.relu(self.bn_node(h)))
-        e = self.dropout(F.relu(self.bn_edge(gate)))
         if self.node_residual:
             h = x_dst + h
-        if self.edge_residual:
-            e = edge_attr + e
-        return h, e
+        if not self.edge_update:
+            return h, None
+        e = self.dropout(F.relu(self.bn_edge(gate)))
+        return h, (edge_attr + e if self.edge_residual else e)
 
     def extra_repr(self) -> str:
         return (f"{self.in_dim}, {self.out_dim}, edge_dim={self.edge_dim}, node_residual={self.node_residual}, "

@@ -7,9 +7,9 @@ import weakref
 import torch
 from torch import Tensor, nn
 
-from ...graph import Graph, gcn_norm
+from ...graph import Graph
 from ...saga import gspmm
-from .utils import NodeInput, check_edge_features, split_features, with_self_loops
+from .utils import NodeInput, check_edge_features, split_features, symmetric_norm, with_self_loops
 
 
 class GCNConv(nn.Module):
@@ -60,7 +60,8 @@ class GCNConv(nn.Module):
             nn.init.zeros_(self.bias)
         self._cache = None
 
-    def propagation_graph(self, graph: Graph, edge_weight: Tensor | None = None) -> tuple[Graph, Tensor | None]:
+    def propagation_graph(self, graph: Graph, edge_weight: Tensor | None = None,
+                          dtype: torch.dtype = torch.float32) -> tuple[Graph, Tensor | None]:
         """The graph messages run on (self-loops added) and its normalised ``[E']`` edge weights
         (None for an unweighted, unnormalised graph)."""
         if self.cached and self._cache is not None and self._cache[0]() is graph:
@@ -71,7 +72,7 @@ class GCNConv(nn.Module):
                 graph = with_self_loops(graph)
             else:
                 graph, edge_weight = with_self_loops(graph, edge_weight)
-        norm = gcn_norm(graph, edge_weight) if self.normalize else edge_weight
+        norm = symmetric_norm(graph, dtype, edge_weight) if self.normalize else edge_weight
         if self.cached:
             norm = None if norm is None else norm.detach()
             self._cache = (weakref.ref(key), graph, norm)
@@ -81,7 +82,7 @@ class GCNConv(nn.Module):
         x_src, _ = split_features(graph, x, self.in_dim, "GCNConv.forward")
         if edge_weight is not None:
             check_edge_features(graph, edge_weight, None, "edge_weight", "GCNConv.forward")
-        prop_graph, norm = self.propagation_graph(graph, edge_weight)
+        prop_graph, norm = self.propagation_graph(graph, edge_weight, x_src.dtype)
         project_first = self.out_dim < self.in_dim
         h = self.linear(x_src) if project_first else x_src
         if norm is None:

@@ -7,9 +7,9 @@ import weakref
 import torch
 from torch import Tensor, nn
 
-from ...graph import Graph, gcn_norm
+from ...graph import Graph
 from ...saga import gspmm
-from .utils import NodeInput, require_square, split_features, with_self_loops
+from .utils import NodeInput, require_square, split_features, symmetric_norm, with_self_loops
 
 
 class SGConv(nn.Module):
@@ -44,7 +44,8 @@ class SGConv(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, K: int = 2, *, cached: bool = False,  # noqa: N803
                  add_self_loops: bool = True, bias: bool = True) -> None:
         super().__init__()
-        self.in_dim, self.out_dim, self.K, self.cached, self.add_self_loops = in_dim, out_dim, int(K), cached, add_self_loops
+        self.in_dim, self.out_dim, self.K = in_dim, out_dim, int(K)
+        self.cached, self.add_self_loops = cached, add_self_loops
         self.linear = nn.Linear(in_dim, out_dim, bias=bias)
         self._cache: tuple[weakref.ref, weakref.ref, Tensor] | None = None
         self.reset_parameters()
@@ -59,7 +60,7 @@ class SGConv(nn.Module):
         """:math:`S^K h` with the symmetric-normalised (self-looped) adjacency ``S``."""
         if self.add_self_loops:
             graph = with_self_loops(graph)
-        norm = gcn_norm(graph).to(h.dtype)
+        norm = symmetric_norm(graph, h.dtype)
         for _ in range(self.K):
             h = gspmm(graph, "mul", "sum", h, norm)
         return h

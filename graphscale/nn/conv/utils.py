@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from ...errors import GraphFormatError, ShapeError
-from ...graph import Block, Graph, add_self_loops, check_node_features
+from ...graph import Block, Graph, add_self_loops, check_node_features, gcn_norm
 
 NodeInput = Tensor | tuple[Tensor, Tensor]
 
@@ -117,10 +117,16 @@ def without_self_loops(graph: Graph) -> Graph:
     return graph.cached("nn.no_self_loops", build)
 
 
-def self_loop_edge_ids(graph: Graph) -> Tensor:
-    """``[E_loop]`` int64 ids of the edges ``v -> v`` (used to drop loop weights alongside the loops)."""
-    return (graph.src == graph.dst).nonzero().view(-1)
+def symmetric_norm(graph: Graph, dtype: torch.dtype, edge_weight: Tensor | None = None) -> Tensor:
+    """``gcn_norm`` weights ``[E]`` in ``dtype``. Unweighted norms are cached on the graph per dtype, and
+    computed in that dtype (float64 layers get float64 degrees, not float32 ones cast up)."""
+    if edge_weight is not None:
+        return gcn_norm(graph, edge_weight.to(dtype))
+    if dtype == torch.float32:
+        return gcn_norm(graph)
+    return graph.cached(f"nn.gcn_norm.{dtype}", lambda: gcn_norm(
+        graph, torch.ones(graph.num_edges, dtype=dtype, device=graph.device)))
 
 
 __all__ = ["NodeInput", "split_features", "check_edge_features", "with_self_loops", "require_square",
-           "without_self_loops", "self_loop_edge_ids"]
+           "without_self_loops", "symmetric_norm"]
