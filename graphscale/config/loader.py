@@ -180,6 +180,19 @@ def _unknown(key: str, name: str, known: Iterable[str], loc: str) -> ConfigError
     return ConfigError(f"{key}: unknown key{suffix}.{hint}")
 
 
+def _registry_hparams() -> set[str]:
+    """Every hyper-parameter some registered model builder accepts (beyond the typed HPARAMS table)."""
+    try:
+        from ..nn import models
+    except ImportError:  # pragma: no cover - nn is part of the package
+        return set()
+    names: set[str] = set()
+    for registry in (models.NODE_MODELS, models.GRAPH_MODELS):
+        for model_name in registry:
+            names.update(registry.get(model_name).defaults)
+    return names
+
+
 def _set_model(model: ModelConfig, values: dict[str, Any], locate: Any, prefix: str = "model") -> None:
     for name, value in values.items():
         key = f"{prefix}.{name}"
@@ -194,8 +207,10 @@ def _set_model(model: ModelConfig, values: dict[str, Any], locate: Any, prefix: 
         elif name in HPARAMS:
             kind, checks, _ = HPARAMS[name]
             model.hparams[name] = check_value(value, kind, checks, key, loc)
+        elif name in _registry_hparams():  # accepted by a model builder; the builder checks the value
+            model.hparams[name] = value
         else:
-            raise _unknown(key, name, ["name", *HPARAMS], loc)
+            raise _unknown(key, name, ["name", *HPARAMS, *sorted(_registry_hparams() - set(HPARAMS))], loc)
 
 
 def _set_section(section: Any, values: Any, prefix: str, locate: Any) -> None:

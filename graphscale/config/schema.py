@@ -59,6 +59,9 @@ HPARAMS: dict[str, tuple[type, dict[str, Any], str]] = {
     "bias": (bool, {}, "Learn additive biases."),
     "readout": (str, {"choices": ("sum", "mean", "max")}, "Graph readout (graph models)."),
     "learn_eps": (bool, {}, "GIN: learn epsilon (GIN-eps) instead of fixing it to 0 (GIN-0)."),
+    "normalize": (bool, {}, "GraphSAGE: L2-normalise every layer's output."),
+    "edge_dropout": (float, {"ge": 0.0, "lt": 1.0}, "APPNP: dropout on propagation edges."),
+    "edge_dim": (int | None, {"ge": 1}, "Edge feature size (gine, gatedgcn); default: the dataset's."),
 }
 
 

@@ -1,0 +1,75 @@
+"""Training-curve plot (matplotlib, Agg backend: works without a display)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import write_text_atomic
+
+
+def _mean_curve(curves: list[dict[str, list[float]]], key: str) -> np.ndarray | None:
+    series = [c[key] for c in curves if key in c and c[key]]
+    if not series:
+        return None
+    length = max(len(s) for s in series)
+    padded = np.full((len(series), length), np.nan)
+    for i, s in enumerate(series):
+        padded[i, :len(s)] = s
+    with np.errstate(all="ignore"):
+        return np.nanmean(padded, axis=0)
+
+
+def plot_curves(curves: list[dict[str, list[float]]], path: str | os.PathLike, title: str) -> Path | None:
+    """Save loss (left) and accuracy (right) per epoch, averaged over runs, as a PNG; None when nothing to draw.
+
+    Runs that stopped early are averaged over the runs still going at each epoch.
+    """
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for key in ("train_loss", "val_loss", "test_loss"):
+        values = _mean_curve(curves, key)
+        if values is not None:
+            ax_loss.plot(np.arange(1, len(values) + 1), values, label=key)
+    for key in ("train_acc", "val_acc", "test_acc"):
+        values = _mean_curve(curves, key)
+        if values is not None:
+            ax_acc.plot(np.arange(1, len(values) + 1), values, label=key)
+    ax_loss.set_xlabel("epoch"), ax_loss.set_ylabel("loss"), ax_loss.legend()
+    ax_acc.set_xlabel("epoch"), ax_acc.set_ylabel("accuracy"), ax_acc.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def save_json(data: Any, path: str | os.PathLike) -> None:
+    """Write ``data`` as indented JSON atomically (NaN becomes null)."""
+    import json
+
+    write_text_atomic(json.dumps(_clean(data), indent=2) + "\n", path)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        return _clean(value.item())
+    return value

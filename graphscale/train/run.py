@@ -1,0 +1,128 @@
+"""The ``load -> build -> train -> evaluate -> save`` life cycle behind ``graphscale train``.
+
+Output folder (``output.dir``, default ``runs/<dataset>-<model>``)::
+
+    config.yaml          the resolved config (re-run it with --config)
+    metrics.json         summary (test_acc mean/std, timings, memory) + per-run / per-fold results
+    history.json         per-epoch curves of every run (node) or the fold-averaged curves (graph)
+    training_curve.png   loss and accuracy per epoch
+    checkpoints/         run<i>.pt (node) or rep<r>-fold<k>.pt (graph), atomic, used by --resume
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import RunConfig, dump
+from ..config.registry import normalize_key
+from ..datasets.base import GraphDataset, NodeDataset
+from ..errors import ConfigError
+from .checkpoint import write_text_atomic
+from .common import resolve_device
+from .metrics import peak_memory_mb
+from .plot import plot_curves, save_json
+
+
+def dataset_label(name: str) -> str:
+    """Short name of a dataset for folder names: registry key, or the folder name of a path."""
+    path = Path(name)
+    return normalize_key(path.name if (len(path.parts) > 1 or path.exists()) else name)
+
+
+def load_dataset(cfg: RunConfig) -> NodeDataset | GraphDataset:
+    """``graphscale.datasets.load`` for ``data.dataset`` / ``data.root``."""
+    from .. import datasets
+
+    return datasets.load(cfg.data.dataset, root=cfg.data.root)
+
+
+def resolve_task(cfg: RunConfig, dataset: NodeDataset | GraphDataset) -> str:
+    """``node`` or ``graph`` from the dataset type; a mismatch with an explicit ``task`` is a ConfigError."""
+    actual = "graph" if isinstance(dataset, GraphDataset) else "node"
+    if cfg.task not in ("auto", actual):
+        raise ConfigError(f"task: expected {actual!r} for dataset {dataset.name!r} (a {type(dataset).__name__}), "
+                          f"got {cfg.task!r}{cfg.where('task')}. Set task: auto or pick a {cfg.task} dataset.")
+    return actual
+
+
+def output_dir(cfg: RunConfig, dataset_name: str | None = None) -> Path:
+    """``output.dir`` or ``runs/<dataset>-<model>``."""
+    if cfg.output.dir:
+        return Path(cfg.output.dir)
+    return Path("runs") / f"{dataset_label(dataset_name or cfg.data.dataset)}-{normalize_key(cfg.model.name)}"
+
+
+def _clear_checkpoints(folder: Path) -> None:
+    ckpt = folder / "checkpoints"
+    if ckpt.is_dir():
+        for path in list(ckpt.glob("run*.pt")) + list(ckpt.glob("rep*-fold*.pt")):
+            path.unlink()
+
+
+def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        dataset: NodeDataset | GraphDataset | None = None) -> dict[str, Any]:
+    """Load the dataset, train every seed / fold, write the output folder and return the summary.
+
+    Args:
+        cfg: Resolved config.
+        resume: Continue from the checkpoints in the output folder instead of starting over.
+        progress: Show a tqdm bar on stderr.
+        on_epoch: Per-epoch callback (tests use it to interrupt a run).
+        dataset: Use this dataset instead of loading ``data.dataset``.
+
+    Returns:
+        The summary written to ``metrics.json`` (``runs`` or ``folds`` hold the per-run details).
+    """
+    from .graph import train_graph
+    from .node import train_node
+
+    device = resolve_device(cfg.train.device)
+    ds = dataset if dataset is not None else load_dataset(cfg)
+    task = resolve_task(cfg, ds)
+    out = output_dir(cfg, ds.name)
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        _clear_checkpoints(out)
+    write_text_atomic(dump(cfg), out / "config.yaml")
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+    began = time.perf_counter()
+    trainer = train_graph if task == "graph" else train_node
+    result = trainer(cfg, ds, device, out_dir=out, resume=resume, progress=progress, on_epoch=on_epoch)
+    train_time = time.perf_counter() - began
+    curves = result.pop("curves")
+    summary: dict[str, Any] = {
+        "dataset": dataset_label(ds.name), "model": cfg.model.name, "task": task,
+        "seeds": cfg.train.seeds, "epochs": cfg.train.epochs, "train_time_s": train_time,
+        "peak_rss_mb": peak_memory_mb("cpu"), "peak_memory_mb": peak_memory_mb(device), "device": str(device),
+        "output_dir": str(out), **result,
+    }
+    if task == "graph":
+        summary["num_folds"] = cfg.train.folds
+    if cfg.expected.test_acc is not None:
+        summary["expected_test_acc"] = cfg.expected.test_acc
+        summary["expected_source"] = cfg.expected.source
+    if cfg.expected.target is not None:
+        summary["target"] = cfg.expected.target
+        summary["reached_target"] = bool(summary["test_acc"] >= cfg.expected.target)
+    save_json(summary, out / "metrics.json")
+    save_json({"curves": curves}, out / "history.json")
+    if cfg.output.plot:
+        plot_curves(curves, out / "training_curve.png",
+                    f"{summary['dataset']} / {cfg.model.name}: test acc {summary['test_acc']:.4f}")
+    return summary
+
+
+def compact(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without per-run lists (one short JSON line for ``--json``)."""
+    keep = {k: v for k, v in summary.items() if k not in ("runs", "folds")}
+    if "runs" in summary:
+        keep["per_seed_test_acc"] = [r["test_acc"] for r in summary["runs"]]
+    if "folds" in summary:
+        keep["per_fold_last_test_acc"] = [r["last_test_acc"] for r in summary["folds"]]
+    return keep
