@@ -77,7 +77,7 @@ class GATConv(nn.Module):
         heads, width = self.num_heads, self.out_dim
         h_src = self.linear(self.feat_drop(x_src)).view(-1, heads, width)          # [N_src, H, F]
         if isinstance(x, Tensor):  # one tensor: destination nodes are the first source nodes
-            h_dst = h_src[: graph.num_dst_nodes]
+            h_dst = h_src if h_src.shape[0] == graph.num_dst_nodes else h_src[: graph.num_dst_nodes]
         else:
             h_dst = self.linear(self.feat_drop(x_dst)).view(-1, heads, width)      # [N_dst, H, F]
         el = (h_src * self.attn_src).sum(-1, keepdim=True)                          # [N_src, H, 1]

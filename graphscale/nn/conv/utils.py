@@ -36,7 +36,8 @@ def split_features(graph: Graph, x: NodeInput, dim: int | None, where: str) -> t
         check_node_features(graph, x_dst, dim, name="x_dst", side="dst", where=where)
         return x_src, x_dst
     check_node_features(graph, x, dim, name="x", side="src", where=where)
-    return x, x[: graph.num_dst_nodes]
+    # x itself when every node is a destination: a full slice would cost an [N, F] zeros tensor in backward
+    return x, x if x.shape[0] == graph.num_dst_nodes else x[: graph.num_dst_nodes]
 
 
 def check_edge_features(graph: Graph, edge_attr: Tensor | None, dim: int | None, name: str, where: str) -> None:
