@@ -137,6 +137,18 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def git_state(paths: tuple[str, ...] = ("graphscale",)) -> dict[str, Any]:
+    """Commit of the checkout and whether ``paths`` hold uncommitted changes (what exactly was measured)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=REPO_ROOT, capture_output=True,
+                               text=True, timeout=10).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"git_commit": commit, "git_dirty": sorted(line[3:] for line in dirty if line.strip())}
+
+
 def _last_json(text: str) -> dict[str, Any] | None:
     for line in reversed(text.strip().splitlines()):
         line = line.strip()

@@ -44,18 +44,28 @@ TARGET_SPEEDUP, TARGET_RSS_RATIO = 2.0, 0.5
 
 
 # -- data: written once by the orchestrator (graphscale side), read by every worker -------------------------
+def arxiv_dataset(scale: float, seed: int) -> tuple[Any, str]:
+    """graphscale's synthetic-arxiv dataset; for ``scale < 1`` the same generator at a fraction of the size."""
+    if scale >= 1.0:
+        from graphscale.datasets import load
+
+        return load("synthetic-arxiv", seed=seed), f"graphscale.datasets.load('synthetic-arxiv', seed={seed})"
+    from dataclasses import replace
+
+    from graphscale.datasets.synthetic import ARXIV, load_planted
+
+    spec = replace(ARXIV, num_nodes=max(int(ARXIV.num_nodes * scale), 100),
+                   num_pairs=max(int(ARXIV.num_pairs * scale), 200),
+                   split_sizes=tuple(max(int(size * scale), 1) for size in ARXIV.split_sizes))
+    return (load_planted(f"synthetic-arxiv-x{scale}", spec, seed=seed, cache=False),
+            f"graphscale.datasets.synthetic.load_planted(ARXIV scaled by {scale}, seed={seed})")
+
+
 def write_dataset(out_dir: Path, scale: float, seed: int) -> dict[str, Any]:
     """Build the synthetic arxiv-like dataset with graphscale and save it as .npy files in ``out_dir``."""
     import numpy as np
 
-    try:
-        from graphscale.datasets import load
-
-        dataset = load("synthetic-arxiv", scale=scale, seed=seed)
-        source = f"graphscale.datasets.load('synthetic-arxiv', scale={scale}, seed={seed})"
-    except ImportError:
-        dataset = _temporary_arxiv_like(scale, seed)
-        source = "temporary benchmark generator"
+    dataset, source = arxiv_dataset(scale, seed)
     graph = dataset.graph
     train = dataset.train_mask
     if train is None:
@@ -71,31 +81,6 @@ def write_dataset(out_dir: Path, scale: float, seed: int) -> dict[str, Any]:
             "num_classes": dataset.num_classes, "num_train": int(arrays["train_idx"].size)}
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta
-
-
-def _temporary_arxiv_like(scale: float, seed: int):
-    """TEMPORARY stand-in until graphscale.datasets ships "synthetic-arxiv" (removed when it lands)."""
-    import numpy as np
-    import torch
-
-    from graphscale import Graph
-    from graphscale.datasets.base import NodeDataset
-
-    rng = np.random.default_rng(seed)
-    num_nodes, num_pairs = max(int(169_343 * scale), 50), max(int(1_166_243 * scale), 100)
-    weight = rng.permutation(np.arange(1, num_nodes + 1, dtype=np.float64) ** -0.6)
-    weight /= weight.sum()
-    pairs = rng.choice(num_nodes, size=(int(num_pairs * 1.3), 2), p=weight)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    pairs = np.unique(np.sort(pairs, axis=1), axis=0)[:num_pairs]
-    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    dst = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    y = rng.integers(0, 40, num_nodes)
-    x = (rng.normal(size=(40, 128))[y] + rng.normal(size=(num_nodes, 128)) * 2).astype(np.float32)
-    train = torch.zeros(num_nodes, dtype=torch.bool)
-    train[torch.from_numpy(rng.permutation(num_nodes)[: int(0.54 * num_nodes)])] = True
-    return NodeDataset("synthetic-arxiv", Graph(src, dst, num_nodes), torch.from_numpy(x), torch.from_numpy(y), 40,
-                       train_mask=train)
 
 
 def read_dataset(data_dir: Path) -> dict[str, Any]:
@@ -116,8 +101,13 @@ def setup_graphscale(model_name: str, data: dict[str, Any]) -> tuple[Any, Callab
 
     graph = graphscale.Graph(data.pop("src"), data.pop("dst"), data["num_nodes"])
     x = data["x"]
-    model = build_node_model(model_name, data["num_features"], data["num_classes"], hidden_dim=HIDDEN_DIM,
-                             heads=HEADS, num_layers=2, dropout=DROPOUT)
+    # Same shapes as the PyG models: dropout only between the layers, no attention dropout.
+    hparams: dict[str, Any] = {"num_layers": 2, "dropout": DROPOUT, "input_dropout": 0.0}
+    if model_name == "gat":  # hidden_dim is the width per head there
+        hparams.update(hidden_dim=HIDDEN_DIM // HEADS, heads=HEADS, out_heads=1, attn_dropout=0.0)
+    else:
+        hparams.update(hidden_dim=HIDDEN_DIM)
+    model = build_node_model(model_name, data["num_features"], data["num_classes"], **hparams)
     return model, lambda: model(graph, x), {"graphscale": graphscale.__version__}
 
 
@@ -198,50 +188,61 @@ def profile_epoch(step: Callable[[], Any], out_dir: Path, label: str) -> dict[st
     return {"cprofile": str(cprofile_path), "torch_profile": str(torch_path)}
 
 
+def build_step(args: argparse.Namespace, record: dict[str, Any]) -> tuple[Callable[[], None], list[float]]:
+    """Load the data, build the model and return one training epoch as a function (and its loss log)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(args.seed)
+    data = read_dataset(Path(args.data))
+    if args.impl == "graphscale":
+        import numba
+
+        numba.set_num_threads(args.threads)
+        record["numba"] = numba.__version__
+        model, forward, versions = setup_graphscale(args.model, data)
+    else:
+        model, forward, versions = setup_pyg(args.model, data, args.impl)
+    record.update(versions)
+    y, train_idx = data["y"], data["train_idx"]
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    losses: list[float] = []
+
+    def step() -> None:
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(forward()[train_idx], y[train_idx])
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+
+    return step, losses
+
+
 def worker(args: argparse.Namespace) -> dict[str, Any]:
+    """One (impl, model) measurement in this process; never raises (failures become the status)."""
     record: dict[str, Any] = {"bench": "full_batch", "impl": args.impl, "model": args.model}
     common.limit_address_space(args.memory_limit_gb)
     try:
         import torch
-        import torch.nn.functional as F
 
         torch.set_num_threads(args.threads)
         record.update(torch=torch.__version__, num_threads=torch.get_num_threads(),
                       memory_limit_gb=args.memory_limit_gb)
-        torch.manual_seed(args.seed)
-        data = read_dataset(Path(args.data))
-        if args.impl == "graphscale":
-            import numba
-
-            numba.set_num_threads(args.threads)
-            record["numba"] = numba.__version__
-            model, forward, versions = setup_graphscale(args.model, data)
-        else:
-            model, forward, versions = setup_pyg(args.model, data, args.impl)
-        record.update(versions)
-        y, train_idx = data["y"], data["train_idx"]
-        optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-        losses: list[float] = []
-
-        def step() -> None:
-            model.train()
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(forward()[train_idx], y[train_idx])
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss))
-
-        record["rss_before_train_mb"] = round(common.current_rss_mb(), 1)
-        with numba_compile_timer() as compile_times:
-            warmup_times, epoch_times = common.time_epochs(step, args.warmup, 0)
+        with numba_compile_timer() as compile_times:  # setup and warm-up: where numba compiles
+            step, losses = build_step(args, record)
+            record["rss_before_train_mb"] = round(common.current_rss_mb(), 1)
+            warmup_times, _ = common.time_epochs(step, args.warmup, 0)
         _, epoch_times = common.time_epochs(step, 0, args.epochs)
-        record.update(status="ok", **common.summarize_times(epoch_times), peak_rss_mb=round(common.peak_rss_mb(), 1),
-                      warmup_s=round(sum(warmup_times), 3), compile_s=round(sum(compile_times), 3),
+        peak = common.peak_rss_mb()
+        record.update(status="ok", **common.summarize_times(epoch_times), peak_rss_mb=round(peak, 1),
+                      train_rss_mb=round(peak - record["rss_before_train_mb"], 1), warmup_s=round(sum(warmup_times), 3), compile_s=round(sum(compile_times), 3),
                       epochs=args.epochs, loss_first=round(losses[0], 4), loss_last=round(losses[-1], 4))
         if args.profile:
             record["profile"] = profile_epoch(step, Path(args.profile_dir), f"{args.impl}-{args.model}")
     except Exception as err:  # noqa: BLE001  (a failed measurement is a result, not a crash)
-        record.update(status=common.failure_status(err), peak_rss_mb=round(common.peak_rss_mb(), 1))
+        record.update(status=common.failure_status(err), peak_rss_mb=round(common.peak_rss_mb(), 1),
+                      detail=(str(err).strip().splitlines() or [""])[0][:300])
     return record
 
 
@@ -258,21 +259,24 @@ def ratio_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         best = min(peers, key=lambda r: r["epoch_time_s"])
         speedup = best["epoch_time_s"] / ours["epoch_time_s"]
         rss_ratio = ours["peak_rss_mb"] / best["peak_rss_mb"]
+        train_rss_ratio = ours["train_rss_mb"] / max(best["train_rss_mb"], 1.0)
         out.append({"bench": "full_batch", "record": "ratio", "model": model, "impl": "graphscale",
                     "baseline": best["impl"], "speedup": round(speedup, 3), "rss_ratio": round(rss_ratio, 3),
+                    "train_rss_ratio": round(train_rss_ratio, 3),
                     "meets_target": speedup >= TARGET_SPEEDUP and rss_ratio <= TARGET_RSS_RATIO})
     return out
 
 
 def markdown_table(records: list[dict[str, Any]], ratios: list[dict[str, Any]]) -> str:
     by_model = {r["model"]: r for r in ratios}
-    lines = ["| impl | model | epoch_time_s | peak_rss_mb | status | speedup vs fastest PyG | rss ratio |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| impl | model | epoch_time_s | peak_rss_mb | train_rss_mb | status | speedup vs fastest PyG "
+             "| rss ratio | train rss ratio |", "|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         ratio = by_model.get(r["model"]) if r["impl"] == "graphscale" else None
-        cells = [r["impl"], r["model"], r.get("epoch_time_s", "-"), r.get("peak_rss_mb", "-"), r["status"],
+        cells = [r["impl"], r["model"], r.get("epoch_time_s", "-"), r.get("peak_rss_mb", "-"),
+                 r.get("train_rss_mb", "-"), r["status"],
                  f"{ratio['speedup']}x vs {ratio['baseline']}" if ratio else "-",
-                 ratio["rss_ratio"] if ratio else "-"]
+                 ratio["rss_ratio"] if ratio else "-", ratio["train_rss_ratio"] if ratio else "-"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -289,12 +293,17 @@ def orchestrate(args: argparse.Namespace) -> int:
     output = open(args.output, "a") if args.output else None
     try:
         start = time.perf_counter()
-        if args.data_dir and (data_dir / "meta.json").exists():
-            meta = json.loads((data_dir / "meta.json").read_text())
-        else:
-            meta = write_dataset(data_dir, args.scale, args.seed)
-        info = {"bench": "full_batch", "record": "setup", **meta, "scale": args.scale, "seed": args.seed,
-                "data_s": round(time.perf_counter() - start, 2), **common.machine_info()}
+        try:
+            if args.data_dir and (data_dir / "meta.json").exists():
+                meta = json.loads((data_dir / "meta.json").read_text())
+            else:
+                meta = write_dataset(data_dir, args.scale, args.seed)
+        except Exception as err:  # noqa: BLE001  (no data, no benchmark: say why in the same format)
+            common.emit({"bench": "full_batch", "record": "setup", "status": common.failure_status(err)})
+            return 1
+        info = {"bench": "full_batch", "record": "setup", "status": "ok", **meta, "scale": args.scale,
+                "seed": args.seed, "data_s": round(time.perf_counter() - start, 2), **common.machine_info(),
+                **common.git_state()}
         records = [info]
         common.emit(info)
         for model in models:
