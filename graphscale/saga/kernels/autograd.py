@@ -53,7 +53,7 @@ def _part_ok(part: tuple, out_part: tuple) -> bool:
 def make_plan(lhs_shape: tuple | None, rhs_shape: tuple | None, dot: bool = False) -> Plan | None:
     """Split aligned feature shapes into ``(H, F)``; None when no split fits both operands."""
     shapes = [tuple(s) for s in (lhs_shape, rhs_shape) if s is not None]
-    full = tuple(torch.broadcast_shapes(*shapes))
+    full = tuple(max(dims) if min(dims) else 0 for dims in zip(*shapes))  # aligned, checked by ops.py
     n = len(full)
     splits = [max(n - 1, 0)] if dot else range(n + 1)
     for k in splits:
@@ -169,7 +169,11 @@ def softmax(backend, adj, logits: Tensor) -> Tensor:
 
 
 def _sum_to(x: Tensor, shape: torch.Size) -> Tensor:
-    return x if x.shape == shape else x.sum_to_size(shape)
+    """Reduce broadcast dims of ``x`` to ``shape`` (expanding first where ``x`` itself was broadcast, as a
+    dot's gradient is along its summed dim)."""
+    if x.shape == shape:
+        return x
+    return x.expand(torch.broadcast_shapes(x.shape, shape)).sum_to_size(shape)
 
 
 class GSpMM(torch.autograd.Function):
@@ -221,6 +225,8 @@ def _sum_backward(ctx, grad: Tensor, lhs, rhs, need_lhs: bool, need_rhs: bool):
 def _arg_backward(ctx, grad: Tensor, lhs, rhs, need_lhs: bool, need_rhs: bool):
     """Route each output element's gradient to the operand elements of its arg edge (no E x F)."""
     plan, op, adj, num_rows = ctx.plan, ctx.op, ctx.adj, ctx.adj.num_rows
+    if adj.num_edges == 0:
+        return (lhs.new_zeros(lhs.shape) if need_lhs else None, rhs.new_zeros(rhs.shape) if need_rhs else None)
     heads, feats = plan.num_heads, plan.num_feats
     arg = ctx.arg.view(num_rows, heads, feats)
     grad = grad.reshape(num_rows, heads, feats)
@@ -281,6 +287,8 @@ class GSDDMM(torch.autograd.Function):
         backend, adj, op = ctx.backend, ctx.adj, ctx.op
         lhs_target, rhs_target = ctx.targets
         grad = grad.contiguous()
+        if op == "dot" and lhs.dim() == 1:  # 1-D operands: the dot is a product with a trailing dim of 1
+            grad = grad.view(-1)
         grad_lhs = grad_rhs = None
         if ctx.needs_input_grad[6]:
             if op in ("mul", "dot", "div"):

@@ -236,25 +236,34 @@ def _counting_sort(rows, cols, num_rows):
     return indptr, out_cols, perm
 
 
-def num_threads() -> int:
-    """Make numba use ``torch.get_num_threads()`` threads (capped by numba's pool) and return it."""
+PARALLEL_MIN_WORK = 1 << 16  # below this many element operations one thread beats waking the pool
+
+
+def num_threads(work: int | None = None) -> int:
+    """Make numba use ``torch.get_num_threads()`` threads (capped by numba's pool; one thread for less than
+    ``PARALLEL_MIN_WORK`` element operations) and return that number."""
     wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    if work is not None and work < PARALLEL_MIN_WORK:
+        wanted = 1
     if numba.get_num_threads() != wanted:
         numba.set_num_threads(wanted)
     return wanted
 
 
 def counting_sort(rows: Tensor, cols: Tensor, num_rows: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Bucket sort of edges by ``(rows, cols)``, ties in edge order: ``(indptr [R+1] int64, cols [E], perm [E])``.
+    """Stable O(E) bucket sort of edges by ``rows``: ``(indptr [R+1] int64, cols [E], perm [E] int64)``.
 
-    A serial O(E) bucket pass (a per-thread-histogram parallel version measured no faster on 2 cores)
-    followed by a parallel sort of every row by column, which makes the kernels' neighbour reads walk
-    memory in order (as a scipy / PyG CSR does).
+    Serial: a parallel version with per-thread histograms measured no faster on 2 cores.
     """
-    rows_np, cols_np = rows.contiguous().numpy(), cols.contiguous().numpy()
-    indptr, out_cols, perm = _counting_sort(rows_np, cols_np, num_rows)
-    _sort_rows(indptr, out_cols, perm, _row_bounds(indptr, 4 * num_threads()))
+    indptr, out_cols, perm = _counting_sort(rows.contiguous().numpy(), cols.contiguous().numpy(), num_rows)
     return torch.from_numpy(indptr), torch.from_numpy(out_cols), torch.from_numpy(perm)
+
+
+def sort_rows(indptr: Tensor, cols: Tensor, perm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Copy of a compressed structure with every row sorted by column (ties in edge order)."""
+    cols, perm = cols.clone(), perm.clone()
+    _sort_rows(indptr.numpy(), cols.numpy(), perm.numpy(), _row_bounds(indptr.numpy(), 4 * num_threads()))
+    return indptr, cols, perm
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -289,19 +298,20 @@ def _flat(t: Tensor | None, dtype: torch.dtype) -> np.ndarray:
     return t.detach().contiguous().reshape(t.shape[0], width).numpy()
 
 
-def _structure(adj) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _structure(adj, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Numpy views of ``adj.compressed()`` and row bounds of equal work for the threads in use."""
     indptr, nbr, eids = adj.compressed()
     empty = np.zeros(0, dtype=np.int64)
     indptr_np = indptr.numpy()
-    bounds = _row_bounds(indptr_np, 4 * num_threads())
+    bounds = _row_bounds(indptr_np, 4 * num_threads((adj.num_edges + adj.num_rows) * max(width, 1)))
     return (indptr_np, empty if nbr is None else nbr.numpy(), empty if eids is None else eids.numpy(), bounds)
 
 
 def spmm(adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | None, plan: autograd.Plan):
     """Raw gSpMM: ``(out [R, *plan.out_shape], arg [R, H*F] edge ids or None)``."""
     dtype = (lhs if lhs is not None else rhs).dtype
-    indptr, nbr, eids, bounds = _structure(adj)
     heads, feats = plan.num_heads, plan.num_feats
+    indptr, nbr, eids, bounds = _structure(adj, heads * feats)
     out = torch.empty((adj.num_rows, heads * feats), dtype=dtype)
     args = (_flat(lhs, dtype), _flat(rhs, dtype), out.numpy())
     codes = (OP_CODES[op],)
@@ -318,8 +328,8 @@ def spmm(adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | None, plan
 
 def sddmm(adj, op: str, lhs: Tensor, rhs: Tensor, lhs_target: str, rhs_target: str, plan: autograd.Plan) -> Tensor:
     """Raw gSDDMM in edge order: ``[E, *plan.out_shape]``."""
-    indptr, nbr, eids, bounds = _structure(adj)
     heads, feats = plan.num_heads, plan.num_feats
+    indptr, nbr, eids, bounds = _structure(adj, heads * feats)
     width = heads if op == "dot" else heads * feats
     out = torch.empty((adj.num_edges, width), dtype=lhs.dtype)
     _sddmm(indptr, nbr, eids, _flat(lhs, lhs.dtype), _flat(rhs, lhs.dtype), out.numpy(), OP_CODES[op],
@@ -328,14 +338,14 @@ def sddmm(adj, op: str, lhs: Tensor, rhs: Tensor, lhs_target: str, rhs_target: s
 
 
 def softmax(adj, logits: Tensor) -> Tensor:
-    indptr, _, eids, bounds = _structure(adj)
+    indptr, _, eids, bounds = _structure(adj, logits[0].numel() if logits.shape[0] else 1)
     out = torch.empty_like(logits, memory_format=torch.contiguous_format)
     _softmax(indptr, eids, _flat(logits, logits.dtype), _flat(out, out.dtype), bounds)
     return out
 
 
 def softmax_backward(adj, y: Tensor, grad: Tensor) -> Tensor:
-    indptr, _, eids, bounds = _structure(adj)
+    indptr, _, eids, bounds = _structure(adj, y[0].numel() if y.shape[0] else 1)
     out = torch.empty_like(y, memory_format=torch.contiguous_format)
     _softmax_backward(indptr, eids, _flat(y, y.dtype), _flat(grad, y.dtype), _flat(out, out.dtype), bounds)
     return out
@@ -357,9 +367,9 @@ def arg_scatter(arg: Tensor, ids: Tensor | None, values: Tensor, out: Tensor) ->
         return out
     out_h, out_f = out.shape[1], out.shape[2]
     out_hs, out_fs = (out_f if out_h == heads else 0), (1 if out_f == feats else 0)
-    _arg_scatter(arg.reshape(rows, -1).numpy(), np.zeros(0, np.int64) if ids is None else ids.numpy(),
-                 values.detach().contiguous().reshape(rows, -1).numpy(), out.reshape(out.shape[0], -1).numpy(),
-                 heads, feats, out_hs, out_fs)
+    _arg_scatter(arg.reshape(rows, heads * feats).numpy(), np.zeros(0, np.int64) if ids is None else ids.numpy(),
+                 values.detach().contiguous().reshape(rows, heads * feats).numpy(),
+                 out.reshape(out.shape[0], out_h * out_f).numpy(), heads, feats, out_hs, out_fs)
     return out
 
 

@@ -13,6 +13,7 @@ The backward passes come from ``autograd.py`` and are made of these same primiti
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 
@@ -43,7 +44,7 @@ def _csr_spmm(adj, op: str, lhs: Tensor, rhs: Tensor | None, plan: autograd.Plan
     if op == "copy_lhs" or plan.rhs_h == 1:
         values = rhs.reshape(-1)[eids] if op == "mul" else torch.ones(adj.num_edges, dtype=lhs.dtype,
                                                                         device=lhs.device)
-        out = _csr_matrix(indptr, cols, values, shape) @ lhs.reshape(lhs.shape[0], -1)
+        out = _csr_matrix(indptr, cols, values, shape) @ lhs.reshape(lhs.shape[0], plan.lhs_h * plan.lhs_f)
         return out.reshape(adj.num_rows, heads * feats)
     weights = rhs.reshape(adj.num_edges, heads)[eids]  # [E, H] in row order
     nodes = lhs.reshape(lhs.shape[0], plan.lhs_h, feats)
@@ -139,13 +140,14 @@ def sddmm(adj, op: str, lhs: Tensor, rhs: Tensor, lhs_target: str, rhs_target: s
         hi = min(lo + step, adj.num_edges)
         left = lhs3.index_select(0, _endpoint(adj, lhs_target, lo, hi))
         right = rhs3.index_select(0, _endpoint(adj, rhs_target, lo, hi))
-        out[lo:hi] = reference.binary(op, left, right).reshape(hi - lo, -1).expand(hi - lo, width)
+        value = reference.binary(op, left, right)
+        out[lo:hi] = value.reshape(hi - lo, math.prod(value.shape[1:])).expand(hi - lo, width)
     return out.view(adj.num_edges, *plan.out_shape)
 
 
 def softmax(adj, logits: Tensor) -> Tensor:
     rows = adj.row_ids().long()
-    flat = logits.reshape(logits.shape[0], -1)
+    flat = logits.reshape(logits.shape[0], math.prod(logits.shape[1:]))
     index = rows.view(-1, 1).expand_as(flat)
     top = flat.new_zeros(adj.num_rows, flat.shape[1]).scatter_reduce(0, index, flat, "amax", include_self=False)
     exp = (flat - top.index_select(0, rows)).exp()
@@ -155,7 +157,7 @@ def softmax(adj, logits: Tensor) -> Tensor:
 
 def softmax_backward(adj, y: Tensor, grad: Tensor) -> Tensor:
     rows = adj.row_ids().long()
-    product = (grad * y).reshape(y.shape[0], -1)
+    product = (grad * y).reshape(y.shape[0], math.prod(y.shape[1:]))
     total = product.new_zeros(adj.num_rows, product.shape[1]).index_add_(0, rows, product)
     return y * (grad - total.index_select(0, rows).view_as(y))
 
