@@ -57,10 +57,11 @@ def resolve_hparams(where: str, spec: ModelSpec, hparams: dict[str, Any]) -> dic
             warn_once(f"{where}: hparam {key!r} does not apply to this model and is ignored.")
     out = {**spec.defaults, **hparams}
     for key, value in out.items():
-        if key in _POSITIVE_INTS and value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                                             or value < 1):
+        if value is None and spec.defaults[key] is None:  # optional: edge_dim, input_dropout (= dropout)
+            continue
+        if key in _POSITIVE_INTS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError(f"{where}: hparam {key}: expected an int >= 1, got {value!r}.")
-        if key in _PROBABILITIES and value is not None and (
+        if key in _PROBABILITIES and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1):
             raise ConfigError(f"{where}: hparam {key}: expected a probability in [0, 1), got {value!r}.")
     if "readout" in out and str(out["readout"]).lower() not in READOUTS:
@@ -243,7 +244,9 @@ class GatedGCNNet(nn.Module):
     """Node model of Dwivedi et al.'s benchmark: ``Linear`` embedding, ``num_layers`` GatedGCN layers with
     edge features (a learnt constant edge embedding, since node datasets have none), ``Linear`` head.
 
-    With a list of Blocks the edge stream restarts from the constant embedding at every block.
+    With a list of Blocks the edge stream restarts from the constant embedding at every block (the edges of
+    consecutive sampled blocks differ), so the edge outputs of all layers but the last are unused and their
+    edge batch norms get no gradient (use ``find_unused_parameters=True`` under DistributedDataParallel).
 
     Shapes:
         x: ``[N, F_in]``; returns ``[N, out_dim]``.

@@ -57,6 +57,23 @@ def test_node_models_on_sampled_blocks_match_full_graph(name):
         model([last], x.double()[last.src_ids])
 
 
+@pytest.mark.parametrize("name", ["gcn", "gatedgcn"])
+def test_node_models_run_on_sampled_blocks(name):
+    """GCN normalises with block degrees and GatedGCN restarts its edge stream per block: shape check only."""
+    torch.manual_seed(2)
+    graph, x, _ = sbm(block_size=12, dim=6)
+    model = build_node_model(name, 6, 3, hidden_dim=8)
+    seeds = torch.tensor([1, 2, 30])
+    last = gs.to_block(graph, seeds)
+    first = gs.to_block(graph, last.src_ids)
+    out = model([first, last], x[first.src_ids])
+    assert out.shape == (3, 3) and torch.isfinite(out).all()
+    out.sum().backward()
+    # with blocks the edge stream restarts per block: only the edge batch norms go without gradient
+    missing = {name for name, p in model.named_parameters() if p.grad is None}
+    assert all(".bn_edge." in name for name in missing) and (name == "gcn") == (not missing)
+
+
 def test_gcn_trains_above_90_percent_on_sbm_within_100_steps():
     torch.manual_seed(0)
     graph, x, labels = sbm()
@@ -146,6 +163,8 @@ def test_registry_errors_suggest_the_closest_name_and_key():
         build_node_model("gat", 4, 2, dropout=1.5)
     with pytest.raises(ConfigError, match="hparam num_layers: expected an int >= 1, got 0"):
         build_node_model("sage", 4, 2, num_layers=0)
+    with pytest.raises(ConfigError, match="hparam hidden_dim: expected an int >= 1, got None"):
+        build_node_model("gin", 4, 2, hidden_dim=None)
     with pytest.raises(ConfigError, match="hparam readout"):
         build_graph_model("gcn", 4, 2, readout="median")
     with pytest.raises(ConfigError, match="hparam aggregator"):
