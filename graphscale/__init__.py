@@ -18,6 +18,17 @@ from .saga import (Edges, edge_softmax, fn, gsddmm, gspmm, saga, scatter_reduce,
 
 __version__ = "0.1.0"
 
+_LAZY_SUBMODULES = ("nn", "datasets", "config", "train", "sampling", "loader", "scale", "embed", "kge")
+
+
+def __getattr__(name: str):
+    """Import heavier subpackages (``gs.nn``, ``gs.datasets`` ...) on first access."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'graphscale' has no attribute {name!r}")
+
 
 def seed(value: int) -> None:
     """Seed Python, NumPy, torch and numba (numba's per-thread generators follow ``np.random.seed``
@@ -38,5 +49,5 @@ __all__ = [
     "edge_softmax", "segment_reduce", "scatter_reduce", "segment_softmax", "add_self_loops", "remove_self_loops",
     "reverse", "subgraph", "edge_subgraph", "to_undirected", "coalesce", "gcn_norm", "check_node_features",
     "seed", "errors", "GraphscaleError", "GraphFormatError", "ShapeError", "ConfigError", "DatasetError",
-    "SamplingError", "GraphscaleWarning", "__version__",
+    "SamplingError", "GraphscaleWarning", "__version__", "nn", "datasets", "config", "train",
 ]
