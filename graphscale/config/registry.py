@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from typing import Generic, Iterable, Iterator, TypeVar
 
 from ..errors import ConfigError
@@ -17,10 +18,17 @@ def normalize_key(name: str) -> str:
 
 def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     """`` Did you mean 'x'?`` for the closest of ``choices`` (difflib), or ``""`` when none is close."""
-    choices = list(choices)
-    lowered = {c.lower(): c for c in choices}
-    matches = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=cutoff)
-    return f" Did you mean '{lowered[matches[0]]}'?" if matches else ""
+    lowered = {str(c).lower(): str(c) for c in choices}
+    name = str(name).lower()
+
+    def score(candidate: str) -> tuple[float, int]:
+        prefix = len(os.path.commonprefix([name, candidate]))  # ties go to the longer common prefix
+        return difflib.SequenceMatcher(None, name, candidate).ratio(), prefix
+
+    ranked = sorted(lowered, key=score, reverse=True)
+    if not ranked or score(ranked[0])[0] < cutoff:
+        return ""
+    return f" Did you mean '{lowered[ranked[0]]}'?"
 
 
 class Registry(Generic[T]):

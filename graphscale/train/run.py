@@ -47,6 +47,17 @@ def resolve_task(cfg: RunConfig, dataset: NodeDataset | GraphDataset) -> str:
     return actual
 
 
+def check_model_name(cfg: RunConfig) -> None:
+    """Fail before loading any data when ``model.name`` is in neither model registry."""
+    from ..config import did_you_mean
+    from ..nn import models
+
+    known = [*models.NODE_MODELS, *(n for n in models.GRAPH_MODELS if n not in models.NODE_MODELS)]
+    if normalize_key(cfg.model.name) not in known:
+        raise ConfigError(f"model.name: expected one of {', '.join(repr(k) for k in known)}, got "
+                          f"{cfg.model.name!r}{cfg.where('model.name')}.{did_you_mean(cfg.model.name, known)}")
+
+
 def output_dir(cfg: RunConfig, dataset_name: str | None = None) -> Path:
     """``output.dir`` or ``runs/<dataset>-<model>``."""
     if cfg.output.dir:
@@ -80,6 +91,7 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
     from .node import train_node
 
     device = resolve_device(cfg.train.device)
+    check_model_name(cfg)
     ds = dataset if dataset is not None else load_dataset(cfg)
     task = resolve_task(cfg, ds)
     out = output_dir(cfg, ds.name)

@@ -1,0 +1,178 @@
+"""Command line: ``graphscale train`` and ``graphscale datasets`` (also ``python -m graphscale``).
+
+``graphscale train`` resolves one config in this order, later steps winning:
+
+1. ``--config FILE``; else, when ``--dataset`` / ``--model`` are given, the shipped
+   ``<task>-<model>-<dataset>.yaml`` if there is one (so ``graphscale train --dataset cora --model gcn``
+   reproduces the published number); else the task defaults (GCN on the embedded ``synthetic`` graph).
+2. The flags ``--dataset --model --epochs --seeds --out --device``.
+3. ``key=value`` overrides (``train.lr=0.005 model.hidden_dim=64``).
+
+Any graphscale error ends the command with one line ``graphscale: error: ...`` on stderr and exit
+code 2. With ``--json`` the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import GraphscaleError
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _guess_task(dataset: str) -> str:
+    """``graph`` for registered graph-classification datasets, else ``node`` (custom folders are node data)."""
+    from . import datasets
+    from .config import normalize_key
+
+    key = normalize_key(dataset)
+    for entry in datasets.available():
+        if normalize_key(str(entry.get("name", ""))) == key:
+            return "graph" if str(entry.get("task", "")).lower().startswith("graph") else "node"
+    return "node"
+
+
+def resolve_train_config(args: argparse.Namespace) -> Any:
+    """The RunConfig of ``graphscale train`` from its parsed arguments (see module docstring)."""
+    from .config import apply_overrides, find_shipped, load, read_yaml, set_key, task_defaults
+    from .train.run import dataset_label
+
+    path: Path | None = Path(args.config) if args.config else None
+    dataset = args.dataset
+    if path is not None and dataset is None:
+        data, _ = read_yaml(path)
+        section = data.get("data")
+        dataset = section.get("dataset") if isinstance(section, dict) else None
+    task = _guess_task(str(dataset)) if dataset else "node"
+    if path is None and (args.dataset or args.model):
+        model = args.model or task_defaults(task).model.name
+        path = find_shipped(task, model, dataset_label(args.dataset or "synthetic"))
+    base = task_defaults(task)
+    cfg = load(path, base=base) if path is not None else base
+    for flag, key, value in (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
+                             ("--epochs", "train.epochs", args.epochs), ("--seeds", "train.seeds", args.seeds),
+                             ("--out", "output.dir", args.out), ("--device", "train.device", args.device)):
+        if value is not None:
+            set_key(cfg, key, value, flag)
+    cfg.locations.setdefault("config", str(path) if path is not None else "defaults")
+    return apply_overrides(cfg, args.overrides)
+
+
+def _print_summary(summary: dict[str, Any], cfg: Any) -> None:
+    def pct(value: Any) -> str:
+        return "n/a" if value is None else f"{100 * value:.2f}%"
+
+    unit = "folds" if summary["task"] == "graph" else "seeds"
+    count = summary.get("num_folds", cfg.train.folds) * cfg.train.seeds if unit == "folds" else cfg.train.seeds
+    print(f"{summary['dataset']} / {summary['model']} ({summary['task']}, {count} {unit}, "
+          f"{summary['epochs']} epochs, {summary['device']})")
+    print(f"  test accuracy   {pct(summary['test_acc'])} ± {pct(summary['test_acc_std'])}")
+    if summary["task"] == "graph":
+        print(f"  (GIN protocol: best epoch {summary['best_epoch']} of the fold-averaged curve; last epoch "
+              f"{pct(summary['last_epoch_test_acc'])} ± {pct(summary['last_epoch_test_acc_std'])})")
+    else:
+        print(f"  val accuracy    {pct(summary['val_acc'])} ± {pct(summary['val_acc_std'])}")
+    if summary.get("expected_test_acc") is not None:
+        print(f"  published       {pct(summary['expected_test_acc'])} ({summary.get('expected_source', '')})")
+    epoch_ms = "n/a" if summary["epoch_time_s"] is None else f"{1000 * summary['epoch_time_s']:.1f} ms"
+    print(f"  epoch time      {epoch_ms}   total {summary['train_time_s']:.1f} s   "
+          f"peak RSS {summary['peak_rss_mb']:.0f} MB")
+    print(f"  output          {summary['output_dir']}/ (metrics.json, config.yaml, training_curve.png)")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import dump
+    from .train.run import compact, run
+
+    cfg = resolve_train_config(args)
+    if args.print_config:
+        print(dump(cfg, comments=True), end="")
+        return 0
+    summary = run(cfg, resume=args.resume, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(compact(summary), default=str))
+    else:
+        _print_summary(summary, cfg)
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from . import datasets
+
+    entries = [dict(entry) for entry in datasets.available(args.root)]
+    if args.json:
+        print(json.dumps(entries, default=str))
+        return 0
+    rows = [("name", "task", "found", "path")]
+    for entry in entries:
+        where = entry.get("path") if entry.get("found") else f"missing, get {entry.get('url') or '-'}"
+        rows.append((str(entry.get("name", "")), str(entry.get("task", "")),
+                     "yes" if entry.get("found") else "no", str(where)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    found = sum(1 for entry in entries if entry.get("found"))
+    print(f"{found} of {len(entries)} datasets found under {datasets.data_root(args.root)} "
+          "(--root, else $GRAPHSCALE_DATA, else ~/.cache/graphscale).")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import shipped_configs
+
+    parser = argparse.ArgumentParser(prog="graphscale", description="Graph learning at scale on PyTorch.")
+    commands = parser.add_subparsers(dest="command", metavar="<command>")
+    commands.required = True
+
+    train = commands.add_parser(
+        "train", help="train a node- or graph-classification model",
+        description="Train and evaluate a GNN. Shipped configs: " + ", ".join(shipped_configs()) + ".",
+        epilog="Examples: graphscale train | graphscale train --dataset cora --model gat | "
+               "graphscale train --config my.yaml train.lr=0.005 model.hidden_dim=64")
+    train.add_argument("--dataset", help="dataset name (graphscale datasets) or a folder with edges.csv/nodes.csv")
+    train.add_argument("--model", help="model name (gcn, gat, appnp, sgc, sage, gin ...)")
+    train.add_argument("--epochs", type=int, help="training epochs (train.epochs)")
+    train.add_argument("--seeds", type=int, help="number of seeds / CV repetitions (train.seeds)")
+    train.add_argument("--config", help="YAML config file")
+    train.add_argument("--out", help="output folder (default runs/<dataset>-<model>)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoints in the output folder")
+    train.add_argument("--device", choices=("cpu", "cuda", "auto"), help="device (train.device)")
+    train.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.epochs=50")
+    train.set_defaults(handler=cmd_train)
+
+    data = commands.add_parser("datasets", help="list the datasets graphscale knows and where they were found")
+    data.add_argument("--json", action="store_true", help="print the list as one JSON line")
+    data.add_argument("--root", help="data root to look in (default $GRAPHSCALE_DATA)")
+    data.set_defaults(handler=cmd_datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``graphscale`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except GraphscaleError as err:
+        print(f"graphscale: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("graphscale: interrupted; continue with the same command plus --resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
