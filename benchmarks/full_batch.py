@@ -232,10 +232,10 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         with numba_compile_timer() as compile_times:  # setup and warm-up: where numba compiles
             step, losses = build_step(args, record)
             record["rss_before_train_mb"] = round(common.current_rss_mb(), 1)
-            warmup_times, _ = common.time_epochs(step, args.warmup, 0)
-        _, epoch_times = common.time_epochs(step, 0, args.epochs)
+            warmup_times, _ = common.time_epochs(step, args.warmup)
+        epoch_times, epoch_cpu = common.time_epochs(step, args.epochs)
         peak = common.peak_rss_mb()
-        record.update(status="ok", **common.summarize_times(epoch_times), peak_rss_mb=round(peak, 1),
+        record.update(status="ok", **common.summarize_times(epoch_times, epoch_cpu), peak_rss_mb=round(peak, 1),
                       train_rss_mb=round(peak - record["rss_before_train_mb"], 1), warmup_s=round(sum(warmup_times), 3), compile_s=round(sum(compile_times), 3),
                       epochs=args.epochs, loss_first=round(losses[0], 4), loss_last=round(losses[-1], 4))
         if args.profile:
