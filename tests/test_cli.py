@@ -67,7 +67,7 @@ def test_shipped_config_is_used_and_flags_override_it(capsys):
     (("train", "--dataset", "no-such-dataset"), "graphscale: error: "),
 ])
 def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys, argv, needle):
-    code, out, err = run_cli(capsys, *argv, "--out", str(tmp_path / "x"), "--no-progress")
+    code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path / "x"), "--no-progress")
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("graphscale: error: ")
     assert needle in err and "Traceback" not in err
@@ -78,7 +78,8 @@ def test_malformed_custom_dataset(tmp_path):
     data.mkdir()
     (data / "edges.csv").write_text("src,dst\n0,1\n1,\n2,0\n")
     proc = subprocess.run([sys.executable, "-m", "graphscale", "train", "--dataset", str(data), "--epochs", "2",
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path)
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path,
+                          check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("graphscale: error: ") and "edges.csv" in lines[0]
@@ -112,6 +113,6 @@ def test_datasets_json(capsys):
 
 def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "graphscale", "datasets", "--json"], capture_output=True,
-                          text=True)
+                          text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert isinstance(json.loads(proc.stdout.strip().splitlines()[-1]), list)

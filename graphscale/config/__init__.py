@@ -7,11 +7,32 @@ Example:
     50
 """
 
-from .loader import apply_overrides, check_value, defaults, describe, dump, from_dict, load, parse_override, \
-    read_yaml, set_key, to_dict
+from .loader import (
+                     apply_overrides,
+                     check_value,
+                     defaults,
+                     describe,
+                     dump,
+                     from_dict,
+                     load,
+                     parse_override,
+                     read_yaml,
+                     set_key,
+                     to_dict,
+)
 from .registry import Registry, did_you_mean, normalize_key
-from .schema import (CONFIG_VERSION, HPARAMS, DataConfig, ExpectedConfig, ModelConfig, OutputConfig, RunConfig,
-                     TrainConfig, field_help, task_defaults)
+from .schema import (
+                     CONFIG_VERSION,
+                     HPARAMS,
+                     DataConfig,
+                     ExpectedConfig,
+                     ModelConfig,
+                     OutputConfig,
+                     RunConfig,
+                     TrainConfig,
+                     field_help,
+                     task_defaults,
+)
 from .shipped import config_dir, find_shipped, shipped_configs
 
 __all__ = [

@@ -13,9 +13,10 @@ import copy
 import os
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -127,7 +128,7 @@ def check_value(value: Any, kind: Any, checks: dict[str, Any], key: str, loc: st
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
         if value is None:
             return None
-        base = [a for a in typing.get_args(kind) if a is not type(None)][0]
+        base = next(a for a in typing.get_args(kind) if a is not type(None))
     if typing.get_origin(base) is dict or base is dict:
         if not isinstance(value, dict):
             raise fail()

@@ -10,6 +10,7 @@ checkpoint can never execute code.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
 from pathlib import Path
@@ -64,7 +65,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         return None
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # corrupted file, foreign pickle, truncated download ...
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:  # corrupt or foreign
         raise GraphscaleError(f"checkpoint '{path}': expected a graphscale checkpoint, got an unreadable file "
                               f"({type(err).__name__}). Delete it or run without --resume.") from None
     if not isinstance(state, dict) or "format" not in state:

@@ -17,8 +17,9 @@ fed only to models that read them (gine, gatedgcn); GIN, like the paper, ignores
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

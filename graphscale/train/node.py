@@ -11,8 +11,9 @@ training stops early after ``train.patience`` epochs without improvement.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from .checkpoint import write_text_atomic
 
 
 def _mean_curve(curves: list[dict[str, list[float]]], key: str) -> np.ndarray | None:
-    series = [c[key] for c in curves if key in c and c[key]]
+    series = [c[key] for c in curves if c.get(key)]
     if not series:
         return None
     length = max(len(s) for s in series)
@@ -64,7 +65,7 @@ def save_json(data: Any, path: str | os.PathLike) -> None:
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}

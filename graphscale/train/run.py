@@ -12,8 +12,9 @@ Output folder (``output.dir``, default ``runs/<dataset>-<model>``)::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config import RunConfig, dump
 from ..config.registry import normalize_key

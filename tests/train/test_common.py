@@ -8,8 +8,15 @@ from torch import nn
 
 from graphscale import config
 from graphscale.errors import ConfigError
-from graphscale.train.common import (EpochSelector, build_optimizer, build_scheduler, check_resume,
-                                     first_layer_prefix, fingerprint, resolve_device)
+from graphscale.train.common import (
+    EpochSelector,
+    build_optimizer,
+    build_scheduler,
+    check_resume,
+    fingerprint,
+    first_layer_prefix,
+    resolve_device,
+)
 
 
 class Stack(nn.Module):
