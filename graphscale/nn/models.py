@@ -138,6 +138,8 @@ class ConvStack(nn.Module):
 
     Shapes:
         x: ``[N, F_in]`` (``[N_src of the first block, F_in]`` with blocks); returns ``[N_dst, F_out]``.
+        edge_weight: optional ``[E]`` weights of a single ``graph``, passed to every layer (layers that take
+        ``edge_weight``: GCN, SAGE with the mean aggregator).
     """
 
     def __init__(self, convs: Sequence[nn.Module], *, dropout: float, input_dropout: float,
@@ -146,13 +148,13 @@ class ConvStack(nn.Module):
         self.convs = nn.ModuleList(convs)
         self.dropout, self.input_dropout, self.activation = dropout, input_dropout, activation
 
-    def forward(self, graph: GraphInput, x: NodeInput) -> Tensor:
+    def forward(self, graph: GraphInput, x: NodeInput, edge_weight: Tensor | None = None) -> Tensor:
         graphs = per_layer_graphs(graph, len(self.convs), type(self).__name__)
         h = F.dropout(x, self.input_dropout, self.training)
         for i, (layer_graph, conv) in enumerate(zip(graphs, self.convs)):
             if i > 0:
                 h = F.dropout(h, self.dropout, self.training)
-            h = conv(layer_graph, h)
+            h = conv(layer_graph, h) if edge_weight is None else conv(layer_graph, h, edge_weight=edge_weight)
             if i < len(self.convs) - 1:
                 h = self.activation(h)
         return h

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from ...errors import ConfigError
 from ...graph import Graph
 from ...saga import gspmm
-from .utils import NodeInput, split_features
+from .utils import NodeInput, check_edge_features, split_features
 
 AGGREGATORS = ("mean", "pool", "gcn")
 
@@ -28,7 +28,8 @@ class SAGEConv(nn.Module):
     * ``"gcn"``: :math:`(x_v + \sum_u x_u) / (d^{in}_v + 1)`, the GCN-like variant (no root term by default).
 
     With ``normalize`` the output is L2-normalised per node (Algorithm 1, line 7). Nodes without in-edges
-    aggregate a zero vector. Dataflow (NGra): for "mean" and "gcn", ``W_neigh`` (linear, commutes with
+    aggregate a zero vector. With ``edge_weight`` (mean aggregator only) the mean becomes the weighted sum
+    :math:`\sum_u w_{uv} x_u`: pass ``1 / d_v`` for the plain mean, or GraphSAINT's normalised weights. Dataflow (NGra): for "mean" and "gcn", ``W_neigh`` (linear, commutes with
     the mean) is applied before aggregation when ``out_dim < in_dim``.
 
     Args:
@@ -41,10 +42,11 @@ class SAGEConv(nn.Module):
 
     Shapes:
         graph: ``Graph``/``BatchedGraph`` with ``N`` nodes, or a ``Block`` (``N_src`` -> ``N_dst``).
-        x: ``[N, F_in]`` or ``([N_src, F_in], [N_dst, F_in])``; returns ``[N_dst, F_out]``.
+        x: ``[N, F_in]`` or ``([N_src, F_in], [N_dst, F_in])``; edge_weight: optional ``[E]`` float;
+        returns ``[N_dst, F_out]``.
 
     Raises:
-        ConfigError: Unknown aggregator.
+        ConfigError: Unknown aggregator, or ``edge_weight`` with an aggregator other than "mean".
     """
 
     def __init__(self, in_dim: int, out_dim: int, *, aggregator: str = "mean", root_weight: bool | None = None,
@@ -70,15 +72,21 @@ class SAGEConv(nn.Module):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
-    def forward(self, graph: Graph, x: NodeInput) -> Tensor:
+    def forward(self, graph: Graph, x: NodeInput, edge_weight: Tensor | None = None) -> Tensor:
         x_src, x_dst = split_features(graph, x, self.in_dim, "SAGEConv.forward")
+        if edge_weight is not None:
+            if self.aggregator != "mean":
+                raise ConfigError(f"SAGEConv.forward: expected edge_weight only with the mean aggregator, got "
+                                  f"aggregator={self.aggregator!r}. Drop edge_weight or use aggregator='mean'.")
+            check_edge_features(graph, edge_weight, None, "edge_weight", "SAGEConv.forward")
         project_first = self.out_dim < self.in_dim
         if self.aggregator == "pool":
             pooled = F.relu(self.pool(x_src))
             neigh = self.lin_neigh(gspmm(graph, "copy_lhs", "max", pooled, None))
         elif self.aggregator == "mean":
             h = self.lin_neigh(x_src) if project_first else x_src
-            neigh = gspmm(graph, "copy_lhs", "mean", h, None)
+            neigh = (gspmm(graph, "copy_lhs", "mean", h, None) if edge_weight is None
+                     else gspmm(graph, "mul", "sum", h, edge_weight.to(h.dtype)))
             neigh = neigh if project_first else self.lin_neigh(neigh)
         else:  # gcn: (x_v + sum_u x_u) / (deg_v + 1)
             h_src = self.lin_neigh(x_src) if project_first else x_src
