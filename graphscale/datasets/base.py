@@ -114,3 +114,19 @@ def random_split(num_nodes: int, train: float = 0.6, val: float = 0.2, seed: int
     masks[1][perm[n_train:n_train + n_val]] = True
     masks[2][perm[n_train + n_val:]] = True
     return masks[0], masks[1], masks[2]
+
+
+def per_class_split(labels: Tensor, num_train_per_class: int = 20, num_val_per_class: int = 30,
+                    seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+    """Seeded ``(train, val, test)`` masks with ``num_train_per_class`` / ``num_val_per_class`` nodes of every
+    class (fewer when a class is small); all other labelled nodes are test, label ``-1`` nodes are left out."""
+    generator = torch.Generator().manual_seed(seed)
+    num_nodes = labels.shape[0]
+    masks = [torch.zeros(num_nodes, dtype=torch.bool) for _ in range(3)]
+    for cls in torch.unique(labels[labels >= 0]).tolist():
+        members = (labels == cls).nonzero().view(-1)
+        members = members[torch.randperm(members.numel(), generator=generator)]
+        masks[0][members[:num_train_per_class]] = True
+        masks[1][members[num_train_per_class:num_train_per_class + num_val_per_class]] = True
+        masks[2][members[num_train_per_class + num_val_per_class:]] = True
+    return masks[0], masks[1], masks[2]
