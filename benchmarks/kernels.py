@@ -29,48 +29,41 @@ def emit(impl: str, op: str, times: list[float], **extra) -> None:
     print(json.dumps(record), flush=True)
 
 
-def timed(fn, repeat: int) -> tuple[float, list[float]]:
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeat):
+def forward_timer(op_fn):
+    """Seconds of one forward call (no autograd graph)."""
+    def run() -> float:
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return first, times
-
-
-def run(impl: str, name: str, fn, repeat: int, **extra) -> None:
-    first, times = timed(fn, repeat)
-    if impl == "graphscale":
-        emit(impl, f"compile:{name}", [max(first - statistics.median(times), 0.0)], **extra)
-    emit(impl, name, times, **extra)
-
-
-def forward_backward(op_fn, inputs: list[torch.Tensor]):
-    """(forward closure, backward closure): backward reuses one forward graph per call."""
-    def forward():
         with torch.no_grad():
             op_fn()
+        return time.perf_counter() - start
 
-    def backward():
+    return run
+
+
+def backward_timer(op_fn, inputs: list[torch.Tensor]):
+    """Seconds of one backward call (its forward runs untimed before it)."""
+    def run() -> float:
         out = op_fn()
         grad = torch.ones_like(out)
         start = time.perf_counter()
         torch.autograd.grad(out, inputs, grad)
-        backward.elapsed = time.perf_counter() - start
+        return time.perf_counter() - start
 
-    return forward, backward
+    return run
 
 
-def run_backward(impl: str, name: str, backward, repeat: int, **extra) -> None:
-    backward()
-    times = []
+def measure(cases: list[tuple[str, str, object]], repeat: int) -> None:
+    """Warm every case up once, then time them round-robin ``repeat`` times, so that load from other
+    processes on a shared machine hits every implementation alike."""
+    first = {(impl, name): timer() for impl, name, timer in cases}
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in first}
     for _ in range(repeat):
-        backward()
-        times.append(backward.elapsed)
-    emit(impl, name, times, **extra)
+        for impl, name, timer in cases:
+            times[(impl, name)].append(timer())
+    for (impl, name), values in times.items():
+        if impl == "graphscale":
+            emit(impl, f"compile:{name}", [max(first[(impl, name)] - statistics.median(values), 0.0)])
+        emit(impl, name, values)
 
 
 def main() -> None:
@@ -100,44 +93,31 @@ def main() -> None:
     def want(name: str) -> bool:
         return args.only is None or args.only in name
 
+    cases = []
+
+    def add(impl: str, name: str, fn, inputs: list[torch.Tensor]) -> None:
+        if want(name):
+            cases.append((impl, f"{name}_fwd", forward_timer(fn)))
+            cases.append((impl, f"{name}_bwd", backward_timer(fn, inputs)))
+
     for feats in args.feats:
         x = torch.randn(args.nodes, feats, generator=generator).requires_grad_()
         w = weight.clone().requires_grad_()
-        cases = {
-            f"gspmm_copy_lhs_sum_f{feats}": (lambda: gs.gspmm(graph, "copy_lhs", "sum", x), [x]),
-            f"gspmm_mul_sum_f{feats}": (lambda: gs.gspmm(graph, "mul", "sum", x, w), [x, w]),
-            f"gspmm_copy_lhs_mean_f{feats}": (lambda: gs.gspmm(graph, "copy_lhs", "mean", x), [x]),
-            f"gspmm_copy_lhs_max_f{feats}": (lambda: gs.gspmm(graph, "copy_lhs", "max", x), [x]),
-        }
-        for name, (fn, inputs) in cases.items():
-            if want(name):
-                forward, backward = forward_backward(fn, inputs)
-                run("graphscale", f"{name}_fwd", forward, args.repeat)
-                run_backward("graphscale", f"{name}_bwd", backward, args.repeat)
-        peer = {
-            f"spmm_sum_f{feats}": (lambda: torch.sparse.mm(adj_ones, x), [x]),
-            f"spmm_weighted_sum_f{feats}": (lambda: torch.sparse.mm(adj, x), [x]),
-        }
-        for name, (fn, inputs) in peer.items():
-            if want(name):
-                forward, backward = forward_backward(fn, inputs)
-                run("torch-sparse", f"{name}_fwd", forward, args.repeat)
-                run_backward("torch-sparse", f"{name}_bwd", backward, args.repeat)
+        add("graphscale", f"gspmm_copy_lhs_sum_f{feats}", lambda x=x: gs.gspmm(graph, "copy_lhs", "sum", x), [x])
+        add("torch-sparse", f"spmm_sum_f{feats}", lambda x=x: torch.sparse.mm(adj_ones, x), [x])
+        add("graphscale", f"gspmm_mul_sum_f{feats}", lambda x=x, w=w: gs.gspmm(graph, "mul", "sum", x, w), [x, w])
+        add("torch-sparse", f"spmm_weighted_sum_f{feats}", lambda x=x: torch.sparse.mm(adj, x), [x])
+        add("graphscale", f"gspmm_copy_lhs_mean_f{feats}", lambda x=x: gs.gspmm(graph, "copy_lhs", "mean", x), [x])
+        add("graphscale", f"gspmm_copy_lhs_max_f{feats}", lambda x=x: gs.gspmm(graph, "copy_lhs", "max", x), [x])
     heads, per_head = 4, 64
     h = torch.randn(args.nodes, heads, per_head, generator=generator).requires_grad_()
     q = torch.randn(args.nodes, heads, per_head, generator=generator).requires_grad_()
     logits = torch.randn(args.edges, heads, 1, generator=generator).requires_grad_()
     attn = torch.rand(args.edges, heads, 1, generator=generator).requires_grad_()
-    cases = {
-        "gsddmm_dot_h4x64": (lambda: gs.gsddmm(graph, "dot", h, q, "src", "dst"), [h, q]),
-        "edge_softmax_h4": (lambda: gs.edge_softmax(graph, logits), [logits]),
-        "gspmm_mul_sum_h4x64": (lambda: gs.gspmm(graph, "mul", "sum", h, attn), [h, attn]),
-    }
-    for name, (fn, inputs) in cases.items():
-        if want(name):
-            forward, backward = forward_backward(fn, inputs)
-            run("graphscale", f"{name}_fwd", forward, args.repeat)
-            run_backward("graphscale", f"{name}_bwd", backward, args.repeat)
+    add("graphscale", "gsddmm_dot_h4x64", lambda: gs.gsddmm(graph, "dot", h, q, "src", "dst"), [h, q])
+    add("graphscale", "edge_softmax_h4", lambda: gs.edge_softmax(graph, logits), [logits])
+    add("graphscale", "gspmm_mul_sum_h4x64", lambda: gs.gspmm(graph, "mul", "sum", h, attn), [h, attn])
+    measure(cases, args.repeat)
 
 
 if __name__ == "__main__":

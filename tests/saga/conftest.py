@@ -1,7 +1,6 @@
 """Fixtures of the saga kernel tests (helpers live in saga_helpers.py)."""
 
 import pytest
-
 from saga_helpers import BACKENDS
 
 

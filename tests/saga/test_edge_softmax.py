@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from saga_helpers import GRAPH_KINDS, assert_close, build_graph, grads, leaf
 
 import graphscale as gs
 from graphscale.saga.kernels import reference
-
-from saga_helpers import GRAPH_KINDS, assert_close, build_graph, grads, leaf
 
 
 @pytest.mark.parametrize("idtype", [torch.int32, torch.int64])

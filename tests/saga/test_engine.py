@@ -41,22 +41,24 @@ def features(graph, builtin):
 
 @pytest.mark.parametrize("block", [False, True])
 @pytest.mark.parametrize("name", sorted(fn.EDGE_FUNCTIONS))
-def test_fused_equals_chunked_fallback(backend, name, block):
+def test_fused_equals_chunked_fallback(name, block, monkeypatch):
     graph = chunky_graph(block)
     builtin = fn.EDGE_FUNCTIONS[name]
     assert len(_chunk_bounds(graph.csc()[0], 1024)) >= 3  # memory_budget=1 gives chunks of 1024 edges
     given = features(graph, builtin)
     inputs = list(given.values())
     for gather in GATHERS:
-        fused = gs.saga(graph, apply_edge=builtin, gather=gather, **given)
         chunked = gs.saga(graph, apply_edge=builtin, gather=gather, fused=False, memory_budget=1, **given)
-        what = f"{name} gather={gather}"
-        torch.testing.assert_close(fused, chunked, msg=lambda m: f"{what}: {m}")
-        weight = torch.randn(fused.shape, generator=torch.Generator().manual_seed(2), dtype=fused.dtype)
-        grads_fused = torch.autograd.grad((fused * weight).sum(), inputs)
+        weight = torch.randn(chunked.shape, generator=torch.Generator().manual_seed(2), dtype=chunked.dtype)
         grads_chunked = torch.autograd.grad((chunked * weight).sum(), inputs)
-        for a, b in zip(grads_fused, grads_chunked):
-            torch.testing.assert_close(a, b, msg=lambda m: f"{what} grad: {m}")
+        for backend in ("cpu", "cuda"):  # the fallback does not use the kernels; the fused path does
+            monkeypatch.setenv("GRAPHSCALE_KERNELS", backend)
+            fused = gs.saga(graph, apply_edge=builtin, gather=gather, **given)
+            what = f"{backend} {name} gather={gather}"
+            torch.testing.assert_close(fused, chunked, msg=lambda m, what=what: f"{what}: {m}")
+            grads_fused = torch.autograd.grad((fused * weight).sum(), inputs)
+            for a, b in zip(grads_fused, grads_chunked):
+                torch.testing.assert_close(a, b, msg=lambda m, what=what: f"{what} grad: {m}")
 
 
 def test_user_function_matches_builtin_and_apply_vertex():

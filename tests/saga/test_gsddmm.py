@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from saga_helpers import GRAPH_KINDS, assert_close, build_graph, grads, leaf
 
 import graphscale as gs
 from graphscale.saga.kernels import reference
-
-from saga_helpers import GRAPH_KINDS, assert_close, build_graph, grads, leaf
 
 OPS = ("add", "sub", "mul", "div", "dot", "copy_lhs", "copy_rhs")
 TARGETS = (("src", "dst"), ("dst", "src"), ("src", "src"), ("edge", "dst"), ("dst", "edge"))
@@ -24,9 +23,11 @@ def rows(graph, target):
 @pytest.mark.parametrize("idtype", [torch.int32, torch.int64])
 @pytest.mark.parametrize("op", OPS)
 def test_gsddmm_matches_reference(backend, idtype, op):
+    if backend == "cuda" and idtype == torch.int64:
+        pytest.skip("the torch path reads ids as int64 either way; int32 covers it")
     for kind in GRAPH_KINDS if idtype == torch.int32 else ("random",):
         graph = build_graph(kind, idtype)
-        for lhs_target, rhs_target in TARGETS:
+        for lhs_target, rhs_target in TARGETS if kind == "random" else TARGETS[:2]:
             for lhs_shape, rhs_shape in PATTERNS:
                 what = f"{backend} {kind} {op} {lhs_target}-{rhs_target} {lhs_shape}x{rhs_shape}"
                 lhs = leaf((rows(graph, lhs_target), *lhs_shape), seed=1)

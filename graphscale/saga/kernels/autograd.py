@@ -94,7 +94,7 @@ class Adjacency:
         """``[R]`` int64 edges per row."""
         return self.graph.out_degrees() if self.transposed else self.graph.in_degrees()
 
-    def t(self) -> "Adjacency":
+    def t(self) -> Adjacency:
         return Adjacency(self.graph, not self.transposed)
 
 

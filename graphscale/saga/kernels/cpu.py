@@ -1,12 +1,10 @@
-"""CPU kernels in numba over compressed rows (CSC for forward, CSR for backward).
+"""CPU backend: numba kernels (``cpu_kernels.py``) over compressed rows, CSC forward and CSR backward.
 
-Every kernel runs in parallel over destination rows (``prange`` over row ranges of equal work), writes
-each output row from one thread only (no atomics) and never builds an ``[E, F]`` message buffer.
-Operands are flat rows ``[rows, lhs_h * lhs_f]`` read through the ``[H, F]`` plan of ``autograd.py``
-(stride 0 on broadcast dims). Fast paths (copy, scalar weight per edge and head, equal shapes) have
-unit-stride inner loops over ``F`` with unsigned offsets so LLVM vectorises them; other broadcasts take
-a strided loop. Accumulation is in the operand dtype (float32 or float64; other dtypes use reference).
-numba uses ``torch.get_num_threads()`` threads, so both libraries agree.
+This module turns torch tensors into the kernels' flat numpy rows (no copies for contiguous inputs),
+picks the kernel mode of the broadcast pattern, and keeps numba on ``torch.get_num_threads()`` threads
+(one thread for small work, where waking the pool costs more than it saves). float32 and float64 run
+here; other dtypes go through ``reference.py`` (see ``supports``). It also holds the O(E) counting sort
+that builds every ``Graph.csr()`` / ``Graph.csc()``.
 """
 
 from __future__ import annotations
@@ -16,205 +14,14 @@ import sys
 import numba
 import numpy as np
 import torch
-from numba import prange
 from torch import Tensor
 
 from . import autograd
+from . import cpu_kernels as K
 
-COPY_LHS, COPY_RHS, MUL, ADD, SUB, DIV, DOT = range(7)
-OP_CODES = {"copy_lhs": COPY_LHS, "copy_rhs": COPY_RHS, "mul": MUL, "add": ADD, "sub": SUB, "div": DIV, "dot": DOT}
+OP_CODES = {"copy_lhs": K.COPY_LHS, "copy_rhs": K.COPY_RHS, "mul": K.MUL, "add": K.ADD, "sub": K.SUB, "div": K.DIV,
+            "dot": K.DOT}
 TARGET_CODES = {"row": 0, "col": 1, "edge": 2}
-U = numba.uint64
-
-
-@numba.njit(inline="always")
-def _binop(op, a, b):
-    if op == MUL:
-        return a * b
-    if op == ADD:
-        return a + b
-    if op == SUB:
-        return a - b
-    if op == DIV:
-        return a / b
-    if op == COPY_RHS:
-        return b
-    return a
-
-
-@numba.njit(cache=True, nogil=True)
-def _row_bounds(indptr, num_chunks):
-    """Cut rows into ``num_chunks`` runs of about equal cost ``edges + rows`` (binary search)."""
-    num_rows = indptr.shape[0] - 1
-    total = indptr[num_rows] + num_rows
-    bounds = np.empty(num_chunks + 1, dtype=np.int64)
-    for c in range(num_chunks + 1):
-        target = total * c // num_chunks
-        lo, hi = 0, num_rows
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if indptr[mid] + mid < target:
-                lo = mid + 1
-            else:
-                hi = mid
-        bounds[c] = lo
-    bounds[num_chunks] = num_rows
-    return bounds
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _spmm_sum(indptr, nbr, eids, lhs, rhs, out, op, mean, heads, feats, lhs_hs, lhs_fs, rhs_hs, rhs_fs, bounds):
-    """``out[r] = sum_j op(lhs[nbr[j]], rhs[eids[j]])`` over ``j`` in row ``r`` (``/ count`` with mean)."""
-    has_nbr, has_eids = nbr.shape[0] > 0, eids.shape[0] > 0
-    nf, lfs, rfs = U(feats), U(lhs_fs), U(rhs_fs)
-    for chunk in prange(bounds.shape[0] - 1):
-        for r in range(bounds[chunk], bounds[chunk + 1]):
-            for k in range(heads * feats):
-                out[r, k] = 0
-            for j in range(indptr[r], indptr[r + 1]):
-                u = nbr[j] if has_nbr and op != COPY_RHS else 0
-                e = (eids[j] if has_eids else j) if op != COPY_LHS else 0
-                for h in range(heads):
-                    lo, ro, base = U(h * lhs_hs), U(h * rhs_hs), U(h * feats)
-                    if op == COPY_LHS and lhs_fs == 1:
-                        for f in range(nf):
-                            out[r, base + f] += lhs[u, lo + f]
-                    elif op == COPY_RHS and rhs_fs == 1:
-                        for f in range(nf):
-                            out[r, base + f] += rhs[e, ro + f]
-                    elif op == MUL and lhs_fs == 1 and rhs_fs == 0:
-                        w = rhs[e, ro]
-                        for f in range(nf):
-                            out[r, base + f] += lhs[u, lo + f] * w
-                    elif lhs_fs == 1 and rhs_fs == 1:
-                        for f in range(nf):
-                            out[r, base + f] += _binop(op, lhs[u, lo + f], rhs[e, ro + f])
-                    else:
-                        for f in range(nf):
-                            out[r, base + f] += _binop(op, lhs[u, lo + f * lfs], rhs[e, ro + f * rfs])
-            count = indptr[r + 1] - indptr[r]
-            if mean and count > 1:
-                scale = 1.0 / count
-                for k in range(heads * feats):
-                    out[r, k] *= scale
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _spmm_arg(indptr, nbr, eids, lhs, rhs, out, arg, op, is_max, heads, feats, lhs_hs, lhs_fs, rhs_hs, rhs_fs,
-              bounds):
-    """Max (or min) of the messages of each row, and the edge id it came from (-1 for empty rows).
-
-    NaN messages win, like ``torch.scatter_reduce``; ties keep the first edge in row order.
-    """
-    has_nbr, has_eids = nbr.shape[0] > 0, eids.shape[0] > 0
-    nf, lfs, rfs = U(feats), U(lhs_fs), U(rhs_fs)
-    init = -np.inf if is_max else np.inf
-    for chunk in prange(bounds.shape[0] - 1):
-        for r in range(bounds[chunk], bounds[chunk + 1]):
-            empty = indptr[r] == indptr[r + 1]
-            for k in range(heads * feats):
-                out[r, k] = 0 if empty else init
-                arg[r, k] = -1
-            for j in range(indptr[r], indptr[r + 1]):
-                u = nbr[j] if has_nbr and op != COPY_RHS else 0
-                e = eids[j] if has_eids else j
-                el = e if op != COPY_LHS else 0
-                for h in range(heads):
-                    lo, ro, base = U(h * lhs_hs), U(h * rhs_hs), U(h * feats)
-                    if op == COPY_LHS and lhs_fs == 1:
-                        for f in range(nf):
-                            m, cur = lhs[u, lo + f], out[r, base + f]
-                            better = (m > cur if is_max else m < cur) or m != m
-                            out[r, base + f] = m if better else cur
-                            arg[r, base + f] = e if better else arg[r, base + f]
-                    else:
-                        for f in range(nf):
-                            m = _binop(op, lhs[u, lo + f * lfs], rhs[el, ro + f * rfs])
-                            cur = out[r, base + f]
-                            better = (m > cur if is_max else m < cur) or m != m
-                            out[r, base + f] = m if better else cur
-                            arg[r, base + f] = e if better else arg[r, base + f]
-
-
-@numba.njit(cache=True, nogil=True)
-def _arg_scatter(arg, ids, values, out, heads, feats, out_hs, out_fs):
-    """``out[ids[arg[r, k]], map(k)] += values[r, k]`` for every ``arg >= 0`` (serial: rows collide)."""
-    has_ids = ids.shape[0] > 0
-    for r in range(arg.shape[0]):
-        for h in range(heads):
-            for f in range(feats):
-                e = arg[r, h * feats + f]
-                if e >= 0:
-                    row = ids[e] if has_ids else e
-                    out[row, h * out_hs + f * out_fs] += values[r, h * feats + f]
-
-
-@numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
-def _sddmm(indptr, nbr, eids, lhs, rhs, out, op, lhs_target, rhs_target, heads, feats, lhs_hs, lhs_fs, rhs_hs,
-           rhs_fs, bounds):
-    """``out[e] = op(lhs[target(e)], rhs[target(e)])`` walking rows; dot sums ``F`` into ``out[e, h]``."""
-    nf, lfs, rfs = U(feats), U(lhs_fs), U(rhs_fs)
-    zero = np.zeros(1, dtype=out.dtype)[0]
-    for chunk in prange(bounds.shape[0] - 1):
-        for r in range(bounds[chunk], bounds[chunk + 1]):
-            for j in range(indptr[r], indptr[r + 1]):
-                c, e = nbr[j], eids[j]
-                li = r if lhs_target == 0 else (c if lhs_target == 1 else e)
-                ri = r if rhs_target == 0 else (c if rhs_target == 1 else e)
-                for h in range(heads):
-                    lo, ro, base = U(h * lhs_hs), U(h * rhs_hs), U(h * feats)
-                    if op == DOT:
-                        acc = zero
-                        if lhs_fs == 1 and rhs_fs == 1:
-                            for f in range(nf):
-                                acc += lhs[li, lo + f] * rhs[ri, ro + f]
-                        else:
-                            for f in range(nf):
-                                acc += lhs[li, lo + f * lfs] * rhs[ri, ro + f * rfs]
-                        out[e, h] = acc
-                    elif lhs_fs == 1 and rhs_fs == 1:
-                        for f in range(nf):
-                            out[e, base + f] = _binop(op, lhs[li, lo + f], rhs[ri, ro + f])
-                    else:
-                        for f in range(nf):
-                            out[e, base + f] = _binop(op, lhs[li, lo + f * lfs], rhs[ri, ro + f * rfs])
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _softmax(indptr, eids, logits, out, bounds):
-    """Softmax of ``logits [E, K]`` over the edges of each row, per column ``k``."""
-    zero = np.zeros(1, dtype=out.dtype)[0]
-    for chunk in prange(bounds.shape[0] - 1):
-        for r in range(bounds[chunk], bounds[chunk + 1]):
-            start, end = indptr[r], indptr[r + 1]
-            for k in range(logits.shape[1]):
-                top = -np.inf
-                for j in range(start, end):
-                    top = max(top, logits[eids[j], k])
-                total = zero
-                for j in range(start, end):
-                    value = np.exp(logits[eids[j], k] - top)
-                    out[eids[j], k] = value
-                    total += value
-                inv = 1.0 / total
-                for j in range(start, end):
-                    out[eids[j], k] *= inv
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _softmax_backward(indptr, eids, y, grad, out, bounds):
-    """``out = y * (grad - sum_row(grad * y))`` per row and column."""
-    zero = np.zeros(1, dtype=out.dtype)[0]
-    for chunk in prange(bounds.shape[0] - 1):
-        for r in range(bounds[chunk], bounds[chunk + 1]):
-            start, end = indptr[r], indptr[r + 1]
-            for k in range(y.shape[1]):
-                total = zero
-                for j in range(start, end):
-                    total += grad[eids[j], k] * y[eids[j], k]
-                for j in range(start, end):
-                    e = eids[j]
-                    out[e, k] = y[e, k] * (grad[e, k] - total)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -259,33 +66,6 @@ def counting_sort(rows: Tensor, cols: Tensor, num_rows: int) -> tuple[Tensor, Te
     return torch.from_numpy(indptr), torch.from_numpy(out_cols), torch.from_numpy(perm)
 
 
-def sort_rows(indptr: Tensor, cols: Tensor, perm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Copy of a compressed structure with every row sorted by column (ties in edge order)."""
-    cols, perm = cols.clone(), perm.clone()
-    _sort_rows(indptr.numpy(), cols.numpy(), perm.numpy(), _row_bounds(indptr.numpy(), 4 * num_threads()))
-    return indptr, cols, perm
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _sort_rows(indptr, cols, perm, bounds):
-    """Sort ``(cols, perm)`` inside every row by ``cols`` (stable): insertion sort, mergesort for long rows."""
-    for chunk in prange(bounds.shape[0] - 1):
-        for r in range(bounds[chunk], bounds[chunk + 1]):
-            start, end = indptr[r], indptr[r + 1]
-            if end - start > 32:
-                order = np.argsort(cols[start:end], kind="mergesort")
-                cols[start:end] = cols[start:end][order]
-                perm[start:end] = perm[start:end][order]
-                continue
-            for i in range(start + 1, end):
-                col, eid = cols[i], perm[i]
-                j = i - 1
-                while j >= start and cols[j] > col:
-                    cols[j + 1], perm[j + 1] = cols[j], perm[j]
-                    j -= 1
-                cols[j + 1], perm[j + 1] = col, eid
-
-
 # -- backend primitives used by autograd.py ---------------------------------------------------------------
 def supports(dtype: torch.dtype) -> bool:
     return dtype in (torch.float32, torch.float64)
@@ -303,7 +83,7 @@ def _structure(adj, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     indptr, nbr, eids = adj.compressed()
     empty = np.zeros(0, dtype=np.int64)
     indptr_np = indptr.numpy()
-    bounds = _row_bounds(indptr_np, 4 * num_threads((adj.num_edges + adj.num_rows) * max(width, 1)))
+    bounds = K.row_bounds(indptr_np, 4 * num_threads((adj.num_edges + adj.num_rows) * max(width, 1)))
     return (indptr_np, empty if nbr is None else nbr.numpy(), empty if eids is None else eids.numpy(), bounds)
 
 
@@ -313,16 +93,15 @@ def spmm(adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | None, plan
     heads, feats = plan.num_heads, plan.num_feats
     indptr, nbr, eids, bounds = _structure(adj, heads * feats)
     out = torch.empty((adj.num_rows, heads * feats), dtype=dtype)
-    args = (_flat(lhs, dtype), _flat(rhs, dtype), out.numpy())
-    codes = (OP_CODES[op],)
+    operands = (_flat(lhs, dtype), _flat(rhs, dtype), out.numpy())
     shape = (heads, feats, *plan.strides(), bounds)
     if reduce in ("sum", "mean"):
-        _spmm_sum(indptr, nbr, eids, *args, *codes, reduce == "mean", *shape)
+        K.SPMM_SUM[OP_CODES[op]](indptr, nbr, eids, *operands, reduce == "mean", *shape)
         arg = None
     else:
         index_dtype = torch.int32 if adj.num_edges < 2**31 - 1 else torch.int64
         arg = torch.empty((adj.num_rows, heads * feats), dtype=index_dtype)
-        _spmm_arg(indptr, nbr, eids, *args, arg.numpy(), *codes, reduce == "max", *shape)
+        K.spmm_arg(indptr, nbr, eids, *operands, arg.numpy(), OP_CODES[op], reduce == "max", *shape)
     return out.view(adj.num_rows, *plan.out_shape), arg
 
 
@@ -332,22 +111,22 @@ def sddmm(adj, op: str, lhs: Tensor, rhs: Tensor, lhs_target: str, rhs_target: s
     indptr, nbr, eids, bounds = _structure(adj, heads * feats)
     width = heads if op == "dot" else heads * feats
     out = torch.empty((adj.num_edges, width), dtype=lhs.dtype)
-    _sddmm(indptr, nbr, eids, _flat(lhs, lhs.dtype), _flat(rhs, lhs.dtype), out.numpy(), OP_CODES[op],
-           TARGET_CODES[lhs_target], TARGET_CODES[rhs_target], heads, feats, *plan.strides(), bounds)
+    K.SDDMM[OP_CODES[op]](indptr, nbr, eids, _flat(lhs, lhs.dtype), _flat(rhs, lhs.dtype), out.numpy(),
+                          TARGET_CODES[lhs_target], TARGET_CODES[rhs_target], heads, feats, *plan.strides(), bounds)
     return out.view(adj.num_edges, *plan.out_shape)
 
 
 def softmax(adj, logits: Tensor) -> Tensor:
     indptr, _, eids, bounds = _structure(adj, logits[0].numel() if logits.shape[0] else 1)
     out = torch.empty_like(logits, memory_format=torch.contiguous_format)
-    _softmax(indptr, eids, _flat(logits, logits.dtype), _flat(out, out.dtype), bounds)
+    K.softmax(indptr, eids, _flat(logits, logits.dtype), _flat(out, out.dtype), bounds)
     return out
 
 
 def softmax_backward(adj, y: Tensor, grad: Tensor) -> Tensor:
     indptr, _, eids, bounds = _structure(adj, y[0].numel() if y.shape[0] else 1)
     out = torch.empty_like(y, memory_format=torch.contiguous_format)
-    _softmax_backward(indptr, eids, _flat(y, y.dtype), _flat(grad, y.dtype), _flat(out, out.dtype), bounds)
+    K.softmax_backward(indptr, eids, _flat(y, y.dtype), _flat(grad, y.dtype), _flat(out, out.dtype), bounds)
     return out
 
 
@@ -367,7 +146,7 @@ def arg_scatter(arg: Tensor, ids: Tensor | None, values: Tensor, out: Tensor) ->
         return out
     out_h, out_f = out.shape[1], out.shape[2]
     out_hs, out_fs = (out_f if out_h == heads else 0), (1 if out_f == feats else 0)
-    _arg_scatter(arg.reshape(rows, heads * feats).numpy(), np.zeros(0, np.int64) if ids is None else ids.numpy(),
+    K.arg_scatter(arg.reshape(rows, heads * feats).numpy(), np.zeros(0, np.int64) if ids is None else ids.numpy(),
                  values.detach().contiguous().reshape(rows, heads * feats).numpy(),
                  out.reshape(out.shape[0], out_h * out_f).numpy(), heads, feats, out_hs, out_fs)
     return out

@@ -13,6 +13,7 @@ The backward passes come from ``autograd.py`` and are made of these same primiti
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import warnings
@@ -64,7 +65,7 @@ def _chunks(adj, row_bytes: int) -> list[tuple[int, int]]:
     targets = torch.arange(edges_per_chunk, adj.num_edges, edges_per_chunk, device=indptr.device)
     cuts = torch.searchsorted(indptr, targets, right=True).clamp(max=adj.num_rows).tolist()
     bounds = sorted({0, *cuts, adj.num_rows})
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def _view3(t: Tensor | None, h: int, f: int) -> Tensor | None:
@@ -96,7 +97,7 @@ def _chunked_spmm(adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | N
         best = out[lo_row:hi_row].scatter_reduce(0, index, messages, "amax" if reduce == "max" else "amin",
                                                  include_self=False)
         chosen = best.index_select(0, local)
-        hit = (messages == chosen) | (messages != messages)
+        hit = (messages == chosen) | messages.isnan()
         candidates = torch.where(hit, edge.view(-1, 1, 1), torch.iinfo(torch.int64).max)
         first = torch.full_like(arg[lo_row:hi_row], torch.iinfo(torch.int64).max)
         first = first.scatter_reduce(0, index, candidates, "amin", include_self=True)
