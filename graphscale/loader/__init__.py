@@ -7,4 +7,4 @@
 from ..sampling.base import MiniBatch
 from .node import NodeLoader
 
-__all__ = ["NodeLoader", "MiniBatch"]
+__all__ = ["MiniBatch", "NodeLoader"]

@@ -12,8 +12,9 @@ epoch (``set_epoch`` picks one explicitly, as with ``DistributedSampler``).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any
 
 import numba
 import numpy as np

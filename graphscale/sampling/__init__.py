@@ -15,7 +15,19 @@ from .subgraph import induced_subgraph
 from .walks import random_walks
 
 __all__ = [
-    "MiniBatch", "Sampler", "NeighborSampler", "sample_neighbors", "ClusterSampler", "metis_partition",
-    "cluster_cache_dir", "graph_hash", "SaintSampler", "SaintNodeSampler", "SaintEdgeSampler",
-    "SaintRandomWalkSampler", "random_walks", "induced_subgraph", "mix_seed",
+    "ClusterSampler",
+    "MiniBatch",
+    "NeighborSampler",
+    "SaintEdgeSampler",
+    "SaintNodeSampler",
+    "SaintRandomWalkSampler",
+    "SaintSampler",
+    "Sampler",
+    "cluster_cache_dir",
+    "graph_hash",
+    "induced_subgraph",
+    "metis_partition",
+    "mix_seed",
+    "random_walks",
+    "sample_neighbors",
 ]

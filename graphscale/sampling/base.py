@@ -13,7 +13,8 @@ A sampler is two functions a loader calls (PyG's loader/sampler split):
 from __future__ import annotations
 
 import threading
-from typing import Any, NamedTuple, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -56,16 +57,16 @@ class MiniBatch(NamedTuple):
         """Number of blocks, or None for a subgraph batch."""
         return len(self.graph) if isinstance(self.graph, (list, tuple)) else None
 
-    def _map(self, fn_tensor, fn_graph) -> "MiniBatch":
+    def _map(self, fn_tensor, fn_graph) -> MiniBatch:
         graph = [fn_graph(g) for g in self.graph] if isinstance(self.graph, (list, tuple)) else fn_graph(self.graph)
         return MiniBatch(graph, *(None if t is None else fn_tensor(t) for t in self[1:]))
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> "MiniBatch":
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> MiniBatch:
         """Copy every tensor and graph to ``device`` (ids, weights, blocks with their ``src_ids`` ...)."""
         device = torch.device(device)
         return self._map(lambda t: t.to(device, non_blocking=non_blocking), lambda g: g.to(device))
 
-    def pin_memory(self) -> "MiniBatch":
+    def pin_memory(self) -> MiniBatch:
         """Page-locked copies of the id and weight tensors (for asynchronous host-to-GPU copies)."""
         return self._map(lambda t: t.pin_memory(), lambda g: _pin_graph(g))
 

@@ -22,7 +22,8 @@ draws from its own random stream ``(seed, l, v)``, so a batch depends on the see
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numba
 import numpy as np
@@ -102,8 +103,8 @@ def _draw_node(state, start, deg, count, replace, weighted, weight, cumulative, 
             picks[out + q] = start + q
         return
     if count * count <= 16 * deg:  # Floyd's algorithm: count draws, O(count^2) compares
-        filled = 0
-        for j in range(deg - count, deg):
+        for filled in range(count):
+            j = deg - count + filled
             state, t = below(state, j + 1)
             pick = start + t
             for q in range(filled):
@@ -111,7 +112,6 @@ def _draw_node(state, start, deg, count, replace, weighted, weight, cumulative, 
                     pick = start + j
                     break
             picks[out + filled] = pick
-            filled += 1
         return
     for q in range(count):  # reservoir sampling: O(deg) draws, no extra memory
         picks[out + q] = start + q

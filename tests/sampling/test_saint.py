@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import numpy as np
@@ -28,7 +29,7 @@ def test_random_walks_follow_in_edges():
     edges = set(zip(graph.src.tolist(), graph.dst.tolist()))
     in_degree = graph.in_degrees()
     for walk in walks.tolist():
-        for here, there in zip(walk[:-1], walk[1:]):
+        for here, there in itertools.pairwise(walk):
             assert (there, here) in edges if in_degree[here] > 0 else there == here
     assert torch.equal(walks, random_walks(graph, torch.tensor([0, 3, 59, 3]), 6, seed=5))
     assert not torch.equal(walks, random_walks(graph, torch.tensor([0, 3, 59, 3]), 6, seed=6))

@@ -1,0 +1,333 @@
+"""Mini-batch node classification: neighbour sampling, ClusterGCN or GraphSAINT batches, full-graph evaluation.
+
+One run (one seed) of :func:`train_minibatch` trains a ``build_node_model`` model on batches from a
+``NodeLoader`` over the training nodes (background sampling threads), evaluates on the *full* graph after
+every epoch (full-batch, or layer-wise in chunks for large graphs) and keeps the epoch chosen on validation
+by :class:`~graphscale.train.common.EpochSelector`, with early stopping after ``train.patience`` epochs.
+The result has the keys of a run of :func:`graphscale.train.node.train_node`.
+
+Samplers (``SamplerConfig.name``): ``neighbor`` (per-layer fanouts, ``fanouts[0]`` for the seeds),
+``cluster`` (METIS clusters, cached next to the dataset), ``saint-node``, ``saint-edge``, ``saint-rw``
+(GraphSAINT with loss and aggregation normalisation: the aggregation weights reach the layers as
+``edge_weight`` for SAGE with the mean aggregator and for GCN; other models get the loss normalisation only).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import seed as seed_everything
+from ..config import TrainConfig
+from ..config.registry import did_you_mean
+from ..datasets.base import NodeDataset, random_split
+from ..errors import ConfigError, warn_once
+from ..graph import Graph
+from ..loader import NodeLoader
+from ..nn.conv import GCNConv, SAGEConv
+from ..nn.models import ConvStack, build_node_model
+from ..sampling import (
+    ClusterSampler,
+    NeighborSampler,
+    SaintEdgeSampler,
+    SaintNodeSampler,
+    SaintRandomWalkSampler,
+    cluster_cache_dir,
+    sample_neighbors,
+)
+from .common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
+from .metrics import accuracy
+
+SAMPLERS = ("neighbor", "cluster", "saint-node", "saint-edge", "saint-rw")
+EVAL_MODES = ("full", "layerwise")
+LAYERWISE_EXACT = (SAGEConv,)  # layers whose output on a full-neighbourhood block equals the full-graph one
+
+
+@dataclass
+class SamplerConfig:
+    """How batches are drawn (every field has a default; sizes left None scale with the graph).
+
+    Attributes:
+        name: neighbor, cluster, saint-node, saint-edge or saint-rw.
+        fanouts: Per-hop neighbours (``-1`` = all), ``fanouts[0]`` for the seeds; None: [25, 10] for two
+            layers (GraphSAGE paper), else 10 per layer.
+        batch_size: Seed nodes per batch (neighbor).
+        replace: Draw neighbours with replacement (neighbor).
+        num_parts: METIS clusters (cluster); None: ``max(4, N // 150)``.
+        clusters_per_batch: Clusters per batch, ``q`` (cluster); None: ``min(20, max(1, num_parts // 4))``.
+        budget: Node draws (saint-node) or edge draws (saint-edge) per subgraph; None: N/5 or N/10.
+        num_roots: Random walks per subgraph (saint-rw); None: ``N // 10``.
+        walk_length: Steps per walk (saint-rw).
+        coverage: GraphSAINT pre-sampling: subgraphs until they hold ``coverage * N`` nodes.
+        num_workers: Background sampling threads (0 = sample in the training thread).
+        prefetch: Batches in flight.
+        eval: "full" (whole-graph forward) or "layerwise" (chunks of ``eval_batch_size`` nodes per layer;
+            SAGE models, for graphs whose full activations do not fit).
+        eval_batch_size: Nodes per chunk of layer-wise evaluation.
+        cache_dir: Folder of the METIS cache; None: ``<data root>/<dataset>/partitions``.
+    """
+
+    name: str = "neighbor"
+    fanouts: list[int] | None = None
+    batch_size: int = 1024
+    replace: bool = False
+    num_parts: int | None = None
+    clusters_per_batch: int | None = None
+    budget: int | None = None
+    num_roots: int | None = None
+    walk_length: int = 2
+    coverage: float = 50.0
+    num_workers: int = 1
+    prefetch: int = 2
+    eval: str = "full"
+    eval_batch_size: int = 4096
+    cache_dir: str | None = None
+
+    @classmethod
+    def from_any(cls, value: SamplerConfig | dict[str, Any] | str | None) -> SamplerConfig:
+        """From a SamplerConfig, a dict of fields, a sampler name, or None (defaults).
+
+        Raises:
+            ConfigError: Unknown key (with a suggestion), unknown sampler name or eval mode.
+        """
+        if value is None:
+            value = {}
+        if isinstance(value, str):
+            value = {"name": value}
+        if isinstance(value, SamplerConfig):
+            value = asdict(value)
+        if not isinstance(value, dict):
+            raise ConfigError(f"sampler: expected a SamplerConfig, a dict or a sampler name, got "
+                              f"{type(value).__name__}.")
+        known = [f.name for f in fields(cls)]
+        for key in value:
+            if key not in known:
+                raise ConfigError(f"sampler.{key}: unknown key; expected one of {known}.{did_you_mean(key, known)}")
+        cfg = cls(**value)
+        cfg.name = str(cfg.name).lower()
+        if cfg.name not in SAMPLERS:
+            raise ConfigError(f"sampler.name: expected one of {SAMPLERS}, got {cfg.name!r}."
+                              f"{did_you_mean(cfg.name, SAMPLERS)}")
+        if cfg.eval not in EVAL_MODES:
+            raise ConfigError(f"sampler.eval: expected one of {EVAL_MODES}, got {cfg.eval!r}.")
+        return cfg
+
+
+def message_passing_layers(model: nn.Module) -> int:
+    """Blocks a model consumes: its conv layers (``ConvStack``), GatedGCN layers, else 1 (APPNP, SGC)."""
+    for name in ("convs", "layers"):
+        layers = getattr(model, name, None)
+        if isinstance(layers, nn.ModuleList):
+            return len(layers)
+    return 1
+
+
+def saint_aggregation(model: nn.Module) -> str | None:
+    """GraphSAINT edge-weight mode the model can use: "mean" (SAGE mean), "none" (GCN) or None."""
+    convs = list(model.convs) if isinstance(model, ConvStack) else []
+    if convs and all(isinstance(c, SAGEConv) and c.aggregator == "mean" for c in convs):
+        return "mean"
+    if convs and all(isinstance(c, GCNConv) for c in convs):
+        return "none"
+    return None
+
+
+def build_loader(cfg: SamplerConfig, dataset: NodeDataset, train_ids: Tensor, model: nn.Module,
+                 seed: int) -> tuple[NodeLoader, bool]:
+    """The training ``NodeLoader`` of ``cfg`` and whether batches carry aggregation edge weights."""
+    graph, num_nodes = dataset.graph, dataset.num_nodes
+    layers = message_passing_layers(model)
+    batch_size: int | None = None
+    use_edge_weight = False
+    if cfg.name == "neighbor":
+        fanouts = cfg.fanouts or ([25, 10] if layers == 2 else [10] * layers)
+        if len(fanouts) != layers:
+            raise ConfigError(f"sampler.fanouts: expected {layers} fanouts (one per message-passing layer), got "
+                              f"{list(fanouts)}.")
+        sampler: Any = NeighborSampler(graph, fanouts, replace=cfg.replace, edge_weight=None)
+        batch_size = cfg.batch_size
+    elif cfg.name == "cluster":
+        num_parts = cfg.num_parts or min(max(4, num_nodes // 150), num_nodes)
+        cache = cfg.cache_dir if cfg.cache_dir is not None else cluster_cache_dir(dataset.name)
+        sampler = ClusterSampler(graph, num_parts, cache_dir=cache, metis_seed=0)
+        batch_size = cfg.clusters_per_batch or min(20, max(1, sampler.num_parts // 4))
+    else:
+        mode = saint_aggregation(model)
+        if mode is None:
+            warn_once(f"train_minibatch: GraphSAINT aggregation normalisation needs SAGE (mean) or GCN layers; "
+                      f"{type(model).__name__} gets the loss normalisation only.")
+        options = {"coverage": cfg.coverage, "aggregation": mode or "mean", "seed": seed}
+        if cfg.name == "saint-node":
+            sampler = SaintNodeSampler(graph, cfg.budget or max(64, num_nodes // 5), **options)
+        elif cfg.name == "saint-edge":
+            sampler = SaintEdgeSampler(graph, cfg.budget or max(32, num_nodes // 10), **options)
+        else:
+            sampler = SaintRandomWalkSampler(graph, cfg.num_roots or max(16, num_nodes // 10), cfg.walk_length,
+                                             **options)
+        use_edge_weight = mode is not None
+    loader = NodeLoader(sampler, train_ids, batch_size, shuffle=True, seed=seed, num_workers=cfg.num_workers,
+                        prefetch=cfg.prefetch)
+    return loader, use_edge_weight
+
+
+def check_layerwise(model: nn.Module) -> None:
+    """Raise ConfigError unless ``model`` is a ``ConvStack`` of SAGE layers (layer-wise evaluation is exact)."""
+    if not isinstance(model, ConvStack) or not all(isinstance(c, LAYERWISE_EXACT) for c in model.convs):
+        raise ConfigError(f"sampler.eval: expected a SAGE model for layer-wise evaluation, got "
+                          f"{type(model).__name__}. Use eval='full'.")
+
+
+@torch.no_grad()
+def layerwise_inference(model: ConvStack, graph: Graph, x: Tensor, batch_size: int,
+                        device: torch.device | None = None) -> Tensor:
+    """Full-graph logits one layer at a time, ``batch_size`` destination nodes per step (DGL's pattern).
+
+    Each step runs a layer on the full in-neighbourhood block of a chunk, so memory grows with the chunk,
+    not the graph; the output equals ``model(graph, x)`` for layers normalised by the destination only
+    (SAGE). Call under ``model.eval()``.
+
+    Shapes:
+        x: ``[N, F_in]`` (on the CPU); returns ``[N, F_out]`` on the CPU.
+
+    Raises:
+        ConfigError: A model that is not a ``ConvStack`` of SAGE layers.
+    """
+    check_layerwise(model)
+    device = device or next(model.parameters()).device
+    h = x
+    chunks = torch.arange(graph.num_nodes).split(batch_size)
+    for i, conv in enumerate(model.convs):
+        out = None
+        for chunk in chunks:
+            (block,) = sample_neighbors(graph, chunk, [-1])
+            part = conv(block.to(device), h[block.src_ids].to(device))
+            if i < len(model.convs) - 1:
+                part = model.activation(part)
+            if out is None:
+                out = torch.empty(graph.num_nodes, part.shape[1], dtype=part.dtype)
+            out[chunk] = part.cpu()
+        h = out
+    return h
+
+
+def train_minibatch(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None,
+                    sampler_cfg: SamplerConfig | dict[str, Any] | str | None, train_cfg: TrainConfig, seed: int, *,
+                    run: int = 0, split: int | None = None, progress: bool = False,
+                    on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train and evaluate one mini-batch run.
+
+    Args:
+        dataset: Single-label node-classification dataset.
+        model_name: ``build_node_model`` name (sage, gcn, gat ...).
+        hparams: Model hyper-parameters.
+        sampler_cfg: ``SamplerConfig`` (or a dict of its fields / a sampler name).
+        train_cfg: Epochs, optimizer, lr, weight decay, patience, selection metric, device.
+        seed: Seed of the model initialisation, the split (datasets without one) and every batch.
+        run: Run number (picks published split ``run % S`` when ``split`` is None).
+        split: Published split index to use.
+        progress: Show a tqdm bar on stderr.
+        on_epoch: Called after each epoch with ``{"run", "epoch", train_loss, train_acc, val_loss, val_acc,
+            test_acc}``.
+
+    Returns:
+        ``run, seed, split, best_epoch, epochs_run, test_acc, val_acc, val_loss, train_acc, last_test_acc,
+        epoch_time_s`` (mean training time of an epoch after the first), ``warmup_time_s`` (the first,
+        including numba compilation), ``train_time_s``.
+
+    Raises:
+        ConfigError: Multi-label data, a bad sampler config or model name, fanouts not matching the layers.
+    """
+    if dataset.y.dim() != 1:
+        raise ConfigError(f"data.dataset: expected single-label classes y [N], got y of shape "
+                          f"{tuple(dataset.y.shape)} ({dataset.name} is multi-label).")
+    cfg = SamplerConfig.from_any(sampler_cfg)
+    device = resolve_device(train_cfg.device)
+    seed_everything(seed)
+    if dataset.num_splits == 0:
+        split_index, masks = -1, random_split(dataset.num_nodes, seed=seed, labels=dataset.y)
+    else:
+        split_index = split if split is not None else run % dataset.num_splits
+        masks = dataset.split(split_index)
+    x, y = dataset.x.float(), dataset.y.long()
+    train_mask, val_mask, test_mask = (m & (y >= 0) for m in masks)
+    model = build_node_model(model_name, dataset.num_features, dataset.num_classes, **(hparams or {})).to(device)
+    if cfg.eval == "layerwise":
+        check_layerwise(model)
+    loader, use_edge_weight = build_loader(cfg, dataset, train_mask.nonzero().view(-1), model, seed)
+    optimizer = build_optimizer(model, train_cfg)
+    scheduler = build_scheduler(optimizer, train_cfg)
+    selector = EpochSelector(train_cfg.select, train_cfg.patience)
+    full_graph, full_x = (dataset.graph.to(device), x.to(device)) if cfg.eval == "full" else (dataset.graph, x)
+    times: list[float] = []
+    last_test, epoch, stopped = math.nan, 0, False
+    bar = progress_bar(train_cfg.epochs, f"train {dataset.name}/{model_name}/{cfg.name}", progress)
+    try:
+        while not stopped and epoch < train_cfg.epochs:
+            began = time.perf_counter()
+            loss_sum, batches = _train_epoch(model, loader, optimizer, x, y, device, use_edge_weight)
+            if scheduler is not None:
+                scheduler.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - began)
+            model.eval()
+            with torch.no_grad():
+                logits = (model(full_graph, full_x) if cfg.eval == "full"
+                          else layerwise_inference(model, dataset.graph, x, cfg.eval_batch_size, device)).cpu()
+            metrics = {"train_loss": loss_sum / max(batches, 1), "train_acc": accuracy(logits, y, train_mask),
+                       "val_loss": float(F.cross_entropy(logits[val_mask], y[val_mask])) if val_mask.any() else 0.0,
+                       "val_acc": accuracy(logits, y, val_mask), "test_acc": accuracy(logits, y, test_mask)}
+            last_test = metrics["test_acc"]
+            stopped = selector.update(epoch, metrics, model)
+            epoch += 1
+            bar.update(1)
+            bar.set_postfix(val=f"{metrics['val_acc']:.3f}", best=f"{selector.best['val_acc']:.3f}")
+            if on_epoch is not None:
+                on_epoch({"run": run, "epoch": epoch - 1, **metrics})
+    finally:
+        bar.close()
+    best = selector.best
+    if selector.best_state is not None:
+        model.load_state_dict(selector.best_state)
+    return {"run": run, "seed": seed, "split": split_index, "best_epoch": best["epoch"], "epochs_run": epoch,
+            "test_acc": best["test_acc"], "val_acc": best["val_acc"], "val_loss": best["val_loss"],
+            "train_acc": best["train_acc"], "last_test_acc": last_test,
+            "epoch_time_s": sum(times[1:]) / (len(times) - 1) if len(times) > 1 else (times[0] if times else None),
+            "warmup_time_s": times[0] if times else None, "train_time_s": sum(times)}
+
+
+def _train_epoch(model: nn.Module, loader: NodeLoader, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
+                 device: torch.device, use_edge_weight: bool) -> tuple[float, int]:
+    """One pass over the loader; returns the summed batch losses and the number of batches."""
+    model.train()
+    total, count = 0.0, 0
+    for batch in loader:
+        if batch.output_ids.numel() == 0:
+            continue  # a subgraph without training nodes: nothing to learn from
+        graph = [b.to(device) for b in batch.graph] if isinstance(batch.graph, list) else batch.graph.to(device)
+        x_in = x[batch.input_ids].to(device, non_blocking=True)
+        target = y[batch.output_ids].to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        if use_edge_weight and batch.edge_weight is not None:
+            logits = model(graph, x_in, edge_weight=batch.edge_weight.to(device))
+        else:
+            logits = model(graph, x_in)
+        if batch.output_index is not None:
+            logits = logits[batch.output_index.to(device)]
+        if batch.loss_weight is not None:
+            losses = F.cross_entropy(logits, target, reduction="none")
+            loss = (losses * batch.loss_weight.to(device)).sum()
+        else:
+            loss = F.cross_entropy(logits, target)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        count += 1
+    return total, count
