@@ -2,6 +2,7 @@
 
 * ``GRAPHSCALE_DATA`` defaults to ``../shared/datasets`` relative to the repository root (only when unset).
 * ``GRAPHSCALE_DOWNLOAD`` defaults to ``0``: tests never reach for the network.
+* ``OMP_WAIT_POLICY`` defaults to ``PASSIVE`` (set before any test module imports torch).
 * ``require_dataset(name)``: skip a test whose registered dataset is missing locally; under CI (``CI=true``)
   a missing dataset fails the test instead.
 """
@@ -16,6 +17,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GRAPHSCALE_DATA", str(REPO_ROOT.parent / "shared" / "datasets"))
 os.environ.setdefault("GRAPHSCALE_DOWNLOAD", "0")
+# Before torch is imported: idle OpenMP threads sleep instead of spinning (see graphscale/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _in_ci() -> bool:
