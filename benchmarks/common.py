@@ -38,15 +38,20 @@ def peer_python(name: str) -> Path:
     return Path(override) if override else PEERS_DIR / name / "bin" / "python"
 
 
-def worker_env(num_threads: int, *, peer: bool) -> dict[str, str]:
+def worker_env(num_threads: int, *, peer: bool, omp_wait_policy: str = "PASSIVE") -> dict[str, str]:
     """Environment for a worker pinned to ``num_threads`` intra-op threads (torch, BLAS, numba).
 
+    ``OMP_WAIT_POLICY`` is set to the same value for every implementation before the worker starts, so no
+    library gets a different OpenMP idle policy (graphscale defaults to PASSIVE at import, which only takes
+    effect when it is imported before torch); "inherit" leaves the caller's environment as it is.
     A peer interpreter may write bytecode caches into its own virtualenv (importing torch_geometric
     from source every time costs seconds per worker when ``PYTHONDONTWRITEBYTECODE`` is set).
     """
     env = dict(os.environ)
     for key in THREAD_ENV:
         env[key] = str(num_threads)
+    if omp_wait_policy.lower() != "inherit":
+        env["OMP_WAIT_POLICY"] = omp_wait_policy.upper()
     if peer:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
@@ -167,7 +172,7 @@ def _tail(text: str, lines: int = 3) -> str:
 
 
 def run_worker(python: Path | str, args: Iterable[str], *, base: dict[str, Any], num_threads: int,
-               timeout_s: float, cwd: Path = REPO_ROOT) -> dict[str, Any]:
+               timeout_s: float, omp_wait_policy: str = "PASSIVE", cwd: Path = REPO_ROOT) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter and return its JSON record.
 
     The worker prints one JSON object as its last stdout line. Whatever goes wrong (missing interpreter,
@@ -180,7 +185,8 @@ def run_worker(python: Path | str, args: Iterable[str], *, base: dict[str, Any],
     command = [str(python), *args]
     start = time.perf_counter()
     try:
-        env = worker_env(num_threads, peer=python.resolve() != Path(sys.executable).resolve())
+        env = worker_env(num_threads, peer=python.resolve() != Path(sys.executable).resolve(),
+                         omp_wait_policy=omp_wait_policy)
         proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return {**base, "status": f"timeout (>{timeout_s:.0f} s)"}

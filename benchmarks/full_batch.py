@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -228,7 +229,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
         torch.set_num_threads(args.threads)
         record.update(torch=torch.__version__, num_threads=torch.get_num_threads(),
-                      memory_limit_gb=args.memory_limit_gb)
+                      omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), memory_limit_gb=args.memory_limit_gb)
         with numba_compile_timer() as compile_times:  # setup and warm-up: where numba compiles
             step, losses = build_step(args, record)
             record["rss_before_train_mb"] = round(common.current_rss_mb(), 1)
@@ -302,7 +303,8 @@ def orchestrate(args: argparse.Namespace) -> int:
             common.emit({"bench": "full_batch", "record": "setup", "status": common.failure_status(err)})
             return 1
         info = {"bench": "full_batch", "record": "setup", "status": "ok", **meta, "scale": args.scale,
-                "seed": args.seed, "data_s": round(time.perf_counter() - start, 2), **common.machine_info(),
+                "seed": args.seed, "omp_wait_policy": args.omp_wait_policy, "threads": args.threads,
+                "data_s": round(time.perf_counter() - start, 2), **common.machine_info(),
                 **common.git_state()}
         records = [info]
         common.emit(info)
@@ -317,7 +319,7 @@ def orchestrate(args: argparse.Namespace) -> int:
                     worker_args += ["--profile", "--profile-dir", args.profile_dir]
                 base = {"bench": "full_batch", "impl": impl, "model": model, "num_threads": args.threads}
                 record = common.run_worker(python, worker_args, base=base, num_threads=args.threads,
-                                           timeout_s=args.timeout)
+                                           timeout_s=args.timeout, omp_wait_policy=args.omp_wait_policy)
                 records.append(record)
                 common.emit(record)
         results = [r for r in records if "record" not in r]
@@ -348,6 +350,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory-limit-gb", type=float, default=18.0,
                         help="address-space limit per worker (RLIMIT_AS); beyond it a run reports 'oom'")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measurement")
+    parser.add_argument("--omp-wait-policy", default="PASSIVE", choices=("PASSIVE", "ACTIVE", "inherit"),
+                        help="OMP_WAIT_POLICY for every worker alike (graphscale's own default is PASSIVE)")
     parser.add_argument("--data-dir", help="keep/reuse the .npy dataset here instead of a temp dir")
     parser.add_argument("--output", help="also append the JSON lines to this file")
     parser.add_argument("--profile", action="store_true",
