@@ -138,3 +138,30 @@ def test_numba_follows_torch_threads():
         assert cpu.num_threads() == min(max(before, 1), numba.config.NUMBA_NUM_THREADS)
     finally:
         torch.set_num_threads(before)
+
+
+def test_triton_csr_spmm_in_the_interpreter(monkeypatch):
+    """The Triton kernel (run by Triton's interpreter on CPU tensors) through cuda.py, values and gradients."""
+    pytest.importorskip("triton")
+    import importlib
+
+    from graphscale.saga.kernels import cuda, triton_kernels
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setenv("GRAPHSCALE_KERNELS", "cuda")
+    monkeypatch.setattr(cuda, "_use_triton", lambda lhs: True)
+    importlib.reload(triton_kernels)  # triton.jit reads TRITON_INTERPRET when the kernel is defined
+    graph = build_graph("block")
+    cases = [("copy_lhs", "sum", (6,), None), ("copy_lhs", "mean", (6,), None), ("mul", "sum", (6,), ()),
+             ("mul", "mean", (3, 4), (3, 1)), ("mul", "sum", (3, 4), (1, 1))]
+    for op, reduce, lhs_shape, rhs_shape in cases:
+        lhs = leaf((graph.num_src_nodes, *lhs_shape), torch.float32, seed=1)
+        rhs = None if rhs_shape is None else leaf((graph.num_edges, *rhs_shape), torch.float32, seed=2)
+        used = [t for t in (lhs, rhs) if t is not None]
+        out = gs.gspmm(graph, op, reduce, lhs, rhs)
+        expected = reference.gspmm(graph.src, graph.dst, graph.num_dst_nodes, op, reduce, lhs, rhs)
+        assert_close(out, expected, f"{op} {reduce}", rtol=1e-5, atol=1e-5)
+        for got, want in zip(grads(out, used), grads(expected, used)):
+            assert_close(got, want, f"{op} {reduce} grad", rtol=1e-5, atol=1e-5)
+    monkeypatch.undo()
+    importlib.reload(triton_kernels)  # compiled kernels again for whoever runs next

@@ -1,8 +1,9 @@
 """CUDA kernels from torch ops (they also run on CPU tensors: ``GRAPHSCALE_KERNELS=cuda`` tests them).
 
-* gSpMM sum / mean of ``copy_lhs`` or ``mul`` by one weight per edge (or per edge and head) is a
+* gSpMM sum / mean of ``copy_lhs`` or ``mul`` by one weight per edge (or per edge and head) runs the
+  Triton CSR kernel of ``triton_kernels.py`` on CUDA when Triton is installed; otherwise it is a
   ``torch.sparse_csr_tensor`` (built from ``adj.compressed()``, values = the weights in row order) times
-  the dense node features: cuSPARSE on a GPU, MKL on a CPU. Per-head weights run one product per head.
+  the dense node features: cuSPARSE on a GPU, MKL on a CPU; per-head weights run one product per head.
 * Every other gSpMM / gSDDMM gathers and reduces edge chunks sized by ``CHUNK_BYTES``, so at most one
   chunk of messages exists at a time; max / min also return the arg edge per output element.
 * Edge softmax and its backward use ``scatter_reduce`` / ``index_add_`` over the row ids (``[E, K]``
@@ -108,12 +109,34 @@ def _chunked_spmm(adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | N
     return out.reshape(rows, heads * feats), None if arg is None else arg.reshape(rows, heads * feats)
 
 
+def _use_triton(lhs: Tensor) -> bool:
+    """Triton's CSR kernel for CUDA tensors of a dtype it accumulates well, when Triton is installed."""
+    if not lhs.is_cuda:
+        return False
+    from . import triton_kernels
+
+    return triton_kernels.available() and lhs.dtype in triton_kernels.DTYPES
+
+
+def _triton_spmm(adj, op: str, lhs: Tensor, rhs: Tensor | None, plan: autograd.Plan, mean: bool) -> Tensor:
+    from . import triton_kernels
+
+    indptr, cols, eids = adj.compressed()
+    weight = rhs.reshape(adj.num_edges, plan.rhs_h) if op == "mul" else None
+    if weight is not None and plan.rhs_h == 1:
+        weight = weight.view(-1)
+    return triton_kernels.csr_spmm(indptr, cols, eids, lhs.reshape(lhs.shape[0], -1), weight, mean)
+
+
 def spmm(adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | None, plan: autograd.Plan):
     """Raw gSpMM: ``(out [R, *plan.out_shape], arg [R, H*F] edge ids or None)``."""
     fast = (reduce in ("sum", "mean") and isinstance(adj, autograd.Adjacency) and adj.num_edges > 0
-            and lhs is not None and lhs.dtype in (torch.float32, torch.float64)
-            and (op == "copy_lhs" or (op == "mul" and plan.rhs_f == 1 and plan.lhs_f == plan.num_feats)))
-    if fast:
+            and lhs is not None and (op == "copy_lhs" or (op == "mul" and plan.rhs_f == 1
+                                                          and plan.lhs_f == plan.num_feats)))
+    full_lhs = fast and plan.lhs_h == plan.num_heads
+    if full_lhs and _use_triton(lhs):
+        out, arg = _triton_spmm(adj, op, lhs, rhs, plan, reduce == "mean"), None
+    elif fast and lhs.dtype in (torch.float32, torch.float64):
         out, arg = _csr_spmm(adj, op, lhs.contiguous(), rhs, plan), None
         if reduce == "mean":
             out = out / adj.degrees().clamp(min=1).to(out.dtype).view(-1, 1)
