@@ -128,7 +128,7 @@ def _gather(adj, value: Tensor, target: str) -> Tensor:
     if target == "edge":
         return value
     ids = adj.row_ids() if target == "row" else adj.col_ids()
-    return value.index_select(0, ids.long())
+    return value.index_select(0, ids)
 
 
 def _per_row(x: Tensor, rows: Tensor) -> Tensor:
@@ -136,7 +136,12 @@ def _per_row(x: Tensor, rows: Tensor) -> Tensor:
 
 
 def spmm(backend, adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | None) -> Tensor:
-    """``out[r] = reduce_{e: row(e)=r} op(lhs[col(e)], rhs[e])`` (rows without edges give 0)."""
+    """``out[r] = reduce_{e: row(e)=r} op(lhs[col(e)], rhs[e])`` (rows without edges give 0).
+
+    Shapes:
+        lhs: ``[C, *]`` column-node operand (None for copy_rhs); rhs: ``[E, *]`` edge operand in edge order
+        (None for copy_lhs); return ``[R, *broadcast]``.
+    """
     if lhs is not None and rhs is not None:
         lhs, rhs = reference.align(lhs, rhs.to(lhs.dtype))
     plan = make_plan(_shape(lhs), _shape(rhs))
@@ -149,7 +154,11 @@ def spmm(backend, adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | N
 
 def sddmm(backend, adj, op: str, lhs: Tensor | None, rhs: Tensor | None, lhs_target: str,
           rhs_target: str) -> Tensor:
-    """``out[e] = op(lhs[target(e)], rhs[target(e)])`` in edge order; targets "row", "col", "edge"."""
+    """``out[e] = op(lhs[target(e)], rhs[target(e)])`` in edge order; targets "row", "col", "edge".
+
+    Shapes:
+        lhs, rhs: ``[R|C|E, *]`` by target; return ``[E, *broadcast]`` (last dim 1 for dot).
+    """
     if lhs is not None and rhs is not None:
         lhs, rhs = reference.align(lhs, rhs.to(lhs.dtype))
     plan = make_plan(_shape(lhs), _shape(rhs), dot=op == "dot")
@@ -162,7 +171,11 @@ def sddmm(backend, adj, op: str, lhs: Tensor | None, rhs: Tensor | None, lhs_tar
 
 
 def softmax(backend, adj, logits: Tensor) -> Tensor:
-    """Softmax of ``logits [E, *]`` over the edges of every row."""
+    """Softmax of edge scores over the edges of every row.
+
+    Shapes:
+        logits: ``[E, *]``; return ``[E, *]``.
+    """
     if backend is None or not backend.supports(logits.dtype):
         return reference.edge_softmax(adj.row_ids(), adj.num_rows, logits)
     return EdgeSoftmax.apply(backend, adj, logits)
@@ -177,6 +190,8 @@ def _sum_to(x: Tensor, shape: torch.Size) -> Tensor:
 
 
 class GSpMM(torch.autograd.Function):
+    """gSpMM with its sparse backward (inputs aligned and planned by ``spmm``)."""
+
     @staticmethod
     def forward(ctx, backend, adj, op, reduce, plan, lhs, rhs):
         out, arg = backend.spmm(adj, op, reduce, lhs, rhs, plan)
@@ -216,7 +231,7 @@ def _sum_backward(ctx, grad: Tensor, lhs, rhs, need_lhs: bool, need_rhs: bool):
                 grad_rhs = -grad_rhs / (rhs * rhs)
         else:  # copy_rhs, add, sub
             summed = _sum_to(grad, (grad.shape[0], *rhs.shape[1:]))
-            grad_rhs = summed.index_select(0, adj.row_ids().long())
+            grad_rhs = summed.index_select(0, adj.row_ids())
             if op == "sub":
                 grad_rhs = -grad_rhs
     return grad_lhs, grad_rhs
@@ -269,6 +284,8 @@ def _scatter(backend, fused: bool, arg: Tensor, ids: Tensor | None, index: tuple
 
 
 class GSDDMM(torch.autograd.Function):
+    """gSDDMM with a backward made of gSpMMs grouped by each operand's target."""
+
     @staticmethod
     def forward(ctx, backend, adj, op, plan, lhs_target, rhs_target, lhs, rhs):
         if op == "copy_lhs":
@@ -325,6 +342,8 @@ def _group_sum(backend, adj, target: str, grad: Tensor, other: Tensor | None = N
 
 
 class EdgeSoftmax(torch.autograd.Function):
+    """Edge softmax; backward ``grad_x = y * (grad - sum_{edges of the row}(grad * y))``."""
+
     @staticmethod
     def forward(ctx, backend, adj, logits):
         out = backend.softmax(adj, logits)
@@ -337,32 +356,53 @@ class EdgeSoftmax(torch.autograd.Function):
         (out,) = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: the same formula with differentiable ops
             total = spmm(ctx.backend, ctx.adj, "copy_rhs", "sum", None, grad * out)
-            return None, None, out * (grad - total.index_select(0, ctx.adj.row_ids().long()))
+            return None, None, out * (grad - total.index_select(0, ctx.adj.row_ids()))
         return None, None, ctx.backend.softmax_backward(ctx.adj, out, grad.contiguous())
 
 
 def gspmm(backend, graph: Graph, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | None) -> Tensor:
-    """gSpMM on ``graph`` (rows = destinations) with ``backend``; see ``ops.gspmm``."""
+    """gSpMM on ``graph`` (rows = destinations) with ``backend``; see ``ops.gspmm``.
+
+    Shapes:
+        lhs: ``[N_src, *]``; rhs: ``[E, *]``; return ``[N_dst, *broadcast]``.
+    """
     return spmm(backend, Adjacency(graph), op, reduce, lhs, rhs)
 
 
 def gsddmm(backend, graph: Graph, op: str, lhs: Tensor | None, rhs: Tensor | None, lhs_target: str,
            rhs_target: str) -> Tensor:
-    """gSDDMM on ``graph`` with targets "src", "dst", "edge"; see ``ops.gsddmm``."""
+    """gSDDMM on ``graph`` with targets "src", "dst", "edge"; see ``ops.gsddmm``.
+
+    Shapes:
+        lhs, rhs: ``[N_src|N_dst|E, *]`` by target; return ``[E, *broadcast]``.
+    """
     names = {"src": "col", "dst": "row", "edge": "edge"}
     return sddmm(backend, Adjacency(graph), op, lhs, rhs, names[lhs_target], names[rhs_target])
 
 
 def edge_softmax(backend, graph: Graph, logits: Tensor) -> Tensor:
+    """Softmax over the incoming edges of every destination; see ``ops.edge_softmax``.
+
+    Shapes:
+        logits: ``[E, *]``; return ``[E, *]``.
+    """
     return softmax(backend, Adjacency(graph), logits)
 
 
 def segment_reduce(backend, data: Tensor, ptr: Tensor, reduce: str) -> Tensor:
-    """Reduce ``data[ptr[i]:ptr[i+1]]`` (validated by the caller)."""
+    """Reduce ``data[ptr[i]:ptr[i+1]]`` (validated by the caller).
+
+    Shapes:
+        data: ``[E, *]``; ptr: ``[S+1]``; return ``[S, *]``.
+    """
     return spmm(backend, SegmentAdjacency(ptr.long()), "copy_rhs", reduce, None, data)
 
 
 def scatter_reduce(backend, data: Tensor, index: Tensor, num_segments: int, reduce: str, sort) -> Tensor:
-    """Reduce rows sharing ``index``; ``sort(index, num_segments) -> (ptr, perm)`` groups them (stable)."""
+    """Reduce rows sharing ``index``; ``sort(index, num_segments) -> (ptr, perm)`` groups them (stable).
+
+    Shapes:
+        data: ``[E, *]``; index: ``[E]``; return ``[num_segments, *]``.
+    """
     ptr, perm = sort(index, num_segments)
     return spmm(backend, SegmentAdjacency(ptr, perm, index), "copy_rhs", reduce, None, data)

@@ -1,7 +1,7 @@
 """CPU backend: numba kernels (``cpu_kernels.py``) over compressed rows, CSC forward and CSR backward.
 
 This module turns torch tensors into the kernels' flat numpy rows (no copies for contiguous inputs),
-picks the kernel mode of the broadcast pattern, and keeps numba on ``torch.get_num_threads()`` threads
+picks the kernel built for the operator, and keeps numba on ``torch.get_num_threads()`` threads
 (one thread for small work, where waking the pool costs more than it saves). float32 and float64 run
 here; other dtypes go through ``reference.py`` (see ``supports``). It also holds the O(E) counting sort
 that builds every ``Graph.csr()`` / ``Graph.csc()``.
@@ -68,6 +68,7 @@ def counting_sort(rows: Tensor, cols: Tensor, num_rows: int) -> tuple[Tensor, Te
 
 # -- backend primitives used by autograd.py ---------------------------------------------------------------
 def supports(dtype: torch.dtype) -> bool:
+    """float32 and float64 run in numba; others (float16, bfloat16) go through reference.py."""
     return dtype in (torch.float32, torch.float64)
 
 
@@ -88,7 +89,12 @@ def _structure(adj, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 
 def spmm(adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | None, plan: autograd.Plan):
-    """Raw gSpMM: ``(out [R, *plan.out_shape], arg [R, H*F] edge ids or None)``."""
+    """Raw gSpMM over ``adj``'s rows; ``arg`` holds the winning edge id per element for max / min.
+
+    Shapes:
+        lhs: ``[C, lhs_h * lhs_f]`` (any shape with that many elements per row); rhs: ``[E, rhs_h * rhs_f]``;
+        return ``(out [R, *plan.out_shape], arg [R, H * F] int32/int64 or None)``.
+    """
     dtype = (lhs if lhs is not None else rhs).dtype
     heads, feats = plan.num_heads, plan.num_feats
     indptr, nbr, eids, bounds = _structure(adj, heads * feats)
@@ -106,7 +112,11 @@ def spmm(adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | None, plan
 
 
 def sddmm(adj, op: str, lhs: Tensor, rhs: Tensor, lhs_target: str, rhs_target: str, plan: autograd.Plan) -> Tensor:
-    """Raw gSDDMM in edge order: ``[E, *plan.out_shape]``."""
+    """Raw gSDDMM in edge order.
+
+    Shapes:
+        lhs, rhs: ``[R|C|E, *]`` by target; return ``[E, *plan.out_shape]``.
+    """
     heads, feats = plan.num_heads, plan.num_feats
     indptr, nbr, eids, bounds = _structure(adj, heads * feats)
     width = heads if op == "dot" else heads * feats
@@ -117,6 +127,11 @@ def sddmm(adj, op: str, lhs: Tensor, rhs: Tensor, lhs_target: str, rhs_target: s
 
 
 def softmax(adj, logits: Tensor) -> Tensor:
+    """Raw edge softmax over the rows of ``adj``.
+
+    Shapes:
+        logits: ``[E, *]``; return ``[E, *]``.
+    """
     indptr, _, eids, bounds = _structure(adj, logits[0].numel() if logits.shape[0] else 1)
     out = torch.empty_like(logits, memory_format=torch.contiguous_format)
     K.softmax(indptr, eids, _flat(logits, logits.dtype), _flat(out, out.dtype), bounds)
@@ -124,6 +139,11 @@ def softmax(adj, logits: Tensor) -> Tensor:
 
 
 def softmax_backward(adj, y: Tensor, grad: Tensor) -> Tensor:
+    """``y * (grad - sum_row(grad * y))`` in one pass per row.
+
+    Shapes:
+        y, grad: ``[E, *]``; return ``[E, *]``.
+    """
     indptr, _, eids, bounds = _structure(adj, y[0].numel() if y.shape[0] else 1)
     out = torch.empty_like(y, memory_format=torch.contiguous_format)
     K.softmax_backward(indptr, eids, _flat(y, y.dtype), _flat(grad, y.dtype), _flat(out, out.dtype), bounds)
@@ -157,22 +177,27 @@ _BACKEND = sys.modules[__name__]
 
 
 def gspmm(graph, op, reduce, lhs, rhs):
+    """gSpMM on a Graph; see ``ops.gspmm``."""
     return autograd.gspmm(_BACKEND, graph, op, reduce, lhs, rhs)
 
 
 def gsddmm(graph, op, lhs, rhs, lhs_target, rhs_target):
+    """gSDDMM on a Graph; see ``ops.gsddmm``."""
     return autograd.gsddmm(_BACKEND, graph, op, lhs, rhs, lhs_target, rhs_target)
 
 
 def edge_softmax(graph, logits):
+    """Edge softmax on a Graph; see ``ops.edge_softmax``."""
     return autograd.edge_softmax(_BACKEND, graph, logits)
 
 
 def segment_reduce(data, ptr, reduce):
+    """Segment reduction; see ``segment.segment_reduce``."""
     return autograd.segment_reduce(_BACKEND, data, ptr, reduce)
 
 
 def scatter_reduce(data, index, num_segments, reduce):
+    """Scatter reduction (counting-sorted ids); see ``segment.scatter_reduce``."""
     return autograd.scatter_reduce(_BACKEND, data, index, num_segments, reduce, sort_index)
 
 

@@ -199,20 +199,25 @@ _BACKEND = sys.modules[__name__]
 
 
 def gspmm(graph, op, reduce, lhs, rhs):
+    """gSpMM on a Graph; see ``ops.gspmm``."""
     return autograd.gspmm(_BACKEND, graph, op, reduce, lhs, rhs)
 
 
 def gsddmm(graph, op, lhs, rhs, lhs_target, rhs_target):
+    """gSDDMM on a Graph; see ``ops.gsddmm``."""
     return autograd.gsddmm(_BACKEND, graph, op, lhs, rhs, lhs_target, rhs_target)
 
 
 def edge_softmax(graph, logits):
+    """Edge softmax on a Graph; see ``ops.edge_softmax``."""
     return autograd.edge_softmax(_BACKEND, graph, logits)
 
 
 def segment_reduce(data, ptr, reduce):
+    """Segment reduction; see ``segment.segment_reduce``."""
     return autograd.segment_reduce(_BACKEND, data, ptr, reduce)
 
 
 def scatter_reduce(data, index, num_segments, reduce):
+    """Scatter reduction (sorted ids); see ``segment.scatter_reduce``."""
     return autograd.scatter_reduce(_BACKEND, data, index, num_segments, reduce, sort_index)
