@@ -29,7 +29,7 @@ if ! "${py}" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != 
     echo "setup_peers: installing torch==${torch_version}"
     "${pip_cmd[@]}" "torch==${torch_version}"
 fi
-installed_torch="$("${py}" -c "import torch; print(torch.__version__)")"
+installed_torch="$("${py}" -c "import torch; print(torch.__version__)" 2>/dev/null)"
 
 # Pin the exact installed torch for every later install.
 constraints="${here}/.peers/constraints.txt"
@@ -47,10 +47,11 @@ for package in pyg-lib torch-scatter torch-sparse; do
         continue
     fi
     # --only-binary: never try to compile a C++/CUDA extension from source on this machine.
-    if "${pip_cmd[@]}" -q -c "${constraints}" --only-binary=:all: "${package}" >/dev/null 2>&1; then
+    if log="$("${pip_cmd[@]}" -q -c "${constraints}" --only-binary=:all: "${package}" 2>&1)"; then
         optional_status[${package}]="installed"
     else
-        optional_status[${package}]="not available (no wheel for torch ${installed_torch})"
+        reason="$(grep -m1 '^ERROR' <<<"${log}" | cut -c1-120)"
+        optional_status[${package}]="not installed (${reason:-pip failed}); PyG falls back to pure torch"
     fi
 done
 set -e
