@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (stdlib only: safe in the peer interpreters)
+import common  # stdlib only: safe in the peer interpreters
 
 IMPLS = ("graphscale", "graphscale-loader", "pyg")
 PEER_VENV = {"pyg": "pyg"}

@@ -20,9 +20,24 @@ import numba
 import numpy as np
 import torch
 
-from ..errors import SamplingError
+from ..errors import SamplingError, warn_once
 from ..sampling.base import MiniBatch, Sampler, as_node_ids
 from ..sampling.rng import mix_seed
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _probe(values):
+    total = 0.0
+    for i in numba.prange(values.shape[0]):
+        total += values[i]
+    return total
+
+
+def threadsafe_numba() -> bool:
+    """Whether numba's threading layer (chosen at the first parallel call) accepts concurrent launches
+    from several threads: omp and tbb do, workqueue aborts the process."""
+    _probe(np.zeros(2))
+    return numba.threading_layer() != "workqueue"
 
 
 class NodeLoader:
@@ -70,6 +85,11 @@ class NodeLoader:
         num_nodes = sampler.num_nodes
         self.seeds = np.arange(num_nodes, dtype=np.int64) if seeds is None else as_node_ids(seeds, num_nodes, where)
         self.batch_size, self.shuffle, self.seed = batch_size, bool(shuffle), int(seed)
+        if num_workers > 0 and not threadsafe_numba():
+            warn_once("NodeLoader: numba's workqueue threading layer cannot run kernels from several threads at "
+                      "once; sampling in the iterating thread (num_workers=0). Install tbb or use the omp layer "
+                      "(NUMBA_THREADING_LAYER=omp) for background sampling.")
+            num_workers = 0
         self.num_workers, self.prefetch = num_workers, max(prefetch, num_workers)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.device = None if device is None else torch.device(device)

@@ -135,3 +135,15 @@ def test_argument_errors():
         NodeLoader(NeighborSampler(graph, [2]), None, None)
     with pytest.raises(SamplingError, match="out of range"):
         NodeLoader(NeighborSampler(graph, [2]), [graph.num_nodes], 8)
+
+
+def test_workqueue_layer_falls_back_to_the_iterating_thread(monkeypatch):
+    import numba
+
+    from graphscale.errors import GraphscaleWarning
+
+    monkeypatch.setattr(numba, "threading_layer", lambda: "workqueue")
+    with pytest.warns(GraphscaleWarning, match="workqueue"):
+        loader = NodeLoader(NeighborSampler(make_graph(), [2]), None, 50, num_workers=2)
+    assert loader.num_workers == 0
+    assert sum(b.output_ids.numel() for b in loader) == 200
