@@ -21,10 +21,6 @@ os.environ.setdefault("GRAPHSCALE_DOWNLOAD", "0")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
 @pytest.fixture
 def data_root() -> Path:
     """The real datasets' root (``$GRAPHSCALE_DATA``)."""
@@ -36,6 +32,7 @@ def require_dataset(data_root: Path):
     """``require_dataset(name)``: skip (locally) or fail (CI) unless every file of ``name`` is present."""
 
     def check(name: str) -> None:
+        from graphscale.datasets.io import in_ci
         from graphscale.datasets.registry import available
 
         row = next((r for r in available(data_root) if r["name"] == name), None)
@@ -43,7 +40,7 @@ def require_dataset(data_root: Path):
             pytest.fail(f"require_dataset: {name!r} is not a registered dataset")
         if not row["found"]:
             message = f"dataset {name!r} missing under {data_root}: {row.get('missing')}"
-            if _in_ci():
+            if in_ci():
                 pytest.fail(message + " (CI=true: missing data is an error)")
             pytest.skip(message)
 
