@@ -13,7 +13,6 @@ A sampler is two functions a loader calls (PyG's loader/sampler split):
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -192,6 +191,3 @@ class ScratchMap:
             self._local.array = array
         return array
 
-
-def seeds_tensor(ids: np.ndarray | Sequence[int]) -> Tensor:
-    return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))

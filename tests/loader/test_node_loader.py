@@ -147,3 +147,21 @@ def test_workqueue_layer_falls_back_to_the_iterating_thread(monkeypatch):
         loader = NodeLoader(NeighborSampler(make_graph(), [2]), None, 50, num_workers=2)
     assert loader.num_workers == 0
     assert sum(b.output_ids.numel() for b in loader) == 200
+
+
+def test_minibatch_to_moves_every_tensor_and_block():
+    """``MiniBatch.to`` (what the loader's ``device=`` does): the meta device stands in for a GPU."""
+    graph = make_graph()
+    batch = NeighborSampler(graph, [3, 2]).sample(np.arange(5), seed=0)
+    moved = batch.to("meta")
+    assert all(t.device.type == "meta" for t in moved[1:] if t is not None)
+    for block, original in zip(moved.graph, batch.graph):
+        assert block.num_src_nodes == original.num_src_nodes and block.num_edges == original.num_edges
+        assert {t.device.type for t in (block.src, block.dst, block.src_ids, block.dst_ids, block.edge_ids)} == {"meta"}
+    sampler = SaintRandomWalkSampler(graph, num_roots=8, coverage=2.0)
+    (item,) = sampler.plan(np.arange(0, 200, 2), None, False, np.random.default_rng(0))[:1]
+    sub = sampler.sample(item, seed=1)
+    moved = NodeLoader(sampler, np.arange(0, 200, 2), device="meta", num_workers=0, pin_memory=False)
+    first = next(iter(moved))
+    assert first.graph.src.device.type == "meta" and first.edge_weight.device.type == "meta"
+    assert sub.to("cpu").graph is sub.graph  # already there: no copy
