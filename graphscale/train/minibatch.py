@@ -40,7 +40,6 @@ from ..sampling import (
     SaintNodeSampler,
     SaintRandomWalkSampler,
     cluster_cache_dir,
-    sample_neighbors,
 )
 from .common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
 from .metrics import accuracy
@@ -203,10 +202,11 @@ def layerwise_inference(model: ConvStack, graph: Graph, x: Tensor, batch_size: i
     device = device or next(model.parameters()).device
     h = x
     chunks = torch.arange(graph.num_nodes).split(batch_size)
+    full_neighbourhood = NeighborSampler(graph, [-1])
     for i, conv in enumerate(model.convs):
         out = None
         for chunk in chunks:
-            (block,) = sample_neighbors(graph, chunk, [-1])
+            (block,) = full_neighbourhood.sample_blocks(chunk)
             part = conv(block.to(device), h[block.src_ids].to(device))
             if i < len(model.convs) - 1:
                 part = model.activation(part)
