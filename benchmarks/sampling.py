@@ -15,7 +15,8 @@ sampling is timed (no feature gathering, no model). Implementations:
 Every measurement runs in a fresh subprocess (peer under an address-space limit) with
 ``OMP_WAIT_POLICY=PASSIVE`` for all. The first ``--warmup`` batches (numba compile or cache load) are not
 timed; their time is reported as ``warmup_s``. Output: one JSON line per measurement (bench, impl, status,
-seeds_per_s, batches_per_s, mean_sampled_nodes, mean_sampled_edges, ...), then a ``ratio`` line.
+seeds_per_s (wall clock, the reported figure), seeds_per_cpu_s (per CPU-second of the process: reads the noise
+of a shared machine), batches_per_s, mean_sampled_nodes, mean_sampled_edges, ...), then a ``ratio`` line.
 
 Usage:
     python benchmarks/sampling.py                       # everything, full size (about a minute per impl)
@@ -142,14 +143,17 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
             record["threading_layer"] = numba.threading_layer()
         seeds = nodes = edges = batches = 0
-        elapsed = []
+        elapsed, cpu = [], []
         for _ in range(args.epochs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for num_seeds, num_nodes, num_edges in make_epoch():
                 seeds, nodes, edges, batches = seeds + num_seeds, nodes + num_nodes, edges + num_edges, batches + 1
             elapsed.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
         total = sum(elapsed)
+        # CPU seconds of all this process's threads: less sensitive to other load than wall time (README)
         record.update(status="ok", seeds_per_s=round(seeds / total, 1), batches_per_s=round(batches / total, 2),
+                      seeds_per_cpu_s=round(seeds / max(sum(cpu), 1e-9), 1),
                       epoch_time_s=round(total / len(elapsed), 3), epochs=args.epochs, batches=batches,
                       mean_sampled_nodes=round(nodes / batches, 1), mean_sampled_edges=round(edges / batches, 1),
                       peak_rss_mb=round(common.peak_rss_mb(), 1))
