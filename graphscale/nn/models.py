@@ -21,6 +21,7 @@ from ..graph import Graph
 from .conv import APPNP, ChebConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GINConv, SAGEConv, SGConv
 from .conv.sage import AGGREGATORS
 from .conv.utils import NodeInput
+from .functional import dropout as fast_dropout
 from .pool import READOUTS
 
 GraphInput = Graph | Sequence[Graph]
@@ -150,10 +151,10 @@ class ConvStack(nn.Module):
 
     def forward(self, graph: GraphInput, x: NodeInput, edge_weight: Tensor | None = None) -> Tensor:
         graphs = per_layer_graphs(graph, len(self.convs), type(self).__name__)
-        h = F.dropout(x, self.input_dropout, self.training)
+        h = fast_dropout(x, self.input_dropout, self.training)
         for i, (layer_graph, conv) in enumerate(zip(graphs, self.convs)):
             if i > 0:
-                h = F.dropout(h, self.dropout, self.training)
+                h = fast_dropout(h, self.dropout, self.training)
             h = conv(layer_graph, h) if edge_weight is None else conv(layer_graph, h, edge_weight=edge_weight)
             if i < len(self.convs) - 1:
                 h = self.activation(h)
@@ -217,10 +218,10 @@ class APPNPNet(nn.Module):
 
     def forward(self, graph: GraphInput, x: Tensor) -> Tensor:
         (graph,) = per_layer_graphs(graph, 1, "APPNPNet")
-        h = F.dropout(x, self.input_dropout, self.training)
+        h = fast_dropout(x, self.input_dropout, self.training)
         for i, linear in enumerate(self.linears):
             if i > 0:
-                h = F.dropout(F.relu(h), self.dropout, self.training)
+                h = fast_dropout(F.relu(h), self.dropout, self.training)
             h = linear(h)
         return self.propagation(graph, h)
 
@@ -239,7 +240,7 @@ class SGCNet(nn.Module):
 
     def forward(self, graph: GraphInput, x: Tensor) -> Tensor:
         (graph,) = per_layer_graphs(graph, 1, "SGCNet")
-        return self.conv(graph, F.dropout(x, self.input_dropout, self.training) if self.input_dropout else x)
+        return self.conv(graph, fast_dropout(x, self.input_dropout, self.training) if self.input_dropout else x)
 
 
 class GatedGCNNet(nn.Module):
@@ -266,7 +267,7 @@ class GatedGCNNet(nn.Module):
 
     def forward(self, graph: GraphInput, x: Tensor) -> Tensor:
         graphs = per_layer_graphs(graph, len(self.layers), "GatedGCNNet")
-        h = self.embed(F.dropout(x, self.input_dropout, self.training))
+        h = self.embed(fast_dropout(x, self.input_dropout, self.training))
         edge = None
         for i, (layer_graph, layer) in enumerate(zip(graphs, self.layers)):
             if i == 0 or graphs[i - 1] is not layer_graph:

@@ -1,0 +1,48 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphscale.nn.functional import dropout
+
+
+def test_dropout_keeps_about_one_minus_p_and_scales():
+    torch.manual_seed(0)
+    x = torch.randn(300, 100, dtype=torch.float64).abs() + 0.1
+    y = dropout(x, 0.3)
+    keep = y != 0
+    assert abs(keep.double().mean().item() - 0.7) < 0.01
+    assert torch.allclose(y[keep], x[keep] / 0.7)
+
+
+def test_dropout_gradient_is_the_regenerated_mask():
+    torch.manual_seed(1)
+    x = (torch.rand(200, 64) + 0.5).requires_grad_()
+    y = dropout(x, 0.5)
+    upstream = torch.randn_like(y)
+    y.backward(upstream)
+    keep = y != 0
+    assert torch.allclose(x.grad, torch.where(keep, upstream * 2.0, torch.zeros_like(upstream)))
+
+
+def test_dropout_reproducible_under_torch_seed_and_identity_in_eval():
+    x = torch.randn(128, 64)
+    torch.manual_seed(5)
+    a = dropout(x, 0.5)
+    torch.manual_seed(5)
+    b = dropout(x, 0.5)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, dropout(x, 0.5))
+    assert dropout(x, 0.5, training=False) is x
+    assert dropout(x, 0.0) is x
+
+
+def test_dropout_fallbacks_and_errors():
+    small = torch.ones(10, 3)
+    assert dropout(small, 1.0).abs().sum() == 0
+    half = torch.ones(100, 100, dtype=torch.float16)
+    assert dropout(half, 0.5).dtype == torch.float16
+    with pytest.raises(ValueError, match="p in"):
+        dropout(small, 1.5)
+    # same distribution family as torch's: the expected value is preserved
+    big = torch.ones(500, 200)
+    assert abs(dropout(big, 0.4).mean().item() - F.dropout(big, 0.4).mean().item()) < 0.02
