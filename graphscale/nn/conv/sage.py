@@ -95,11 +95,10 @@ class SAGEConv(nn.Module):
             degree = graph.in_degrees().to(total.dtype).unsqueeze(-1)
             neigh = total / (degree + 1.0)
             neigh = neigh if project_first else self.lin_neigh(neigh)
-        out = neigh
+        # root term and bias fused into one addmm: out = neigh + bias + x_dst W_root^T (no [N, F_out] temporaries)
+        out = neigh if self.bias is None else neigh + self.bias
         if self.lin_root is not None:
-            out = out + self.lin_root(x_dst)
-        if self.bias is not None:
-            out = out + self.bias
+            out = torch.addmm(out, x_dst, self.lin_root.weight.t())
         if self.normalize:
             out = F.normalize(out, p=2.0, dim=-1)
         return out
