@@ -22,9 +22,10 @@ def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     lowered = {str(c).lower(): str(c) for c in choices}
     name = str(name).lower()
 
-    def score(candidate: str) -> tuple[float, int]:
-        prefix = len(os.path.commonprefix([name, candidate]))  # ties go to the longer common prefix
-        return difflib.SequenceMatcher(None, name, candidate).ratio(), prefix
+    def score(candidate: str) -> tuple[float, bool, int]:
+        # ties go to a transposition of the same letters ('gni' -> 'gin'), then to the longer common prefix
+        prefix = len(os.path.commonprefix([name, candidate]))
+        return difflib.SequenceMatcher(None, name, candidate).ratio(), sorted(name) == sorted(candidate), prefix
 
     ranked = sorted(lowered, key=score, reverse=True)
     if not ranked or score(ranked[0])[0] < cutoff:
