@@ -52,7 +52,8 @@ def read_npz(path: Path) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     try:
         arrays = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
-        raise DatasetError(f"{path.name}: expected a gnn-benchmark .npz file, got {type(err).__name__}: {err}.") from err
+        raise DatasetError(f"{path.name}: expected a gnn-benchmark .npz file, got {type(err).__name__}: "
+                           f"{err}.") from err
     with arrays:
         adjacency = _csr(arrays, "adj", path)
         if "attr_matrix" in arrays.files:

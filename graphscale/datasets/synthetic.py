@@ -108,7 +108,8 @@ def group_mixing(labels: np.ndarray, weights: np.ndarray, spec: PlantedSpec) -> 
 
 
 def centroid_features(labels: np.ndarray, num_features: int, signal: float, rng: np.random.Generator,
-                      num_classes: int, rows_per_step: int = 1 << 18, centroids: np.ndarray | None = None) -> np.ndarray:
+                      num_classes: int, rows_per_step: int = 1 << 18,
+                      centroids: np.ndarray | None = None) -> np.ndarray:
     """``[N, F]`` float32 ``centroid[label] + N(0, 1)`` with ``centroid ~ signal * N(0, 1)`` unless given,
     filled in row blocks (no large temporaries)."""
     if centroids is None:

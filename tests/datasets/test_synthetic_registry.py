@@ -65,7 +65,8 @@ TINY = dataclasses.replace(synthetic.PRODUCTS, num_nodes=3000, num_pairs=20_000,
 
 def test_planted_generator_small_and_cache_roundtrip(tmp_path):
     first = synthetic.load_planted("tiny-products", TINY, tmp_path, seed=3)
-    assert first.meta["from_cache"] is False and (tmp_path / "synthetic" / f"tiny-products-seed3-v{synthetic.CACHE_VERSION}").is_dir()
+    assert first.meta["from_cache"] is False
+    assert (tmp_path / "synthetic" / f"tiny-products-seed3-v{synthetic.CACHE_VERSION}").is_dir()
     second = synthetic.load_planted("tiny-products", TINY, tmp_path, seed=3)
     assert second.meta["from_cache"] is True
     for name in ("x", "y", "train_mask", "test_mask"):
