@@ -17,6 +17,7 @@ import lzma
 import os
 import pickle
 import shutil
+import stat
 import tempfile
 import urllib.error
 import urllib.request
@@ -143,6 +144,22 @@ def load_pickle(path: str | os.PathLike[str]) -> Any:
 
 
 # -- downloads ------------------------------------------------------------------------------------------------
+def is_writable_dir(path: str | os.PathLike[str]) -> bool:
+    """Whether files may be created under ``path`` (or its nearest existing ancestor).
+
+    The owner's write bit is honoured even for root, so a data folder made read-only (``chmod a-w``) is never
+    written into by downloads or caches.
+    """
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return path.is_dir() and bool(mode & stat.S_IWUSR) and os.access(path, os.W_OK | os.X_OK)
+
+
 def _manual_hint(url: str, dest: Path) -> str:
     return f"Download {url} and save it as {dest}, or set GRAPHSCALE_DATA / root= to a folder that has it"
 
@@ -156,6 +173,8 @@ def fetch(url: str, dest: str | os.PathLike[str], timeout: float = DOWNLOAD_TIME
     """
     dest = Path(dest)
     try:
+        if not is_writable_dir(dest.parent):
+            raise PermissionError(f"{dest.parent} is read-only")
         dest.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     except OSError as err:

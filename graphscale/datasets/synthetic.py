@@ -38,7 +38,7 @@ import torch
 from ..errors import warn_once
 from .base import NodeDataset
 from .generators import degree_corrected_sbm, pairs_to_graph, power_law_weights, stochastic_block_model
-from .io import DEFAULT_ROOT, data_root
+from .io import DEFAULT_ROOT, data_root, is_writable_dir
 
 CACHE_VERSION = 2  # bump whenever generation changes
 
@@ -172,6 +172,8 @@ def _read_cache(folder: Path) -> tuple[dict[str, np.ndarray], dict] | None:
 def _write_cache(folder: Path, arrays: dict[str, np.ndarray], meta: dict) -> bool:
     """Write into a temporary sibling folder and rename it into place; False when not writable."""
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    if not is_writable_dir(folder.parent):
+        return False
     try:
         tmp.mkdir(parents=True, exist_ok=True)
         for key, value in arrays.items():

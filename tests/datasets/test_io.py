@@ -116,3 +116,19 @@ def test_require_files_missing_message_and_download(tmp_path):
         io.require_files(folder, ["data.txt"], {"data.txt": source.as_uri()})
     found = io.require_files(folder, ["data.txt"], {"data.txt": source.as_uri()}, download=True)
     assert found["data.txt"].read_text() == "42\n"
+
+
+def test_read_only_folder_is_never_written(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)  # honoured even when the tests run as root
+    try:
+        assert not io.is_writable_dir(folder) and not io.is_writable_dir(folder / "sub" / "deeper")
+        source = tmp_path / "a.bin"
+        source.write_bytes(b"1")
+        with pytest.raises(DatasetError, match=r"fetch: expected a writable folder for a.bin.*Download file:"):
+            io.fetch(source.as_uri(), folder / "a.bin")
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+    assert io.is_writable_dir(folder)

@@ -10,7 +10,7 @@ import torch
 
 import graphscale.datasets as gd
 from graphscale.datasets import synthetic
-from graphscale.errors import DatasetError
+from graphscale.errors import DatasetError, GraphscaleWarning
 
 
 def test_synthetic_default_is_deterministic_and_planetoid_like():
@@ -128,3 +128,17 @@ def test_planted_label_noise_stays_inside_groups():
     assert 0.2 < changed.mean() < 0.45  # half redrawn, a third of those land on the same class
     assert np.array_equal(clean["y"][changed] // 3, noisy["y"][changed] // 3)  # same group (last group: class 6)
     assert noisy["y"].max() <= 6 and np.array_equal(clean["u"], noisy["u"])
+
+
+def test_planted_cache_skips_read_only_root(tmp_path, monkeypatch):
+    monkeypatch.setattr(synthetic, "DEFAULT_ROOT", tmp_path / "fallback")
+    read_only = tmp_path / "shared"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    try:
+        with pytest.warns(GraphscaleWarning, match="could not write the cache"):
+            data = synthetic.load_planted("tiny-ro", TINY, read_only, seed=0)
+        assert list(read_only.iterdir()) == []
+        assert data.meta["cache"].startswith(str(tmp_path / "fallback"))
+    finally:
+        read_only.chmod(0o755)
