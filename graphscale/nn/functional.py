@@ -32,24 +32,41 @@ def _keep(seed, i, threshold):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _dropout_kernel(src, out, seed, threshold, scale):
+def _dropout_kernel(src, out, seed, threshold, scale, relu):
     n = src.shape[0]
     num_chunks = (n + _CHUNK - 1) // _CHUNK
     for c in prange(num_chunks):
         lo = c * _CHUNK
         hi = min(n, lo + _CHUNK)
         for i in range(lo, hi):
-            out[i] = src[i] * scale if _keep(seed, i, threshold) else 0.0
+            value = src[i]
+            if relu and value < 0:
+                value = 0.0
+            out[i] = value * scale if _keep(seed, i, threshold) else 0.0
 
 
-def _apply(x: Tensor, seed: int, p: float) -> Tensor:
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _relu_dropout_backward(out, grad, grad_in, scale):
+    n = out.shape[0]
+    num_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in prange(num_chunks):
+        lo = c * _CHUNK
+        hi = min(n, lo + _CHUNK)
+        for i in range(lo, hi):
+            grad_in[i] = grad[i] * scale if out[i] > 0 else 0.0
+
+
+def _scale(x: Tensor, p: float) -> float:
+    return x.new_tensor(1.0 / (1.0 - p)).item()
+
+
+def _apply(x: Tensor, seed: int, p: float, relu: bool = False) -> Tensor:
     from ..saga.kernels.cpu import num_threads
 
     out = torch.empty_like(x)
     threshold = np.uint64(min(int(p * 2.0**53), 2**53))
     num_threads(x.numel())
-    _dropout_kernel(x.reshape(-1).numpy(), out.view(-1).numpy(), np.uint64(seed), threshold,
-                    x.new_tensor(1.0 / (1.0 - p)).item())
+    _dropout_kernel(x.reshape(-1).numpy(), out.view(-1).numpy(), np.uint64(seed), threshold, _scale(x, p), relu)
     return out
 
 
@@ -64,17 +81,47 @@ class _HashDropout(torch.autograd.Function):
         return _apply(grad.contiguous(), ctx.seed, ctx.p), None, None
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+class _HashReluDropout(torch.autograd.Function):
+    """``dropout(relu(x))`` in one pass. The backward needs no mask at all: an element gets gradient
+    exactly when its output is positive (kept and ``x > 0``)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, p: float, seed: int) -> Tensor:  # type: ignore[override]
+        out = _apply(x.contiguous(), seed, p, relu=True)
+        ctx.p = p
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        (out,) = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_in = torch.empty_like(grad)
+        _relu_dropout_backward(out.view(-1).numpy(), grad.view(-1).numpy(), grad_in.view(-1).numpy(),
+                               _scale(out, ctx.p))
+        return grad_in, None, None
+
+
+def _fast_path(x: Tensor, p: float) -> bool:
+    return 0.0 < p < 1.0 and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) \
+        and x.numel() >= 4096
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, relu: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability ``p``, scale the rest by ``1 / (1 - p)``.
+
+    With ``relu=True`` computes ``dropout(relu(x))`` in one fused pass (relu alone when not training).
 
     Shapes:
         x: any shape; return: same shape and dtype.
     """
-    if not training or p == 0.0:
-        return x
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout: expected p in [0, 1], got {p}.")
-    if p == 1.0 or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.numel() < 4096:
-        return F.dropout(x, p, training)
+    if not training or p == 0.0:
+        return F.relu(x) if relu else x
+    if not _fast_path(x, p):
+        return F.dropout(F.relu(x) if relu else x, p, training)
     seed = int(torch.randint(0, 2**62, (1,)).item())
+    if relu:
+        return _HashReluDropout.apply(x, p, seed)
     return _HashDropout.apply(x, p, seed)

@@ -152,11 +152,12 @@ class ConvStack(nn.Module):
     def forward(self, graph: GraphInput, x: NodeInput, edge_weight: Tensor | None = None) -> Tensor:
         graphs = per_layer_graphs(graph, len(self.convs), type(self).__name__)
         h = fast_dropout(x, self.input_dropout, self.training)
+        fuse_relu = self.activation is F.relu  # relu + dropout as one pass, no mask kept for backward
         for i, (layer_graph, conv) in enumerate(zip(graphs, self.convs)):
             if i > 0:
-                h = fast_dropout(h, self.dropout, self.training)
+                h = fast_dropout(h, self.dropout, self.training, relu=fuse_relu)
             h = conv(layer_graph, h) if edge_weight is None else conv(layer_graph, h, edge_weight=edge_weight)
-            if i < len(self.convs) - 1:
+            if i < len(self.convs) - 1 and not fuse_relu:
                 h = self.activation(h)
         return h
 

@@ -46,3 +46,16 @@ def test_dropout_fallbacks_and_errors():
     # same distribution family as torch's: the expected value is preserved
     big = torch.ones(500, 200)
     assert abs(dropout(big, 0.4).mean().item() - F.dropout(big, 0.4).mean().item()) < 0.02
+
+
+def test_fused_relu_dropout_equals_dropout_of_relu_with_the_same_mask():
+    x = torch.randn(300, 64, dtype=torch.float64, requires_grad=True)
+    torch.manual_seed(1)
+    fused = dropout(x, 0.4, relu=True)
+    torch.manual_seed(1)
+    plain = dropout(torch.relu(x.detach()), 0.4)
+    assert torch.equal(fused, plain)
+    upstream = torch.randn_like(fused)
+    fused.backward(upstream)
+    assert torch.allclose(x.grad, torch.where(plain > 0, upstream / 0.6, torch.zeros_like(upstream)))
+    assert torch.equal(dropout(x, 0.4, training=False, relu=True), torch.relu(x))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...graph import Graph
@@ -90,7 +91,7 @@ class GCNConv(nn.Module):
         else:
             out = gspmm(prop_graph, "mul", "sum", h, norm.to(h.dtype))
         if not project_first:
-            out = self.linear(out)
+            return F.linear(out, self.linear.weight, self.bias)  # bias fused into the addmm
         return out if self.bias is None else out + self.bias
 
     def extra_repr(self) -> str:
