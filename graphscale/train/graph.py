@@ -122,9 +122,8 @@ def train_graph(cfg: RunConfig, dataset: GraphDataset, device: torch.device, out
         "train_acc": float(np.mean([h["train_acc"][best_epoch] for h in histories])),
         "epoch_time_s": sum(epoch_times) / len(epoch_times) if epoch_times else None,
         "warmup_time_s": results[0]["warmup_time_s"] if results else None,
-        "folds": results, "curves": [{"train_loss": np.mean([h["train_loss"] for h in histories], 0).tolist(),
-                                      "train_acc": np.mean([h["train_acc"] for h in histories], 0).tolist(),
-                                      "test_acc": mean_curve.tolist()}],
+        "folds": results, "curves": [{key: np.mean([h[key] for h in histories], 0).tolist()
+                                      for key in ("train_loss", "train_acc", "test_loss", "test_acc")}],
         "num_graphs": len(dataset), "num_classes": dataset.num_classes,
     }
 
