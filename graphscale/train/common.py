@@ -146,5 +146,5 @@ class EpochSelector:
 
 def progress_bar(total: int, desc: str, enabled: bool) -> tqdm:
     """tqdm bar on stderr (the CLI keeps stdout for results)."""
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=False, dynamic_ncols=True,
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=True, dynamic_ncols=True,
                 mininterval=0.5)
