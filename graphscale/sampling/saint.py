@@ -24,6 +24,7 @@ Weights are capped at ``1e4`` (PyG's guard against near-zero counts).
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -47,7 +48,7 @@ def _accumulate(counts, ids):
         counts[ids[i]] += 1.0
 
 
-class SaintSampler:
+class SaintSampler(abc.ABC):
     """Shared part of the GraphSAINT samplers: pre-sampling, normalisation, induced-subgraph batches.
 
     Args:
@@ -85,8 +86,9 @@ class SaintSampler:
         self.steps_per_epoch = check_positive(steps_per_epoch, "steps_per_epoch", where)
 
     # -- the draw: subclasses return candidate node ids (duplicates allowed) -------------------------
+    @abc.abstractmethod
     def draw(self, seed: int) -> np.ndarray:
-        raise NotImplementedError
+        """Candidate node ids of one subgraph (duplicates allowed), from the per-draw ``seed``."""
 
     def _presample(self, coverage: float, seed: int, max_presamples: int) -> None:
         node_count = np.zeros(self.num_nodes, dtype=np.float64)
