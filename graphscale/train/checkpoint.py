@@ -22,6 +22,13 @@ import torch
 from ..errors import GraphscaleError
 
 
+def _file_mode() -> int:
+    """Permissions a plain ``open(path, "w")`` would give (mkstemp makes 0600 files)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_atomic(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save(obj, path)`` through a temporary file + ``os.replace`` (never a partial file)."""
     path = Path(path)
@@ -32,6 +39,7 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> None:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -47,6 +55,7 @@ def write_text_atomic(text: str, path: str | os.PathLike) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -20,6 +20,9 @@ def test_round_trip(tmp_path):
     loaded = ckpt.load_checkpoint(path)
     assert loaded["epoch"] == 3 and loaded["history"] == {"loss": [1.0, 0.5]}
     assert torch.equal(loaded["weights"], state["weights"])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # like a plain open(), not mkstemp's 0600
     assert ckpt.load_checkpoint(tmp_path / "missing.pt") is None
 
 
