@@ -78,8 +78,9 @@ class TrainConfig:
     patience: int = option(0, "Stop when the selection metric has not improved for this many epochs (0 = never).",
                            ge=0)
     select: str = option("val_acc", "Epoch selection / early-stopping metric (node tasks): val_acc breaks ties by "
-                                    "lower val_loss; val_loss; gat = stop when neither val_acc nor val_loss improved.",
-                         choices=("val_acc", "val_loss", "gat"))
+                                    "lower val_loss; val_loss; gat = stop when neither val_acc nor val_loss improved; "
+                                    "last = no selection, report the final epoch (SGC reference protocol).",
+                         choices=("val_acc", "val_loss", "gat", "last"))
     seeds: int = option(1, "Number of runs (seeds seed, seed+1, ...); graph tasks: CV repetitions.", ge=1)
     seed: int = option(0, "First seed.", ge=0)
     lr_step: int = option(0, "Multiply the learning rate by lr_gamma every lr_step epochs (0 = constant).", ge=0)

@@ -101,7 +101,8 @@ class EpochSelector:
 
     ``select``: ``val_acc`` (higher accuracy; ties broken by lower loss), ``val_loss`` (lower loss), or
     ``gat`` (Veličković et al. reference code: patience counts epochs where neither accuracy nor loss
-    reached a new best; the kept epoch is the last one where both did). ``patience`` 0 never stops.
+    reached a new best; the kept epoch is the last one where both did), or ``last`` (no selection: the
+    final epoch is kept, as in the SGC reference code). ``patience`` 0 never stops.
     """
 
     def __init__(self, select: str, patience: int) -> None:
@@ -113,7 +114,7 @@ class EpochSelector:
     def _improved(self, metrics: dict[str, float]) -> tuple[bool, bool]:
         """``(keep this epoch, reset patience)``."""
         acc, loss = metrics["val_acc"], metrics["val_loss"]
-        if not self.best:
+        if not self.best or self.select == "last":
             return True, True
         best_acc, best_loss = self.best["val_acc"], self.best["val_loss"]
         if self.select == "val_loss":

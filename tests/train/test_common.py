@@ -97,6 +97,12 @@ def test_selector_gat_rule():
     assert selector.best["epoch"] == 3 and stopped == 5
 
 
+def test_selector_last_keeps_the_final_epoch():
+    seq = [(0.9, 0.1), (0.5, 1.0), (0.4, 2.0)]
+    selector, stopped = run_selector("last", 1, seq)
+    assert selector.best["epoch"] == 2 and stopped == -1 and float(selector.best_state["weight"]) == 2.0
+
+
 def test_selector_state_round_trip():
     seq = [(0.5, 1.0), (0.7, 0.9), (0.6, 0.95)]
     selector, _ = run_selector("val_acc", 5, seq)
