@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Create the peer virtualenv used by the benchmarks (PyTorch Geometric on the same torch as graphscale).
 #
-# Usage: bash benchmarks/setup_peers.sh            (from anywhere; idempotent, safe to re-run)
+# Usage: bash benchmarks/setup_peers.sh [PEER ...]  (from anywhere; idempotent, safe to re-run)
+#        PEER: pyg (below) or the name of a script in benchmarks/peers/ (gensim, pecanpy, pykeen ...);
+#        no argument: every peer. Each peer gets its own virtualenv under benchmarks/.peers/<peer>/.
 #        PYTHON=python3.11 bash benchmarks/setup_peers.sh
 #
 # Result: benchmarks/.peers/pyg/ (git-ignored) with torch==2.13.0 (CPU build), torch_geometric 2.8.x,
@@ -11,7 +13,12 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="${here}/.peers/pyg"
+wanted=("$@")
+wants() { [[ ${#wanted[@]} -eq 0 ]] || [[ " ${wanted[*]} " == *" $1 "* ]]; }
+
+setup_pyg() {
+
+    venv="${here}/.peers/pyg"
 python_bin="${PYTHON:-python3}"
 torch_version="2.13.0"
 pyg_spec="torch_geometric>=2.8,<2.9"
@@ -73,3 +80,19 @@ if [[ "${installed_torch%%+*}" != "${torch_version}" ]]; then
     exit 1
 fi
 echo "setup_peers: peer python is ${py}"
+}
+
+failed=()
+if wants pyg; then setup_pyg || failed+=(pyg); fi
+for script in "${here}"/peers/*.sh; do
+    [[ -e "${script}" ]] || continue
+    name="$(basename "${script}" .sh)"
+    if wants "${name}"; then
+        echo "setup_peers: ${name}"
+        PYTHON="${PYTHON:-python3}" bash "${script}" || failed+=("${name}")
+    fi
+done
+if [[ ${#failed[@]} -gt 0 ]]; then
+    echo "setup_peers: failed: ${failed[*]} (the benchmarks report these peers as errors)" >&2
+    exit 1
+fi
