@@ -88,6 +88,9 @@ class TrainConfig:
     batch_size: int = option(32, "Graphs per mini-batch (graph tasks).", ge=1)
     folds: int = option(10, "Stratified cross-validation folds (graph tasks).", ge=2)
     device: str = option("auto", "cpu, cuda, cuda:N or auto (cuda when available).")
+    memory_budget: str | None = option(None, "Full-batch node training: stream the adjacency in destination-row "
+                                             "chunks (NGra) to stay under this size, e.g. 6GB or 512MB; null = "
+                                             "unchunked.")
 
 
 @dataclass
