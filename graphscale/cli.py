@@ -15,6 +15,7 @@ code 2. With ``--json`` the last stdout line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -128,6 +129,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMAND_MODULES = ("embed", "visualize", "kg")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import shipped_configs
 
@@ -158,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--json", action="store_true", help="print the list as one JSON line")
     data.add_argument("--root", help="data root to look in (default $GRAPHSCALE_DATA)")
     data.set_defaults(handler=cmd_datasets)
+
+    # Further commands live in graphscale/commands/<name>.py, each with ``register(subparsers)`` that adds its
+    # parser and sets ``handler`` (a function of the parsed args returning the exit code).
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__package__}.commands.{name}":
+                raise
+            continue
+        module.register(commands)
     return parser
 
 

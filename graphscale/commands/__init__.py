@@ -1,0 +1,1 @@
+"""Sub-commands of ``graphscale`` beyond train/datasets: each module has ``register(subparsers)``."""
