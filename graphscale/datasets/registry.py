@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from . import geomgcn, musae, npz, planetoid, tu
+from . import geomgcn, mat, musae, npz, planetoid, tu
 from .base import GraphDataset, NodeDataset
 from .custom import load_custom
+from .edgelist import KARATE_URL, load_karate
 from .io import data_root, resolve
 from .synthetic import load_synthetic, load_synthetic_arxiv, load_synthetic_products
 
@@ -136,6 +137,15 @@ for _name, (_st, _desc) in _NPZ_STATS.items():
         _name, NODE, lambda root=None, _n=_name, **o: npz.load_npz_named(_n, root, **o), _name, (_file,),
         {_file: npz.URL.format(file=_file)}, _st, _desc))
 
+for _name, (_st, _desc) in {
+    "blogcatalog": (_stats(10312, 667966, 39), "BlogCatalog bloggers, 39 multi-label interests (DeepWalk, node2vec)"),
+    "ppi": (_stats(3890, 76584, 50), "PPI Homo sapiens, 50 multi-label hallmark gene sets (node2vec)"),
+}.items():
+    _mat = mat.SPECS[_name]
+    register(DatasetSpec(_name, NODE, lambda root=None, _n=_name, **o: mat.load_mat_named(_n, root, **o), _mat.folder,
+                         (_mat.file,), {_mat.file: _mat.url}, _st, _desc))
+register(DatasetSpec("karate", NODE, load_karate, "karate", ("karate.adjlist",), {"karate.adjlist": KARATE_URL},
+                     _stats(34, 156, 2), "Zachary's karate club, 2 factions (DeepWalk example graph)"))
 register(DatasetSpec("synthetic", NODE, lambda root=None, **o: load_synthetic(**o), stats=_stats(2500, None, 7, 64),
                      description="small seeded SBM, 7 classes, Planetoid-like split (default of graphscale train)"))
 register(DatasetSpec("synthetic-arxiv", NODE, load_synthetic_arxiv, stats=_stats(169343, 2332486, 40, 128),
