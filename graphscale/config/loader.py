@@ -22,7 +22,7 @@ import yaml
 
 from ..errors import ConfigError
 from .registry import did_you_mean
-from .schema import HPARAMS, SECTIONS, ModelConfig, RunConfig, field_default
+from .schema import HPARAMS, SECTIONS, ModelConfig, RunConfig, field_default, parse_size
 
 _HINTS: dict[type, dict[str, Any]] = {}
 
@@ -93,23 +93,43 @@ def describe(kind: Any, checks: dict[str, Any]) -> str:
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
         args = [a for a in typing.get_args(kind) if a is not type(None)]
         optional, kind = True, args[0]
-    if "choices" in checks:
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind)
+        text = f"a list of {describe(item, {})}s" + (f", each {_bounds(checks)}" if _bounds(checks) else "")
+        return text + " (e.g. [15, 10] or 15,10)" + (" or null" if optional else "")
+    if checks.get("size"):
+        text = "a size like 6GB, 512MB or 1.5G"
+    elif "choices" in checks:
         text = "one of " + ", ".join(repr(c) for c in checks["choices"])
     else:
         name = {int: "int", float: "float", bool: "bool (true/false)", str: "string"}.get(kind, "mapping")
-        bounds = []
-        lo = ("ge", ">=") if "ge" in checks else ("gt", ">") if "gt" in checks else None
-        hi = ("le", "<=") if "le" in checks else ("lt", "<") if "lt" in checks else None
-        if lo and hi:
-            left = "[" if lo[0] == "ge" else "("
-            right = "]" if hi[0] == "le" else ")"
-            bounds.append(f"in {left}{_fmt(checks[lo[0]])}, {_fmt(checks[hi[0]])}{right}")
-        elif lo:
-            bounds.append(f"{lo[1]} {_fmt(checks[lo[0]])}")
-        elif hi:
-            bounds.append(f"{hi[1]} {_fmt(checks[hi[0]])}")
-        text = " ".join([name, *bounds])
+        text = " ".join([name, _bounds(checks)]).strip()
     return text + (" or null" if optional else "")
+
+
+def _bounds(checks: dict[str, Any]) -> str:
+    """``">= 1"``, ``"in [0, 1)"``, ``">= 1 or -1"`` (with ``allow``) or ``""``."""
+    text = ""
+    lo = ("ge", ">=") if "ge" in checks else ("gt", ">") if "gt" in checks else None
+    hi = ("le", "<=") if "le" in checks else ("lt", "<") if "lt" in checks else None
+    if lo and hi:
+        left = "[" if lo[0] == "ge" else "("
+        right = "]" if hi[0] == "le" else ")"
+        text = f"in {left}{_fmt(checks[lo[0]])}, {_fmt(checks[hi[0]])}{right}"
+    elif lo:
+        text = f"{lo[1]} {_fmt(checks[lo[0]])}"
+    elif hi:
+        text = f"{hi[1]} {_fmt(checks[hi[0]])}"
+    for allowed in checks.get("allow", ()):
+        text += f" or {allowed}"
+    return text
+
+
+def _in_bounds(value: Any, checks: dict[str, Any]) -> bool:
+    if value in checks.get("allow", ()):
+        return True
+    return not (("gt" in checks and not value > checks["gt"]) or ("ge" in checks and not value >= checks["ge"]) or
+                ("lt" in checks and not value < checks["lt"]) or ("le" in checks and not value <= checks["le"]))
 
 
 def check_value(value: Any, kind: Any, checks: dict[str, Any], key: str, loc: str) -> Any:
@@ -133,6 +153,22 @@ def check_value(value: Any, kind: Any, checks: dict[str, Any], key: str, loc: st
         if not isinstance(value, dict):
             raise fail()
         return dict(value)
+    if typing.get_origin(base) is list:
+        if isinstance(value, str):  # "15,10" from the command line or an override
+            value = [yaml.safe_load(part) if part.strip() else None for part in value.strip("[] ").split(",")]
+        elif isinstance(value, int) and not isinstance(value, bool):  # a single-layer "fanouts: 10"
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise fail()
+        (item_kind,) = typing.get_args(base)
+        items = []
+        for item in value:
+            if item_kind is int and (isinstance(item, bool) or not isinstance(item, int)):
+                raise fail()
+            if not _in_bounds(item, checks):
+                raise fail()
+            items.append(item_kind(item))
+        return items
     if base is bool:
         if not isinstance(value, bool):
             raise fail()
@@ -158,6 +194,12 @@ def check_value(value: Any, kind: Any, checks: dict[str, Any], key: str, loc: st
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise fail()
         value = str(value)
+        if checks.get("size"):
+            try:
+                parse_size(value)
+            except ValueError:
+                raise fail() from None
+            return value.strip()
         if "choices" in checks:
             lowered = value.lower()
             if lowered not in checks["choices"]:
@@ -165,8 +207,7 @@ def check_value(value: Any, kind: Any, checks: dict[str, Any], key: str, loc: st
                                   f"{did_you_mean(lowered, checks['choices'])}")
             value = lowered
         return value
-    if ("gt" in checks and not value > checks["gt"]) or ("ge" in checks and not value >= checks["ge"]) or \
-            ("lt" in checks and not value < checks["lt"]) or ("le" in checks and not value <= checks["le"]):
+    if not _in_bounds(value, checks):
         raise fail()
     return value
 
@@ -214,7 +255,8 @@ def _set_model(model: ModelConfig, values: dict[str, Any], locate: Any, prefix: 
             raise _unknown(key, name, ["name", *HPARAMS, *sorted(_registry_hparams() - set(HPARAMS))], loc)
 
 
-def _set_section(section: Any, values: Any, prefix: str, locate: Any) -> None:
+def set_section(section: Any, values: Any, prefix: str, locate: Any) -> None:
+    """Check and set the keys of one section dataclass from a mapping; ``locate(key)`` gives "file:line"."""
     loc = locate(prefix)
     if not isinstance(values, dict):
         raise ConfigError(f"{prefix}: expected a mapping of keys, got {values!r}{f' ({loc})' if loc else ''}.")
@@ -240,7 +282,7 @@ def _apply(cfg: RunConfig, data: dict[str, Any], locate: Any) -> None:
         if name not in top:
             raise _unknown(name, name, top, locate(name))
         if name in SECTIONS:
-            _set_section(getattr(cfg, name), value, name, locate)
+            set_section(getattr(cfg, name), value, name, locate)
         else:
             checks = {k: v for k, v in top[name].metadata.items() if k != "help"}
             setattr(cfg, name, check_value(value, hints[name], checks, name, locate(name)))

@@ -1,17 +1,40 @@
 """Typed configuration schema of ``graphscale train`` (every field has a type, a default and a help text).
 
 A run config has one section per life-cycle step (GraphVite): ``data`` (load), ``model`` (build),
-``train`` (train + evaluate), ``output`` (save), plus ``expected`` (the published number a shipped
-config reproduces) and ``version``. Constraints live in the field metadata and are checked by
+``sampler`` (how batches are drawn; ``none`` = full batch), ``train`` (train + evaluate), ``output``
+(save), plus ``expected`` (the published number a shipped config reproduces) and ``version``. Constraints live in the field metadata and are checked by
 :mod:`graphscale.config.loader`, which reports violations with the dotted key and ``file:line``.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+import re
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 CONFIG_VERSION = 1
+SIZE_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes of a size string: ``"6GB"``, ``"512MB"``, ``"1.5G"``, ``"64KiB"``, ``"1000"`` (bytes).
+
+    Units are binary (K = 1024 bytes, G = 2**30), with or without ``B`` / ``iB``, any case.
+
+    Raises:
+        ValueError: Not a positive size in that form.
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        size = text
+    else:
+        match = _SIZE.match(str(text))
+        if match is None:
+            raise ValueError(f"expected a size like 6GB, got {text!r}")
+        size = int(float(match.group(1)) * SIZE_UNITS[match.group(2).lower()])
+    if size <= 0:
+        raise ValueError(f"expected a positive size, got {text!r}")
+    return size
 
 
 def option(default: Any, help: str, **check: Any) -> Any:
@@ -39,7 +62,8 @@ class ModelConfig:
 
     name: str = option("gcn", "Model name: gcn, sage, gat, gatv2, gin, appnp, sgc, cheb, gatedgcn (node); "
                               "gin, gcn, gat, gine, gatedgcn (graph).")
-    hparams: dict[str, Any] = option({}, "Hyper-parameters passed to the model builder (hidden_dim, dropout ...).")
+    hparams: dict[str, Any] = option(  # noqa: RUF009 (option() returns a dataclass field)
+        {}, "Hyper-parameters passed to the model builder (hidden_dim, dropout ...).")
 
 
 # Known model hyper-parameters: (type, checks, help). Written flat under ``model:`` in YAML.
@@ -90,7 +114,73 @@ class TrainConfig:
     device: str = option("auto", "cpu, cuda, cuda:N or auto (cuda when available).")
     memory_budget: str | None = option(None, "Full-batch node training: stream the adjacency in destination-row "
                                              "chunks (NGra) to stay under this size, e.g. 6GB or 512MB; null = "
-                                             "unchunked.")
+                                             "unchunked. SGC/SIGN: chunk the feature propagation to it.",
+                                       size=True)
+
+
+SAMPLERS = ("none", "neighbor", "cluster", "saint-node", "saint-edge", "saint-rw", "gas")
+EVAL_MODES = ("full", "layerwise")
+
+
+@dataclass
+class SamplerConfig:
+    """How training batches are drawn (node tasks); ``none`` trains full-batch.
+
+    Sizes left null scale with the graph (see each field). ``SamplerConfig.from_any`` builds one from a
+    dict, a sampler name or None, with the same checks as a YAML file.
+    """
+
+    name: str = option("none", "none (full batch), neighbor (GraphSAGE fanouts), cluster (ClusterGCN), saint-node, "
+                               "saint-edge, saint-rw (GraphSAINT), gas (GNNAutoScale: ClusterGCN batches + "
+                               "history embeddings).", choices=SAMPLERS)
+    fanouts: list[int] | None = option(  # noqa: RUF009 (option() returns a dataclass field)
+        None, "neighbor: neighbours per hop (-1 = all), fanouts[0] for the seeds, one per message-passing layer; "
+              "null: [25, 10] for 2 layers, else 10 per layer.", ge=1, allow=(-1,))
+    batch_size: int = option(1024, "neighbor: seed nodes per batch.", ge=1)
+    replace: bool = option(False, "neighbor: draw neighbours with replacement.")
+    num_parts: int | None = option(None, "cluster, gas: METIS clusters; null: max(4, N // 150).", ge=1)
+    clusters_per_batch: int | None = option(None, "cluster, gas: clusters per batch (q); null: "
+                                                  "min(20, max(1, num_parts // 4)).", ge=1)
+    budget: int | None = option(None, "saint-node / saint-edge: node / edge draws per subgraph; null: N/5 / N/10.",
+                                ge=1)
+    num_roots: int | None = option(None, "saint-rw: random walks per subgraph; null: N // 10.", ge=1)
+    walk_length: int = option(2, "saint-rw: steps per walk.", ge=1)
+    coverage: float = option(50.0, "GraphSAINT pre-sampling for the normalisation: subgraphs until they hold "
+                                   "coverage * N nodes.", gt=0.0)
+    num_workers: int = option(1, "Background sampling threads (0 = sample in the training thread).", ge=0)
+    prefetch: int = option(2, "Batches in flight.", ge=1)
+    eval: str = option("full", "Evaluation: full (whole-graph forward) or layerwise (chunks of eval_batch_size "
+                               "nodes per layer; SAGE models, for graphs whose activations do not fit).",
+                       choices=EVAL_MODES)
+    eval_batch_size: int = option(4096, "Nodes per chunk of layer-wise evaluation.", ge=1)
+    cache_dir: str | None = option(None, "cluster, gas: folder of the METIS cache; null: "
+                                         "<data root>/<dataset>/partitions.")
+
+    @classmethod
+    def from_any(cls, value: SamplerConfig | dict[str, Any] | str | None,
+                 default_name: str = "neighbor") -> SamplerConfig:
+        """From a SamplerConfig, a dict of fields, a sampler name, or None, checked like a YAML section.
+
+        A dict or None without ``name`` gets ``default_name`` (the mini-batch trainers' default, neighbor).
+
+        Raises:
+            ConfigError: Unknown key (with a suggestion), a value of the wrong type or range, an unknown sampler.
+        """
+        from ..errors import ConfigError
+        from .loader import set_section
+
+        if isinstance(value, SamplerConfig):
+            value = asdict(value)
+        if value is None:
+            value = {}
+        if isinstance(value, str):
+            value = {"name": value}
+        if not isinstance(value, dict):
+            raise ConfigError(f"sampler: expected a SamplerConfig, a dict or a sampler name, got "
+                              f"{type(value).__name__}.")
+        cfg = cls()
+        set_section(cfg, {"name": default_name, **value}, "sampler", lambda key: "")
+        return cfg
 
 
 @dataclass
@@ -122,6 +212,8 @@ class RunConfig:
                                "or auto (from the dataset).", choices=("auto", "node", "graph"))
     data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Dataset to load."})
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "Model to build."})
+    sampler: SamplerConfig = field(default_factory=SamplerConfig,
+                                   metadata={"help": "How training batches are drawn (none = full batch)."})
     train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "How to train and evaluate."})
     output: OutputConfig = field(default_factory=OutputConfig, metadata={"help": "Where to save results."})
     expected: ExpectedConfig = field(default_factory=ExpectedConfig,
@@ -150,8 +242,8 @@ def task_defaults(task: str) -> RunConfig:
     return cfg
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "output": OutputConfig,
-            "expected": ExpectedConfig}
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "sampler": SamplerConfig, "train": TrainConfig,
+            "output": OutputConfig, "expected": ExpectedConfig}
 
 
 def field_help(cls: type) -> dict[str, str]:

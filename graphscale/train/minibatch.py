@@ -6,10 +6,11 @@ every epoch (full-batch, or layer-wise in chunks for large graphs) and keeps the
 by :class:`~graphscale.train.common.EpochSelector`, with early stopping after ``train.patience`` epochs.
 The result has the keys of a run of :func:`graphscale.train.node.train_node`.
 
-Samplers (``SamplerConfig.name``): ``neighbor`` (per-layer fanouts, ``fanouts[0]`` for the seeds),
-``cluster`` (METIS clusters, cached next to the dataset), ``saint-node``, ``saint-edge``, ``saint-rw``
-(GraphSAINT with loss and aggregation normalisation: the aggregation weights reach the layers as
-``edge_weight`` for SAGE with the mean aggregator and for GCN; other models get the loss normalisation only).
+Samplers (``SamplerConfig.name``, the ``sampler`` section of :mod:`graphscale.config.schema`): ``neighbor``
+(per-layer fanouts, ``fanouts[0]`` for the seeds), ``cluster`` (METIS clusters, cached next to the dataset),
+``saint-node``, ``saint-edge``, ``saint-rw`` (GraphSAINT with loss and aggregation normalisation: the
+aggregation weights reach the layers as ``edge_weight`` for SAGE with the mean aggregator and for GCN; other
+models get the loss normalisation only).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import seed as seed_everything
-from ..config import TrainConfig
+from ..config import SamplerConfig, TrainConfig
 from ..config.registry import did_you_mean
 from ..datasets.base import NodeDataset, random_split
 from ..errors import ConfigError, warn_once
@@ -44,79 +44,8 @@ from ..sampling import (
 from .common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
 from .metrics import accuracy
 
-SAMPLERS = ("neighbor", "cluster", "saint-node", "saint-edge", "saint-rw")
-EVAL_MODES = ("full", "layerwise")
+SAMPLERS = ("neighbor", "cluster", "saint-node", "saint-edge", "saint-rw")  # the ones train_minibatch runs
 LAYERWISE_EXACT = (SAGEConv,)  # layers whose output on a full-neighbourhood block equals the full-graph one
-
-
-@dataclass
-class SamplerConfig:
-    """How batches are drawn (every field has a default; sizes left None scale with the graph).
-
-    Attributes:
-        name: neighbor, cluster, saint-node, saint-edge or saint-rw.
-        fanouts: Per-hop neighbours (``-1`` = all), ``fanouts[0]`` for the seeds; None: [25, 10] for two
-            layers (GraphSAGE paper), else 10 per layer.
-        batch_size: Seed nodes per batch (neighbor).
-        replace: Draw neighbours with replacement (neighbor).
-        num_parts: METIS clusters (cluster); None: ``max(4, N // 150)``.
-        clusters_per_batch: Clusters per batch, ``q`` (cluster); None: ``min(20, max(1, num_parts // 4))``.
-        budget: Node draws (saint-node) or edge draws (saint-edge) per subgraph; None: N/5 or N/10.
-        num_roots: Random walks per subgraph (saint-rw); None: ``N // 10``.
-        walk_length: Steps per walk (saint-rw).
-        coverage: GraphSAINT pre-sampling: subgraphs until they hold ``coverage * N`` nodes.
-        num_workers: Background sampling threads (0 = sample in the training thread).
-        prefetch: Batches in flight.
-        eval: "full" (whole-graph forward) or "layerwise" (chunks of ``eval_batch_size`` nodes per layer;
-            SAGE models, for graphs whose full activations do not fit).
-        eval_batch_size: Nodes per chunk of layer-wise evaluation.
-        cache_dir: Folder of the METIS cache; None: ``<data root>/<dataset>/partitions``.
-    """
-
-    name: str = "neighbor"
-    fanouts: list[int] | None = None
-    batch_size: int = 1024
-    replace: bool = False
-    num_parts: int | None = None
-    clusters_per_batch: int | None = None
-    budget: int | None = None
-    num_roots: int | None = None
-    walk_length: int = 2
-    coverage: float = 50.0
-    num_workers: int = 1
-    prefetch: int = 2
-    eval: str = "full"
-    eval_batch_size: int = 4096
-    cache_dir: str | None = None
-
-    @classmethod
-    def from_any(cls, value: SamplerConfig | dict[str, Any] | str | None) -> SamplerConfig:
-        """From a SamplerConfig, a dict of fields, a sampler name, or None (defaults).
-
-        Raises:
-            ConfigError: Unknown key (with a suggestion), unknown sampler name or eval mode.
-        """
-        if value is None:
-            value = {}
-        if isinstance(value, str):
-            value = {"name": value}
-        if isinstance(value, SamplerConfig):
-            value = asdict(value)
-        if not isinstance(value, dict):
-            raise ConfigError(f"sampler: expected a SamplerConfig, a dict or a sampler name, got "
-                              f"{type(value).__name__}.")
-        known = [f.name for f in fields(cls)]
-        for key in value:
-            if key not in known:
-                raise ConfigError(f"sampler.{key}: unknown key; expected one of {known}.{did_you_mean(key, known)}")
-        cfg = cls(**value)
-        cfg.name = str(cfg.name).lower()
-        if cfg.name not in SAMPLERS:
-            raise ConfigError(f"sampler.name: expected one of {SAMPLERS}, got {cfg.name!r}."
-                              f"{did_you_mean(cfg.name, SAMPLERS)}")
-        if cfg.eval not in EVAL_MODES:
-            raise ConfigError(f"sampler.eval: expected one of {EVAL_MODES}, got {cfg.eval!r}.")
-        return cfg
 
 
 def message_passing_layers(model: nn.Module) -> int:
@@ -248,6 +177,10 @@ def train_minibatch(dataset: NodeDataset, model_name: str, hparams: dict[str, An
         raise ConfigError(f"data.dataset: expected single-label classes y [N], got y of shape "
                           f"{tuple(dataset.y.shape)} ({dataset.name} is multi-label).")
     cfg = SamplerConfig.from_any(sampler_cfg)
+    if cfg.name not in SAMPLERS:
+        hint = " Use train_gas for gas." if cfg.name == "gas" else " Use train_node for full-batch training."
+        raise ConfigError(f"train_minibatch: expected sampler.name in {SAMPLERS}, got {cfg.name!r}.{hint}"
+                          f"{did_you_mean(cfg.name, SAMPLERS)}")
     device = resolve_device(train_cfg.device)
     seed_everything(seed)
     if dataset.num_splits == 0:
