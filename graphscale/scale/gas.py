@@ -1,0 +1,409 @@
+"""GNNAutoScale (Fey et al., ICML 2021, arXiv:2106.05609): historical embeddings over ClusterGCN batches.
+
+A batch is a group of METIS clusters; its *computation graph* is one ``Block`` holding every in-edge of
+the batch's nodes, so its source nodes are the batch (first, as destinations) plus their 1-hop
+out-of-batch in-neighbours (the *halo*). Layer ``l`` runs on that block: the batch rows of its input are
+the previous layer's outputs (with gradient), the halo rows are *pulled* from history ``l - 1`` (constants,
+no gradient); the layer's output for the batch is *pushed* to history ``l`` on the CPU. Every layer is
+thus exact up to the staleness of the halo's embeddings, and the device holds O(batch + halo) rows,
+independent of the number of nodes. With one cluster the halo is empty and training equals full-batch
+training step for step.
+
+``History``: one ``[N, F_l]`` buffer per hidden layer, on the CPU (page-locked when the model is on a GPU,
+with a page-locked staging buffer for asynchronous pulls). ``GASModel`` wraps an unchanged ``ConvStack``
+(GCN, SAGE, GAT, GATv2, GIN layers): layers whose output for a node depends only on its in-edges run as
+they are on the block; GCN layers, whose normalisation reads the *source's* degree, run with the
+full-graph ``gcn_norm`` weights of the block's edges (a twin layer sharing the parameters). ``train_gas``
+trains one run and evaluates on the full graph like ``train_minibatch``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import seed as seed_everything
+from ..config import TrainConfig
+from ..datasets.base import NodeDataset, random_split
+from ..errors import ConfigError, ShapeError
+from ..graph import Block, Graph, add_self_loops
+from ..loader import NodeLoader
+from ..nn.conv import GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
+from ..nn.conv.utils import symmetric_norm, with_self_loops
+from ..nn.functional import dropout as fast_dropout
+from ..nn.models import ConvStack, build_node_model
+from ..sampling import ClusterSampler, NeighborSampler, cluster_cache_dir
+from ..sampling.base import MiniBatch
+from ..train.common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
+from ..train.metrics import accuracy
+from ..train.minibatch import SamplerConfig, check_layerwise, layerwise_inference
+
+GAS_LAYERS = (GCNConv, SAGEConv, GATConv, GATv2Conv, GINConv)
+
+
+class History:
+    """Historical embeddings of one layer: ``[num_nodes, dim]`` on the CPU, filled by ``push``.
+
+    Args:
+        num_nodes: Rows (nodes of the full graph).
+        dim: Embedding width ``F``.
+        device: Where ``pull`` delivers rows; with a CUDA device the buffer and a staging buffer are
+            page-locked and pulls copy asynchronously.
+        dtype: Storage dtype.
+
+    Shapes:
+        pull: ids ``[B]`` -> ``[B, F]`` on ``device``; push: values ``[B, F]``, ids ``[B]``.
+    """
+
+    def __init__(self, num_nodes: int, dim: int, *, device: torch.device | str = "cpu",
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.device = torch.device(device)
+        self.pinned = self.device.type == "cuda"
+        self.emb = torch.zeros(num_nodes, dim, dtype=dtype, pin_memory=self.pinned)
+        self._staging: Tensor | None = None
+        self._copied: Any = None  # CUDA event of the last asynchronous pull out of the staging buffer
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.emb.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.emb.shape[1])
+
+    def _check(self, ids: Tensor, values: Tensor | None, where: str) -> Tensor:
+        if ids.dim() != 1:
+            raise ShapeError(f"{where}: expected ids of shape [B], got {tuple(ids.shape)}.")
+        if values is not None and (values.dim() != 2 or values.shape != (ids.shape[0], self.dim)):
+            raise ShapeError(f"{where}: expected values of shape [{ids.shape[0]}, {self.dim}], got "
+                             f"{tuple(values.shape)}.")
+        return ids.detach().to("cpu", torch.int64)
+
+    def pull(self, ids: Tensor) -> Tensor:
+        """Rows ``ids`` on ``device`` (a constant: no gradient flows into the history)."""
+        ids = self._check(ids, None, "History.pull")
+        if not self.pinned:
+            return self.emb.index_select(0, ids).to(self.device)
+        if self._copied is not None:
+            self._copied.synchronize()  # the previous asynchronous copy has left the staging buffer
+        if self._staging is None or self._staging.shape[0] < ids.numel():
+            self._staging = torch.empty(max(ids.numel(), 1024), self.dim, dtype=self.emb.dtype, pin_memory=True)
+        rows = self._staging[: ids.numel()]
+        torch.index_select(self.emb, 0, ids, out=rows)
+        out = rows.to(self.device, non_blocking=True)
+        self._copied = torch.cuda.Event()
+        self._copied.record()
+        return out
+
+    def push(self, values: Tensor, ids: Tensor) -> None:
+        """Store ``values`` (detached) as the rows ``ids``."""
+        ids = self._check(ids, values, "History.push")
+        self.emb.index_copy_(0, ids, values.detach().to("cpu", self.emb.dtype))
+
+    def reset_(self) -> None:
+        """Zero every row."""
+        self.emb.zero_()
+
+
+class GASSampler:
+    """ClusterGCN groups of clusters, each with its 1-hop in-neighbourhood, as one ``Block`` per batch.
+
+    Args:
+        graph: The full graph (on the CPU).
+        num_parts: METIS clusters (ignored when ``parts`` is given).
+        parts: Precomputed ``[N]`` cluster ids.
+        cache_dir: METIS cache folder.
+        metis_seed: METIS random seed.
+
+    ``plan`` groups ``batch_size`` clusters (the ``ClusterSampler`` plan); ``sample`` returns
+    ``MiniBatch([block], block.src_ids, output_ids, output_index)``: the block has every in-edge of the
+    batch nodes (``block.dst_ids``, cluster by cluster), its sources are the batch nodes then the halo;
+    ``output_ids`` are the batch nodes among the plan's seeds (training nodes), at rows ``output_index``.
+    """
+
+    def __init__(self, graph: Graph, num_parts: int | None = None, *, parts: Any = None,
+                 cache_dir: Any = None, metis_seed: int = 0) -> None:
+        self.clusters = ClusterSampler(graph, num_parts, parts=parts, cache_dir=cache_dir, metis_seed=metis_seed)
+        self.neighbourhood = NeighborSampler(graph, [-1])
+        self.num_nodes = graph.num_nodes
+        self.num_parts = self.clusters.num_parts
+
+    def plan(self, seeds: np.ndarray, batch_size: int | None, shuffle: bool,
+             rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+        return self.clusters.plan(seeds, batch_size, shuffle, rng)
+
+    def sample(self, item: tuple[np.ndarray, np.ndarray], seed: int) -> MiniBatch:
+        clusters, mask = item
+        nodes = self.clusters.nodes_of(clusters)
+        (block,) = self.neighbourhood.sample_blocks(nodes, seed)
+        output_index = np.flatnonzero(mask[nodes])
+        return MiniBatch([block], block.src_ids, torch.from_numpy(nodes[output_index]),
+                         torch.from_numpy(output_index))
+
+
+def _gcn_twin(conv: GCNConv) -> GCNConv:
+    """A GCN layer without its own normalisation or self-loops, sharing ``conv``'s parameters."""
+    with torch.random.fork_rng(devices=[]):  # its own (discarded) initialisation must not shift the seed
+        twin = GCNConv(conv.in_dim, conv.out_dim, add_self_loops=False, normalize=False, bias=conv.bias is not None)
+    twin.linear = conv.linear
+    twin.bias = conv.bias
+    return twin
+
+
+class GASModel:
+    """Runs an unchanged ``ConvStack`` on GAS batches with per-layer histories.
+
+    Args:
+        model: A ``ConvStack`` of GCN, SAGE, GAT, GATv2 or GIN layers (its parameters are the trained ones).
+        graph: The full graph (CPU); GCN layers read their full-graph normalisation from it.
+        device: The model's device (histories stay on the CPU).
+
+    Raises:
+        ConfigError: A model that is not such a ``ConvStack``.
+    """
+
+    def __init__(self, model: nn.Module, graph: Graph, device: torch.device | str = "cpu") -> None:
+        check_gas_model(model)
+        self.model: ConvStack = model  # type: ignore[assignment]
+        self.graph, self.device = graph, torch.device(device)
+        self.histories: list[History | None] = [None] * (len(self.model.convs) - 1)
+        self._gcn: dict[int, tuple[GCNConv, Graph]] = {}
+        for i, conv in enumerate(self.model.convs):
+            if isinstance(conv, GCNConv) and conv.normalize:
+                self._gcn[i] = (_gcn_twin(conv), add_self_loops(graph) if conv.add_self_loops else graph)
+
+    def history(self, layer: int, dim: int) -> History:
+        """History of layer ``layer``'s output (allocated at the first push, when its width is known)."""
+        buffer = self.histories[layer]
+        if buffer is None:
+            buffer = History(self.graph.num_nodes, dim, device=self.device)
+            self.histories[layer] = buffer
+        return buffer
+
+    def _layer(self, i: int, block: Block, h: Tensor) -> Tensor:
+        conv = self.model.convs[i]
+        if i not in self._gcn:
+            return conv(block, h)
+        twin, full_graph = self._gcn[i]
+        norm = symmetric_norm(full_graph, h.dtype)  # [E (+ N)] full-graph weights, cached per dtype
+        weight = norm[block.edge_ids.cpu()]
+        graph = block
+        if conv.add_self_loops:
+            graph = with_self_loops(block)
+            weight = torch.cat([weight, norm[self.graph.num_edges + block.dst_ids.cpu()]])
+        return twin(graph, h, edge_weight=weight.to(h.device))
+
+    def forward(self, block: Block, x_in: Tensor, *, push: bool = True) -> Tensor:
+        """Logits of the batch nodes; hidden outputs are pushed, halo inputs pulled.
+
+        Args:
+            block: A ``GASSampler`` block on the model's device (``src_ids``/``dst_ids``/``edge_ids`` set).
+            x_in: Input features of ``block.src_ids``.
+            push: Store the batch's hidden outputs in the histories.
+
+        Shapes:
+            x_in: ``[N_src, F_in]``; returns ``[N_dst, F_out]``.
+        """
+        model, training = self.model, self.model.training
+        num_dst = block.num_dst_nodes
+        halo = block.src_ids[num_dst:]
+        fuse_relu = model.activation is F.relu
+        h = fast_dropout(x_in, model.input_dropout, training)
+        for i in range(len(model.convs)):
+            if i > 0:
+                history = self.history(i - 1, h.shape[1])
+                if push:
+                    history.push(h, block.dst_ids)
+                h = torch.cat([h, history.pull(halo).to(h.dtype)])  # [N_src, F]: batch rows, then halo rows
+                if not fuse_relu:
+                    h = model.activation(h)
+                h = fast_dropout(h, model.dropout, training, relu=fuse_relu)
+            h = self._layer(i, block, h)  # [N_dst, F_i]
+        return h
+
+    __call__ = forward
+
+    @torch.no_grad()
+    def fill(self, loader: NodeLoader, x: Tensor) -> None:
+        """One pass over ``loader`` in evaluation mode pushing every batch (warms the histories up).
+
+        Shapes:
+            x: ``[N, F_in]`` features of the full graph (CPU).
+        """
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for batch in loader:
+                (block,) = batch.graph
+                self.forward(block.to(self.device), batch_features(x, batch.input_ids, self.device))
+        finally:
+            self.model.train(was_training)
+
+
+def batch_features(x: Tensor, ids: Tensor, device: torch.device) -> Tensor:
+    """``x[ids]`` on ``device`` (``x`` on the CPU)."""
+    return x.index_select(0, ids.cpu()).to(device, non_blocking=True)
+
+
+def check_gas_model(model: nn.Module) -> None:
+    """Raise ConfigError unless ``model`` is a ``ConvStack`` of layers GAS runs exactly (see GAS_LAYERS)."""
+    if not isinstance(model, ConvStack) or not all(isinstance(c, GAS_LAYERS) for c in model.convs):
+        names = sorted(c.__name__ for c in GAS_LAYERS)
+        raise ConfigError(f"train_gas: expected a ConvStack of {names} layers (models gcn, sage, gat, gatv2, gin), "
+                          f"got {type(model).__name__}. Use --sampler cluster for other models.")
+
+
+def gas_sampler_config(value: SamplerConfig | dict[str, Any] | str | None) -> SamplerConfig:
+    """The ClusterGCN settings of a GAS run: ``value`` named "gas" or "cluster" (None: GAS defaults).
+
+    Used fields: ``num_parts``, ``clusters_per_batch``, ``cache_dir``, ``num_workers``, ``prefetch``,
+    ``eval``, ``eval_batch_size``.
+
+    Raises:
+        ConfigError: Another sampler name, or an invalid field (see ``SamplerConfig.from_any``).
+    """
+    if value is None or (isinstance(value, str) and value.lower() == "gas"):
+        value = {"name": "cluster"}
+    elif isinstance(value, SamplerConfig):
+        value = {f: getattr(value, f) for f in value.__dataclass_fields__}
+    if isinstance(value, dict) and str(value.get("name", "gas")).lower() == "gas":
+        value = {**value, "name": "cluster"}
+    cfg = SamplerConfig.from_any(value)
+    if cfg.name != "cluster":
+        raise ConfigError(f"sampler.name: expected 'gas' (ClusterGCN batches with historical embeddings), got "
+                          f"{cfg.name!r}. Use train_minibatch for other samplers.")
+    return cfg
+
+
+def train_gas(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None,
+              sampler_cfg: SamplerConfig | dict[str, Any] | str | None, train_cfg: TrainConfig, seed: int, *,
+              run: int = 0, split: int | None = None, progress: bool = False,
+              on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train and evaluate one GNNAutoScale run (ClusterGCN batches with historical embeddings).
+
+    The histories are filled by one evaluation-mode pass over every batch before the first epoch (as in
+    the GAS reference code); every epoch then visits each cluster group once, and a batch without
+    training nodes still runs (without gradient) to refresh its nodes' histories. Evaluation is on the
+    full graph after every epoch, with the epoch selection and early stopping of ``train_minibatch``.
+
+    Args:
+        dataset: Single-label node-classification dataset.
+        model_name: gcn, sage, gat, gatv2 or gin (``build_node_model`` name).
+        hparams: Model hyper-parameters.
+        sampler_cfg: "gas", or a ``SamplerConfig`` / dict named "gas" or "cluster" (``num_parts``,
+            ``clusters_per_batch``, ``cache_dir``, ``num_workers``, ``prefetch``, ``eval``).
+        train_cfg: Epochs, optimizer, lr, weight decay, patience, selection metric, device.
+        seed: Seed of the model initialisation, the split (datasets without one) and the cluster grouping.
+        run: Run number (picks published split ``run % S`` when ``split`` is None).
+        split: Published split index to use.
+        progress: Show a tqdm bar on stderr.
+        on_epoch: Called after each epoch with ``{"run", "epoch", train_loss, train_acc, val_loss, val_acc,
+            test_acc}``.
+
+    Returns:
+        The keys of ``train_minibatch``'s result: ``run, seed, split, best_epoch, epochs_run, test_acc,
+        val_acc, val_loss, train_acc, last_test_acc, epoch_time_s, warmup_time_s, train_time_s``.
+
+    Raises:
+        ConfigError: Multi-label data, a model GAS cannot run, a bad sampler config.
+    """
+    if dataset.y.dim() != 1:
+        raise ConfigError(f"data.dataset: expected single-label classes y [N], got y of shape "
+                          f"{tuple(dataset.y.shape)} ({dataset.name} is multi-label).")
+    cfg = gas_sampler_config(sampler_cfg)
+    device = resolve_device(train_cfg.device)
+    seed_everything(seed)
+    if dataset.num_splits == 0:
+        split_index, masks = -1, random_split(dataset.num_nodes, seed=seed, labels=dataset.y)
+    else:
+        split_index = split if split is not None else run % dataset.num_splits
+        masks = dataset.split(split_index)
+    x, y = dataset.x.float(), dataset.y.long()
+    train_mask, val_mask, test_mask = (m & (y >= 0) for m in masks)
+    model = build_node_model(model_name, dataset.num_features, dataset.num_classes, **(hparams or {})).to(device)
+    check_gas_model(model)
+    if cfg.eval == "layerwise":
+        check_layerwise(model)
+    num_parts = cfg.num_parts or min(max(4, dataset.num_nodes // 150), dataset.num_nodes)
+    cache = cfg.cache_dir if cfg.cache_dir is not None else cluster_cache_dir(dataset.name)
+    sampler = GASSampler(dataset.graph, num_parts, cache_dir=cache, metis_seed=0)
+    groups = cfg.clusters_per_batch or min(20, max(1, sampler.num_parts // 4))
+    options = {"seed": seed, "num_workers": cfg.num_workers, "prefetch": cfg.prefetch}
+    loader = NodeLoader(sampler, train_mask.nonzero().view(-1), groups, shuffle=True, **options)
+    gas = GASModel(model, dataset.graph, device)
+    if gas.histories and len(loader) > 1:
+        gas.fill(NodeLoader(sampler, None, groups, shuffle=False, **options), x)
+    optimizer = build_optimizer(model, train_cfg)
+    scheduler = build_scheduler(optimizer, train_cfg)
+    selector = EpochSelector(train_cfg.select, train_cfg.patience)
+    full_graph, full_x = (dataset.graph.to(device), x.to(device)) if cfg.eval == "full" else (dataset.graph, x)
+    times: list[float] = []
+    last_test, epoch, stopped = math.nan, 0, False
+    bar = progress_bar(train_cfg.epochs, f"train {dataset.name}/{model_name}/gas", progress)
+    try:
+        while not stopped and epoch < train_cfg.epochs:
+            began = time.perf_counter()
+            loss_sum, batches = _train_epoch(gas, loader, optimizer, x, y, device)
+            if scheduler is not None:
+                scheduler.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - began)
+            model.eval()
+            with torch.no_grad():
+                logits = (model(full_graph, full_x) if cfg.eval == "full"
+                          else layerwise_inference(model, dataset.graph, x, cfg.eval_batch_size, device)).cpu()
+            metrics = {"train_loss": loss_sum / max(batches, 1), "train_acc": accuracy(logits, y, train_mask),
+                       "val_loss": float(F.cross_entropy(logits[val_mask], y[val_mask])) if val_mask.any() else 0.0,
+                       "val_acc": accuracy(logits, y, val_mask), "test_acc": accuracy(logits, y, test_mask)}
+            last_test = metrics["test_acc"]
+            stopped = selector.update(epoch, metrics, model)
+            epoch += 1
+            bar.update(1)
+            bar.set_postfix(val=f"{metrics['val_acc']:.3f}", best=f"{selector.best['val_acc']:.3f}")
+            if on_epoch is not None:
+                on_epoch({"run": run, "epoch": epoch - 1, **metrics})
+    finally:
+        bar.close()
+    best = selector.best
+    if selector.best_state is not None:
+        model.load_state_dict(selector.best_state)
+    return {"run": run, "seed": seed, "split": split_index, "best_epoch": best["epoch"], "epochs_run": epoch,
+            "test_acc": best["test_acc"], "val_acc": best["val_acc"], "val_loss": best["val_loss"],
+            "train_acc": best["train_acc"], "last_test_acc": last_test,
+            "epoch_time_s": sum(times[1:]) / (len(times) - 1) if len(times) > 1 else (times[0] if times else None),
+            "warmup_time_s": times[0] if times else None, "train_time_s": sum(times)}
+
+
+def _train_epoch(gas: GASModel, loader: NodeLoader, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
+                 device: torch.device) -> tuple[float, int]:
+    """One pass over the cluster groups; returns the summed batch losses and the number of batches with a loss."""
+    gas.model.train()
+    total, count = 0.0, 0
+    for batch in loader:
+        (block,) = batch.graph
+        block = block.to(device)
+        x_in = batch_features(x, batch.input_ids, device)
+        if batch.output_ids.numel() == 0:
+            with torch.no_grad():
+                gas(block, x_in)  # no training node: only refresh the histories
+            continue
+        optimizer.zero_grad(set_to_none=True)
+        logits = gas(block, x_in)[batch.output_index.to(device)]
+        loss = F.cross_entropy(logits, y[batch.output_ids].to(device, non_blocking=True))
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        count += 1
+    return total, count
+
+
+__all__ = ["GAS_LAYERS", "GASModel", "GASSampler", "History", "batch_features", "check_gas_model",
+           "gas_sampler_config", "train_gas"]
