@@ -80,28 +80,51 @@ class SAGEConv(nn.Module):
                                   f"aggregator={self.aggregator!r}. Drop edge_weight or use aggregator='mean'.")
             check_edge_features(graph, edge_weight, None, "edge_weight", "SAGEConv.forward")
         project_first = self.out_dim < self.in_dim
+        if (project_first and self.aggregator == "mean" and self.lin_root is not None
+                and not isinstance(x, (tuple, list))):
+            return self._project_first_fused(graph, x_src, edge_weight)
+        # ``agg``: the aggregated neighbourhood, still [N_dst, F_in] unless W_neigh was applied first
         if self.aggregator == "pool":
-            pooled = F.relu(self.pool(x_src))
-            neigh = self.lin_neigh(gspmm(graph, "copy_lhs", "max", pooled, None))
+            agg = gspmm(graph, "copy_lhs", "max", F.relu(self.pool(x_src)), None)
         elif self.aggregator == "mean":
             h = self.lin_neigh(x_src) if project_first else x_src
-            neigh = (gspmm(graph, "copy_lhs", "mean", h, None) if edge_weight is None
-                     else gspmm(graph, "mul", "sum", h, edge_weight.to(h.dtype)))
-            neigh = neigh if project_first else self.lin_neigh(neigh)
+            agg = (gspmm(graph, "copy_lhs", "mean", h, None) if edge_weight is None
+                   else gspmm(graph, "mul", "sum", h, edge_weight.to(h.dtype)))
         else:  # gcn: (x_v + sum_u x_u) / (deg_v + 1)
             h_src = self.lin_neigh(x_src) if project_first else x_src
             h_dst = self.lin_neigh(x_dst) if project_first else x_dst
             total = gspmm(graph, "copy_lhs", "sum", h_src, None) + h_dst
-            degree = graph.in_degrees().to(total.dtype).unsqueeze(-1)
-            neigh = total / (degree + 1.0)
-            neigh = neigh if project_first else self.lin_neigh(neigh)
-        # root term and bias fused into one addmm: out = neigh + bias + x_dst W_root^T (no [N, F_out] temporaries)
-        out = neigh if self.bias is None else neigh + self.bias
+            agg = total / (graph.in_degrees().to(total.dtype).unsqueeze(-1) + 1.0)
+        if project_first and self.aggregator != "pool":
+            out = agg if self.bias is None else agg + self.bias
+        else:
+            # one addmm writes the output (bias fused); the root GEMM below adds into it in place
+            out = (torch.addmm(self.bias, agg, self.lin_neigh.weight.t()) if self.bias is not None
+                   else agg @ self.lin_neigh.weight.t())
         if self.lin_root is not None:
-            out = torch.addmm(out, x_dst, self.lin_root.weight.t())
-        if self.normalize:
-            out = F.normalize(out, p=2.0, dim=-1)
-        return out
+            # in place: addmm saves its matrices, never its output, so autograd allows the update
+            out = out.addmm_(x_dst, self.lin_root.weight.t())
+        return self._finish(out)
+
+    def _project_first_fused(self, graph: Graph, x: Tensor, edge_weight: Tensor | None) -> Tensor:
+        """Mean aggregator with ``F_out < F_in``: ``W_neigh`` and ``W_root`` as one GEMM over ``x``.
+
+        ``x [W_neigh; W_root]^T`` gives both projections in one pass over ``x`` forward and one
+        ``[N, 2 F_out] x [2 F_out, F_in]`` GEMM for the input gradient backward (instead of two GEMMs
+        writing ``[N, F_in]`` each plus their sum). ``x_dst`` is the first ``N_dst`` rows of ``x``.
+        """
+        weight = torch.cat([self.lin_neigh.weight, self.lin_root.weight], dim=0)  # [2 F_out, F_in]
+        neigh_in, root = (x @ weight.t()).split(self.out_dim, dim=1)
+        neigh = (gspmm(graph, "copy_lhs", "mean", neigh_in, None) if edge_weight is None
+                 else gspmm(graph, "mul", "sum", neigh_in, edge_weight.to(neigh_in.dtype)))
+        num_dst = graph.num_dst_nodes
+        out = neigh + (root if root.shape[0] == num_dst else root[:num_dst])
+        if self.bias is not None:
+            out = out.add_(self.bias)
+        return self._finish(out)
+
+    def _finish(self, out: Tensor) -> Tensor:
+        return F.normalize(out, p=2.0, dim=-1) if self.normalize else out
 
     def extra_repr(self) -> str:
         return (f"{self.in_dim}, {self.out_dim}, aggregator={self.aggregator!r}, root_weight={self.root_weight}, "
