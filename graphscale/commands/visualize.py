@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--neighbors", type=int, help="k of the kNN graph (default 3 * perplexity)")
     parser.add_argument("--trees", type=int, help="random-projection trees (default by size: 10 / 20 / 50)")
     parser.add_argument("--explore", type=int, default=1, help="neighbour-exploring rounds (1)")
-    parser.add_argument("--samples", type=int, help="edge samples of the layout SGD (default 2000 per point)")
+    parser.add_argument("--samples", type=int, help="edge samples of the layout SGD (default 3000 per point)")
     parser.add_argument("--negatives", type=int, default=5, help="negative samples per edge sample (5)")
     parser.add_argument("--gamma", type=float, default=7.0, help="weight of the negative term (7)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")

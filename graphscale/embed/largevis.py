@@ -236,8 +236,8 @@ def _layout_round(coords, src, dst, edge_prob, edge_alias, neg_prob, neg_alias, 
 
 
 def default_num_samples(num_points: int) -> int:
-    """Edge samples of the layout SGD when not given: ``num_points * 2000``, at least 5M, at most 2e9."""
-    return int(min(max(num_points * 2000, 5_000_000), 2_000_000_000))
+    """Edge samples of the layout SGD when not given: ``num_points * 3000``, at least 5M, at most 2e9."""
+    return int(min(max(num_points * 3000, 5_000_000), 2_000_000_000))
 
 
 def layout(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, num_nodes: int, *, out_dim: int = 2,
