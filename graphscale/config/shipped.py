@@ -1,7 +1,8 @@
 """The reproduction configs shipped inside the package (``graphscale/configs/*.yaml``).
 
-File names follow ``<task>-<model>-<dataset>.yaml`` (``node-gcn-cora.yaml``); the top-level
-``configs/`` folder of the repository is a link to the same files.
+File names follow ``<task>-<model>-<dataset>.yaml`` (``node-gcn-cora.yaml``), and
+``<task>-<model>-<sampler>-<dataset>.yaml`` for mini-batch configs (``node-sage-neighbor-citeseer.yaml``);
+the top-level ``configs/`` folder of the repository is a link to the same files.
 """
 
 from __future__ import annotations
@@ -22,8 +23,17 @@ def shipped_configs() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-def find_shipped(task: str, model: str, dataset: str) -> Path | None:
-    """Path of ``<task>-<model>-<dataset>.yaml`` when shipped (names matched case-insensitively), else None."""
-    stem = f"{normalize_key(task)}-{normalize_key(model)}-{normalize_key(dataset)}"
-    path = config_dir() / f"{stem}.yaml"
+def shipped_name(task: str, model: str, dataset: str, sampler: str | None = None) -> str:
+    """``<task>-<model>[-<sampler>]-<dataset>`` (no sampler part for None or ``none``)."""
+    parts = [task, model] + ([sampler] if sampler and normalize_key(sampler) != "none" else []) + [dataset]
+    return "-".join(normalize_key(part) for part in parts)
+
+
+def find_shipped(task: str, model: str, dataset: str, sampler: str | None = None) -> Path | None:
+    """Path of the shipped config for ``task``, ``model``, ``dataset`` (and ``sampler``), else None.
+
+    Names are matched case-insensitively; with a sampler (other than ``none``) the file is
+    ``<task>-<model>-<sampler>-<dataset>.yaml``.
+    """
+    path = config_dir() / f"{shipped_name(task, model, dataset, sampler)}.yaml"
     return path if path.is_file() else None

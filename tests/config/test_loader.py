@@ -78,7 +78,7 @@ def test_unknown_keys_suggest_closest(tmp_path):
     message = error_of(config.load, write(tmp_path, GOOD.replace("train:", "trian:")))
     assert message.startswith("trian: unknown key (node-gcn-cora.yaml:8). Did you mean 'train'?")
     message = error_of(config.load, write(tmp_path, GOOD + "zzzz: 1\n"))
-    assert "Known keys: version, task, data, model, train, output, expected" in message
+    assert "Known keys: version, task, data, model, sampler, train, output, expected" in message
 
 
 def test_structural_errors(tmp_path):
@@ -143,7 +143,10 @@ def test_shipped_configs_load_and_state_expectations():
         assert required in names
     for name in names:
         cfg = config.load(config.config_dir() / f"{name}.yaml")
-        task, model, dataset = name.split("-", 2)
+        task, model, rest = name.split("-", 2)
+        sampler = next((s for s in config.SAMPLERS if rest.startswith(f"{s}-")), None)
+        dataset = rest.removeprefix(f"{sampler}-") if sampler else rest
         assert (cfg.task, cfg.model.name, cfg.data.dataset) == (task, model, dataset), name
-        assert cfg.expected.test_acc is not None and cfg.expected.source and cfg.expected.target is not None
-        assert config.find_shipped(task, model.upper(), dataset) == config.config_dir() / f"{name}.yaml"
+        assert cfg.sampler.name == (sampler or "none"), name
+        assert cfg.expected.test_acc is not None and cfg.expected.source and cfg.expected.target is not None, name
+        assert config.find_shipped(task, model.upper(), dataset, sampler) == config.config_dir() / f"{name}.yaml"
