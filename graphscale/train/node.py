@@ -6,6 +6,11 @@ Protocol: for every run ``i`` (seed ``train.seed + i``) the model is trained on 
 After each epoch the model is evaluated; the reported test accuracy is the one at the epoch chosen
 by :class:`~graphscale.train.common.EpochSelector` on the validation set (never on test), and
 training stops early after ``train.patience`` epochs without improvement.
+
+With ``train.memory_budget`` (``--memory-budget 6GB``) the same model trains streamed
+(:mod:`graphscale.scale.stream`): the adjacency runs in destination-row chunks under the budget, the
+loss reads the logits of the training rows only, and evaluation streams too. GCN and GraphSAGE stacks
+stream; the results equal the unchunked run's up to float rounding.
 """
 
 from __future__ import annotations
@@ -89,6 +94,44 @@ def uses_edge_attr(cfg: RunConfig) -> bool:
         raise located(err, cfg) from None
 
 
+class _Streaming:
+    """The streamed execution of ``train.memory_budget``: one chunked graph, planned from the first model
+    and shared by every run."""
+
+    def __init__(self, cfg: RunConfig, graph: Any, x: torch.Tensor, device: torch.device) -> None:
+        from ..config import parse_size
+
+        if device.type != "cpu":
+            raise ConfigError(f"train.memory_budget: expected training on the CPU, got device {device}"
+                              f"{cfg.where('train.memory_budget')}. Streamed training runs on the CPU; use "
+                              "--device cpu, or drop --memory-budget.")
+        self.budget = parse_size(cfg.train.memory_budget)
+        self.cfg, self.graph, self.x = cfg, graph, x
+        self.streamed_graph: Any = None
+
+    def runner(self, model: torch.nn.Module) -> Any:
+        from ..scale.stream import StreamedGraph, StreamedStack, model_shape, plan_for_budget
+
+        try:
+            if self.streamed_graph is None:
+                _, shape = model_shape(model, self.x.shape[1])
+                plan = plan_for_budget(self.budget, self.graph.num_nodes, self.graph.num_edges, shape)
+                self.streamed_graph = StreamedGraph(self.graph, plan)
+            return StreamedStack(model, self.streamed_graph, self.x.shape[1])
+        except ConfigError as err:
+            raise located(err, self.cfg, "train.memory_budget") from None
+
+    def summary(self) -> dict[str, Any]:
+        plan = self.streamed_graph.plan if self.streamed_graph is not None else None
+        if plan is None:
+            return {"memory_budget": self.cfg.train.memory_budget}
+        return {"memory_budget": self.cfg.train.memory_budget,
+                "stream_plan": {"rows_per_chunk": plan.rows_per_chunk, "edges_per_block": plan.edges_per_block,
+                                "col_tiles": plan.col_tiles, "spill_adjacency": plan.spill_adjacency,
+                                "spill_inputs": plan.spill_inputs,
+                                "estimate_mb": {k: round(v / 2**20, 1) for k, v in plan.estimate.items()}}}
+
+
 def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_dir: Path | None = None,
                resume: bool = False, progress: bool = True, on_epoch: EpochHook | None = None) -> dict[str, Any]:
     """Train ``train.seeds`` runs and summarise them.
@@ -107,12 +150,14 @@ def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_d
     """
     graph, x, y = _prepare(dataset, cfg, device)
     train_cfg = cfg.train
+    streaming = _Streaming(cfg, graph, x, device) if train_cfg.memory_budget is not None else None
     runs: list[dict[str, Any]] = []
     curves: list[dict[str, list[float]]] = []
     bar = progress_bar(train_cfg.seeds * train_cfg.epochs, f"train {dataset.name}/{cfg.model.name}", progress)
     try:
         for run in range(train_cfg.seeds):
-            result, history = _train_one(cfg, dataset, graph, x, y, device, run, out_dir, resume, bar, on_epoch)
+            result, history = _train_one(cfg, dataset, graph, x, y, device, run, out_dir, resume, bar, on_epoch,
+                                         streaming)
             runs.append(result)
             curves.append(history)
     finally:
@@ -127,12 +172,14 @@ def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_d
         "warmup_time_s": runs[0]["warmup_time_s"] if runs else None,
         "epochs_run": [r["epochs_run"] for r in runs], "runs": runs, "curves": curves,
         "num_nodes": dataset.num_nodes, "num_edges": dataset.graph.num_edges, "num_classes": dataset.num_classes,
+        **(streaming.summary() if streaming is not None else {}),
     }
 
 
 def _train_one(cfg: RunConfig, dataset: NodeDataset, graph: Any, x: torch.Tensor, y: torch.Tensor,
                device: torch.device, run: int, out_dir: Path | None, resume: bool, bar: Any,
-               on_epoch: EpochHook | None) -> tuple[dict[str, Any], dict[str, list[float]]]:
+               on_epoch: EpochHook | None, streaming: _Streaming | None = None
+               ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     train_cfg = cfg.train
     seed = train_cfg.seed + run
     ckpt_path = out_dir / "checkpoints" / f"run{run}.pt" if out_dir is not None else None
@@ -147,6 +194,8 @@ def _train_one(cfg: RunConfig, dataset: NodeDataset, graph: Any, x: torch.Tensor
     split_index, masks = _split(dataset, cfg, run, seed)
     train_mask, val_mask, test_mask = (m.to(device) & (y >= 0) for m in masks)
     model = build_model(cfg, dataset.num_features, dataset.num_classes).to(device)
+    runner = streaming.runner(model) if streaming is not None else None
+    train_rows = train_mask.nonzero().view(-1)
     optimizer = build_optimizer(model, train_cfg)
     scheduler = build_scheduler(optimizer, train_cfg)
     selector = EpochSelector(train_cfg.select, train_cfg.patience)
@@ -179,8 +228,12 @@ def _train_one(cfg: RunConfig, dataset: NodeDataset, graph: Any, x: torch.Tensor
         began = time.perf_counter()
         model.train()
         optimizer.zero_grad(set_to_none=True)
-        logits = model(graph, x)
-        loss = F.cross_entropy(logits[train_mask], y[train_mask])
+        if runner is None:
+            logits = model(graph, x)
+            loss = F.cross_entropy(logits[train_mask], y[train_mask])
+        else:  # streamed: logits of the training rows only
+            logits = runner(x, train_rows)
+            loss = F.cross_entropy(logits, y[train_rows])
         loss.backward()
         optimizer.step()
         if scheduler is not None:
@@ -191,7 +244,7 @@ def _train_one(cfg: RunConfig, dataset: NodeDataset, graph: Any, x: torch.Tensor
 
         model.eval()
         with torch.no_grad():
-            logits = model(graph, x)
+            logits = model(graph, x) if runner is None else runner(x)
             metrics = {"train_loss": loss.item(), "train_acc": accuracy(logits, y, train_mask),
                        "val_loss": float(F.cross_entropy(logits[val_mask], y[val_mask])) if val_mask.any() else 0.0,
                        "val_acc": accuracy(logits, y, val_mask), "test_acc": accuracy(logits, y, test_mask)}

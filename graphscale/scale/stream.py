@@ -1,0 +1,398 @@
+"""Full-batch training beyond memory: a conv stack streamed over adjacency chunks (after NGra).
+
+NGra (Ma et al., "NeuGraph: Parallel Deep Neural Network Computation on Large Graphs", USENIX ATC 2019)
+trains full-batch GNNs on graphs whose edges and activations exceed device memory: vertex data is cut
+into intervals, the adjacency into chunks, and a layer runs chunk by chunk, streaming what does not fit.
+Here the device is the CPU and the limit a byte budget for the process's peak RSS
+(``train.memory_budget`` / ``--memory-budget``). The same ``nn.Module`` is trained; only its execution
+changes, and the outputs and gradients equal the unchunked run's (the tests check it).
+
+Design
+------
+**Layers as SAGA stages.** Every conv layer is split by an adapter (:mod:`.stream_layers`, GCN and
+GraphSAGE mean/gcn; :func:`~.stream_layers.register` adds more) into a row-local ``pre`` (``m = h W^T`` or
+``m = h``), an aggregation (sum or mean, optional self-loops and GCN weights) and a row-local ``post``
+(``out = f(a, h)``: bias, root term, normalisation). A stack of ``L`` layers then reads
+
+    h_0 = dropout(x);  m_k = pre_k(h_k);  A_k = Agg_k(m_k);  z_k = post_k(A_k, h_k);  h_{k+1} = relu-dropout(z_k)
+
+Everything but ``Agg_k`` is row-local, so any rows of ``h_k`` can be recomputed from the same rows of
+``x, A_0 .. A_{k-1}`` alone. The executor therefore **materialises only the aggregated tensors**
+``A_k [N, w_k]`` (``w_k`` the narrow side by NGra's dataflow rule: 100 and 47 columns for a
+100 -> 256 -> 47 GCN, never the 256-wide hidden layer), the aggregation input ``m_k`` while it is being
+aggregated, and in backward the gradients ``G_M_k`` of the aggregation inputs.
+
+**Forward.** For ``k = 0 .. L-1``: fill ``m_k`` in row chunks (recomputing ``h_k`` from the stored ``A``),
+aggregate it into ``A_k`` over the adjacency blocks, free ``m_k``. ``A_0`` of a constant input (no input
+dropout, no projection before the first aggregation) is computed once and reused by every epoch. The
+output is computed for the requested rows only (the training rows), and of ``A_{L-1}`` only those rows
+are kept, so the ``[N, C]`` logits and their gradient never exist in training.
+
+**Backward** (a custom autograd function, so ``loss.backward()`` and the optimizer are unchanged). With
+``G_M_j`` known for ``j > k``, the gradient ``G_A_k`` of each row chunk comes from recomputing the
+chunk's stages after ``A_k`` under autograd (``torch.autograd.grad`` w.r.t. the chunk of ``A_k``); then
+``G_M_k = Agg_k^T(G_A_k)`` streams over the transposed adjacency. ``A_k`` that depend on no parameter
+(``A_0`` of a constant input) get no gradient at all. A last pass recomputes every chunk once more with
+the parameters under autograd and feeds all ``G_M_k`` and the output gradient: that gives the parameter
+gradients (recompute, as in activation checkpointing, instead of storing ``[N, hidden]`` activations).
+Dropout masks are hashes of ``(seed, element index)``, identical to :func:`graphscale.nn.functional.dropout`
+and reproducible for any rows, so recomputed chunks see the masks of the forward pass.
+
+**Adjacency** (:mod:`.stream_adjacency`). Destination-row chunks of about ``edges_per_block`` edges
+(CSC for forward, CSR for the transpose), optionally cut again into source-column tiles; column ids are
+int32 and edge weights are never stored (GCN weights are ``inv_col[c] * inv_row[r]`` per block, bit-equal
+to ``gcn_norm``). Blocks run through the SAGA gSpMM kernels (``saga/kernels/cpu_kernels.py``). The
+column ids stay in memory or go to files read block by block (then only the page cache holds them).
+
+**Plan** (:mod:`.stream_plan`). From the budget and the memory already in use: everything in memory if
+it fits, else adjacency on disk, else also the aggregation inputs on disk with ``2..64`` source-column
+tiles (the aggregation input is then read one tile at a time: NGra's source chunks). Chunk sizes take
+the rest. The parameters and optimizer state are not counted (they are small for these models).
+
+Limits: CPU tensors in float32; max/min aggregations (GraphSAGE pool) and attention layers are not
+streamed (a ConfigError says so); the input ``x`` gets no gradient.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ConfigError, ShapeError
+from ..graph import Graph
+from .stream_adjacency import ChunkedAdjacency, inverse_sqrt_degrees
+from .stream_io import NodeFile, SparseRows, reader_of
+from .stream_layers import DropSite, RowContext, StreamedLayer, split_layer
+from .stream_plan import ModelShape, StreamPlan, plan_for_budget
+
+__all__ = ["StreamPlan", "StreamedGraph", "StreamedStack", "model_shape", "plan_for_budget", "streamed_model"]
+
+
+class StreamedGraph:
+    """A graph's chunked adjacency (both directions, with / without self-loops as used), built on demand.
+
+    Args:
+        graph: The full graph (CPU).
+        plan: Chunk sizes and spilling.
+    """
+
+    def __init__(self, graph: Graph, plan: StreamPlan) -> None:
+        if graph.num_src_nodes != graph.num_dst_nodes:
+            raise ShapeError(f"StreamedGraph: expected a graph with one node set, got {graph.num_src_nodes} source "
+                             f"and {graph.num_dst_nodes} destination nodes. Stream full graphs, not Blocks.")
+        if graph.device.type != "cpu":
+            raise ConfigError(f"train.memory_budget: expected the graph on the CPU, got {graph.device}. Streamed "
+                              "training runs on the CPU; use --device cpu.")
+        self.graph, self.plan, self.num_nodes = graph, plan, graph.num_nodes
+        self._adjacency: dict[bool, tuple[ChunkedAdjacency, ChunkedAdjacency, Tensor, Tensor]] = {}
+
+    def adjacency(self, self_loops: bool) -> tuple[ChunkedAdjacency, ChunkedAdjacency, Tensor, Tensor]:
+        """``(forward [rows = dst], transposed [rows = src], inv_sqrt_in_degree, inv_sqrt_out_degree)``."""
+        if self_loops not in self._adjacency:
+            plan, g, n = self.plan, self.graph, self.num_nodes
+            spill = plan.folder() if plan.spill_adjacency else None
+            options = {"self_loops": self_loops, "edges_per_block": plan.edges_per_block, "col_tiles": plan.col_tiles,
+                           "spill_dir": spill}
+            forward = ChunkedAdjacency(g.dst, g.src, n, n, **options)
+            transposed = ChunkedAdjacency(g.src, g.dst, n, n, **options)
+            self._adjacency[self_loops] = (forward, transposed, inverse_sqrt_degrees(forward.degrees),
+                                           inverse_sqrt_degrees(transposed.degrees))
+        return self._adjacency[self_loops]
+
+    def in_degrees(self) -> Tensor:
+        """``[N]`` int64 in-degrees without self-loops."""
+        return torch.from_numpy(self.adjacency(False)[0].degrees)
+
+    def aggregate(self, layer: StreamedLayer, source: Any, out: Tensor, transposed: bool = False) -> Tensor:
+        """``out = Agg(source)`` (or its transpose) for ``layer``'s aggregation; ``source`` is a tensor,
+        a NodeFile or SparseRows (see ``reader_of``)."""
+        spec = layer.aggregation
+        forward, backward, inv_in, inv_out = self.adjacency(spec.self_loops)
+        adjacency = backward if transposed else forward
+        read = reader_of(source)
+        if transposed and spec.reduce == "mean":  # d mean / d m: divide by the destination's degree first
+            degrees = torch.from_numpy(forward.degrees).clamp(min=1).to(torch.float32).unsqueeze(-1)
+            plain = read
+            read = lambda c0, c1: plain(c0, c1) / degrees[c0:c1]
+        factors = {}
+        if spec.gcn:
+            factors = {"inv_row": inv_out, "inv_col": inv_in} if transposed else {"inv_row": inv_in, "inv_col": inv_out}
+        return adjacency.aggregate(read, out, mean=spec.reduce == "mean" and not transposed, **factors)
+
+
+def model_shape(model: nn.Module, input_dim: int) -> tuple[list[StreamedLayer], ModelShape]:
+    """The streamed layers of a ``ConvStack`` and the shape the plan needs.
+
+    Raises:
+        ConfigError: A model that is not a stack of streamable conv layers.
+    """
+    convs = getattr(model, "convs", None)
+    if convs is None or not hasattr(model, "dropout") or not hasattr(model, "input_dropout"):
+        raise ConfigError(f"train.memory_budget: expected a stack of conv layers (model gcn or sage), got "
+                          f"{type(model).__name__}. Drop train.memory_budget for this model.")
+    layers = [split_layer(conv, "train.memory_budget") for conv in convs]
+    needs = [k > 0 or layers[0].pre_has_params for k in range(len(layers))]
+    allocates = [k > 0 or layers[0].pre_has_params or model.input_dropout > 0 for k in range(len(layers))]
+    shape = ModelShape(input_dim, tuple(lay.width for lay in layers), tuple(lay.out_dim for lay in layers),
+                       tuple(needs), tuple(allocates), len({lay.aggregation.self_loops for lay in layers}),
+                       model.input_dropout > 0)
+    return layers, shape
+
+
+@dataclass
+class _Pass:
+    """What one forward pass leaves for its backward."""
+
+    x: Tensor
+    sites: list[DropSite]
+    aggregated: list[Tensor | None]
+    out_rows: Tensor | None = None          # sorted output rows (None: all rows)
+    last_rows: Tensor | None = None         # A_{L-1} at out_rows
+    grads_m: list[Any] = field(default_factory=list)
+
+
+class StreamedStack:
+    """Runs a ``ConvStack`` (GCN / GraphSAGE layers) over a :class:`StreamedGraph`, chunk by chunk.
+
+    Call it like the model: ``runner(x)`` gives ``[N, C]`` logits, ``runner(x, rows)`` the logits of
+    ``rows`` only (what training needs). With autograd enabled the result is differentiable w.r.t. the
+    model's parameters; ``model.train()`` / ``model.eval()`` switch dropout as usual.
+
+    Shapes:
+        x: ``[N, F_in]`` float32 (CPU); rows: optional ``[R]`` int64; returns ``[N or R, C]``.
+    """
+
+    def __init__(self, model: nn.Module, graph: StreamedGraph, input_dim: int) -> None:
+        self.model, self.graph = model, graph
+        self.layers, self.shape = model_shape(model, input_dim)
+        self.fuse_relu = model.activation is torch.nn.functional.relu
+        self._cache: tuple[Any, int, Tensor] | None = None
+        for loops in dict.fromkeys(lay.aggregation.self_loops for lay in self.layers):
+            graph.adjacency(loops)  # built now, not inside the first epoch
+        self._in_degrees = graph.in_degrees() if any(lay.post_uses_degrees for lay in self.layers) else None
+
+    # -- public ---------------------------------------------------------------------------------------------
+    def __call__(self, x: Tensor, rows: Tensor | None = None) -> Tensor:
+        if x.dim() != 2 or x.shape[0] != self.graph.num_nodes or x.dtype != torch.float32 or x.device.type != "cpu":
+            raise ShapeError(f"StreamedStack: expected x [{self.graph.num_nodes}, F] float32 on the CPU, got "
+                             f"{tuple(x.shape)} {x.dtype} on {x.device}. Convert with x.float().cpu().")
+        inverse = None
+        if rows is not None:  # sorted unique rows inside; duplicates and order restored by one index_select
+            rows, inverse = torch.unique(rows.long().view(-1), sorted=True, return_inverse=True)
+            if rows.numel() and (int(rows[0]) < 0 or int(rows[-1]) >= self.graph.num_nodes):
+                raise ShapeError(f"StreamedStack: expected rows in [0, {self.graph.num_nodes}), got ids from "
+                                 f"{int(rows[0])} to {int(rows[-1])}.")
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if torch.is_grad_enabled() and params:
+            out = _Streamed.apply(self, x, rows, *params)
+        else:
+            out = self._forward(x, rows, self.model.training, keep=False)[0]
+        return out if inverse is None else out.index_select(0, inverse)
+
+    # -- row-local recomputation ---------------------------------------------------------------------------
+    def _between(self, k: int, z: Tensor, sites: list[DropSite], ids: Tensor) -> Tensor:
+        """``h_{k+1}`` rows from ``z_k`` rows: relu + dropout (or the stack's activation, then dropout)."""
+        return sites[k + 1](z if self.fuse_relu else self.model.activation(z), ids)
+
+    def _context(self, ids: Tensor) -> RowContext:
+        degrees = self._in_degrees
+        return RowContext(degrees.index_select(0, ids) if degrees is not None else None)
+
+    def _inputs(self, st: _Pass, sel: slice, ids: Tensor, upto: int) -> Tensor:
+        """Rows ``sel`` of ``h_upto`` (the input of layer ``upto``) from ``x`` and ``A_0 .. A_{upto-1}``."""
+        h = st.sites[0](st.x[sel], ids)
+        for k in range(upto):
+            layer = self.layers[k]
+            z = layer.post(st.aggregated[k][sel], h if layer.post_uses_input else None, self._context(ids))
+            h = self._between(k, z, st.sites, ids)
+        return h
+
+    def _batches(self, total: int):
+        step = max(1, self.graph.plan.rows_per_chunk)
+        for r0 in range(0, total, step):
+            r1 = min(total, r0 + step)
+            yield slice(r0, r1), torch.arange(r0, r1)
+
+    def _new_input(self, width: int) -> Tensor | NodeFile:
+        if self.graph.plan.spill_inputs:
+            return NodeFile(self.graph.num_nodes, width, self.graph.plan.folder())
+        return torch.empty(self.graph.num_nodes, width)
+
+    # -- forward ------------------------------------------------------------------------------------------------
+    def _forward(self, x: Tensor, rows: Tensor | None, training: bool, keep: bool) -> tuple[Tensor, _Pass]:
+        n, model, layers = x.shape[0], self.model, self.layers
+        sites = [DropSite.draw(model.input_dropout, False, (n, x.shape[1]), x.dtype, training)]
+        sites += [DropSite.draw(model.dropout, self.fuse_relu, (n, lay.out_dim), x.dtype, training)
+                  for lay in layers[:-1]]
+        st = _Pass(x, sites, [None] * len(layers), rows)
+        for k, layer in enumerate(layers):
+            if k == 0 and not layer.pre_has_params and sites[0].p == 0.0:
+                st.aggregated[0] = self._constant_first(x, layer)
+                continue
+            m = self._new_input(layer.width)
+            for sel, ids in self._batches(n):
+                m[sel] = layer.pre(self._inputs(st, sel, ids, k))
+            st.aggregated[k] = self.graph.aggregate(layer, m, torch.empty(n, layer.width))
+            del m
+        last, final = len(layers) - 1, layers[-1]
+        a_last = st.aggregated[last]
+        if rows is None:
+            out = torch.empty(n, final.out_dim)
+            for sel, ids in self._batches(n):
+                h = self._inputs(st, sel, ids, last) if final.post_uses_input else None
+                out[sel] = final.post(a_last[sel], h, self._context(ids))
+        else:
+            st.last_rows = a_last.index_select(0, rows)
+            out = torch.cat([self._output_rows(st, sel, ids, st.last_rows) for sel, ids in self._batches(n)]
+                            or [torch.empty(0, final.out_dim)])
+            if keep:  # A_{L-1} is needed at the output rows only
+                st.aggregated[last] = None
+        return out, st
+
+    def _constant_first(self, x: Tensor, layer: StreamedLayer) -> Tensor:
+        """``A_0 = Agg_0(x)``, cached while ``x`` is the same unmodified tensor."""
+        cache = self._cache
+        if cache is not None and cache[0]() is x and cache[1] == x._version:
+            return cache[2]
+        self._cache = None
+        out = self.graph.aggregate(layer, x, torch.empty(x.shape[0], layer.width))
+        self._cache = (weakref.ref(x), x._version, out)
+        return out
+
+    def _output_rows(self, st: _Pass, sel: slice, ids: Tensor, a_rows: Tensor) -> Tensor:
+        """Output of the requested rows falling into ``sel`` (``a_rows``: ``A_{L-1}`` at all requested rows)."""
+        p0, p1 = _positions(st.out_rows, sel)
+        final = self.layers[-1]
+        if p1 == p0:
+            return a_rows.new_empty(0, final.out_dim)
+        local = st.out_rows[p0:p1] - sel.start
+        h = self._inputs(st, sel, ids, len(self.layers) - 1).index_select(0, local) if final.post_uses_input else None
+        return final.post(a_rows[p0:p1], h, self._context(st.out_rows[p0:p1]))
+
+    # -- backward -----------------------------------------------------------------------------------------------
+    def _recompute(self, st: _Pass, sel: slice, ids: Tensor, grad_out: Tensor, start: int,
+                   leaf: Tensor | None) -> list[tuple[Tensor, Tensor]]:
+        """``(output, gradient)`` pairs of rows ``sel`` from layer ``start`` on, under autograd: every
+        later aggregation input ``m_j`` with ``G_M_j``, and the output rows with ``grad_out``. ``leaf``
+        replaces the rows of ``A_start`` (when the gradient w.r.t. them is wanted)."""
+        layers, last, pairs = self.layers, len(self.layers) - 1, []
+        h = None
+        if start > 0 and layers[start].post_uses_input:  # h_start is read by post_start only
+            with torch.no_grad():
+                h = self._inputs(st, sel, ids, start)
+        if start == 0:
+            h = st.sites[0](st.x[sel], ids)
+            if st.grads_m[0] is not None and leaf is None:
+                pairs.append((layers[0].pre(h), _rows_of(st.grads_m[0], sel)))
+        for k in range(start, last):
+            layer = layers[k]
+            a = leaf if (k == start and leaf is not None) else st.aggregated[k][sel]
+            h = self._between(k, layer.post(a, h if layer.post_uses_input else None, self._context(ids)), st.sites, ids)
+            pairs.append((layers[k + 1].pre(h), _rows_of(st.grads_m[k + 1], sel)))
+        p0, p1 = _positions(st.out_rows, sel) if st.out_rows is not None else (sel.start, sel.stop)
+        if p1 > p0:
+            final = layers[last]
+            if st.out_rows is not None:
+                local = st.out_rows[p0:p1] - sel.start
+                a = leaf if (start == last and leaf is not None) else st.last_rows[p0:p1]
+                h_out = h.index_select(0, local) if final.post_uses_input else None
+                z = final.post(a, h_out, self._context(st.out_rows[p0:p1]))
+            else:
+                a = leaf if (start == last and leaf is not None) else st.aggregated[last][sel]
+                z = final.post(a, h if final.post_uses_input else None, self._context(ids))
+            pairs.append((z, grad_out[p0:p1]))
+        return pairs
+
+    def _backward(self, st: _Pass, grad_out: Tensor, params: list[Tensor]) -> list[Tensor | None]:
+        n, layers, last = st.x.shape[0], self.layers, len(self.layers) - 1
+        grad_out = grad_out.contiguous()
+        st.grads_m = [None] * len(layers)
+        for k in range(last, -1, -1):
+            if not self.shape.needs_grad[k]:
+                continue
+            if k == last and st.out_rows is not None:  # G_A_{L-1} lives on the output rows only
+                grad_a: Any = SparseRows(st.out_rows, torch.empty(st.out_rows.numel(), layers[k].width), n)
+                target = grad_a.values
+            else:
+                grad_a = self._new_input(layers[k].width)
+                target = None
+            for sel, ids in self._batches(n):
+                if k == last and st.out_rows is not None:
+                    p0, p1 = _positions(st.out_rows, sel)
+                    if p1 == p0:
+                        continue
+                    leaf = st.last_rows[p0:p1].detach().requires_grad_()
+                else:
+                    leaf = st.aggregated[k][sel].detach().requires_grad_()
+                with torch.enable_grad():
+                    pairs = self._recompute(st, sel, ids, grad_out, k, leaf)
+                    outs, grads = zip(*pairs)
+                    (g,) = torch.autograd.grad(outs, [leaf], grads, allow_unused=True)
+                g = torch.zeros_like(leaf) if g is None else g
+                if target is not None:
+                    target[p0:p1] = g
+                else:
+                    grad_a[sel] = g
+            st.grads_m[k] = self.graph.aggregate(layers[k], grad_a, torch.empty(n, layers[k].width), transposed=True)
+            del grad_a, target
+        totals: list[Tensor | None] = [None] * len(params)
+        for sel, ids in self._batches(n):
+            with torch.enable_grad():
+                pairs = self._recompute(st, sel, ids, grad_out, 0, None)
+                if not pairs:
+                    continue
+                outs, grads = zip(*pairs)
+                part = torch.autograd.grad(outs, params, grads, allow_unused=True)
+            for i, g in enumerate(part):
+                if g is not None:
+                    totals[i] = g if totals[i] is None else totals[i].add_(g)
+        return totals
+
+
+class _Streamed(torch.autograd.Function):
+    """Streamed forward; backward recomputes chunks (parameter gradients returned, x gets none)."""
+
+    @staticmethod
+    def forward(ctx, runner: StreamedStack, x: Tensor, rows: Tensor | None, *params: Tensor) -> Tensor:  # type: ignore[override]
+        out, state = runner._forward(x, rows, runner.model.training, keep=True)
+        ctx.runner, ctx.state, ctx.params = runner, state, params
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        state, ctx.state = ctx.state, None  # free A_k, G_M_k as soon as backward ends
+        grads = ctx.runner._backward(state, grad, list(ctx.params))
+        del state
+        return (None, None, None, *grads)
+
+
+def _positions(sorted_rows: Tensor, sel: slice) -> tuple[int, int]:
+    """Range ``[p0, p1)`` of the sorted ``rows`` that fall into ``sel``."""
+    bounds = torch.searchsorted(sorted_rows, torch.tensor([sel.start, sel.stop], dtype=sorted_rows.dtype))
+    return int(bounds[0]), int(bounds[1])
+
+
+def _rows_of(source: Any, sel: slice) -> Tensor:
+    return source[sel] if isinstance(source, Tensor) else source.read(sel.start, sel.stop)
+
+
+def streamed_model(model: nn.Module, graph: Graph, x: Tensor, budget: int | None = None, *,
+                   plan: StreamPlan | None = None, streamed_graph: StreamedGraph | None = None) -> StreamedStack:
+    """A :class:`StreamedStack` for ``model`` on ``graph``, planned from ``budget`` bytes (or ``plan``).
+
+    Raises:
+        ConfigError: The model does not stream, or the budget is too small.
+    """
+    if streamed_graph is None:
+        if plan is None:
+            if budget is None:
+                raise ConfigError("streamed_model: expected a budget or a plan, got neither.")
+            _, shape = model_shape(model, x.shape[1])
+            plan = plan_for_budget(budget, graph.num_nodes, graph.num_edges, shape)
+        streamed_graph = StreamedGraph(graph, plan)
+    return StreamedStack(model, streamed_graph, x.shape[1])
+

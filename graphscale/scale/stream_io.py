@@ -1,0 +1,85 @@
+"""Node tensors of a streamed model that live outside resident memory, and tile readers for aggregation.
+
+* :class:`NodeFile`: an ``[N, F]`` float32 tensor in a temporary file, written in row ranges and read in
+  row ranges with plain file I/O (``numpy.fromfile``), so only the OS page cache holds it, never this
+  process's resident memory (a memory map would count its touched pages as resident).
+* :class:`SparseRows`: an ``[N, F]`` tensor that is zero except on a few sorted rows (the output
+  gradient lives on the training rows only); tiles are materialised on demand.
+* :func:`reader_of`: ``read(c0, c1) -> [c1 - c0, F]`` for a tensor, a NodeFile or SparseRows.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class NodeFile:
+    """``[num_rows, width]`` float32 rows in a temporary file under ``folder`` (removed with the object).
+
+    Shapes:
+        ``nf[r0:r1] = t`` with ``t [r1 - r0, width]``; ``read(r0, r1) -> [r1 - r0, width]``.
+    """
+
+    def __init__(self, num_rows: int, width: int, folder: str) -> None:
+        os.makedirs(folder, exist_ok=True)
+        handle, self.path = tempfile.mkstemp(prefix="nodes-", suffix=".f32", dir=folder)
+        os.close(handle)
+        os.truncate(self.path, 4 * num_rows * width)  # a sparse file of zeros
+        self.num_rows, self.width = num_rows, width
+        weakref.finalize(self, _unlink, self.path)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.num_rows, self.width)
+
+    def __setitem__(self, rows: slice, value: Tensor) -> None:
+        start = rows.start or 0
+        data = value.detach().contiguous().to(torch.float32).numpy()
+        with open(self.path, "r+b") as handle:
+            handle.seek(4 * start * self.width)
+            data.tofile(handle)
+
+    def read(self, r0: int, r1: int) -> Tensor:
+        count = max(0, r1 - r0) * self.width
+        data = np.fromfile(self.path, dtype=np.float32, count=count, offset=4 * r0 * self.width)
+        return torch.from_numpy(data).view(max(0, r1 - r0), self.width)
+
+
+class SparseRows:
+    """An ``[num_rows, F]`` tensor that is zero outside ``rows`` (sorted, unique), holding ``values [R, F]``."""
+
+    def __init__(self, rows: Tensor, values: Tensor, num_rows: int) -> None:
+        self.rows, self.values, self.num_rows = rows, values, num_rows
+
+    def read(self, r0: int, r1: int) -> Tensor:
+        out = self.values.new_zeros(r1 - r0, *self.values.shape[1:])
+        bounds = torch.searchsorted(self.rows, torch.tensor([r0, r1], dtype=self.rows.dtype))
+        p0, p1 = int(bounds[0]), int(bounds[1])
+        if p1 > p0:
+            out.index_copy_(0, self.rows[p0:p1] - r0, self.values[p0:p1])
+        return out
+
+
+def reader_of(source: Any) -> Callable[[int, int], Tensor]:
+    """``read(c0, c1)``: rows ``[c0, c1)`` of a Tensor (a view), a NodeFile or SparseRows."""
+    if isinstance(source, Tensor):
+        return lambda c0, c1: source[c0:c1]
+    return source.read
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+__all__ = ["NodeFile", "SparseRows", "reader_of"]

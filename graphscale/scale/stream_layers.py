@@ -1,0 +1,213 @@
+"""Conv layers split for streaming: row-local ``pre`` -> sparse aggregation -> row-local ``post``.
+
+:mod:`graphscale.scale.stream` runs a layer as three parts (NGra's SAGA-NN stages):
+
+* ``pre(h) -> m``: a node-wise map of the layer input rows ``h [R, F_in]`` to the aggregation input
+  ``m [R, width]`` (the projection ``h W^T`` when ``W`` comes before aggregation, else ``h`` itself);
+* an :class:`Aggregation` of ``m`` over the in-edges, with a sum or a mean (the only reductions that
+  accumulate over source-column tiles), optional self-loops and optional GCN weights;
+* ``post(a, h, rows) -> out``: a node-wise map of the aggregated rows ``a [R, width]`` (and, when
+  ``post_uses_input``, the layer input rows ``h``) to the layer output ``[R, F_out]``.
+
+Both node-wise parts are plain torch code on the layer's own parameters, so gradients reach the model's
+parameters and the same ``nn.Module`` keeps training, checkpointing and evaluating unchanged. Each adapter
+follows its layer's ``forward`` (the NGra dataflow rule included: the projection runs on the side with the
+narrower width), so the streamed model computes the same function as the unchunked one.
+
+New layers stream once an adapter is registered with :func:`register`.
+
+The row-wise dropout here draws the same masks as :func:`graphscale.nn.functional.dropout`: the decision
+for element ``i`` of an ``[N, F]`` tensor is a hash of ``(seed, i)``, so rows ``[r0, r1)`` (or any row ids)
+reproduce the unchunked mask exactly, in the forward pass and again when recomputed in backward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numba import prange
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from ..nn.conv import GCNConv, SAGEConv
+from ..nn.functional import _keep, _scale  # the hash and scale of the unchunked dropout (same masks)
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """How a layer aggregates: ``reduce`` "sum" or "mean", ``self_loops``, and ``gcn`` symmetric weights
+    ``1 / sqrt(deg_out(src) deg_in(dst))`` (degrees counted with the loops)."""
+
+    reduce: str = "sum"
+    self_loops: bool = False
+    gcn: bool = False
+
+
+@dataclass
+class RowContext:
+    """What ``post`` may read besides its rows: the in-degrees (without self-loops) of those rows."""
+
+    in_degrees: Tensor | None  # [R] int64 (None unless the layer's post_uses_degrees)
+
+
+@dataclass
+class StreamedLayer:
+    """One conv layer split into ``pre`` -> aggregation -> ``post`` (see the module docstring)."""
+
+    module: nn.Module
+    aggregation: Aggregation
+    width: int                       # features per aggregated row
+    out_dim: int
+    pre: Callable[[Tensor], Tensor]
+    post: Callable[[Tensor, Tensor | None, RowContext], Tensor]
+    pre_has_params: bool             # m depends on parameters (its gradient must be propagated)
+    post_uses_input: bool            # post reads the layer input rows h (a root / self term)
+    post_uses_degrees: bool = False  # post reads RowContext.in_degrees
+
+
+ADAPTERS: dict[type, Callable[[nn.Module], StreamedLayer]] = {}
+
+
+def register(layer_type: type, adapter: Callable[[nn.Module], StreamedLayer]) -> None:
+    """Make ``layer_type`` streamable: ``adapter(layer)`` returns its :class:`StreamedLayer`."""
+    ADAPTERS[layer_type] = adapter
+
+
+def split_layer(layer: nn.Module, where: str) -> StreamedLayer:
+    """The :class:`StreamedLayer` of ``layer``.
+
+    Raises:
+        ConfigError: No adapter for the layer type, or a configuration the streamed path cannot run.
+    """
+    adapter = next((fn for cls, fn in ADAPTERS.items() if type(layer) is cls), None)
+    if adapter is None:
+        known = ", ".join(cls.__name__ for cls in ADAPTERS)
+        raise ConfigError(f"{where}: expected layers that stream ({known}), got {type(layer).__name__}. "
+                          "Use model gcn or sage with a memory budget, or drop train.memory_budget.")
+    return adapter(layer)
+
+
+def _gcn(conv: GCNConv) -> StreamedLayer:
+    weight, bias = conv.linear.weight, conv.bias
+    project_first = conv.out_dim < conv.in_dim
+
+    def pre(h: Tensor) -> Tensor:
+        return F.linear(h, weight) if project_first else h
+
+    def post(a: Tensor, h: Tensor | None, rows: RowContext) -> Tensor:
+        if not project_first:
+            return F.linear(a, weight, bias)
+        return a if bias is None else a + bias
+
+    return StreamedLayer(conv, Aggregation("sum", conv.add_self_loops, conv.normalize),
+                         conv.out_dim if project_first else conv.in_dim, conv.out_dim, pre, post,
+                         pre_has_params=project_first, post_uses_input=False)
+
+
+def _sage(conv: SAGEConv) -> StreamedLayer:
+    if conv.aggregator not in ("mean", "gcn"):
+        raise ConfigError(f"SAGEConv (streamed): expected aggregator 'mean' or 'gcn', got {conv.aggregator!r}. "
+                          "A max over source tiles has no streamed backward here; drop train.memory_budget.")
+    neigh, root, bias = conv.lin_neigh.weight, conv.lin_root.weight if conv.lin_root is not None else None, conv.bias
+    project_first = conv.out_dim < conv.in_dim
+    gcn = conv.aggregator == "gcn"
+
+    def pre(h: Tensor) -> Tensor:
+        return F.linear(h, neigh) if project_first else h
+
+    def post(a: Tensor, h: Tensor | None, rows: RowContext) -> Tensor:
+        if gcn:  # (sum_u x_u + x_v) / (deg_v + 1)
+            total = a + (F.linear(h, neigh) if project_first else h)
+            a = total / (rows.in_degrees.to(total.dtype).unsqueeze(-1) + 1.0)
+        out = a if project_first else F.linear(a, neigh)
+        if bias is not None:
+            out = out + bias
+        if root is not None:
+            out = torch.addmm(out, h, root.t())
+        return F.normalize(out, p=2.0, dim=-1) if conv.normalize else out
+
+    return StreamedLayer(conv, Aggregation("sum" if gcn else "mean"), conv.out_dim if project_first else conv.in_dim,
+                         conv.out_dim, pre, post, pre_has_params=project_first,
+                         post_uses_input=gcn or root is not None, post_uses_degrees=gcn)
+
+
+register(GCNConv, _gcn)
+register(SAGEConv, _sage)
+
+
+# -- dropout on row chunks, with the unchunked masks ---------------------------------------------------------
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _dropout_rows(src, out, row_ids, seed, threshold, scale, relu):
+    """``out[r, f] = relu?(src[r, f]) * scale`` if element ``row_ids[r] * F + f`` is kept, else 0."""
+    width = src.shape[1]
+    for r in prange(src.shape[0]):
+        base = row_ids[r] * width
+        for f in range(width):
+            value = src[r, f]
+            if relu and value < 0:
+                value = 0.0
+            out[r, f] = value * scale if _keep(seed, base + f, threshold) else 0.0
+
+
+def _apply_rows(x: Tensor, row_ids: Tensor, seed: int, p: float, relu: bool) -> Tensor:
+    from ..saga.kernels.cpu import num_threads
+
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    threshold = np.uint64(min(int(p * 2.0**53), 2**53))
+    num_threads(x.numel())
+    _dropout_rows(x.numpy(), out.numpy(), row_ids.numpy(), np.uint64(seed), threshold, _scale(x, p), relu)
+    return out
+
+
+class _RowDropout(torch.autograd.Function):
+    """Hash dropout (optionally fused with relu) of some rows of a larger ``[N, F]`` tensor."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, row_ids: Tensor, seed: int, p: float, relu: bool) -> Tensor:  # type: ignore[override]
+        out = _apply_rows(x, row_ids, seed, p, relu)
+        ctx.p, ctx.seed, ctx.relu = p, seed, relu
+        ctx.save_for_backward(out if relu else row_ids)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        (saved,) = ctx.saved_tensors
+        if ctx.relu:  # kept and positive <=> output > 0 (as graphscale.nn.functional does it)
+            return torch.where(saved > 0, grad * _scale(saved, ctx.p), torch.zeros_like(grad)), None, None, None, None
+        return _apply_rows(grad, saved, ctx.seed, ctx.p, False), None, None, None, None
+
+
+@dataclass
+class DropSite:
+    """One dropout of the stack, drawn once per forward pass: a hash seed (the fast path of
+    ``graphscale.nn.functional.dropout``) or, for small tensors, the whole ``[N, F]`` mask."""
+
+    p: float
+    relu: bool
+    seed: int | None = None
+    mask: Tensor | None = None
+
+    @classmethod
+    def draw(cls, p: float, relu: bool, shape: tuple[int, int], dtype: torch.dtype, training: bool) -> DropSite:
+        """Consume the generator exactly as the unchunked ``dropout`` call on a tensor of ``shape`` would."""
+        if not training or p == 0.0:
+            return cls(0.0, relu)
+        if dtype in (torch.float32, torch.float64) and shape[0] * shape[1] >= 4096 and p < 1.0:
+            return cls(p, relu, seed=int(torch.randint(0, 2**62, (1,)).item()))
+        return cls(p, relu, mask=F.dropout(torch.ones(shape, dtype=dtype), p, True))
+
+    def __call__(self, h: Tensor, row_ids: Tensor) -> Tensor:
+        """Apply to rows ``row_ids`` of the full tensor (``h``: those rows only)."""
+        if self.seed is not None:
+            return _RowDropout.apply(h, row_ids, self.seed, self.p, self.relu)
+        h = F.relu(h) if self.relu else h
+        return h if self.mask is None else h * self.mask.index_select(0, row_ids)
+
+
+__all__ = ["ADAPTERS", "Aggregation", "DropSite", "RowContext", "StreamedLayer", "register", "split_layer"]

@@ -1,0 +1,87 @@
+"""``train.memory_budget``: the full-batch trainer streamed (same curves as unchunked), and the memory plan."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import graphscale as gs
+from graphscale import config
+from graphscale.datasets.base import NodeDataset, random_split
+from graphscale.errors import ConfigError
+from graphscale.scale import stream_plan
+from graphscale.scale.stream_plan import ModelShape, plan_for_budget
+from graphscale.train import run
+
+
+def community_graph(num_nodes: int = 300, seed: int = 0) -> NodeDataset:
+    """Three communities with noisy features (a GCN learns them within a few epochs)."""
+    generator = torch.Generator().manual_seed(seed)
+    y = torch.arange(num_nodes) % 3
+    prob = torch.where(y[:, None] == y[None, :], 0.05, 0.005)
+    adj = (torch.rand(num_nodes, num_nodes, generator=generator) < prob).triu(1)
+    src, dst = (adj | adj.T).nonzero().T
+    signal = torch.nn.functional.one_hot(y, 3).float() + torch.randn(num_nodes, 3, generator=generator)
+    x = torch.cat([signal, torch.randn(num_nodes, 13, generator=generator)], dim=1)
+    return NodeDataset("communities", gs.Graph(src, dst, num_nodes), x, y, 3, *random_split(num_nodes, 0.3, 0.2))
+
+
+def summary_of(tmp_path, name: str, *extra: str) -> dict:
+    cfg = config.load(None, ["train.epochs=6", "model.hidden_dim=16", "train.lr=0.05", "output.plot=false",
+                             "train.device=cpu", f"output.dir={tmp_path / name}", *extra])
+    summary = run(cfg, dataset=community_graph(), progress=False)
+    summary["curves"] = json.loads((tmp_path / name / "history.json").read_text())["curves"]
+    return summary
+
+
+@pytest.mark.parametrize("model", ["gcn", "sage"])
+def test_budgeted_training_matches_unchunked(tmp_path, monkeypatch, model):
+    # small chunk sizes so a 300-node graph runs in several row chunks and adjacency blocks
+    monkeypatch.setattr(stream_plan, "MAX_TEMP", 24 * 1024)
+    monkeypatch.setattr(stream_plan, "MIN_TEMP", 24 * 1024)
+    monkeypatch.setattr(stream_plan, "MIN_BLOCK_EDGES", 256)
+    plain = summary_of(tmp_path, "plain", f"model.name={model}")
+    streamed = summary_of(tmp_path, "streamed", f"model.name={model}", "train.memory_budget=8GB")
+    plan = streamed["stream_plan"]
+    assert plan["rows_per_chunk"] < 300 and plan["edges_per_block"] == 1024 and not plan["spill_adjacency"]
+    assert streamed["memory_budget"] == "8GB"
+    for key in ("train_loss", "val_loss", "val_acc", "test_acc"):
+        assert streamed["curves"][0][key] == pytest.approx(plain["curves"][0][key], rel=1e-4, abs=1e-5), key
+    assert streamed["test_acc"] == plain["test_acc"]
+
+
+def test_budget_below_what_is_in_use(tmp_path):
+    with pytest.raises(ConfigError, match=r"train.memory_budget: expected a budget .* already in use"):
+        summary_of(tmp_path, "tiny", "train.memory_budget=64MB")
+
+
+def test_streaming_rejects_models_it_cannot_split(tmp_path):
+    with pytest.raises(ConfigError, match="train.memory_budget: expected layers that stream"):
+        summary_of(tmp_path, "gat", "model.name=gat", "train.memory_budget=8GB")
+
+
+PRODUCTS_GCN = ModelShape(input_dim=100, widths=(100, 47), out_dims=(256, 47), needs_grad=(False, True),
+                          allocates_input=(False, True))
+WIDE_INPUT = ModelShape(input_dim=512, widths=(512, 47), out_dims=(256, 47), needs_grad=(False, True),
+                        allocates_input=(True, True), input_dropout=True)
+NODES, EDGES, BASE = 2_449_029, 123_718_280, int(2.4 * 2**30)   # ogbn-products, 2.4 GiB already in use
+
+
+def test_plan_spills_what_does_not_fit():
+    roomy = plan_for_budget(16 * 2**30, NODES, EDGES, PRODUCTS_GCN, base=BASE)
+    assert not roomy.spill_adjacency and roomy.col_tiles == 1 and roomy.rows_per_chunk > 10_000
+    six = plan_for_budget(6 * 2**30, NODES, EDGES, PRODUCTS_GCN, base=BASE)
+    assert six.estimate["peak"] <= 6 * 2**30 and six.col_tiles == 1
+    five = plan_for_budget(5 * 2**30, NODES, EDGES, PRODUCTS_GCN, base=BASE)
+    assert five.spill_adjacency and not five.spill_inputs and five.estimate["peak"] <= 5 * 2**30
+    with pytest.raises(ConfigError, match="needs about 4.4"):
+        plan_for_budget(4 * 2**30, NODES, EDGES, PRODUCTS_GCN, base=BASE)
+
+
+def test_plan_tiles_wide_aggregation_inputs():
+    """A 512-wide dropped-out input is aggregated from disk one source tile at a time when it does not fit."""
+    assert plan_for_budget(20 * 2**30, NODES, EDGES, WIDE_INPUT, base=BASE).col_tiles == 1
+    tiled = plan_for_budget(14 * 2**30, NODES, EDGES, WIDE_INPUT, base=BASE)
+    assert tiled.spill_inputs and tiled.col_tiles >= 4 and tiled.estimate["peak"] <= 14 * 2**30
