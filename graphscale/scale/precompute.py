@@ -1,0 +1,393 @@
+"""Precomputed propagation: SGC (Wu et al., ICML 2019) and SIGN (Frasca et al., 2020, arXiv:2004.11198).
+
+Both models move all message passing into a preprocessing step run once, then train a graph-free model
+on node mini-batches (or one full batch):
+
+* SGC: logistic regression on :math:`S^K X`, with :math:`S = \\hat D^{-1/2}(A + I)\\hat D^{-1/2}`;
+* SIGN: the operators :math:`[X, S X, \\dots, S^K X]` (optionally also the personalised-PageRank
+  diffusion :math:`\\Pi X`, :math:`\\Pi = \\alpha \\sum_t ((1 - \\alpha) S)^t` truncated at ``ppr_steps``),
+  each through its own linear branch, concatenated, then an MLP.
+
+``propagate`` computes :math:`S h` in chunks of destination rows through the SAGA ``gspmm`` kernel:
+a chunk is a ``Block`` holding the in-edges of its rows (sources are all ``N`` nodes), so the working set
+is one chunk of edges plus one chunk of output rows. ``precompute_features`` keeps the operators in
+memory, or, when they do not fit in half of ``memory_budget``, writes each to a ``.npy`` memmap in a
+temporary folder and trains from those files (out of core). The adjacency itself stays in memory.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import tempfile
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import seed as seed_everything
+from ..config import TrainConfig
+from ..datasets.base import NodeDataset, random_split
+from ..errors import ConfigError, ShapeError
+from ..graph import Block, Graph, add_self_loops
+from ..nn.conv.utils import symmetric_norm
+from ..saga import gspmm
+from ..train.common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
+from ..train.metrics import accuracy
+from .sign import PRECOMPUTED_MODELS, SIGN, SGCHead, resolve_precomputed
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
+          "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40, "tib": 2**40}
+DEFAULT_CHUNK_EDGES = 1 << 22
+
+
+def parse_size(value: float | str | None, where: str = "memory_budget") -> int | None:
+    """Bytes from ``"6GB"``, ``"512MB"``, ``"1.5GiB"`` or a number of bytes (units are powers of 1024).
+
+    Raises:
+        ConfigError: Anything else, or a size that is not positive.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        size = float(value)
+    else:
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(value))
+        unit = match.group(2).lower() if match else None
+        if match is None or unit not in _UNITS:
+            raise ConfigError(f"{where}: expected a size such as 6GB, 512MB or a number of bytes, got {value!r}.")
+        size = float(match.group(1)) * _UNITS[unit]
+    if not size >= 1:
+        raise ConfigError(f"{where}: expected a positive size, got {value!r}.")
+    return int(size)
+
+
+class Adjacency:
+    """:math:`S = \\hat D^{-1/2}(A + I)\\hat D^{-1/2}` in CSC form, the operator ``SGConv`` propagates with.
+
+    Attributes:
+        indptr: ``[N+1]`` int64; src: ``[E']`` source ids by destination; weight: ``[E']`` float32 (``E' = E + N``).
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        looped = add_self_loops(graph)
+        self.num_nodes = graph.num_nodes
+        indptr, src, edge_ids = looped.csc()
+        self.indptr, self.src = indptr, src
+        self.weight = symmetric_norm(looped, torch.float32).index_select(0, edge_ids)
+
+    def chunks(self, max_edges: int) -> list[tuple[int, int]]:
+        """Consecutive destination-row ranges ``[start, end)`` holding at most ``max_edges`` edges each
+        (a single row with more edges is its own chunk)."""
+        indptr = self.indptr.numpy()
+        bounds, start = [], 0
+        while start < self.num_nodes:
+            end = int(np.searchsorted(indptr, indptr[start] + max_edges, side="right")) - 1
+            end = min(max(end, start + 1), self.num_nodes)
+            bounds.append((start, end))
+            start = end
+        return bounds
+
+    def block(self, start: int, end: int) -> tuple[Block, Tensor]:
+        """Rows ``[start, end)`` as a Block (sources: all nodes) and its ``[E_chunk]`` weights."""
+        first, last = int(self.indptr[start]), int(self.indptr[end])
+        local_ptr = self.indptr[start:end + 1] - first
+        dst = torch.repeat_interleave(torch.arange(end - start), local_ptr.diff())
+        src = self.src[first:last]
+        block = Block(src, dst.to(src.dtype), self.num_nodes, end - start, validate=False)
+        block.cached("csc", lambda: (local_ptr, src, torch.arange(last - first)))  # already sorted by row
+        return block, self.weight[first:last]
+
+
+def propagate(adjacency: Adjacency, h: Tensor, out: Tensor, max_edges: int = DEFAULT_CHUNK_EDGES,
+              scale: float = 1.0, add: Tensor | None = None, add_scale: float = 1.0) -> Tensor:
+    """``out = scale * S h (+ add_scale * add)``, one chunk of destination rows at a time.
+
+    ``h``, ``out`` and ``add`` may be views of memmaps (``torch.from_numpy``); ``out`` must not alias
+    ``h``.
+
+    Shapes:
+        h: ``[N, F]`` float32; out: ``[N, F]``; add: ``[N, F]`` or None.
+    """
+    for start, end in adjacency.chunks(max_edges):
+        block, weight = adjacency.block(start, end)
+        part = gspmm(block, "mul", "sum", h, weight)  # [end - start, F]
+        if scale != 1.0:
+            part.mul_(scale)
+        if add is not None:
+            part.add_(add[start:end], alpha=add_scale)
+        out[start:end] = part
+    return out
+
+
+class PrecomputedFeatures:
+    """The operator outputs ``[X_0, X_1, ...]`` (each ``[N, F]``), in memory or as ``.npy`` memmaps.
+
+    ``rows(ids)`` gathers a batch from every operator; ``folder`` (out of core) is deleted by ``close``
+    or when the object is garbage-collected.
+    """
+
+    def __init__(self, operators: list[Tensor], folder: Path | None = None) -> None:
+        self.operators, self.folder = operators, folder
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(folder), True) if folder is not None else None
+
+    @property
+    def out_of_core(self) -> bool:
+        return self.folder is not None
+
+    def rows(self, ids: Tensor, device: torch.device | str = "cpu") -> list[Tensor]:
+        """``[op[ids] for op in operators]`` on ``device``; ``ids`` ``[B]`` int64."""
+        ids = ids.cpu()
+        if self.out_of_core:  # read the files in ascending row order, then restore the batch order
+            order = torch.argsort(ids)
+            inverse = torch.empty_like(order)
+            inverse[order] = torch.arange(order.numel())
+            rows = [op.index_select(0, ids[order]).index_select(0, inverse) for op in self.operators]
+        else:
+            rows = [op.index_select(0, ids) for op in self.operators]
+        return [r.to(device, non_blocking=True) for r in rows]
+
+    def close(self) -> None:
+        """Drop the operators and delete the memmap folder."""
+        self.operators = []
+        if self._cleanup is not None:
+            self._cleanup()
+
+
+def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = True, ppr_alpha: float | None = None,
+                        ppr_steps: int = 10, memory_budget: int | str | None = None,
+                        folder: str | Path | None = None, out_of_core: bool | None = None) -> PrecomputedFeatures:
+    """``[X, S X, ..., S^hops X]`` (or only ``S^hops X`` when not ``keep_all``), plus ``Pi X`` with ``ppr_alpha``.
+
+    Args:
+        graph: The full graph (CPU).
+        x: Node features (CPU).
+        hops: Largest power ``K`` of ``S`` (0 keeps ``X`` alone).
+        keep_all: Keep every power (SIGN); False keeps ``S^K X`` only (SGC).
+        ppr_alpha: Teleport probability of an extra PPR operator; None: none.
+        ppr_steps: Power-iteration steps of the PPR operator.
+        memory_budget: Bytes (or "6GB") for the operators and the chunk work; None: no limit (in memory).
+        folder: Where memmaps go (a temporary folder inside it is made and later removed); None: the
+            system's temporary folder.
+        out_of_core: Force memmaps (True) or memory (False); None decides from ``memory_budget``.
+
+    Shapes:
+        x: ``[N, F]``; every operator: ``[N, F]`` float32.
+
+    Raises:
+        ShapeError: ``x`` without one row per node.
+    """
+    if x.dim() != 2 or x.shape[0] != graph.num_nodes:
+        raise ShapeError(f"precompute_features: expected x of shape [{graph.num_nodes}, F], got {tuple(x.shape)}.")
+    budget = parse_size(memory_budget)
+    num_nodes, width = x.shape
+    kept = (hops if keep_all else 1) + (ppr_alpha is not None)  # outputs besides X
+    row_bytes = 4 * width
+    if out_of_core is None:
+        out_of_core = budget is not None and (kept + 1) * num_nodes * row_bytes > budget // 2
+    max_edges = DEFAULT_CHUNK_EDGES
+    if budget is not None:  # a chunk: its edges (ids, weights, kernel scratch) plus its output rows
+        average_degree = max(1.0, (graph.num_edges + num_nodes) / max(num_nodes, 1))
+        max_edges = max(1, min(max_edges, budget // 8 // int(32 + row_bytes / average_degree)))
+    adjacency = Adjacency(graph)
+    directory = Path(tempfile.mkdtemp(prefix="graphscale-precompute-", dir=folder)) if out_of_core else None
+
+    def new(name: str) -> Tensor:
+        if directory is None:
+            return torch.empty(num_nodes, width, dtype=torch.float32)
+        array = np.lib.format.open_memmap(directory / f"{name}.npy", mode="w+", dtype=np.float32,
+                                          shape=(num_nodes, width))
+        return torch.from_numpy(array)
+
+    def drop(tensor: Tensor, name: str) -> None:
+        if directory is not None and tensor is not base:
+            (directory / f"{name}.npy").unlink(missing_ok=True)
+
+    try:
+        base = x.detach().float().contiguous()  # the caller's tensor, never copied to disk
+        operators, h, h_name = [base] if keep_all or hops == 0 else [], base, "x"
+        for k in range(1, hops + 1):
+            out = propagate(adjacency, h, new(f"s{k}"), max_edges)
+            if keep_all or k == hops:
+                operators.append(out)
+            if not keep_all and h is not base:
+                drop(h, h_name)
+            h, h_name = out, f"s{k}"
+        if ppr_alpha is not None:  # z <- (1 - alpha) S z + alpha x, from z = x
+            z, z_name = base, "x"
+            for t in range(ppr_steps):
+                out = propagate(adjacency, z, new(f"ppr{t}"), max_edges, 1.0 - ppr_alpha, base, ppr_alpha)
+                if z is not base:
+                    drop(z, z_name)
+                z, z_name = out, f"ppr{t}"
+            operators.append(z)
+    except BaseException:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return PrecomputedFeatures(operators, directory)
+
+
+_FEATURES: dict[tuple, tuple[weakref.ref, weakref.ref, PrecomputedFeatures]] = {}
+
+
+def cached_features(graph: Graph, x: Tensor, key: tuple, build: Callable[[], PrecomputedFeatures]) -> \
+        PrecomputedFeatures:
+    """``build()``, reused while the same graph and feature tensor objects come back with the same ``key``
+    (one entry: the runs of a multi-seed experiment share one precomputation)."""
+    entry = _FEATURES.get(key)
+    if entry is not None and entry[0]() is graph and entry[1]() is x:
+        return entry[2]
+    for old in _FEATURES.values():
+        old[2].close()
+    _FEATURES.clear()
+    features = build()
+    _FEATURES[key] = (weakref.ref(graph), weakref.ref(x), features)
+    return features
+
+
+def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None, train_cfg: TrainConfig,
+                      seed: int, *, run: int = 0, split: int | None = None, progress: bool = False,
+                      on_epoch: Callable[[dict[str, Any]], None] | None = None,
+                      memory_budget: int | str | None = None) -> dict[str, Any]:
+    """Train and evaluate one SGC or SIGN run on precomputed propagated features.
+
+    The operators are computed once (and reused by later calls with the same dataset objects and
+    settings); training then runs on full batches of the training nodes (``batch_size`` null, the
+    default while the operators are in memory) or on shuffled mini-batches of ``batch_size`` nodes
+    (the default 4096 when out of core). Evaluation covers the labelled nodes after every epoch, with the
+    epoch selection and early stopping of the full-batch trainer.
+
+    Args:
+        dataset: Single-label node-classification dataset.
+        model_name: "sgc" (hparams ``K``, ``bias``, ``input_dropout``, ``batch_size``) or "sign"
+            (``K`` powers, ``hidden_dim`` per branch, ``num_layers`` of the head MLP, ``dropout``,
+            ``input_dropout``, ``batch_norm``, ``ppr_alpha`` / ``ppr_steps`` for an extra PPR operator,
+            ``batch_size``).
+        hparams: Model hyper-parameters.
+        train_cfg: Epochs, optimizer, lr, weight decay, patience, selection metric, device.
+        seed: Seed of the initialisation, the split (datasets without one) and the batch order.
+        run: Run number (picks published split ``run % S`` when ``split`` is None).
+        split: Published split index to use.
+        progress: Show a tqdm bar on stderr.
+        on_epoch: Called after each epoch with ``{"run", "epoch", train_loss, train_acc, val_loss, val_acc,
+            test_acc}``.
+        memory_budget: Bytes or a size string for the precomputation (out of core beyond it); None:
+            ``train_cfg.memory_budget``.
+
+    Returns:
+        The keys of ``train_minibatch``'s result plus ``precompute_time_s`` (0 when reused).
+
+    Raises:
+        ConfigError: Multi-label data, an unknown model or hparam, a bad memory budget.
+    """
+    if dataset.y.dim() != 1:
+        raise ConfigError(f"data.dataset: expected single-label classes y [N], got y of shape "
+                          f"{tuple(dataset.y.shape)} ({dataset.name} is multi-label).")
+    name, hp = resolve_precomputed(model_name, hparams)
+    device = resolve_device(train_cfg.device)
+    budget = parse_size(memory_budget if memory_budget is not None else train_cfg.memory_budget)
+    began = time.perf_counter()
+    keep_all = name == "sign"
+    alpha = hp.get("ppr_alpha") if keep_all else None
+    key = (hp["K"], keep_all, alpha, hp.get("ppr_steps"), budget)
+    features = cached_features(dataset.graph, dataset.x, key, lambda: precompute_features(
+        dataset.graph, dataset.x, hp["K"], keep_all=keep_all, ppr_alpha=alpha, ppr_steps=hp.get("ppr_steps", 10),
+        memory_budget=budget))
+    precompute_time = time.perf_counter() - began
+
+    seed_everything(seed)
+    if dataset.num_splits == 0:
+        split_index, masks = -1, random_split(dataset.num_nodes, seed=seed, labels=dataset.y)
+    else:
+        split_index = split if split is not None else run % dataset.num_splits
+        masks = dataset.split(split_index)
+    y = dataset.y.long()
+    train_mask, val_mask, test_mask = (m & (y >= 0) for m in masks)
+    if name == "sgc":
+        model: nn.Module = SGCHead(dataset.num_features, dataset.num_classes, bias=hp["bias"],
+                                   input_dropout=hp["input_dropout"])
+    else:
+        model = SIGN(dataset.num_features, dataset.num_classes, len(features.operators), hidden_dim=hp["hidden_dim"],
+                     num_layers=hp["num_layers"], dropout=hp["dropout"], input_dropout=hp["input_dropout"],
+                     batch_norm=hp["batch_norm"])
+    model.to(device)
+    optimizer = build_optimizer(model, train_cfg)
+    scheduler = build_scheduler(optimizer, train_cfg)
+    selector = EpochSelector(train_cfg.select, train_cfg.patience)
+    train_ids = train_mask.nonzero().view(-1)
+    eval_ids = (train_mask | val_mask | test_mask).nonzero().view(-1)
+    batch_size = hp["batch_size"] or (4096 if features.out_of_core else max(train_ids.numel(), 1))
+    times: list[float] = []
+    last_test, epoch, stopped = math.nan, 0, False
+    bar = progress_bar(train_cfg.epochs, f"train {dataset.name}/{name}/precomputed", progress)
+    try:
+        while not stopped and epoch < train_cfg.epochs:
+            began = time.perf_counter()
+            model.train()
+            order = train_ids
+            if batch_size < train_ids.numel():
+                order = train_ids[torch.from_numpy(np.random.default_rng([seed, epoch]).permutation(train_ids.numel()))]
+            losses = []
+            for batch in order.split(batch_size):
+                optimizer.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(features.rows(batch, device)), y[batch].to(device))
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            if scheduler is not None:
+                scheduler.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - began)
+            logits = predict(model, features, eval_ids, dataset.num_nodes, device)
+            metrics = {"train_loss": sum(losses) / max(len(losses), 1), "train_acc": accuracy(logits, y, train_mask),
+                       "val_loss": float(F.cross_entropy(logits[val_mask], y[val_mask])) if val_mask.any() else 0.0,
+                       "val_acc": accuracy(logits, y, val_mask), "test_acc": accuracy(logits, y, test_mask)}
+            last_test = metrics["test_acc"]
+            stopped = selector.update(epoch, metrics, model)
+            epoch += 1
+            bar.update(1)
+            bar.set_postfix(val=f"{metrics['val_acc']:.3f}", best=f"{selector.best['val_acc']:.3f}")
+            if on_epoch is not None:
+                on_epoch({"run": run, "epoch": epoch - 1, **metrics})
+    finally:
+        bar.close()
+    best = selector.best
+    if selector.best_state is not None:
+        model.load_state_dict(selector.best_state)
+    return {"run": run, "seed": seed, "split": split_index, "best_epoch": best["epoch"], "epochs_run": epoch,
+            "test_acc": best["test_acc"], "val_acc": best["val_acc"], "val_loss": best["val_loss"],
+            "train_acc": best["train_acc"], "last_test_acc": last_test,
+            "epoch_time_s": sum(times[1:]) / (len(times) - 1) if len(times) > 1 else (times[0] if times else None),
+            "warmup_time_s": times[0] if times else None, "train_time_s": sum(times),
+            "precompute_time_s": precompute_time}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, features: PrecomputedFeatures, ids: Tensor, num_nodes: int,
+            device: torch.device | str = "cpu", chunk: int = 16384) -> Tensor:
+    """Evaluation-mode logits of ``ids`` (chunks of ``chunk`` rows), zero rows elsewhere.
+
+    Shapes:
+        ids: ``[B]`` int64; returns ``[num_nodes, C]`` on the CPU.
+    """
+    model.eval()
+    out: Tensor | None = None
+    for part in ids.split(chunk):
+        logits = model(features.rows(part, device)).float().cpu()
+        if out is None:
+            out = torch.zeros(num_nodes, logits.shape[1])
+        out[part] = logits
+    return out if out is not None else torch.zeros(num_nodes, 1)
+
+
+__all__ = ["PRECOMPUTED_MODELS", "SIGN", "Adjacency", "PrecomputedFeatures", "SGCHead", "parse_size",
+           "precompute_features", "predict", "propagate", "train_precomputed"]

@@ -1,0 +1,171 @@
+"""SGC / SIGN precomputation: dense references, out of core equal to in memory, SGC equal to the
+full-batch SGConv model (logits and whole training curves), SIGN training, errors."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+import torch
+
+import graphscale as gs
+from graphscale.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from graphscale.datasets import load_synthetic
+from graphscale.errors import ConfigError, ShapeError
+from graphscale.nn.models import build_node_model
+from graphscale.scale.precompute import (
+    Adjacency,
+    SGCHead,
+    parse_size,
+    precompute_features,
+    train_precomputed,
+)
+from graphscale.train.node import train_node
+
+RESULT_KEYS = {"run", "seed", "split", "best_epoch", "epochs_run", "test_acc", "val_acc", "val_loss", "train_acc",
+               "last_test_acc", "epoch_time_s", "warmup_time_s", "train_time_s", "precompute_time_s"}
+
+
+def messy_graph(num_nodes: int = 70, num_edges: int = 400, seed: int = 0) -> gs.Graph:
+    """Directed multigraph with self-loops, multi-edges and isolated nodes."""
+    gen = torch.Generator().manual_seed(seed)
+    src = torch.randint(0, num_nodes - 4, (num_edges,), generator=gen)
+    dst = torch.randint(0, num_nodes - 4, (num_edges,), generator=gen)
+    src[:4] = dst[:4]
+    src[4:7], dst[4:7] = 3, 5
+    return gs.Graph(src, dst, num_nodes)
+
+
+def dense_operator(graph: gs.Graph) -> torch.Tensor:
+    """``D_in^-1/2 (A + I) D_out^-1/2`` as a dense ``[N, N]`` float64 matrix (rows = destinations)."""
+    n = graph.num_nodes
+    adj = torch.eye(n, dtype=torch.float64)
+    adj.index_put_((graph.dst.long(), graph.src.long()), torch.ones(graph.num_edges, dtype=torch.float64),
+                   accumulate=True)
+    return adj.sum(1).pow(-0.5)[:, None] * adj * adj.sum(0).pow(-0.5)[None, :]
+
+
+@pytest.mark.parametrize("max_edges", [1, 37, 10**6])
+def test_powers_equal_dense_reference(max_edges, monkeypatch):
+    import graphscale.scale.precompute as module
+
+    monkeypatch.setattr(module, "DEFAULT_CHUNK_EDGES", max_edges)  # 1: one row per chunk
+    graph = messy_graph()
+    x = torch.randn(70, 5)
+    s = dense_operator(graph)
+    features = precompute_features(graph, x, 3)
+    assert len(features.operators) == 4 and not features.out_of_core
+    expected = x.double()
+    for k, operator in enumerate(features.operators):
+        torch.testing.assert_close(operator.double(), expected, rtol=1e-5, atol=1e-6, msg=f"power {k}")
+        expected = s @ expected
+    last = precompute_features(graph, x, 3, keep_all=False).operators
+    assert len(last) == 1
+    torch.testing.assert_close(last[0], features.operators[3])
+
+
+def test_chunks_cover_the_rows_within_the_edge_limit():
+    adjacency = Adjacency(messy_graph())
+    indptr = adjacency.indptr
+    for limit in (1, 5, 50, 10**6):
+        bounds = adjacency.chunks(limit)
+        assert bounds[0][0] == 0 and bounds[-1][1] == 70
+        assert all(a[1] == b[0] for a, b in pairwise(bounds))
+        for start, end in bounds:
+            assert end - start == 1 or int(indptr[end] - indptr[start]) <= limit
+
+
+def test_ppr_operator_equals_dense_reference():
+    graph = messy_graph(seed=1)
+    x = torch.randn(70, 4)
+    alpha, steps = 0.2, 6
+    s = (1 - alpha) * dense_operator(graph)
+    expected = torch.matrix_power(s, steps) @ x.double()
+    for t in range(steps):
+        expected += alpha * torch.matrix_power(s, t) @ x.double()
+    features = precompute_features(graph, x, 1, ppr_alpha=alpha, ppr_steps=steps)
+    assert len(features.operators) == 3
+    torch.testing.assert_close(features.operators[2].double(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_out_of_core_equals_in_memory(tmp_path):
+    graph = messy_graph(seed=2)
+    x = torch.randn(70, 6)
+    memory = precompute_features(graph, x, 2, ppr_alpha=0.1, ppr_steps=3)
+    budget = 70 * 6 * 4  # far less than the operators: memmaps
+    disk = precompute_features(graph, x, 2, ppr_alpha=0.1, ppr_steps=3, memory_budget=budget, folder=tmp_path)
+    assert disk.out_of_core and not memory.out_of_core
+    folder = disk.folder
+    assert sorted(p.name for p in folder.iterdir()) == ["ppr2.npy", "s1.npy", "s2.npy"]  # temporaries removed
+    for a, b in zip(memory.operators, disk.operators):
+        assert torch.equal(a, b)
+    ids = torch.tensor([5, 1, 69, 3, 3])
+    for a, b in zip(memory.rows(ids), disk.rows(ids)):
+        assert torch.equal(a, b)
+    sgc = precompute_features(graph, x, 3, keep_all=False, out_of_core=True, folder=tmp_path)
+    assert [p.name for p in sgc.folder.iterdir()] == ["s3.npy"]
+    torch.testing.assert_close(sgc.operators[0], precompute_features(graph, x, 3, keep_all=False).operators[0])
+    disk.close()
+    assert not folder.exists()
+
+
+def test_sgc_head_gives_the_logits_of_the_full_batch_sgconv_model():
+    graph = messy_graph(seed=3)
+    x = torch.randn(70, 8)
+    torch.manual_seed(0)
+    reference = build_node_model("sgc", 8, 3, K=2).eval()
+    head = SGCHead(8, 3)
+    head.linear.load_state_dict(reference.conv.linear.state_dict())
+    features = precompute_features(graph, x, 2, keep_all=False)
+    torch.testing.assert_close(head(features.operators), reference(graph, x))
+
+
+def test_sgc_training_equals_full_batch_sgc_step_for_step():
+    data = load_synthetic(num_nodes=400, num_features=24, seed=4)
+    train_cfg = TrainConfig(epochs=15, lr=0.2, weight_decay=5e-6, select="last", seed=3, device="cpu")
+    cfg = RunConfig(data=DataConfig(dataset=data.name), model=ModelConfig(name="sgc", hparams={"K": 2}),
+                    train=train_cfg)
+    reference: list[dict] = []
+    summary = train_node(cfg, data, torch.device("cpu"), progress=False, on_epoch=reference.append)
+    curve: list[dict] = []
+    result = train_precomputed(data, "sgc", {"K": 2}, train_cfg, seed=3, on_epoch=curve.append)
+    assert set(result) == RESULT_KEYS
+    assert len(curve) == len(reference) == 15
+    for ours, theirs in zip(curve, reference):
+        for key in ("train_loss", "val_loss"):
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), (key, ours["epoch"])
+    assert result["test_acc"] == pytest.approx(summary["runs"][0]["test_acc"], abs=1e-6)
+
+
+def test_sign_trains_in_memory_mini_batched_and_out_of_core():
+    data = load_synthetic(num_nodes=600, num_features=16, seed=5)
+    train_cfg = TrainConfig(epochs=20, lr=0.01, weight_decay=5e-4, device="cpu")
+    hparams = {"K": 2, "hidden_dim": 32, "dropout": 0.3}
+    full = train_precomputed(data, "sign", hparams, train_cfg, seed=0)
+    assert set(full) == RESULT_KEYS and full["epochs_run"] == 20
+    assert full["train_acc"] > 0.6  # 7 skewed classes
+    batched_hparams = {**hparams, "batch_size": 48, "ppr_alpha": 0.15, "ppr_steps": 4}
+    batched = train_precomputed(data, "sign", batched_hparams, train_cfg, seed=0, memory_budget="64KB")
+    assert batched["train_acc"] > 0.6
+    again = train_precomputed(data, "sign", batched_hparams, train_cfg, seed=0, memory_budget="64KB")
+    assert again["test_acc"] == batched["test_acc"] and again["val_loss"] == batched["val_loss"]  # seeded
+
+
+def test_sizes_and_errors():
+    assert parse_size("6GB") == 6 * 2**30 and parse_size("512 MiB") == 512 * 2**20 and parse_size(1000) == 1000
+    assert parse_size("1.5g") == 3 * 2**29 and parse_size(None) is None
+    for bad in ("lots", "-1GB", 0, "3 parsecs"):
+        with pytest.raises(ConfigError, match="memory_budget"):
+            parse_size(bad)
+    data = load_synthetic(num_nodes=100, num_features=4, seed=0)
+    train_cfg = TrainConfig(epochs=1, device="cpu")
+    with pytest.raises(ConfigError, match="Did you mean 'sign'"):
+        train_precomputed(data, "sing", None, train_cfg, 0)
+    with pytest.raises(ConfigError, match="hidden_dims"):
+        train_precomputed(data, "sign", {"hidden_dims": 3}, train_cfg, 0)
+    with pytest.raises(ConfigError, match="batch_size"):
+        train_precomputed(data, "sgc", {"batch_size": 0}, train_cfg, 0)
+    with pytest.raises(ConfigError, match="ppr_alpha"):
+        train_precomputed(data, "sign", {"ppr_alpha": 1.5}, train_cfg, 0)
+    with pytest.raises(ShapeError, match=r"\[100, F\]"):
+        precompute_features(data.graph, torch.zeros(5, 2), 2)
