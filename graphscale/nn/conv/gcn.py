@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ...graph import Graph
 from ...saga import gspmm
-from .utils import NodeInput, check_edge_features, split_features, symmetric_norm, with_self_loops
+from .utils import ConstantAggregate, NodeInput, check_edge_features, split_features, symmetric_norm, with_self_loops
 
 
 class GCNConv(nn.Module):
@@ -53,6 +53,7 @@ class GCNConv(nn.Module):
         self.linear = nn.Linear(in_dim, out_dim, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None
         self._cache: tuple[weakref.ref, Graph, Tensor | None] | None = None
+        self._constant = ConstantAggregate()  # propagation of a constant input (raw features), computed once
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -86,10 +87,15 @@ class GCNConv(nn.Module):
         prop_graph, norm = self.propagation_graph(graph, edge_weight, x_src.dtype)
         project_first = self.out_dim < self.in_dim
         h = self.linear(x_src) if project_first else x_src
-        if norm is None:
-            out = gspmm(prop_graph, "copy_lhs", "sum", h, None)
-        else:
-            out = gspmm(prop_graph, "mul", "sum", h, norm.to(h.dtype))
+
+        def propagate() -> Tensor:
+            if norm is None:
+                return gspmm(prop_graph, "copy_lhs", "sum", h, None)
+            return gspmm(prop_graph, "mul", "sum", h, norm.to(h.dtype))
+
+        # aggregating first over an input without gradient (raw features): the same every call
+        constant = not project_first and edge_weight is None and (norm is None or not norm.requires_grad)
+        out = self._constant(graph, x_src, propagate) if constant else propagate()
         if not project_first:
             return F.linear(out, self.linear.weight, self.bias)  # bias fused into the addmm
         return out if self.bias is None else out + self.bias

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from ...errors import ConfigError
 from ...graph import Graph
 from ...saga import gspmm
-from .utils import NodeInput, check_edge_features, split_features
+from .utils import ConstantAggregate, NodeInput, check_edge_features, split_features
 
 AGGREGATORS = ("mean", "pool", "gcn")
 
@@ -61,6 +61,7 @@ class SAGEConv(nn.Module):
         self.lin_neigh = nn.Linear(in_dim, out_dim, bias=False)
         self.lin_root = nn.Linear(in_dim, out_dim, bias=False) if self.root_weight else None
         self.bias = nn.Parameter(torch.zeros(out_dim)) if bias else None
+        self._constant = ConstantAggregate()  # mean of a constant input (raw features), computed once
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -86,6 +87,8 @@ class SAGEConv(nn.Module):
         # ``agg``: the aggregated neighbourhood, still [N_dst, F_in] unless W_neigh was applied first
         if self.aggregator == "pool":
             agg = gspmm(graph, "copy_lhs", "max", F.relu(self.pool(x_src)), None)
+        elif self.aggregator == "mean" and edge_weight is None and not project_first:
+            agg = self._constant(graph, x_src, lambda: gspmm(graph, "copy_lhs", "mean", x_src, None))
         elif self.aggregator == "mean":
             h = self.lin_neigh(x_src) if project_first else x_src
             agg = (gspmm(graph, "copy_lhs", "mean", h, None) if edge_weight is None

@@ -7,6 +7,9 @@ Every layer takes ``x`` as one ``[N, F]`` tensor (full graph or ``BatchedGraph``
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -131,3 +134,36 @@ def symmetric_norm(graph: Graph, dtype: torch.dtype, edge_weight: Tensor | None 
 
 __all__ = ["NodeInput", "split_features", "check_edge_features", "with_self_loops", "require_square",
            "without_self_loops", "symmetric_norm"]
+
+
+class ConstantAggregate:
+    """The aggregation of an input that does not change between calls, computed once.
+
+    In full-batch training the first layer aggregates the raw features ``x`` (no gradient, no input
+    dropout) over the same graph every epoch; when a layer aggregates before projecting (``F_in <
+    F_out``) that aggregation is a constant. The entry is keyed on the graph and the ``x`` tensor objects
+    (weak references, so it never keeps them alive) and on ``x``'s version counter (an in-place change of
+    ``x`` recomputes); it is dropped as soon as ``x`` is freed, so a fresh ``x`` per call (input dropout)
+    costs no memory. Inputs that require grad are never cached.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[weakref.ref, weakref.ref, int, Tensor] | None = None
+
+    def __call__(self, graph: Graph, x: Tensor, compute: Callable[[], Tensor]) -> Tensor:
+        if x.requires_grad:
+            return compute()
+        entry = self._entry
+        if entry is not None and entry[0]() is graph and entry[1]() is x and entry[2] == x._version:
+            return entry[3]
+        self._entry = None
+        value = compute()
+        if not value.requires_grad:
+            self._entry = (weakref.ref(graph), weakref.ref(x, self._drop), x._version, value)
+        return value
+
+    def _drop(self, _ref: weakref.ref) -> None:
+        self._entry = None
+
+    def clear(self) -> None:
+        self._entry = None
