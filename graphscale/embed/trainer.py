@@ -1,0 +1,311 @@
+"""``train_embeddings``: walks / edges -> sample pools (background thread) -> SGD on vertex and context tables.
+
+The run is a sequence of pools (episodes). Pool ``b`` is a pure function of ``(seed, b)``; a background
+thread fills pool ``b + 1`` (numba kernels, GIL released) while the trainer consumes pool ``b`` (double
+buffering with two pool buffers). A checkpoint holds the tables plus the index of the next pool, so a
+resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import torch
+
+from ..errors import ConfigError, GraphscaleError
+from ..graph import Graph
+from ..sampling.rng import mix_seed
+from ..train.checkpoint import load_checkpoint, save_atomic
+from ..train.common import progress_bar
+from .alias import build_alias, negative_weights
+from .pool import Pool, fill_edges, fill_walks, pairs_per_walk
+from .sgd import TorchSGD, sgd_numba
+from .walks import WalkGraph, walk_plan
+
+MODELS = ("deepwalk", "node2vec", "line")
+CHECKPOINT_FORMAT = "graphscale-embed-1"
+
+
+@dataclass
+class EmbedSettings:
+    """Hyper-parameters of one embedding run (see :func:`train_embeddings` for each one's meaning)."""
+
+    model: str = "deepwalk"
+    dim: int = 128
+    num_walks: int = 10
+    walk_length: int = 40
+    window: int = 5
+    p: float = 1.0
+    q: float = 1.0
+    order: int = 2
+    num_samples: int | None = None
+    negatives: int = 1
+    negative_weight: float = 5.0
+    lr: float = 0.025
+    min_lr_fraction: float = 1e-4
+    pool_size: int = 1 << 20
+    walk_mode: str = "auto"
+    backend: str = "numba"
+    device: str = "cpu"
+    batch_size: int = 65536
+    seed: int = 0
+
+    def check(self) -> None:
+        def need(ok: bool, key: str, what: str) -> None:
+            if not ok:
+                raise ConfigError(f"train_embeddings.{key}: expected {what}, got {getattr(self, key)!r}.")
+
+        need(self.model in MODELS, "model", "one of " + ", ".join(MODELS))
+        for key in ("dim", "num_walks", "walk_length", "window", "negatives", "pool_size", "batch_size"):
+            value = getattr(self, key)
+            need(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1, key,
+                 "an int >= 1")
+        need(self.walk_length >= 2, "walk_length", "an int >= 2")
+        for key in ("p", "q", "lr", "negative_weight"):
+            need(isinstance(getattr(self, key), (int, float)) and getattr(self, key) > 0, key, "a number > 0")
+        need(0 <= self.min_lr_fraction <= 1, "min_lr_fraction", "a number in [0, 1]")
+        need(self.order in (1, 2), "order", "1 or 2")
+        need(self.num_samples is None or self.num_samples >= 1, "num_samples", "an int >= 1 or None")
+        need(self.backend in ("numba", "torch"), "backend", "'numba' or 'torch'")
+        need(self.walk_mode in ("auto", "alias", "rejection"), "walk_mode", "'auto', 'alias' or 'rejection'")
+
+
+@dataclass
+class EmbeddingResult:
+    """What :func:`train_embeddings` returns.
+
+    Attributes:
+        embeddings: ``[N, dim]`` float32 vertex table (the node embeddings).
+        context: ``[N, dim]`` float32 context table (the same array for first-order LINE).
+        sample_time_s: Seconds spent filling pools (walks, augmentation, negatives); overlapped with training.
+        train_time_s: Seconds the trainer spent on SGD.
+        total_time_s: Wall time of sampling + training (setup included, compile warm-up excluded).
+        setup_time_s: Seconds to build CSR, alias tables and the node2vec tables.
+        num_samples: Positive samples trained on.
+        samples_per_s: ``num_samples / total_time_s``.
+        loss: Mean SGNS loss of each pool (sampled every 64th sample).
+        settings: The hyper-parameters used.
+    """
+
+    embeddings: np.ndarray
+    context: np.ndarray
+    sample_time_s: float
+    train_time_s: float
+    total_time_s: float
+    setup_time_s: float
+    num_samples: int
+    samples_per_s: float
+    loss: list[float] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    walk_mode: str = "uniform"
+
+    def save(self, folder: str | Path, node_ids: list[str] | None = None, name: str = "embeddings") -> Path:
+        """Write ``<name>.npy`` (vertex table) and ``<name>.nodes.txt`` (one original node id per row)."""
+        from .io import save_embeddings
+
+        return save_embeddings(self.embeddings, folder, node_ids, name)
+
+
+class _Schedule:
+    """Which samples pool ``b`` holds: walk starts (walk models) or an edge count (LINE)."""
+
+    def __init__(self, s: EmbedSettings, num_nodes: int, starts_from: np.ndarray, num_edges: int) -> None:
+        self.s = s
+        self.nodes = starts_from
+        if s.model == "line":
+            per_node = pairs_per_walk(s.walk_length, s.window) * s.num_walks
+            self.total = int(s.num_samples or per_node * max(len(starts_from), 1))
+            self.per_pool = s.pool_size
+            self.num_pools = -(-self.total // self.per_pool)
+        else:
+            self.per_walk = pairs_per_walk(s.walk_length, s.window)
+            self.walks_per_pool = max(1, s.pool_size // self.per_walk)
+            self.num_walks_total = s.num_walks * len(starts_from)
+            if s.num_samples is not None:
+                self.num_walks_total = max(1, -(-int(s.num_samples) // self.per_walk))
+            self.total = self.num_walks_total * self.per_walk
+            self.num_pools = -(-self.num_walks_total // self.walks_per_pool)
+        self._perm: dict[int, np.ndarray] = {}
+
+    def pool_capacity(self) -> int:
+        return self.per_pool if self.s.model == "line" else self.walks_per_pool * self.per_walk
+
+    def _pass(self, r: int) -> np.ndarray:
+        if r not in self._perm:
+            self._perm = {r: np.random.default_rng(mix_seed(self.s.seed, 31, r)).permutation(self.nodes)}
+        return self._perm[r]
+
+    def starts(self, b: int) -> np.ndarray:
+        lo = b * self.walks_per_pool
+        hi = min(self.num_walks_total, lo + self.walks_per_pool)
+        n = len(self.nodes)
+        parts = [self._pass(r)[max(lo, r * n) - r * n:min(hi, (r + 1) * n) - r * n]
+                 for r in range(lo // n, (hi - 1) // n + 1)]
+        return np.concatenate(parts).astype(np.int64)
+
+    def count(self, b: int) -> int:
+        return min(self.per_pool, self.total - b * self.per_pool)
+
+
+def _producer(fill, first: int, last: int, buffers: list[Pool], out: queue.Queue, free: queue.Queue,
+              stop: threading.Event, threads: int | None) -> None:
+    try:
+        if threads:
+            numba.set_num_threads(threads)
+        for b in range(first, last):
+            pool = free.get()
+            if stop.is_set():
+                return
+            start = time.perf_counter()
+            fill(pool, b)
+            out.put((pool, time.perf_counter() - start))
+    except BaseException as err:  # handed to the consumer, which re-raises it
+        out.put((err, 0.0))
+
+
+def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int = 128, *, edge_weight: Any = None,
+                     progress: bool = False, checkpoint: str | Path | None = None, resume: bool = False,
+                     checkpoint_every_s: float = 60.0, overlap: bool = True, sampler_threads: int | None = 1,
+                     **settings: Any) -> EmbeddingResult:
+    """Train node embeddings with DeepWalk, node2vec or LINE (GraphVite-style engine).
+
+    Args:
+        graph: The graph (undirected graphs store both directions); ``WalkGraph`` to reuse a prepared one.
+        model: ``"deepwalk"`` (uniform walks), ``"node2vec"`` (``p``, ``q``) or ``"line"`` (edge samples;
+            ``order`` 1 or 2).
+        dim: Embedding size.
+        edge_weight: ``[E]`` non-negative weights (walk steps and LINE edges proportional to them).
+        progress: tqdm bar on stderr.
+        checkpoint: File to write the tables to every ``checkpoint_every_s`` seconds and at the end.
+        resume: Continue from ``checkpoint`` when it exists (same settings required).
+        overlap: Fill the next pool on a background thread while training (double buffering).
+        sampler_threads: numba threads of the pool-filling thread (None = all).
+        **settings: num_walks (10), walk_length (40), window (5, the augmentation distance), p, q (1),
+            order (2), num_samples (positive samples; default from the walk settings), negatives (1),
+            negative_weight (5.0), lr (0.025), min_lr_fraction (1e-4), pool_size (2**20 samples), walk_mode
+            ("auto" / "alias" / "rejection"), backend ("numba" | "torch"), device ("cpu"), batch_size (torch
+            path), seed (0).
+
+    Returns:
+        :class:`EmbeddingResult` with the ``[N, dim]`` embeddings and the timings.
+    """
+    unknown = sorted(set(settings) - set(EmbedSettings.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"train_embeddings: expected settings among {sorted(EmbedSettings.__dataclass_fields__)}, "
+                          f"got unknown {unknown}.")
+    s = EmbedSettings(model=str(model).lower(), dim=dim, **settings)
+    s.check()
+    t0 = time.perf_counter()
+    is_line = s.model == "line"
+    pq = (s.p, s.q) if s.model == "node2vec" else (1.0, 1.0)
+    plan = walk_plan(graph, *pq, edge_weight=edge_weight, mode=s.walk_mode, where="train_embeddings")
+    wg = plan.graph
+    n = wg.num_nodes
+    degree = wg.row_weight
+    neg_prob, neg_alias = build_alias(negative_weights(degree))
+    has_edges = np.flatnonzero(wg.out_degrees() > 0)
+    if has_edges.size == 0:
+        raise GraphscaleError("train_embeddings: expected a graph with at least one edge, got none.")
+    schedule = _Schedule(s, n, has_edges, wg.num_edges)
+    if is_line:
+        src = np.repeat(np.arange(n, dtype=np.int32), wg.out_degrees())
+        edge_prob, edge_alias = build_alias(wg.weight) if wg.weighted else (np.ones(1, np.float32),
+                                                                           np.zeros(1, np.int32))
+
+        def fill(pool: Pool, b: int) -> None:
+            fill_edges(pool, src, wg.indices, edge_prob, edge_alias, wg.weighted, neg_prob, neg_alias, n,
+                       schedule.count(b), s.seed, b)
+    else:
+        def fill(pool: Pool, b: int) -> None:
+            fill_walks(pool, plan, schedule.starts(b), s.walk_length, s.window, neg_prob, neg_alias, s.seed, b)
+
+    rng = np.random.default_rng(mix_seed(s.seed, 17))
+    vertex = ((rng.random((n, s.dim), dtype=np.float32) - 0.5) / s.dim).astype(np.float32)
+    context = vertex if (is_line and s.order == 1) else np.zeros((n, s.dim), dtype=np.float32)
+    first, done, losses = 0, 0, []
+    settings_dict = {k: getattr(s, k) for k in EmbedSettings.__dataclass_fields__}
+    fingerprint = {k: v for k, v in settings_dict.items() if k not in ("backend", "device", "batch_size")}
+    if resume and checkpoint is not None:
+        state = load_checkpoint(checkpoint)
+        if state is not None:
+            if state.get("settings") != fingerprint or state.get("num_nodes") != n:
+                raise GraphscaleError(f"checkpoint '{checkpoint}': expected a run with the same settings and graph "
+                                      f"({n} nodes), got {state.get('settings')}. Delete it or drop --resume.")
+            vertex[...] = state["vertex"].numpy()
+            if context is not vertex:
+                context[...] = state["context"].numpy()
+            first, done, losses = int(state["next_pool"]), int(state["done"]), list(state["loss"])
+    setup = time.perf_counter() - t0
+
+    def save(next_pool: int) -> None:
+        if checkpoint is not None:
+            save_atomic({"format": CHECKPOINT_FORMAT, "settings": fingerprint, "num_nodes": n,
+                         "vertex": torch.from_numpy(vertex.copy()), "context": torch.from_numpy(context.copy()),
+                         "next_pool": next_pool, "done": done, "loss": losses}, checkpoint)
+
+    torch_sgd = TorchSGD(vertex, context, s.device, s.batch_size) if s.backend == "torch" else None
+    capacity = schedule.pool_capacity()
+    buffers = [Pool.empty(capacity, s.negatives) for _ in range(2 if overlap else 1)]
+    sample_time = train_time = 0.0
+    bar = progress_bar(schedule.total, f"{s.model} ({n} nodes)", progress)
+    bar.update(done)
+    last_save = time.perf_counter()
+    out: queue.Queue = queue.Queue()
+    free: queue.Queue = queue.Queue()
+    for pool in buffers:
+        free.put(pool)
+    stop = threading.Event()
+    worker = None
+    if overlap:
+        worker = threading.Thread(target=_producer, args=(fill, first, schedule.num_pools, buffers, out, free, stop,
+                                                          sampler_threads), daemon=True, name="embed-pool")
+        worker.start()
+    try:
+        for b in range(first, schedule.num_pools):
+            if overlap:
+                pool, seconds = out.get()
+                if isinstance(pool, BaseException):
+                    raise pool
+            else:
+                pool = free.get()
+                start = time.perf_counter()
+                fill(pool, b)
+                seconds = time.perf_counter() - start
+            sample_time += seconds
+            start = time.perf_counter()
+            args = (pool.center, pool.context, pool.negatives, pool.count, s.negatives, s.lr, s.min_lr_fraction,
+                    done, schedule.total, s.negative_weight)
+            if torch_sgd is not None:
+                loss_sum, counted = torch_sgd.step(*args)
+            else:
+                loss_sum, counted = sgd_numba(vertex, context, *args, 64, numba.get_num_threads())
+            train_time += time.perf_counter() - start
+            losses.append(float(loss_sum / max(counted, 1)))
+            done += pool.count
+            free.put(pool)
+            bar.update(pool.count)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+            if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every_s:
+                if torch_sgd is not None:
+                    torch_sgd.finish()
+                save(b + 1)
+                last_save = time.perf_counter()
+    finally:
+        stop.set()
+        free.put(buffers[0])
+        if worker is not None:
+            worker.join(timeout=60)
+        bar.close()
+    if torch_sgd is not None:
+        torch_sgd.finish()
+    save(schedule.num_pools)
+    total = time.perf_counter() - t0
+    return EmbeddingResult(vertex, context, sample_time, train_time, total, setup, done,
+                           done / max(total, 1e-9), losses, settings_dict, plan.mode_name)
