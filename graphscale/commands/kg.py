@@ -1,0 +1,93 @@
+"""``graphscale kg``: train and evaluate a knowledge-graph embedding (TransE, DistMult, ComplEx, SimplE, RotatE).
+
+The config is resolved like ``graphscale train``: ``--config FILE``, else the shipped
+``kg-<model>-<dataset>.yaml`` when ``--dataset`` and ``--model`` name one, else the defaults; then the
+flags (``--dataset --model --dim --negatives --epochs --out --device``), then ``key=value`` overrides.
+With ``--json`` the last stdout line is one JSON object ending in ``mrr, mr, hits_at_1, hits_at_3,
+hits_at_10`` (filtered, test), ``train_time_s, triples_per_s, peak_rss_mb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+SUMMARY_LAST = ("mrr", "mr", "hits_at_1", "hits_at_3", "hits_at_10", "train_time_s", "triples_per_s", "peak_rss_mb")
+
+
+def resolve_config(args: argparse.Namespace) -> Any:
+    from ..config import find_shipped
+    from ..kge.config import KGConfig, load_kg_config, set_key
+    from ..kge.run import dataset_label
+
+    path = Path(args.config) if args.config else None
+    if path is None and args.dataset and args.model:
+        path = find_shipped("kg", args.model, dataset_label(args.dataset))
+    cfg = load_kg_config(path) if path is not None else KGConfig()
+    for flag, key, value in (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
+                             ("--dim", "model.dim", args.dim), ("--negatives", "train.negatives", args.negatives),
+                             ("--epochs", "train.epochs", args.epochs), ("--out", "output.dir", args.out),
+                             ("--device", "train.device", args.device)):
+        if value is not None:
+            set_key(cfg, key, value, flag)
+    cfg.locations.setdefault("config", str(path) if path is not None else "defaults")
+    return load_kg_config(None, args.overrides, base=cfg)
+
+
+def _ordered(summary: dict[str, Any]) -> dict[str, Any]:
+    head = {k: v for k, v in summary.items() if k not in SUMMARY_LAST}
+    return {**head, **{k: summary[k] for k in SUMMARY_LAST if k in summary}}
+
+
+def cmd_kg(args: argparse.Namespace) -> int:
+    from ..kge.config import dump_kg
+    from ..kge.run import run
+
+    cfg = resolve_config(args)
+    if args.print_config:
+        print(dump_kg(cfg, comments=True), end="")
+        return 0
+    summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress))
+    if args.json:
+        print(json.dumps(summary, default=str))
+        return 0
+    print(f"{summary['dataset']} / {summary['model']} (dim {summary['dim']}, {summary['negatives']} "
+          f"{summary['negative_mode']} negatives, {summary['epochs_done']}/{summary['epochs']} epochs, "
+          f"{summary['device']})")
+    if "mrr" in summary:
+        print(f"  test (filtered)  MRR {summary['mrr']:.4f}  MR {summary['mr']:.1f}  Hits@1 "
+              f"{summary['hits_at_1']:.4f}  Hits@3 {summary['hits_at_3']:.4f}  Hits@10 {summary['hits_at_10']:.4f}")
+    else:
+        print(f"  {summary['note']}")
+    print(f"  training         {summary['train_time_s']:.1f} s, {summary['triples_per_s']:.0f} triples/s, peak RSS "
+          f"{summary['peak_rss_mb']:.0f} MB")
+    print(f"  output           {summary['output_dir']}/ (metrics.json, config.yaml, embeddings/)")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    from ..config import shipped_configs
+
+    kg = subparsers.add_parser(
+        "kg", help="train and evaluate a knowledge-graph embedding (TransE ... RotatE)",
+        description="Knowledge-graph embeddings with filtered link-prediction evaluation. Shipped configs: "
+                    + ", ".join(c for c in shipped_configs() if c.startswith("kg-")) + ".",
+        epilog="Examples: graphscale kg --dataset fb15k-237 --model rotate --json | graphscale kg --dataset "
+               "wn18rr --model rotate --dim 200 train.epochs=50 | graphscale kg --dataset path/to/my_kg "
+               "--model complex")
+    kg.add_argument("--dataset", help="fb15k-237, wn18rr, or a folder with train/valid/test triple files")
+    kg.add_argument("--model", help="transe, distmult, complex, simple or rotate")
+    kg.add_argument("--dim", type=int, help="embedding size per component (model.dim)")
+    kg.add_argument("--negatives", type=int, help="negatives per positive (train.negatives)")
+    kg.add_argument("--epochs", type=int, help="training epochs (train.epochs)")
+    kg.add_argument("--config", help="YAML config file")
+    kg.add_argument("--out", help="output folder (default runs/kg-<dataset>-<model>)")
+    kg.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
+    kg.add_argument("--device", help="cpu, cuda, cuda:N or auto (train.device)")
+    kg.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    kg.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    kg.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    kg.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.lr=0.001")
+    kg.set_defaults(handler=cmd_kg)

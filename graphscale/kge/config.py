@@ -1,0 +1,207 @@
+"""Typed config of ``graphscale kg`` (every field has a type, a default and a help text).
+
+Sections follow the life cycle: ``data`` (load), ``model`` (build), ``train``, ``evaluate``, ``output``
+(save), plus ``expected`` (the numbers a shipped config reaches). YAML files and ``key=value`` overrides
+are checked with the same path-aware errors as ``graphscale train``
+(``train.negatives: expected int >= 1, got 0 (kg-rotate-fb15k-237.yaml:12).``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+import yaml
+
+from ..config import check_value, did_you_mean, parse_override, read_yaml
+from ..config.schema import option
+from ..errors import ConfigError
+
+KG_CONFIG_VERSION = 1
+
+
+@dataclass
+class KGDataConfig:
+    dataset: str = option("fb15k-237", "fb15k-237, wn18rr, or a folder with train/valid/test triple files.")
+    root: str | None = option(None, "Folder holding the published datasets; default: $GRAPHSCALE_DATA.")
+
+
+@dataclass
+class KGModelConfig:
+    name: str = option("rotate", "Interaction.", choices=("transe", "distmult", "complex", "simple", "rotate"))
+    dim: int = option(200, "Embedding size per component (complex coordinates for complex / rotate; each role "
+                           "vector for simple).", ge=1)
+    gamma: float = option(9.0, "Score offset of the distance models (gamma - distance); sets RotatE's init "
+                               "range (gamma + 2) / dim.", ge=0.0)
+    p_norm: int = option(1, "TransE norm (1 or 2).", ge=1, le=2)
+    reciprocal: bool = option(False, "Add inverse relations r + R and train / predict tails only (Lacroix 2018).")
+    init: str | None = option(None, "uniform or normal; null = uniform for distance models, normal for bilinear.",
+                              choices=("uniform", "normal"))
+    init_scale: float | None = option(None, "Uniform range / normal std; null = model default.", gt=0.0)
+
+
+@dataclass
+class KGTrainConfig:
+    epochs: int = option(100, "Passes over the training triples.", ge=1)
+    batch_size: int = option(1024, "Positive triples per step.", ge=1)
+    negatives: int = option(256, "Negatives per positive (negative_mode shared / per-positive).", ge=1)
+    negative_mode: str = option("shared", "shared: one set of negatives per batch and side (fast); per-positive: "
+                                          "own negatives per triple; all: 1-N scoring against every entity.",
+                                choices=("shared", "per-positive", "all"))
+    corruption: str = option("uniform", "Which side to corrupt: uniform (p = 1/2) or bernoulli (Wang et al. 2014, "
+                                        "per relation); reciprocal models corrupt tails only.",
+                             choices=("uniform", "bernoulli"))
+    loss: str = option("nssa", "nssa (log-sigmoid, self-adversarial), margin (ranking) or softmax (cross-entropy).",
+                       choices=("nssa", "margin", "softmax"))
+    adversarial_temperature: float = option(1.0, "Self-adversarial temperature alpha (0 = uniform weights).", ge=0.0)
+    margin: float = option(1.0, "Margin of the ranking loss.", ge=0.0)
+    subsampling: bool = option(False, "Weight positives by 1/sqrt(frequency of (h, r) + (r, t)) (RotatE code).")
+    regularizer: str = option("none", "none, n3 (Lacroix 2018) or l2 on the positives' factors.",
+                              choices=("none", "n3", "l2"))
+    regularization: float = option(0.0, "Regularisation weight lambda.", ge=0.0)
+    optimizer: str = option("adam", "Row-sparse adam or adagrad (only rows a step touches are updated).",
+                            choices=("adam", "adagrad"))
+    lr: float = option(1e-3, "Learning rate.", gt=0.0)
+    lr_schedule: str = option("constant", "constant, cosine (to lr * lr_min_factor) or step (x lr_gamma every "
+                                          "lr_step_epochs).", choices=("constant", "cosine", "step"))
+    warmup_epochs: float = option(0.0, "Linear learning-rate warm-up (epochs, may be fractional).", ge=0.0)
+    lr_min_factor: float = option(0.0, "Final lr / lr of the cosine schedule.", ge=0.0, le=1.0)
+    lr_step_epochs: int = option(0, "Step schedule period in epochs (0 = never).", ge=0)
+    lr_gamma: float = option(0.1, "Step schedule factor.", gt=0.0, le=1.0)
+    partitions: int = option(1, "Entity blocks: > 1 trains block pair by block pair (PBG / GraphVite episodes), "
+                                "holding two blocks on the device at a time.", ge=1)
+    seed: int = option(0, "Seed of initialisation, shuffling and negatives.", ge=0)
+    threads: int = option(2, "torch / numba threads.", ge=1)
+    device: str = option("auto", "cpu, cuda, cuda:N or auto.")
+    eval_every: int = option(0, "Validation MRR every this many epochs on eval_valid_size triples (0 = never).",
+                             ge=0)
+    eval_valid_size: int = option(2000, "Validation triples used by the periodic check (0 = all).", ge=0)
+    max_time_s: float = option(0.0, "Stop after this much training time (checkpointed; continue with --resume); "
+                                    "0 = no limit.", ge=0.0)
+
+
+@dataclass
+class KGEvaluateConfig:
+    batch_size: int = option(0, "Queries per scoring batch; 0 = from memory_mb.", ge=0)
+    memory_mb: int = option(256, "Bound on the [batch, N] score matrix when batch_size is 0.", ge=1)
+    chunk_size: int | None = option(None, "Entities per scoring chunk (null = all at once).", ge=1)
+    valid: bool = option(True, "Also report filtered validation metrics.")
+
+
+@dataclass
+class KGOutputConfig:
+    dir: str | None = option(None, "Output folder; default runs/kg-<dataset>-<model>.")
+    checkpoint_every: int = option(1, "Checkpoint every this many epochs (0 = only at the end).", ge=0)
+    export: bool = option(True, "Write entity/relation embeddings (.npy) with id maps (.tsv).")
+
+
+@dataclass
+class KGExpectedConfig:
+    mrr: float | None = option(None, "Filtered test MRR this config reached here (informational).", ge=0.0)
+    hits_at_10: float | None = option(None, "Filtered test Hits@10 reached here.", ge=0.0)
+    target_mrr: float | None = option(None, "Minimum filtered test MRR this config must reach.", ge=0.0)
+    target_hits_at_10: float | None = option(None, "Minimum filtered test Hits@10.", ge=0.0)
+    train_time_s: float | None = option(None, "Training time measured for the numbers above.", ge=0.0)
+    source: str = option("", "Where the numbers come from (machine, paper).")
+
+
+SECTIONS = {"data": KGDataConfig, "model": KGModelConfig, "train": KGTrainConfig, "evaluate": KGEvaluateConfig,
+            "output": KGOutputConfig, "expected": KGExpectedConfig}
+
+
+@dataclass
+class KGConfig:
+    version: int = option(KG_CONFIG_VERSION, "Config format version.", ge=1, le=KG_CONFIG_VERSION)
+    task: str = option("kg", "Always kg.", choices=("kg",))
+    data: KGDataConfig = field(default_factory=KGDataConfig)
+    model: KGModelConfig = field(default_factory=KGModelConfig)
+    train: KGTrainConfig = field(default_factory=KGTrainConfig)
+    evaluate: KGEvaluateConfig = field(default_factory=KGEvaluateConfig)
+    output: KGOutputConfig = field(default_factory=KGOutputConfig)
+    expected: KGExpectedConfig = field(default_factory=KGExpectedConfig)
+
+    def __post_init__(self) -> None:
+        self.locations: dict[str, str] = {}
+
+
+def _unknown(key: str, name: str, known: list[str], loc: str) -> ConfigError:
+    hint = did_you_mean(name, known) or f" Known keys: {', '.join(known)}."
+    return ConfigError(f"{key}: unknown key{f' ({loc})' if loc else ''}.{hint}")
+
+
+def _apply(cfg: KGConfig, data: dict[str, Any], locate: Any) -> None:
+    top = {f.name: f for f in fields(KGConfig)}
+    hints = typing.get_type_hints(KGConfig)
+    for name, value in data.items():
+        name = str(name)
+        if name not in top:
+            raise _unknown(name, name, list(top), locate(name))
+        if name not in SECTIONS:
+            checks = {k: v for k, v in top[name].metadata.items() if k != "help"}
+            setattr(cfg, name, check_value(value, hints[name], checks, name, locate(name)))
+            continue
+        section = getattr(cfg, name)
+        if not isinstance(value, dict):
+            loc = locate(name)
+            raise ConfigError(f"{name}: expected a mapping of keys, got {value!r}{f' ({loc})' if loc else ''}.")
+        by_name = {f.name: f for f in fields(section)}
+        section_hints = typing.get_type_hints(type(section))
+        for key, item in value.items():
+            dotted = f"{name}.{key}"
+            if key not in by_name:
+                raise _unknown(dotted, str(key), list(by_name), locate(dotted))
+            checks = {k: v for k, v in by_name[key].metadata.items() if k != "help"}
+            setattr(section, key, check_value(item, section_hints[key], checks, dotted, locate(dotted)))
+
+
+def set_key(cfg: KGConfig, key: str, value: Any, where: str) -> KGConfig:
+    """Set one dotted ``key`` to ``value`` (checked); errors end with ``(where)``."""
+    parts = key.split(".")
+    nested: Any = value
+    for part in reversed(parts[1:]):
+        nested = {part: nested}
+    cfg.locations.update({".".join(parts[:i + 1]): where for i in range(len(parts))})
+    _apply(cfg, {parts[0]: nested}, lambda _key: where)
+    return cfg
+
+
+def load_kg_config(path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = (),
+                   base: KGConfig | None = None) -> KGConfig:
+    """YAML file (or defaults) + ``section.key=value`` overrides -> checked :class:`KGConfig`."""
+    cfg = copy.deepcopy(base) if base is not None else KGConfig()
+    if path is not None:
+        data, lines = read_yaml(path)
+        cfg.locations.update(lines)
+        _apply(cfg, data, lambda key: lines.get(key, ""))
+    for text in overrides:
+        key, value = parse_override(text)
+        set_key(cfg, key, value, f"override '{text}'")
+    return cfg
+
+
+def kg_to_dict(cfg: KGConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(KGConfig):
+        value = getattr(cfg, f.name)
+        out[f.name] = {g.name: getattr(value, g.name) for g in fields(value)} if is_dataclass(value) else value
+    return out
+
+
+def dump_kg(cfg: KGConfig, comments: bool = False) -> str:
+    """The resolved config as YAML; with ``comments`` each key carries its help text."""
+    if not comments:
+        return yaml.safe_dump(kg_to_dict(cfg), sort_keys=False, default_flow_style=False)
+    lines = []
+    for f in fields(KGConfig):
+        value = getattr(cfg, f.name)
+        if not is_dataclass(value):
+            lines.append(f"{f.name}: {value}  # {f.metadata.get('help', '')}")
+            continue
+        lines.append(f"{f.name}:")
+        for g in fields(value):
+            text = yaml.safe_dump(getattr(value, g.name), default_flow_style=True).strip().removesuffix("...").strip()
+            lines.append(f"  {g.name}: {text}  # {g.metadata.get('help', '')}")
+    return "\n".join(lines) + "\n"

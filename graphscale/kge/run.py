@@ -1,0 +1,137 @@
+"""The ``load -> build -> train -> evaluate -> save`` life cycle behind ``graphscale kg``.
+
+Output folder (``output.dir``, default ``runs/kg-<dataset>-<model>``)::
+
+    config.yaml             the resolved config (re-run it with --config)
+    metrics.json            filtered test (and valid) metrics, timings, memory, history
+    progress.jsonl          one line per epoch (loss, lr, time, periodic validation MRR)
+    checkpoints/last.pt     atomic checkpoint used by --resume
+    embeddings/             entity_embeddings.npy, relation_embeddings.npy, entities.tsv, relations.tsv
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config.registry import normalize_key
+from ..train.checkpoint import write_text_atomic
+from ..train.common import resolve_device
+from ..train.metrics import peak_memory_mb, peak_rss_mb
+from .config import KGConfig, dump_kg
+from .evaluate import evaluate
+from .model import KGEModel, build_model
+from .train import train
+from .triples import FilterIndex, KGDataset, load_kg
+
+METRIC_KEYS = ("mrr", "mr", "hits_at_1", "hits_at_3", "hits_at_10")
+
+
+def dataset_label(name: str) -> str:
+    path = Path(name)
+    return normalize_key(path.name if (len(path.parts) > 1 or path.exists()) else name)
+
+
+def output_dir(cfg: KGConfig) -> Path:
+    if cfg.output.dir:
+        return Path(cfg.output.dir)
+    return Path("runs") / f"kg-{dataset_label(cfg.data.dataset)}-{normalize_key(cfg.model.name)}"
+
+
+def model_for(cfg: KGConfig, data: KGDataset) -> KGEModel:
+    m = cfg.model
+    return build_model(m.name, data.num_entities, data.num_relations, m.dim, gamma=m.gamma, p_norm=m.p_norm,
+                       reciprocal=m.reciprocal, init=m.init, init_scale=m.init_scale, seed=cfg.train.seed)
+
+
+def eval_batch_size(cfg: KGConfig, num_entities: int) -> int:
+    """Queries per scoring batch: ``evaluate.batch_size`` or what fits ``evaluate.memory_mb`` of scores."""
+    if cfg.evaluate.batch_size:
+        return cfg.evaluate.batch_size
+    return max(1, min(4096, cfg.evaluate.memory_mb * 2**20 // (4 * num_entities)))
+
+
+def run_eval(model: KGEModel, triples: torch.Tensor, index: FilterIndex, cfg: KGConfig, device: torch.device,
+             progress: bool = False, desc: str = "evaluate") -> dict[str, float]:
+    """Filtered metrics of ``triples`` with ``model`` moved to ``device``."""
+    scorer = model.to(device)
+
+    def score_all(known: torch.Tensor, relation: torch.Tensor, side: str) -> torch.Tensor:
+        return scorer.score_all(known, relation, side, chunk_size=cfg.evaluate.chunk_size)
+
+    out = evaluate(score_all, triples, index, batch_size=eval_batch_size(cfg, model.num_entities),
+                   progress=progress, desc=desc, device=device)
+    model.to("cpu")
+    return out
+
+
+def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGDataset | None = None,
+        on_epoch: Any = None) -> dict[str, Any]:
+    """Train and evaluate as ``cfg`` says; writes the output folder and returns the summary.
+
+    The summary's last keys are ``mrr, mr, hits_at_1, hits_at_3, hits_at_10`` (filtered, test),
+    ``train_time_s``, ``triples_per_s`` and ``peak_rss_mb``. When ``train.max_time_s`` stopped the run
+    early, ``complete`` is False and no test metrics are computed (resume to finish).
+    """
+    torch.set_num_threads(cfg.train.threads)
+    device = resolve_device(cfg.train.device)
+    began = time.perf_counter()
+    data = data if data is not None else load_kg(cfg.data.dataset, cfg.data.root)
+    load_s = time.perf_counter() - began
+    out = output_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoints" / "last.pt"
+    if not resume:
+        ckpt.unlink(missing_ok=True)
+        (out / "progress.jsonl").unlink(missing_ok=True)
+    write_text_atomic(dump_kg(cfg), out / "config.yaml")
+    index = FilterIndex.build([data.train, data.valid, data.test], data.num_relations)
+    model = model_for(cfg, data)
+    valid_subset = data.valid
+    if cfg.train.eval_valid_size and cfg.train.eval_valid_size < data.valid.shape[0]:
+        pick = torch.randperm(data.valid.shape[0], generator=torch.Generator().manual_seed(1))
+        valid_subset = data.valid[pick[:cfg.train.eval_valid_size]]
+
+    def validate(current: KGEModel) -> dict[str, float]:
+        metrics = run_eval(current, valid_subset, index, cfg, device, desc="valid")
+        return {k: metrics[k] for k in METRIC_KEYS}
+
+    result = train(model, data.train, cfg, device=device, out_dir=out, resume=resume, progress=progress,
+                   on_epoch=on_epoch, validate=validate if data.valid.shape[0] else None)
+    summary: dict[str, Any] = {
+        "dataset": dataset_label(data.name), "model": cfg.model.name, "dim": cfg.model.dim,
+        "negatives": cfg.train.negatives, "negative_mode": cfg.train.negative_mode, "epochs": cfg.train.epochs,
+        "epochs_done": result["epochs_done"], "complete": result["complete"], "steps": result["steps"],
+        "partitions": result["num_blocks"], "device": str(device), "threads": cfg.train.threads,
+        "num_entities": data.num_entities, "num_relations": data.num_relations,
+        "num_train": int(data.train.shape[0]), "load_time_s": load_s, "output_dir": str(out),
+    }
+    if result["complete"]:
+        eval_began = time.perf_counter()
+        if cfg.evaluate.valid and data.valid.shape[0]:
+            valid = run_eval(model, data.valid, index, cfg, device, progress, "valid")
+            summary.update({f"valid_{k}": valid[k] for k in METRIC_KEYS})
+        test = run_eval(model, data.test, index, cfg, device, progress, "test")
+        summary["eval_time_s"] = time.perf_counter() - eval_began
+        summary.update({f"test_{side}_{k}": test[f"{side}_{k}"] for side in ("head", "tail") for k in METRIC_KEYS})
+        if cfg.output.export:
+            model.export(out / "embeddings", data.entity_names, data.relation_names)
+        for key, target in (("mrr", cfg.expected.target_mrr), ("hits_at_10", cfg.expected.target_hits_at_10)):
+            if target is not None:
+                summary[f"target_{key}"] = target
+                summary[f"reached_target_{key}"] = bool(test[key] >= target)
+        summary.update({k: test[k] for k in METRIC_KEYS})
+    else:
+        summary["note"] = (f"stopped after {result['epochs_done']} of {cfg.train.epochs} epochs (train.max_time_s); "
+                           "run the same command with --resume to continue.")
+    summary["peak_memory_mb"] = peak_memory_mb(device)
+    summary["train_time_s"] = result["train_time_s"]
+    summary["triples_per_s"] = result["triples_per_s"]
+    summary["peak_rss_mb"] = peak_rss_mb()
+    write_text_atomic(json.dumps({**summary, "history": result["history"]}, indent=2, default=str),
+                      out / "metrics.json")
+    return summary

@@ -1,0 +1,264 @@
+"""Knowledge-graph triples: loading FB15k-237, WN18RR and your own folders; filter index; corruption statistics.
+
+A KG dataset is three ``[M, 3]`` int64 tensors of ``(head, relation, tail)`` ids plus the names behind
+the ids. Published sets are read from ``$GRAPHSCALE_DATA/<name>/`` in their exact published format::
+
+    entities.dict, relations.dict     "<id>\\t<name>" per line
+    train.txt, valid.txt, test.txt    "<head>\\t<relation>\\t<tail>" names per line (.xz/.gz read transparently;
+                                      FB15k-237's CRLF line endings are fine)
+
+Your own KG is a folder with ``train``, ``valid`` and ``test`` files (``.txt``, ``.tsv`` or no suffix,
+optionally compressed) of tab-separated names; ids are assigned in order of first appearance (train,
+then valid, then test) unless the folder also has ``entities.dict`` / ``relations.dict``. A malformed
+line raises :class:`~graphscale.errors.DatasetError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..datasets.io import data_root, open_text, resolve
+from ..errors import DatasetError
+
+SPLITS = ("train", "valid", "test")
+FIELDS = ("head", "relation", "tail")
+PUBLISHED = {
+    "fb15k-237": {"folder": "fb15k-237", "stats": (14541, 237, 272115, 17535, 20466),
+                  "description": "FB15k-237 (Toutanova & Chen 2015), Freebase subset without inverse relations"},
+    "wn18rr": {"folder": "wn18rr", "stats": (40943, 11, 86835, 3034, 3134),
+               "description": "WN18RR (Dettmers et al. 2018), WordNet subset without inverse relations"},
+}
+ALIASES = {"fb15k237": "fb15k-237", "wn18-rr": "wn18rr"}
+
+
+@dataclass
+class KGDataset:
+    """Triples of a knowledge graph, split into train / valid / test.
+
+    Attributes:
+        name: Dataset name (registry key or folder name).
+        train, valid, test: ``[M, 3]`` int64 ``(head, relation, tail)`` ids.
+        entity_names: Name of entity id ``i`` at position ``i``.
+        relation_names: Name of relation id ``i`` at position ``i``.
+    """
+
+    name: str
+    train: Tensor
+    valid: Tensor
+    test: Tensor
+    entity_names: list[str] = field(repr=False)
+    relation_names: list[str] = field(repr=False)
+
+    @property
+    def num_entities(self) -> int:
+        return len(self.entity_names)
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relation_names)
+
+    def split(self, name: str) -> Tensor:
+        if name not in SPLITS:
+            raise DatasetError(f"split: expected one of {', '.join(SPLITS)}, got {name!r}.")
+        return getattr(self, name)
+
+
+# -- parsing ------------------------------------------------------------------------------------------------------
+def read_dict(path: Path) -> list[str]:
+    """Names of an ``<id>\\t<name>`` file, ids ``0..n-1`` in any order (each exactly once)."""
+    names: dict[int, str] = {}
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            parts = line.split("\t")
+            if len(parts) != 2:
+                raise DatasetError(f"{path.name} line {number}: expected 2 tab-separated fields (id, name), got "
+                                   f"{len(parts)}. Write one '<id>\\t<name>' per line.")
+            try:
+                index = int(parts[0])
+            except ValueError:
+                raise DatasetError(f"{path.name} line {number}, field id: expected an integer id, got "
+                                   f"{parts[0]!r}.") from None
+            if index < 0 or index in names:
+                raise DatasetError(f"{path.name} line {number}, field id: expected a new id >= 0, got {index}"
+                                   f"{' again' if index in names else ''}. Ids must be 0..n-1, each once.")
+            names[index] = parts[1]
+    if sorted(names) != list(range(len(names))):
+        missing = next(i for i in range(len(names)) if i not in names)
+        raise DatasetError(f"{path.name}: expected ids 0..{len(names) - 1}, got no line for id {missing}. "
+                           "Number the names consecutively from 0.")
+    return [names[i] for i in range(len(names))]
+
+
+def read_triples(path: Path, entities: dict[str, int], relations: dict[str, int], grow: bool) -> Tensor:
+    """``[M, 3]`` ids of a ``head\\trelation\\ttail`` file; unknown names get new ids when ``grow``."""
+    rows: list[tuple[int, int, int]] = []
+    tables = (entities, relations, entities)
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            parts = line.split("\t")
+            if len(parts) != 3:
+                raise DatasetError(f"{path.name} line {number}: expected 3 tab-separated fields (head, relation, "
+                                   f"tail), got {len(parts)}: {line[:80]!r}. Separate the names with tabs.")
+            ids = []
+            for column, (value, table) in enumerate(zip(parts, tables)):
+                name = value.strip()
+                if not name:
+                    raise DatasetError(f"{path.name} line {number}, field {FIELDS[column]}: expected a non-empty "
+                                       "name, got ''.")
+                index = table.get(name)
+                if index is None:
+                    if not grow:
+                        listing = "relations.dict" if column == 1 else "entities.dict"
+                        raise DatasetError(f"{path.name} line {number}, field {FIELDS[column]}: expected a name "
+                                           f"listed in {listing}, got {name!r}. Add it there or fix the line.")
+                    index = table[name] = len(table)
+                ids.append(index)
+            rows.append((ids[0], ids[1], ids[2]))
+    if not rows:
+        return torch.empty(0, 3, dtype=torch.int64)
+    return torch.from_numpy(np.asarray(rows, dtype=np.int64))
+
+
+def _split_file(folder: Path, split: str) -> Path | None:
+    for stem in (f"{split}.txt", f"{split}.tsv", split):
+        path = resolve(folder, stem)
+        if path is not None:
+            return path
+    return None
+
+
+def load_folder(folder: str | os.PathLike[str], name: str | None = None) -> KGDataset:
+    """Read a KG folder (published layout or your own tab-separated triples).
+
+    Raises:
+        DatasetError: Missing split file or malformed line (with file, line and field).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"KG dataset '{folder}': expected a folder with train/valid/test files, got a missing "
+                           "path. Pass a registry name (fb15k-237, wn18rr) or an existing folder.")
+    paths = {}
+    for split in SPLITS:
+        path = _split_file(folder, split)
+        if path is None:
+            raise DatasetError(f"KG dataset '{folder}': expected a {split} file ({split}.txt, {split}.tsv or "
+                               f"{split}, optionally .xz/.gz), got none. Add the {split} triples.")
+        paths[split] = path
+    entity_dict, relation_dict = resolve(folder, "entities.dict"), resolve(folder, "relations.dict")
+    grow = entity_dict is None or relation_dict is None
+    entities: dict[str, int] = {}
+    relations: dict[str, int] = {}
+    if not grow:
+        entities = {n: i for i, n in enumerate(read_dict(entity_dict))}
+        relations = {n: i for i, n in enumerate(read_dict(relation_dict))}
+    splits = {split: read_triples(paths[split], entities, relations, grow) for split in SPLITS}
+    if splits["train"].shape[0] == 0:
+        raise DatasetError(f"{paths['train'].name}: expected at least one training triple, got an empty file.")
+    return KGDataset(name or folder.name, splits["train"], splits["valid"], splits["test"],
+                     list(entities), list(relations))
+
+
+def normalize_name(name: str) -> str:
+    key = str(name).strip().lower().replace("_", "-")
+    return ALIASES.get(key, key)
+
+
+def load_kg(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> KGDataset:
+    """Load ``fb15k-237`` / ``wn18rr`` from the data root, or a KG folder given by path.
+
+    Raises:
+        DatasetError: Unknown name (with suggestions), missing files, malformed lines.
+    """
+    text = str(name_or_path)
+    key = normalize_name(text)
+    if key in PUBLISHED:
+        folder = data_root(root) / PUBLISHED[key]["folder"]
+        if not folder.is_dir():
+            raise DatasetError(f"{key}: expected the published files in '{folder}', got a missing folder. Set "
+                               "$GRAPHSCALE_DATA (or data.root) to the folder holding the datasets.")
+        return load_folder(folder, key)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return load_folder(path)
+    from ..config import did_you_mean
+
+    raise DatasetError(f"KG dataset: expected one of {', '.join(PUBLISHED)} or a folder with train/valid/test "
+                       f"triples, got {text!r}.{did_you_mean(key, PUBLISHED)}")
+
+
+# -- derived structures -------------------------------------------------------------------------------------------
+def add_reciprocal(triples: Tensor, num_relations: int) -> Tensor:
+    """Triples plus their reciprocals ``(t, r + R, h)`` (Lacroix et al. 2018). Shapes: ``[M, 3]`` -> ``[2M, 3]``."""
+    inverse = torch.stack([triples[:, 2], triples[:, 1] + num_relations, triples[:, 0]], dim=1)
+    return torch.cat([triples, inverse], dim=0)
+
+
+def bernoulli_head_probability(triples: Tensor, num_relations: int) -> Tensor:
+    """Per-relation probability of corrupting the head (Wang et al. 2014, TransH): ``tph / (tph + hpt)``.
+
+    ``tph`` is the mean number of tails per (head, relation), ``hpt`` the mean number of heads per
+    (relation, tail); one-to-many relations then corrupt the head more often, which makes false negatives
+    rarer. Shapes: ``triples [M, 3]`` -> ``[R]`` float32.
+    """
+    h, r, t = (triples[:, i].numpy() for i in range(3))
+    pairs_hr = np.unique(h.astype(np.int64) * num_relations + r)
+    pairs_rt = np.unique(t.astype(np.int64) * num_relations + r)
+    count = np.bincount(r, minlength=num_relations).astype(np.float64)
+    heads_per_rel = np.bincount(pairs_hr % num_relations, minlength=num_relations)
+    tails_per_rel = np.bincount(pairs_rt % num_relations, minlength=num_relations)
+    tph = count / np.maximum(heads_per_rel, 1)
+    hpt = count / np.maximum(tails_per_rel, 1)
+    prob = np.where(count > 0, tph / np.maximum(tph + hpt, 1e-12), 0.5)
+    return torch.from_numpy(prob.astype(np.float32))
+
+
+@dataclass
+class FilterIndex:
+    """Known true answers of every (entity, relation) query, as CSR rows, for filtered ranking.
+
+    ``tail``: row per (head, relation) listing its tails; ``head``: row per (tail, relation) listing its heads.
+    Each side holds sorted ``keys [Q]`` (``entity * R + relation``), ``indptr [Q + 1]`` and ``values``.
+    """
+
+    num_relations: int
+    keys: dict[str, np.ndarray]
+    indptr: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
+
+    @classmethod
+    def build(cls, triples: list[Tensor], num_relations: int) -> FilterIndex:
+        """Index of the union of ``triples`` (train, valid and test for the standard filtered setting)."""
+        allt = torch.cat([t.reshape(-1, 3) for t in triples]).numpy().astype(np.int64)
+        keys, indptr, values = {}, {}, {}
+        for side, known, answer in (("tail", 0, 2), ("head", 2, 0)):
+            key = allt[:, known] * num_relations + allt[:, 1]
+            order = np.lexsort((allt[:, answer], key))
+            key, ans = key[order], allt[order, answer]
+            keep = np.ones(key.shape[0], dtype=bool)
+            keep[1:] = (key[1:] != key[:-1]) | (ans[1:] != ans[:-1])  # drop duplicate triples
+            key, ans = key[keep], ans[keep]
+            unique, starts = np.unique(key, return_index=True)
+            keys[side] = unique
+            indptr[side] = np.append(starts, key.shape[0]).astype(np.int64)
+            values[side] = ans
+        return cls(num_relations, keys, indptr, values)
+
+    def rows(self, entity: np.ndarray, relation: np.ndarray, side: str) -> np.ndarray:
+        """CSR row of each query (``-1`` when the index has no such query)."""
+        key = entity.astype(np.int64) * self.num_relations + relation
+        pos = np.searchsorted(self.keys[side], key)
+        pos = np.minimum(pos, max(self.keys[side].shape[0] - 1, 0))
+        found = self.keys[side].shape[0] > 0
+        return np.where(found & (self.keys[side][pos] == key), pos, -1) if found else np.full_like(key, -1)
