@@ -2,11 +2,13 @@
 
 ``graphscale train`` resolves one config in this order, later steps winning:
 
-1. ``--config FILE``; else, when ``--dataset`` / ``--model`` are given, the shipped
-   ``<task>-<model>-<dataset>.yaml`` if there is one (so ``graphscale train --dataset cora --model gcn``
-   reproduces the published number); else the task defaults (GCN on the embedded ``synthetic`` graph).
-2. The flags ``--dataset --model --epochs --seeds --out --device``.
-3. ``key=value`` overrides (``train.lr=0.005 model.hidden_dim=64``).
+1. ``--config FILE``; else, when ``--dataset`` / ``--model`` / ``--sampler`` are given, the shipped
+   ``<task>-<model>-<sampler>-<dataset>.yaml`` (with a sampler) or ``<task>-<model>-<dataset>.yaml`` if there
+   is one (so ``graphscale train --dataset cora --model gcn`` reproduces the published number); else the task
+   defaults (GCN on the embedded ``synthetic`` graph).
+2. The flags ``--dataset --model --sampler --fanouts --batch-size ... --memory-budget --epochs --seeds --out
+   --device``.
+3. ``key=value`` overrides (``train.lr=0.005 model.hidden_dim=64 sampler.walk_length=3``).
 
 Any graphscale error ends the command with one line ``graphscale: error: ...`` on stderr and exit
 code 2. With ``--json`` the last stdout line is one JSON object.
@@ -56,12 +58,22 @@ def resolve_train_config(args: argparse.Namespace) -> Any:
         section = data.get("data")
         dataset = section.get("dataset") if isinstance(section, dict) else None
     task = _guess_task(str(dataset)) if dataset else "node"
-    if path is None and (args.dataset or args.model):
+    if path is None and (args.dataset or args.model or args.sampler):
         model = args.model or task_defaults(task).model.name
-        path = find_shipped(task, model, dataset_label(args.dataset or "synthetic"))
+        label = dataset_label(args.dataset or "synthetic")
+        path = find_shipped(task, model, label, args.sampler) or find_shipped(task, model, label)
     base = task_defaults(task)
     cfg = load(path, base=base) if path is not None else base
+    batch_key = "train.batch_size" if task == "graph" else "sampler.batch_size"
     for flag, key, value in (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
+                             ("--sampler", "sampler.name", args.sampler), ("--fanouts", "sampler.fanouts", args.fanouts),
+                             ("--batch-size", batch_key, args.batch_size),
+                             ("--num-parts", "sampler.num_parts", args.num_parts),
+                             ("--clusters-per-batch", "sampler.clusters_per_batch", args.clusters_per_batch),
+                             ("--walk-length", "sampler.walk_length", args.walk_length),
+                             ("--num-roots", "sampler.num_roots", args.num_roots),
+                             ("--num-workers", "sampler.num_workers", args.num_workers),
+                             ("--memory-budget", "train.memory_budget", args.memory_budget),
                              ("--epochs", "train.epochs", args.epochs), ("--seeds", "train.seeds", args.seeds),
                              ("--out", "output.dir", args.out), ("--device", "train.device", args.device)):
         if value is not None:
@@ -76,7 +88,9 @@ def _print_summary(summary: dict[str, Any], cfg: Any) -> None:
 
     unit = "folds" if summary["task"] == "graph" else "seeds"
     count = summary.get("num_folds", cfg.train.folds) * cfg.train.seeds if unit == "folds" else cfg.train.seeds
-    print(f"{summary['dataset']} / {summary['model']} ({summary['task']}, {count} {unit}, "
+    sampler = summary.get("sampler", "none")
+    batches = "" if sampler == "none" else f"{sampler}, "
+    print(f"{summary['dataset']} / {summary['model']} ({summary['task']}, {batches}{count} {unit}, "
           f"{summary['epochs']} epochs, {summary['device']})")
     print(f"  test accuracy   {pct(summary['test_acc'])} ± {pct(summary['test_acc_std'])}")
     if summary["task"] == "graph":
@@ -143,9 +157,25 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a node- or graph-classification model",
         description="Train and evaluate a GNN. Shipped configs: " + ", ".join(shipped_configs()) + ".",
         epilog="Examples: graphscale train | graphscale train --dataset cora --model gat | "
+               "graphscale train --dataset citeseer --model sage --sampler neighbor --fanouts 15,10 --batch-size 1024 | "
+               "graphscale train --dataset github --model sign | "
                "graphscale train --config my.yaml train.lr=0.005 model.hidden_dim=64")
     train.add_argument("--dataset", help="dataset name (graphscale datasets) or a folder with edges.csv/nodes.csv")
-    train.add_argument("--model", help="model name (gcn, gat, appnp, sgc, sage, gin ...)")
+    train.add_argument("--model", help="model name (gcn, gat, appnp, sgc, sage, gin ...; sgc and sign train on "
+                                       "precomputed propagated features)")
+    train.add_argument("--sampler", help="mini-batch sampler (sampler.name): none (full batch), neighbor, cluster, "
+                                         "saint-node, saint-edge, saint-rw, gas")
+    train.add_argument("--fanouts", help="neighbor: neighbours per hop, e.g. 15,10 (-1 = all; sampler.fanouts)")
+    train.add_argument("--batch-size", type=int, help="neighbor: seed nodes per batch (sampler.batch_size); graph "
+                                                      "tasks: graphs per batch (train.batch_size)")
+    train.add_argument("--num-parts", type=int, help="cluster, gas: METIS clusters (sampler.num_parts)")
+    train.add_argument("--clusters-per-batch", type=int, help="cluster, gas: clusters per batch "
+                                                              "(sampler.clusters_per_batch)")
+    train.add_argument("--walk-length", type=int, help="saint-rw: steps per walk (sampler.walk_length)")
+    train.add_argument("--num-roots", type=int, help="saint-rw: walks per subgraph (sampler.num_roots)")
+    train.add_argument("--num-workers", type=int, help="background sampling threads (sampler.num_workers)")
+    train.add_argument("--memory-budget", metavar="SIZE", help="full batch: stream the adjacency to stay under SIZE, "
+                                                               "e.g. 6GB, 512MB, 1.5G (train.memory_budget)")
     train.add_argument("--epochs", type=int, help="training epochs (train.epochs)")
     train.add_argument("--seeds", type=int, help="number of seeds / CV repetitions (train.seeds)")
     train.add_argument("--config", help="YAML config file")

@@ -86,6 +86,10 @@ HPARAMS: dict[str, tuple[type, dict[str, Any], str]] = {
     "normalize": (bool, {}, "GraphSAGE: L2-normalise every layer's output."),
     "edge_dropout": (float, {"ge": 0.0, "lt": 1.0}, "APPNP: dropout on propagation edges."),
     "edge_dim": (int | None, {"ge": 1}, "Edge feature size (gine, gatedgcn); default: the dataset's."),
+    "batch_size": (int | None, {"ge": 1}, "SGC/SIGN: training nodes per batch of precomputed rows; null = full."),
+    "batch_norm": (bool, {}, "SIGN: batch norm after every branch and hidden layer."),
+    "ppr_alpha": (float | None, {"gt": 0.0, "lt": 1.0}, "SIGN: teleport probability of an extra PageRank operator."),
+    "ppr_steps": (int, {"ge": 1}, "SIGN: power-iteration steps of the PageRank operator."),
 }
 
 

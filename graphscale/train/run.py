@@ -1,12 +1,17 @@
 """The ``load -> build -> train -> evaluate -> save`` life cycle behind ``graphscale train``.
 
-Output folder (``output.dir``, default ``runs/<dataset>-<model>``)::
+The trainer follows ``sampler.name`` and ``model.name`` (:func:`graphscale.train.scaled.trainer_kind`):
+full batch (``train_node``), mini-batch samplers (``train_minibatch``), GAS (``train_gas``) or SGC/SIGN
+precomputation (``train_precomputed``); graph datasets go to ``train_graph``. Every path writes the same summary.
+
+Output folder (``output.dir``, default ``runs/<dataset>-<model>[-<sampler>]``)::
 
     config.yaml          the resolved config (re-run it with --config)
     metrics.json         summary (test_acc mean/std, timings, memory) + per-run / per-fold results
     history.json         per-epoch curves of every run (node) or the fold-averaged curves (graph)
     training_curve.png   loss and accuracy per epoch
-    checkpoints/         run<i>.pt (node) or rep<r>-fold<k>.pt (graph), atomic, used by --resume
+    checkpoints/         run<i>.pt (node; sampler/precomputed runs: the finished run) or rep<r>-fold<k>.pt
+                         (graph), atomic, used by --resume
 """
 
 from __future__ import annotations
@@ -52,18 +57,21 @@ def check_model_name(cfg: RunConfig) -> None:
     """Fail before loading any data when ``model.name`` is in neither model registry."""
     from ..config import did_you_mean
     from ..nn import models
+    from .scaled import PRECOMPUTED_MODELS
 
-    known = [*models.NODE_MODELS, *(n for n in models.GRAPH_MODELS if n not in models.NODE_MODELS)]
+    known = [*models.NODE_MODELS, *(n for n in models.GRAPH_MODELS if n not in models.NODE_MODELS),
+             *(n for n in PRECOMPUTED_MODELS if n not in models.NODE_MODELS)]
     if normalize_key(cfg.model.name) not in known:
         raise ConfigError(f"model.name: expected one of {', '.join(repr(k) for k in known)}, got "
                           f"{cfg.model.name!r}{cfg.where('model.name')}.{did_you_mean(cfg.model.name, known)}")
 
 
 def output_dir(cfg: RunConfig, dataset_name: str | None = None) -> Path:
-    """``output.dir`` or ``runs/<dataset>-<model>``."""
+    """``output.dir`` or ``runs/<dataset>-<model>`` (``runs/<dataset>-<model>-<sampler>`` with a sampler)."""
     if cfg.output.dir:
         return Path(cfg.output.dir)
-    return Path("runs") / f"{dataset_label(dataset_name or cfg.data.dataset)}-{normalize_key(cfg.model.name)}"
+    sampler = "" if cfg.sampler.name == "none" else f"-{cfg.sampler.name}"
+    return Path("runs") / f"{dataset_label(dataset_name or cfg.data.dataset)}-{normalize_key(cfg.model.name)}{sampler}"
 
 
 def _clear_checkpoints(folder: Path) -> None:
@@ -90,11 +98,17 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
     """
     from .graph import train_graph
     from .node import train_node
+    from .scaled import train_scaled, trainer_kind
 
     device = resolve_device(cfg.train.device)
     check_model_name(cfg)
+    kind = trainer_kind(cfg)  # fails before loading data on a model/sampler mismatch
     ds = dataset if dataset is not None else load_dataset(cfg)
     task = resolve_task(cfg, ds)
+    if task == "graph" and cfg.sampler.name != "none":
+        raise ConfigError(f"sampler.name: expected none for graph classification (batches are whole graphs, "
+                          f"train.batch_size), got {cfg.sampler.name!r}{cfg.where('sampler.name')}. Drop --sampler.")
+    kind = "graph" if task == "graph" else kind
     out = output_dir(cfg, ds.name)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -105,7 +119,7 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
 
         torch.cuda.reset_peak_memory_stats(device)
     began = time.perf_counter()
-    trainer = train_graph if task == "graph" else train_node
+    trainer = {"graph": train_graph, "full": train_node}.get(kind, train_scaled)
     result = trainer(cfg, ds, device, out_dir=out, resume=resume, progress=progress, on_epoch=on_epoch)
     train_time = time.perf_counter() - began
     curves = result.pop("curves")
@@ -117,6 +131,8 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
     }
     if task == "graph":
         summary["num_folds"] = cfg.train.folds
+    else:
+        summary.setdefault("sampler", "none")
     if cfg.expected.test_acc is not None:
         summary["expected_test_acc"] = cfg.expected.test_acc
         summary["expected_source"] = cfg.expected.source
