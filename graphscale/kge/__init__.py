@@ -19,7 +19,23 @@ from .model import KGEModel, build_model
 from .triples import FilterIndex, KGDataset, add_reciprocal, bernoulli_head_probability, load_folder, load_kg
 
 __all__ = [
-    "Interaction", "TransE", "DistMult", "ComplEx", "SimplE", "RotatE", "INTERACTIONS", "build_interaction",
-    "KGEModel", "build_model", "KGDataset", "FilterIndex", "load_kg", "load_folder", "add_reciprocal",
-    "bernoulli_head_probability", "evaluate", "filtered_ranks", "metrics_from_ranks",
+    "INTERACTIONS",
+    "ComplEx",
+    "DistMult",
+    "FilterIndex",
+    "Interaction",
+    "KGDataset",
+    "KGEModel",
+    "RotatE",
+    "SimplE",
+    "TransE",
+    "add_reciprocal",
+    "bernoulli_head_probability",
+    "build_interaction",
+    "build_model",
+    "evaluate",
+    "filtered_ranks",
+    "load_folder",
+    "load_kg",
+    "metrics_from_ranks",
 ]

@@ -39,7 +39,7 @@ def _filtered_counts(scores, targets, rows, indptr, values, greater, equal):
     for b in prange(num_queries):
         target = targets[b]
         s = scores[b, target]
-        if s != s:  # NaN score: worst rank
+        if np.isnan(s):  # NaN score: worst rank
             greater[b] = num_entities - 1
             equal[b] = 0
             continue

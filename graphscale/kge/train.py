@@ -42,7 +42,7 @@ def subsampling_weights(triples: torch.Tensor, num_relations: int) -> torch.Tens
     keys_hr = h * (2 * num_relations + 1) + r
     keys_tr = t * (2 * num_relations + 1) + num_relations + r + 1  # the reference code's (t, -r - 1)
     keys = np.concatenate([keys_hr, keys_tr])
-    unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     count = counts + 3  # the reference starts each count at 4
     total = count[inverse[:h.shape[0]]] + count[inverse[h.shape[0]:]]
     return torch.from_numpy((1.0 / np.sqrt(total)).astype(np.float32))
@@ -102,7 +102,7 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     buckets = bucketize(torch.cat([triples, torch.arange(triples.shape[0]).unsqueeze(1)], dim=1), plan)
     steps_per_epoch = sum(math.ceil(b.shape[0] / tc.batch_size) for b in buckets.values())
     total_steps = steps_per_epoch * tc.epochs
-    warmup = int(round(tc.warmup_epochs * steps_per_epoch))
+    warmup = round(tc.warmup_epochs * steps_per_epoch)
 
     optimizer = tc.optimizer
     with torch.no_grad():
@@ -128,6 +128,8 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     if plan.num_blocks == 1 and not single:  # one block: keep it on the device for the whole run
         entities_device = host_entities.gather(torch.arange(model.num_entities), device)
 
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
     log = (Path(out_dir) / "progress.jsonl").open("a", encoding="utf-8") if out_dir is not None else None
     bar = tqdm(total=total_steps, initial=state["step"], desc=f"kg {cfg.model.name}", disable=not progress,
                unit="step", file=sys.stderr)

@@ -190,7 +190,7 @@ def load_kg(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
                                "$GRAPHSCALE_DATA (or data.root) to the folder holding the datasets.")
         return load_folder(folder, key)
     path = Path(text).expanduser()
-    if path.is_dir():
+    if path.is_dir() or len(path.parts) > 1:
         return load_folder(path)
     from ..config import did_you_mean
 
