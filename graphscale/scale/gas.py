@@ -71,10 +71,6 @@ class History:
         self._copied: Any = None  # CUDA event of the last asynchronous pull out of the staging buffer
 
     @property
-    def num_nodes(self) -> int:
-        return int(self.emb.shape[0])
-
-    @property
     def dim(self) -> int:
         return int(self.emb.shape[1])
 

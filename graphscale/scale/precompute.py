@@ -46,6 +46,7 @@ from .sign import PRECOMPUTED_MODELS, SIGN, SGCHead, resolve_precomputed
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
           "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40, "tib": 2**40}
 DEFAULT_CHUNK_EDGES = 1 << 22
+ROW_CACHE_BYTES = 256 * 2**20
 
 
 def parse_size(value: float | str | None, where: str = "memory_budget") -> int | None:
@@ -138,9 +139,7 @@ class PrecomputedFeatures:
         self.operators, self.folder = operators, folder
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(folder), True) if folder is not None else None
 
-    @property
-    def out_of_core(self) -> bool:
-        return self.folder is not None
+    out_of_core = property(lambda self: self.folder is not None, doc="Whether the operators are memmaps.")
 
     def rows(self, ids: Tensor, device: torch.device | str = "cpu") -> list[Tensor]:
         """``[op[ids] for op in operators]`` on ``device``; ``ids`` ``[B]`` int64."""
@@ -325,6 +324,11 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
     train_ids = train_mask.nonzero().view(-1)
     eval_ids = (train_mask | val_mask | test_mask).nonzero().view(-1)
     batch_size = hp["batch_size"] or (4096 if features.out_of_core else max(train_ids.numel(), 1))
+    # small in-memory problems gather their rows once per run instead of once per epoch
+    width = sum(op.shape[1] for op in features.operators)
+    gather_once = not features.out_of_core and (train_ids.numel() + eval_ids.numel()) * width * 4 <= ROW_CACHE_BYTES
+    train_rows = features.rows(train_ids, device) if gather_once and batch_size >= train_ids.numel() else None
+    eval_rows = features.rows(eval_ids, device) if gather_once else None
     times: list[float] = []
     last_test, epoch, stopped = math.nan, 0, False
     bar = progress_bar(train_cfg.epochs, f"train {dataset.name}/{name}/precomputed", progress)
@@ -338,7 +342,8 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
             losses = []
             for batch in order.split(batch_size):
                 optimizer.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(features.rows(batch, device)), y[batch].to(device))
+                inputs = train_rows if train_rows is not None else features.rows(batch, device)
+                loss = F.cross_entropy(model(inputs), y[batch].to(device))
                 loss.backward()
                 optimizer.step()
                 losses.append(loss.item())
@@ -347,7 +352,7 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             times.append(time.perf_counter() - began)
-            logits = predict(model, features, eval_ids, dataset.num_nodes, device)
+            logits = predict(model, features, eval_ids, dataset.num_nodes, device, rows=eval_rows)
             metrics = {"train_loss": sum(losses) / max(len(losses), 1), "train_acc": accuracy(logits, y, train_mask),
                        "val_loss": float(F.cross_entropy(logits[val_mask], y[val_mask])) if val_mask.any() else 0.0,
                        "val_acc": accuracy(logits, y, val_mask), "test_acc": accuracy(logits, y, test_mask)}
@@ -373,16 +378,19 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
 
 @torch.no_grad()
 def predict(model: nn.Module, features: PrecomputedFeatures, ids: Tensor, num_nodes: int,
-            device: torch.device | str = "cpu", chunk: int = 16384) -> Tensor:
-    """Evaluation-mode logits of ``ids`` (chunks of ``chunk`` rows), zero rows elsewhere.
+            device: torch.device | str = "cpu", chunk: int = 16384, rows: list[Tensor] | None = None) -> Tensor:
+    """Evaluation-mode logits of ``ids`` (chunks of ``chunk`` rows), zero rows elsewhere; ``rows``:
+    the operators' rows of ``ids`` when already gathered.
 
     Shapes:
         ids: ``[B]`` int64; returns ``[num_nodes, C]`` on the CPU.
     """
     model.eval()
     out: Tensor | None = None
-    for part in ids.split(chunk):
-        logits = model(features.rows(part, device)).float().cpu()
+    for start in range(0, ids.numel(), chunk):
+        part = ids[start:start + chunk]
+        inputs = features.rows(part, device) if rows is None else [r[start:start + chunk] for r in rows]
+        logits = model(inputs).float().cpu()
         if out is None:
             out = torch.zeros(num_nodes, logits.shape[1])
         out[part] = logits
