@@ -1,0 +1,255 @@
+"""Accuracy of mini-batch training against full batch (issue 4): GraphSAGE full batch vs neighbour sampling,
+ClusterGCN, GraphSAINT-RW and GNNAutoScale, and SIGN, on CiteSeer, facebook, github and synthetic-arxiv.
+
+Every run is one seed of one config through ``graphscale.train.run.run`` (the code path of ``graphscale train``)
+and appends one JSON line (bench "minibatch-accuracy", impl "graphscale", status, stage, dataset, method,
+variant, seed, key, test_acc, val_acc, best_epoch, epochs_run, epoch_time_s, train_time_s) to ``--output``.
+A run whose key (a hash of the resolved config without seed and output) and seed are already there with
+status "ok" is skipped, so an interrupted sweep resumes, and a final run repeats no tuning run.
+
+Stages:
+
+* ``tune``: every variant of ``GRID[method]`` (settings of the sampler / model, on top of ``BASE[dataset]``
+  and ``METHOD[method]``) for ``--tune-seeds`` seeds; the variant with the highest mean VALIDATION accuracy
+  wins (test accuracy plays no part).
+* ``final``: the winning variant of each pair for ``--seeds`` seeds (0, 1, ...).
+* ``configs``: write ``graphscale/configs/node-<model>[-<sampler>]-<dataset>.yaml`` for every pair with final
+  runs: the winning variant, the grid and its validation scores in the comments, an ``expected:`` section
+  (full-batch mean; target within 1.0 point of it, 1.5 for SIGN). The written file is read back and must give
+  the key of the final runs (so the shipped config is the measured one).
+* ``table``: the markdown table of the final runs (mean ± std, delta vs full batch, met / not met).
+
+Example (the order used for benchmarks/RESULTS.md)::
+
+    nohup nice -n 5 python benchmarks/minibatch_accuracy.py --stage tune --datasets citeseer,facebook,github \\
+        --methods full > benchmarks/out/minibatch/tune.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from statistics import mean, pstdev
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("GRAPHSCALE_DATA", str(REPO.parent / "shared" / "datasets"))
+OUT = REPO / "benchmarks" / "out" / "minibatch"
+DATASETS = ("citeseer", "facebook", "github", "synthetic-arxiv")
+METHODS = ("full", "neighbor", "cluster", "saint-rw", "gas", "sign")
+TOLERANCE = {"sign": 0.015}  # points (as fractions) a method may lose against full batch; default 0.010
+
+# GraphSAGE (mean aggregator, 2 layers) as trained by every method on a dataset.
+BASE: dict[str, list[str]] = {
+    "citeseer": ["model.hidden_dim=64", "model.dropout=0.5", "train.lr=0.01", "train.weight_decay=5e-4"],
+    "facebook": ["model.hidden_dim=64", "model.dropout=0.5", "train.lr=0.01", "train.weight_decay=5e-4"],
+    "github": ["model.hidden_dim=64", "model.dropout=0.5", "train.lr=0.01", "train.weight_decay=5e-4"],
+    "synthetic-arxiv": ["model.hidden_dim=128", "model.dropout=0.5", "train.lr=0.01", "train.weight_decay=0"],
+}
+# Model, sampler and epoch budget of each method (early stopping on validation accuracy).
+METHOD: dict[str, list[str]] = {
+    "full": ["model.name=sage", "sampler.name=none", "train.epochs=300", "train.patience=50"],
+    "neighbor": ["model.name=sage", "sampler.name=neighbor", "train.epochs=60", "train.patience=15"],
+    "cluster": ["model.name=sage", "sampler.name=cluster", "train.epochs=150", "train.patience=30"],
+    "saint-rw": ["model.name=sage", "sampler.name=saint-rw", "train.epochs=150", "train.patience=30"],
+    "gas": ["model.name=sage", "sampler.name=gas", "train.epochs=150", "train.patience=30"],
+    "sign": ["model.name=sign", "sampler.name=none", "train.epochs=300", "train.patience=50"],
+}
+
+
+def _cluster_grid(n: int) -> dict[str, list[str]]:
+    """Clusters per batch: the samplers' default min(20, parts // 4), parts // 4 and parts // 2 (distinct)."""
+    parts = max(4, n // 150)  # the samplers' default number of METIS clusters
+    sizes = dict.fromkeys([min(20, max(1, parts // 4)), max(1, parts // 4), max(1, parts // 2)])
+    return {f"q{q}": [f"sampler.clusters_per_batch={q}"] for q in sizes}
+
+
+# Tuning grid: variant name -> overrides, as a function of the number of nodes.
+GRID: dict[str, Callable[[int], dict[str, list[str]]]] = {
+    "full": lambda n: {"lr0.01": [], "lr0.005": ["train.lr=0.005"]},
+    "neighbor": lambda n: {"f25-10-b1024": ["sampler.fanouts=[25, 10]", "sampler.batch_size=1024"],
+                           "f10-10-b512": ["sampler.fanouts=[10, 10]", "sampler.batch_size=512"],
+                           "f25-10-b512-lr0.005": ["sampler.fanouts=[25, 10]", "sampler.batch_size=512",
+                                                   "train.lr=0.005"]},
+    "cluster": _cluster_grid,
+    "saint-rw": lambda n: {"roots-auto-w2": [], f"roots{n // 5}-w2": [f"sampler.num_roots={n // 5}"],
+                           "roots-auto-w3": ["sampler.walk_length=3"]},
+    "gas": _cluster_grid,
+    "sign": lambda n: {"K2-h256": ["model.K=2", "model.hidden_dim=256"],
+                       "K3-h256": ["model.K=3", "model.hidden_dim=256"],
+                       "K2-h256-wd0": ["model.K=2", "model.hidden_dim=256", "train.weight_decay=0"]},
+}
+NUM_NODES = {"citeseer": 3327, "facebook": 22470, "github": 37700, "synthetic-arxiv": 169343}
+# Settings that do not change a result: one sampling thread, METIS partitions cached under benchmarks/out (the
+# shared data folder is read-only), no plots, a checkpoint only at the end.
+RUN_OPTIONS = ["sampler.num_workers=1", f"sampler.cache_dir={OUT / 'partitions'}", "output.plot=false",
+               "output.checkpoint_every=0"]
+
+
+def base_config(dataset: str, method: str, overrides: list[str]) -> Any:
+    from graphscale.config import load
+
+    return load(None, [f"data.dataset={dataset}", "task=node", *BASE[dataset], *METHOD[method], *overrides,
+                       *RUN_OPTIONS])
+
+
+def config_key(cfg: Any) -> str:
+    """Hash of what decides a run's result (not the seed, seeds, output, expected, device or threads)."""
+    from graphscale.config import to_dict
+
+    data = to_dict(cfg)
+    for section in ("output", "expected"):
+        data.pop(section)
+    data["train"] = {k: v for k, v in data["train"].items() if k not in ("seed", "seeds", "device")}
+    data["sampler"] = {k: v for k, v in data["sampler"].items() if k not in ("num_workers", "prefetch", "cache_dir")}
+    return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip().startswith("{")]
+
+
+def run_one(cfg: Any, dataset: Any, seed: int, record: dict[str, Any], output: Path) -> dict[str, Any]:
+    """One seed of ``cfg``; appends and returns its JSON line (status "error: ..." instead of raising)."""
+    from graphscale.train.run import run
+
+    cfg = copy.deepcopy(cfg)
+    cfg.train.seed, cfg.train.seeds = seed, 1
+    cfg.output.dir = str(OUT / "runs" / f"{record['dataset']}-{record['method']}-{record['key']}-s{seed}")
+    line = {"bench": "minibatch-accuracy", "impl": "graphscale", **record, "seed": seed}
+    began = time.perf_counter()
+    try:
+        summary = run(cfg, progress=False, dataset=dataset)
+        result = summary["runs"][0]
+        line.update(status="ok", test_acc=result["test_acc"], val_acc=result["val_acc"],
+                    best_epoch=result["best_epoch"], epochs_run=result["epochs_run"],
+                    epoch_time_s=result["epoch_time_s"], train_time_s=result["train_time_s"])
+    except MemoryError:
+        line.update(status="oom")
+    except Exception as err:  # noqa: BLE001 - a failing run is reported, the sweep goes on
+        line.update(status=f"error: {type(err).__name__}: {' '.join(str(err).split())[:300]}")
+        traceback.print_exc()
+    line["wall_s"] = time.perf_counter() - began
+    with output.open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+    print(json.dumps(line), flush=True)
+    return line
+
+
+def sweep(jobs: list[tuple[str, str, str, Any]], seeds: list[int], stage: str, output: Path) -> None:
+    """Run ``(dataset, method, variant, cfg)`` jobs for ``seeds``, dataset by dataset, skipping finished ones."""
+    from graphscale.train.run import load_dataset
+
+    done = {(r["key"], r["seed"]) for r in read_lines(output) if r.get("status") == "ok"}
+    by_dataset: dict[str, list[tuple[str, str, str, Any]]] = defaultdict(list)
+    for job in jobs:
+        by_dataset[job[0]].append(job)
+    for items in by_dataset.values():
+        todo = [(job, seed) for job in items for seed in seeds if (config_key(job[3]), seed) not in done]
+        if not todo:
+            continue
+        dataset = load_dataset(items[0][3])
+        for (ds, method, variant, cfg), seed in todo:
+            record = {"stage": stage, "dataset": ds, "method": method, "variant": variant, "key": config_key(cfg)}
+            if (record["key"], seed) in done:
+                continue
+            line = run_one(cfg, dataset, seed, record, output)
+            if line["status"] == "ok":
+                done.add((record["key"], seed))
+        del dataset
+
+
+def tuned(lines: list[dict[str, Any]], dataset: str, method: str) -> tuple[str, dict[str, float]] | None:
+    """Winning variant (highest mean validation accuracy) and the mean validation accuracy of each variant."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    for r in lines:
+        if r.get("status") == "ok" and r["stage"] == "tune" and (r["dataset"], r["method"]) == (dataset, method):
+            scores[r["variant"]].append(r["val_acc"])
+    if not scores:
+        return None
+    means = {variant: mean(values) for variant, values in scores.items()}
+    return max(means, key=lambda v: (means[v], -list(means).index(v))), means
+
+
+def final_stats(lines: list[dict[str, Any]], dataset: str, method: str, key: str | None = None
+                ) -> tuple[float, float, int] | None:
+    """Mean and std of test accuracy of the final runs of (dataset, method) (same key), and their count."""
+    values = [r["test_acc"] for r in lines if r.get("status") == "ok" and r["stage"] == "final"
+              and (r["dataset"], r["method"]) == (dataset, method) and (key is None or r["key"] == key)]
+    return (mean(values), pstdev(values), len(values)) if values else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stage", choices=("tune", "configs", "final", "table"), required=True)
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--seeds", type=int, default=5, help="final runs per config")
+    parser.add_argument("--tune-seeds", type=int, default=2, help="runs per tuning variant")
+    parser.add_argument("--output", default=str(OUT / "minibatch_accuracy.jsonl"))
+    args = parser.parse_args(argv)
+    datasets, methods = args.datasets.split(","), args.methods.split(",")
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    if args.stage == "tune":
+        jobs = [(d, m, name, base_config(d, m, overrides)) for d in datasets for m in methods
+                for name, overrides in GRID[m](NUM_NODES[d]).items()]
+        sweep(jobs, list(range(args.tune_seeds)), "tune", output)
+    elif args.stage == "final":
+        lines, jobs = read_lines(output), []
+        for d in datasets:
+            for m in methods:
+                best = tuned(lines, d, m)
+                if best is None:
+                    print(f"minibatch_accuracy: {d}/{m} is not tuned yet; skipped.", file=sys.stderr)
+                    continue
+                jobs.append((d, m, best[0], base_config(d, m, GRID[m](NUM_NODES[d])[best[0]])))
+        sweep(jobs, list(range(args.seeds)), "final", output)
+    elif args.stage == "configs":
+        from minibatch_configs import write_configs  # benchmarks/
+
+        write_configs(read_lines(output), datasets, methods)
+    else:
+        print(table(read_lines(output), datasets, methods))
+    return 0
+
+
+def table(lines: list[dict[str, Any]], datasets: list[str], methods: list[str]) -> str:
+    """Markdown: per dataset and method, mean ± std test accuracy (final runs), delta vs full batch, met."""
+    header = "| dataset | method | settings (tuned on validation) | seeds | test acc (%) | Δ vs full | target | met |"
+    rows = [header, "|---|---|---|---|---|---|---|---|"]
+    for d in datasets:
+        full = final_stats(lines, d, "full")
+        for m in methods:
+            stats = final_stats(lines, d, m)
+            if stats is None:
+                continue
+            best = tuned(lines, d, m)
+            settings = best[0] if best else "-"
+            delta = "" if full is None or m == "full" else f"{100 * (stats[0] - full[0]):+.2f}"
+            tolerance = TOLERANCE.get(m, 0.010)
+            target = "reference" if m == "full" else f"≥ full − {100 * tolerance:.1f}"
+            met = "" if full is None or m == "full" else ("met" if stats[0] >= full[0] - tolerance - 1e-12
+                                                           else "NOT met")
+            rows.append(f"| {d} | {m} | {settings} | {stats[2]} | {100 * stats[0]:.2f} ± {100 * stats[1]:.2f} | "
+                        f"{delta} | {target} | {met} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    raise SystemExit(main())

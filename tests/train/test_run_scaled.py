@@ -1,0 +1,81 @@
+"""run() on the scaled paths: dispatch by sampler/model, multi-seed summary, interrupted runs resume."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from graphscale import config
+from graphscale.datasets import load_synthetic, random_split
+from graphscale.errors import ConfigError
+from graphscale.train.run import compact, run
+from graphscale.train.scaled import trainer_kind
+
+SUMMARY_KEYS = {"dataset", "model", "task", "sampler", "test_acc", "test_acc_std", "val_acc", "val_acc_std",
+                "train_acc", "seeds", "epochs", "epoch_time_s", "warmup_time_s", "train_time_s", "peak_rss_mb",
+                "epochs_run", "num_nodes", "num_edges", "num_classes", "per_seed_test_acc"}
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    data = load_synthetic(num_nodes=400, seed=5)
+    train, val, test = random_split(data.num_nodes, 0.4, 0.2, seed=0)
+    return dataclasses.replace(data, train_mask=train, val_mask=val, test_mask=test)
+
+
+def make(tmp_path, *overrides: str):
+    return config.load(None, ["model.name=sage", "model.hidden_dim=8", "train.epochs=3", "train.seeds=3",
+                              "sampler.fanouts=4,4", "sampler.batch_size=64", f"output.dir={tmp_path / 'out'}",
+                              "output.plot=false", *overrides])
+
+
+@pytest.mark.parametrize("overrides,kind", [
+    ((), "full"), (("sampler.name=neighbor",), "minibatch"), (("sampler.name=saint-rw",), "minibatch"),
+    (("sampler.name=gas",), "gas"), (("model.name=sign",), "precomputed"), (("model.name=sgc",), "precomputed"),
+    (("model.name=sgc", "sampler.name=cluster"), "minibatch"),
+])
+def test_trainer_kind(tmp_path, overrides, kind):
+    assert trainer_kind(make(tmp_path, *overrides)) == kind
+
+
+def test_interrupted_sampler_run_resumes_without_redoing_finished_seeds(tmp_path, dataset):
+    cfg = make(tmp_path, "sampler.name=neighbor")
+    reference = compact(run(cfg, progress=False, dataset=dataset))
+    assert SUMMARY_KEYS <= set(reference) and reference["sampler"] == "neighbor"
+    assert reference["epochs_run"] == [3, 3, 3] and len(reference["per_seed_test_acc"]) == 3
+
+    def interrupt(metrics):
+        if metrics["run"] == 1 and metrics["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, progress=False, on_epoch=interrupt, dataset=dataset)
+    checkpoints = tmp_path / "out" / "checkpoints"
+    assert (checkpoints / "run0.pt").is_file() and not (checkpoints / "run1.pt").exists()
+    seen: list[tuple[int, int]] = []
+    resumed = compact(run(cfg, resume=True, progress=False, on_epoch=lambda m: seen.append((m["run"], m["epoch"])),
+                          dataset=dataset))
+    assert {r for r, _ in seen} == {1, 2}  # seed 0 came from its checkpoint
+    assert resumed["per_seed_test_acc"] == reference["per_seed_test_acc"]  # and the rest is deterministic
+
+
+def test_normalized_features_reach_the_minibatch_trainer(tmp_path, dataset):
+    shifted = dataclasses.replace(dataset, x=dataset.x.abs() * 7.0)  # row normalisation removes the scale
+    plain = run(make(tmp_path, "sampler.name=cluster", "sampler.num_parts=8", "train.seeds=1",
+                     "data.normalize_features=true", f"sampler.cache_dir={tmp_path}"), progress=False,
+                dataset=dataclasses.replace(dataset, x=dataset.x.abs()))
+    scaled = run(make(tmp_path, "sampler.name=cluster", "sampler.num_parts=8", "train.seeds=1",
+                      "data.normalize_features=true", f"sampler.cache_dir={tmp_path}"), progress=False,
+                 dataset=shifted)
+    assert plain["runs"][0]["val_loss"] == pytest.approx(scaled["runs"][0]["val_loss"], rel=1e-4)
+
+
+def test_mismatches_fail_before_training(tmp_path, dataset):
+    with pytest.raises(ConfigError, match="expected none for model 'sign'"):
+        run(make(tmp_path, "model.name=sign", "sampler.name=neighbor"), progress=False, dataset=dataset)
+    with pytest.raises(ConfigError, match="data.split: expected an index < 1"):
+        run(make(tmp_path, "sampler.name=neighbor", "data.split=3"), progress=False, dataset=dataset)
+    run(make(tmp_path, "train.seeds=1", "train.epochs=1"), progress=False, dataset=dataset)  # a full-batch run
+    with pytest.raises(ConfigError, match="written by another trainer"):
+        run(make(tmp_path, "train.seeds=1", "sampler.name=neighbor"), resume=True, progress=False, dataset=dataset)
