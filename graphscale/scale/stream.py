@@ -182,7 +182,9 @@ class StreamedStack:
                              f"{tuple(x.shape)} {x.dtype} on {x.device}. Convert with x.float().cpu().")
         inverse = None
         if rows is not None:  # sorted unique rows inside; duplicates and order restored by one index_select
-            rows, inverse = torch.unique(rows.long().view(-1), sorted=True, return_inverse=True)
+            rows = rows.long().view(-1)
+            if rows.numel() > 1 and not bool((rows[1:] > rows[:-1]).all()):
+                rows, inverse = torch.unique(rows, sorted=True, return_inverse=True)
             if rows.numel() and (int(rows[0]) < 0 or int(rows[-1]) >= self.graph.num_nodes):
                 raise ShapeError(f"StreamedStack: expected rows in [0, {self.graph.num_nodes}), got ids from "
                                  f"{int(rows[0])} to {int(rows[-1])}.")

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..nn.conv import GCNConv, SAGEConv
-from ..nn.functional import _keep, _scale  # the hash and scale of the unchunked dropout (same masks)
+from ..nn.functional import _keep, _relu_dropout_backward, _scale  # the unchunked dropout's hash and kernels
 
 
 @dataclass(frozen=True)
@@ -178,8 +178,12 @@ class _RowDropout(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         (saved,) = ctx.saved_tensors
-        if ctx.relu:  # kept and positive <=> output > 0 (as graphscale.nn.functional does it)
-            return torch.where(saved > 0, grad * _scale(saved, ctx.p), torch.zeros_like(grad)), None, None, None, None
+        if ctx.relu:  # kept and positive <=> output > 0 (graphscale.nn.functional's kernel)
+            grad = grad.contiguous()
+            grad_in = torch.empty_like(grad)
+            _relu_dropout_backward(saved.view(-1).numpy(), grad.view(-1).numpy(), grad_in.view(-1).numpy(),
+                                   _scale(saved, ctx.p))
+            return grad_in, None, None, None, None
         return _apply_rows(grad, saved, ctx.seed, ctx.p, False), None, None, None, None
 
 
