@@ -143,7 +143,7 @@ def bench_ttq(runner: Runner) -> dict[str, Any]:
                 break
         summary = {"bench": "time-to-quality", "impl": impl, "dataset": "blogcatalog", "target_micro_f1": args.target}
         if found is not None:
-            keys = ("num_walks", "total_time_s", "walk_time_s", "train_time_s", "micro_f1", "macro_f1",
+            keys = ("num_walks", "total_time_s", "walk_time_s", "train_time_s", "cpu_time_s", "micro_f1", "macro_f1",
                     "peak_rss_mb", "embeddings")
             summary.update({"status": "ok", **{k: found.get(k) for k in keys}})
             best[impl] = found
