@@ -213,6 +213,46 @@ def bench_largevis(runner: Runner, ttq: dict[str, dict[str, Any]]) -> None:
                                   num_points=args.layout_points, perplexity=30.0, threads=args.threads))
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:,.1f}"
+    return str(value)
+
+
+def report(paths: list[str]) -> str:
+    """Markdown tables of the JSON lines in ``paths`` (the last record per bench/impl/rung wins)."""
+    records: dict[tuple, dict[str, Any]] = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                key = (record.get("bench"), record.get("impl"), record.get("num_walks"), record.get("mode"))
+                records[key] = record
+    tables = {
+        "ttq-run": ("impl", "num_walks", "status", "total_time_s", "walk_time_s", "train_time_s", "cpu_time_s",
+                    "micro_f1", "macro_f1", "peak_rss_mb"),
+        "time-to-quality": ("impl", "status", "num_walks", "total_time_s", "cpu_time_s", "micro_f1", "macro_f1",
+                            "peak_rss_mb", "best_peer", "speedup", "met"),
+        "node2vec-walks": ("impl", "status", "walk_time_s", "cpu_time_s", "prep_time_s", "kernel_time_s",
+                           "api_time_s", "peak_rss_mb", "best_peer", "speedup", "met"),
+        "scale": ("impl", "status", "num_nodes", "num_edges_directed", "num_samples", "total_time_s", "cpu_time_s",
+                  "samples_per_s", "generate_time_s", "peak_rss_mb"),
+        "layout": ("impl", "status", "num_points", "total_time_s", "cpu_time_s", "knn_preservation_10",
+                   "peak_rss_mb"),
+    }
+    out = []
+    for bench, columns in tables.items():
+        rows = [r for r in records.values() if r.get("bench") == bench]
+        if not rows:
+            continue
+        out += [f"**{bench}**", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        out += ["| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows]
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benches", default=",".join(BENCHES), help="comma-separated: " + ", ".join(BENCHES))
@@ -224,7 +264,8 @@ def main() -> None:
                         help="walks per node tried for the gensim pipelines")
     parser.add_argument("--graphscale-ladder", default=",".join(map(str, GRAPHSCALE_LADDER)),
                         help="walks per node tried for graphscale")
-    parser.add_argument("--epochs", type=int, default=GENSIM["epochs"], help="gensim epochs (1: one pass over the walks, as in the DeepWalk paper)")
+    parser.add_argument("--epochs", type=int, default=GENSIM["epochs"],
+                        help="gensim epochs (1: one pass over the walks, as in the DeepWalk paper)")
     parser.add_argument("--repeats", type=int, default=5, help="evaluation splits")
     parser.add_argument("--node2vec-walks", type=int, default=10, help="walks per node in the node2vec bench")
     parser.add_argument("--scale-nodes", type=int, default=1_000_000)
@@ -237,7 +278,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--work", default=str(common.OUT_DIR / "embedding"), help="data and embeddings folder")
     parser.add_argument("--out", help="also append the JSON lines to this file")
+    parser.add_argument("--report", nargs="+", help="print markdown tables of these JSON-line files and exit")
     args = parser.parse_args()
+    if args.report:
+        print(report(args.report))
+        return
     args.impls = [name for name in args.impls.split(",") if name]
     args.node2vec_impls = [name for name in args.node2vec_impls.split(",") if name]
     args.peer_ladder = tuple(int(v) for v in args.peer_ladder.split(","))
