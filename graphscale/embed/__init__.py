@@ -49,7 +49,23 @@ from .trainer import MODELS, EmbeddingResult, EmbedSettings, train_embeddings
 from .walks import WalkGraph, node2vec_walks, random_walks, walk_graph, walk_plan
 
 __all__ = [
-    "random_walks", "node2vec_walks", "walk_graph", "walk_plan", "WalkGraph", "train_embeddings",
-    "EmbeddingResult", "EmbedSettings", "MODELS", "node_classification", "link_split", "link_prediction",
-    "f1_scores", "plot_f1", "RATIOS", "save_embeddings", "load_embeddings", "build_alias", "sample_alias",
+    "MODELS",
+    "RATIOS",
+    "EmbedSettings",
+    "EmbeddingResult",
+    "WalkGraph",
+    "build_alias",
+    "f1_scores",
+    "link_prediction",
+    "link_split",
+    "load_embeddings",
+    "node2vec_walks",
+    "node_classification",
+    "plot_f1",
+    "random_walks",
+    "sample_alias",
+    "save_embeddings",
+    "train_embeddings",
+    "walk_graph",
+    "walk_plan",
 ]

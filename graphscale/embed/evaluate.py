@@ -124,7 +124,7 @@ def node_classification(embeddings: np.ndarray, y: Any, ratios: Any = RATIOS, re
         micro, macro = [], []
         for r in range(repeats):
             perm = np.random.default_rng([seed, r]).permutation(m)
-            cut = min(max(1, int(round(ratio * m))), m - 1)
+            cut = min(max(1, round(ratio * m)), m - 1)
             train, test = perm[:cut], perm[cut:]
             weight, bias = fit_one_vs_rest(x[train], labels[train], c=c)
             pred = top_k_predictions(x[test] @ weight + bias, labels[test].sum(1))
@@ -146,7 +146,7 @@ def link_split(graph: Graph, test_fraction: float = 0.1, seed: int = 0) -> tuple
     n = graph.num_nodes
     keys = np.unique(lo[lo != hi] * n + hi[lo != hi])
     rng = np.random.default_rng([seed, 7])
-    test = rng.choice(keys, size=max(1, int(round(test_fraction * keys.size))), replace=False)
+    test = rng.choice(keys, size=max(1, round(test_fraction * keys.size)), replace=False)
     held = np.isin(lo * n + hi, test) & (lo != hi)
     train = Graph(torch.from_numpy(src[~held]), torch.from_numpy(dst[~held]), n)
     existing = set(keys.tolist())

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ..sampling.rng import below, stream
+from ..sampling.rng import below, stream, uniform
 from .alias import alias_draw
 from .walks import WalkPlan, walk_into
 
@@ -55,12 +55,9 @@ class Pool:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _negatives(state, negatives, slot, neg_prob, neg_alias, num_nodes, uniform_negatives):
+def _negatives(state, negatives, slot, neg_prob, neg_alias, num_nodes):
     for k in range(negatives.shape[1]):
-        if uniform_negatives:
-            state, x = below(state, num_nodes)
-        else:
-            state, x = alias_draw(state, neg_prob, neg_alias, 0, num_nodes)
+        state, x = alias_draw(state, neg_prob, neg_alias, 0, num_nodes)
         negatives[slot, k] = x
     return state
 
@@ -68,8 +65,13 @@ def _negatives(state, negatives, slot, neg_prob, neg_alias, num_nodes, uniform_n
 @numba.njit(cache=True, nogil=True, parallel=True)
 def fill_walk_pool(center, context, negatives, starts, walk_length, window, mode, indptr, indices, weight,
                    row_prob, row_alias, row_weight, weighted, n2v_offset, n2v_prob, n2v_alias, inv_p, inv_q,
-                   neg_prob, neg_alias, seed, pool_index, num_chunks):
-    """Walk from every ``starts[w]`` and write its pairs and negatives; returns the number of slots filled."""
+                   neg_prob, neg_alias, keep_prob, subsample, seed, pool_index, num_chunks):
+    """Walk from every ``starts[w]`` and write its pairs and negatives; returns the number of slots filled.
+
+    With ``subsample``, node ``v`` of a walk is kept with probability ``keep_prob[v]`` before the pairs are
+    formed (word2vec's frequent-word subsampling); the pair slots the shortened walk leaves empty get
+    ``center = -1``.
+    """
     num_walks = starts.shape[0]
     num_nodes = indptr.shape[0] - 1
     per_walk = 0
@@ -82,15 +84,25 @@ def fill_walk_pool(center, context, negatives, starts, walk_length, window, mode
             state = stream(seed, POOL_STREAM + 1000 * pool_index, w)
             state = walk_into(walk, state, mode, indptr, indices, weight, row_prob, row_alias, row_weight,
                               weighted, n2v_offset, n2v_prob, n2v_alias, inv_p, inv_q, starts[w])
+            kept = walk_length
+            if subsample:
+                kept = 0
+                for i in range(walk_length):
+                    v = walk[i]
+                    if v >= 0:
+                        state, u = uniform(state)
+                        if u < keep_prob[v]:
+                            walk[kept] = v
+                            kept += 1
             k = 0
             for i in range(walk_length - 1):
                 for j in range(1, min(window, walk_length - 1 - i) + 1):
                     slot = k * num_walks + w
-                    a = walk[i]
-                    b = walk[i + j]
+                    a = walk[i] if i + j < kept else -1
+                    b = walk[i + j] if i + j < kept else -1
                     center[slot] = a if b >= 0 else -1
                     context[slot] = b
-                    state = _negatives(state, negatives, slot, neg_prob, neg_alias, num_nodes, False)
+                    state = _negatives(state, negatives, slot, neg_prob, neg_alias, num_nodes)
                     k += 1
     return per_walk * num_walks
 
@@ -110,15 +122,24 @@ def fill_edge_pool(center, context, negatives, count, src, dst, edge_prob, edge_
                 state, e = below(state, num_edges)
             center[slot] = src[e]
             context[slot] = dst[e]
-            state = _negatives(state, negatives, slot, neg_prob, neg_alias, num_nodes, False)
+            state = _negatives(state, negatives, slot, neg_prob, neg_alias, num_nodes)
     return count
 
 
+def keep_probabilities(frequency: np.ndarray, threshold: float) -> np.ndarray:
+    """word2vec's subsampling: keep a node of relative frequency ``f`` with ``min(1, (sqrt(f / t) + 1) t / f)``."""
+    f = np.maximum(np.asarray(frequency, dtype=np.float64), 1e-300)
+    return np.minimum(1.0, (np.sqrt(f / threshold) + 1.0) * threshold / f).astype(np.float32)
+
+
 def fill_walks(pool: Pool, plan: WalkPlan, starts: np.ndarray, walk_length: int, window: int,
-               neg_prob: np.ndarray, neg_alias: np.ndarray, seed: int, index: int) -> Pool:
-    """Fill ``pool`` with the pairs of one walk from each of ``starts`` (pool ``index`` of the run)."""
+               neg_prob: np.ndarray, neg_alias: np.ndarray, seed: int, index: int,
+               keep_prob: np.ndarray | None = None) -> Pool:
+    """Fill ``pool`` with the pairs of one walk from each of ``starts`` (pool ``index`` of the run); with
+    ``keep_prob`` (``[N]``, see :func:`keep_probabilities`) walks are subsampled before pairing."""
+    keep = keep_prob if keep_prob is not None else np.ones(1, dtype=np.float32)
     pool.count = int(fill_walk_pool(pool.center, pool.context, pool.negatives, starts, walk_length, window,
-                                    *plan.args(), neg_prob, neg_alias, seed, index,
+                                    *plan.args(), neg_prob, neg_alias, keep, keep_prob is not None, seed, index,
                                     8 * numba.get_num_threads()))
     pool.index = index
     return pool

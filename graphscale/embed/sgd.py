@@ -11,7 +11,8 @@ learning rate that decays linearly with the global sample index, ``lr_i = lr * m
 
 * :func:`sgd_numba`: lock-free parallel SGD (Hogwild, Recht et al. 2011) in numba: every thread runs through
   its own slice of the pool and writes the shared tables without locks (conflicts are rare and harmless
-  for sparse updates). Negatives equal to the positive context are skipped (word2vec).
+  for sparse updates). Negatives equal to the positive context are skipped (word2vec). The table rows of
+  the sample ``PREFETCH_AHEAD`` positions ahead are prefetched (the kernel is memory-latency bound).
 * :class:`TorchSGD`: the same update in mini-batches of torch ops (gather, ``index_add_``) for a GPU; on a
   CPU it is correct but slower than the numba path.
 """
@@ -25,7 +26,21 @@ import numpy as np
 import torch
 from numba import prange
 
+from .prefetch import prefetch
+
 MAX_EXP = 6.0   # sigmoid saturates beyond |x| > 6 (word2vec's table range)
+PREFETCH_AHEAD = 4   # samples between a row prefetch and its use (hides the table rows' memory latency)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _prefetch_rows(vertex, context, center, ctx, negatives, i, hi, num_negatives):
+    if i < hi and center[i] >= 0:
+        dim = vertex.shape[1]
+        for d in range(0, dim, 16):
+            prefetch(vertex, center[i], d)
+            prefetch(context, ctx[i], d)
+            for k in range(num_negatives):
+                prefetch(context, negatives[i, k], d)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
@@ -40,13 +55,15 @@ def sgd_numba(vertex, context, center, ctx, negatives, count, num_negatives, lr,
         grad = np.empty(dim, dtype=np.float32)
         lo = c * count // num_chunks
         hi = (c + 1) * count // num_chunks
+        for i in range(lo, min(hi, lo + PREFETCH_AHEAD)):
+            _prefetch_rows(vertex, context, center, ctx, negatives, i, hi, num_negatives)
         for i in range(lo, hi):
+            _prefetch_rows(vertex, context, center, ctx, negatives, i + PREFETCH_AHEAD, hi, num_negatives)
             u = center[i]
             if u < 0:
                 continue
             rate = 1.0 - (done + i) / total
-            if rate < min_lr_fraction:
-                rate = min_lr_fraction
+            rate = max(rate, min_lr_fraction)
             step = np.float32(lr * rate)
             positive = ctx[i]
             track = loss_stride > 0 and i % loss_stride == 0

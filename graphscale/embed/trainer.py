@@ -25,7 +25,7 @@ from ..sampling.rng import mix_seed
 from ..train.checkpoint import load_checkpoint, save_atomic
 from ..train.common import progress_bar
 from .alias import build_alias, negative_weights
-from .pool import Pool, fill_edges, fill_walks, pairs_per_walk
+from .pool import Pool, fill_edges, fill_walks, keep_probabilities, pairs_per_walk
 from .sgd import TorchSGD, sgd_numba
 from .walks import WalkGraph, walk_plan
 
@@ -42,6 +42,7 @@ class EmbedSettings:
     num_walks: int = 10
     walk_length: int = 40
     window: int = 5
+    subsample: float = 0.0
     p: float = 1.0
     q: float = 1.0
     order: int = 2
@@ -72,6 +73,7 @@ class EmbedSettings:
             need(isinstance(getattr(self, key), (int, float)) and getattr(self, key) > 0, key, "a number > 0")
         need(0 <= self.min_lr_fraction <= 1, "min_lr_fraction", "a number in [0, 1]")
         need(self.order in (1, 2), "order", "1 or 2")
+        need(0 <= self.subsample < 1, "subsample", "a number in [0, 1) (0 = off)")
         need(self.num_samples is None or self.num_samples >= 1, "num_samples", "an int >= 1 or None")
         need(self.backend in ("numba", "torch"), "backend", "'numba' or 'torch'")
         need(self.walk_mode in ("auto", "alias", "rejection"), "walk_mode", "'auto', 'alias' or 'rejection'")
@@ -166,7 +168,7 @@ def _producer(fill, first: int, last: int, buffers: list[Pool], out: queue.Queue
             start = time.perf_counter()
             fill(pool, b)
             out.put((pool, time.perf_counter() - start))
-    except BaseException as err:  # handed to the consumer, which re-raises it
+    except BaseException as err:  # noqa: BLE001  (handed to the consumer, which re-raises it)
         out.put((err, 0.0))
 
 
@@ -188,7 +190,7 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
         overlap: Fill the next pool on a background thread while training (double buffering).
         sampler_threads: numba threads of the pool-filling thread (None = all).
         **settings: num_walks (10), walk_length (40), window (5, the augmentation distance), p, q (1),
-            order (2), num_samples (positive samples; default from the walk settings), negatives (1),
+            order (2), subsample (0 = off; word2vec's frequent-node threshold, e.g. 1e-3), num_samples (positive samples; default from the walk settings), negatives (1),
             negative_weight (5.0), lr (0.025), min_lr_fraction (1e-4), pool_size (2**20 samples), walk_mode
             ("auto" / "alias" / "rejection"), backend ("numba" | "torch"), device ("cpu"), batch_size (torch
             path), seed (0).
@@ -223,8 +225,11 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
             fill_edges(pool, src, wg.indices, edge_prob, edge_alias, wg.weighted, neg_prob, neg_alias, n,
                        schedule.count(b), s.seed, b)
     else:
+        keep = keep_probabilities(degree / degree.sum(), s.subsample) if s.subsample > 0 else None
+
         def fill(pool: Pool, b: int) -> None:
-            fill_walks(pool, plan, schedule.starts(b), s.walk_length, s.window, neg_prob, neg_alias, s.seed, b)
+            fill_walks(pool, plan, schedule.starts(b), s.walk_length, s.window, neg_prob, neg_alias, s.seed, b,
+                       keep)
 
     rng = np.random.default_rng(mix_seed(s.seed, 17))
     vertex = ((rng.random((n, s.dim), dtype=np.float32) - 0.5) / s.dim).astype(np.float32)

@@ -1,0 +1,184 @@
+"""Typed config of ``graphscale embed``: one section per life-cycle step (load -> build -> train -> evaluate ->
+save), YAML + ``key=value`` overrides checked with the same path-aware errors as ``graphscale train``::
+
+    model.window: expected int >= 1, got 0 (embed-deepwalk-blogcatalog.yaml:9).
+
+Shipped configs: ``graphscale/configs/embed-<model>-<dataset>.yaml``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config.loader import check_value, parse_override, read_yaml, set_section
+from ..config.registry import did_you_mean
+from ..config.schema import option
+from ..config.shipped import config_dir
+from ..errors import ConfigError
+from .trainer import MODELS
+
+
+@dataclass
+class EmbedData:
+    """The graph to embed."""
+
+    dataset: str = option("blogcatalog", "Registry name (blogcatalog, ppi, karate ...), a folder with edges.csv "
+                                         "[+ nodes.csv], or an edge-list file (src dst [weight] per line).")
+    root: str | None = option(None, "Folder holding the published datasets; default: $GRAPHSCALE_DATA.")
+    directed: bool = option(False, "Edge-list files and folders: keep edges one-way (default: undirected).")
+
+
+@dataclass
+class EmbedModel:
+    """The embedding model and its sampling hyper-parameters."""
+
+    name: str = option("deepwalk", "deepwalk, node2vec or line.", choices=MODELS)
+    dim: int = option(128, "Embedding size.", ge=1)
+    num_walks: int = option(10, "Walks per node (walk models); also sets LINE's sample budget.", ge=1)
+    walk_length: int = option(40, "Nodes per walk.", ge=2)
+    window: int = option(5, "Augmentation distance: pairs (walk[i], walk[i+j]) for 1 <= j <= window.", ge=1)
+    p: float = option(1.0, "node2vec return parameter.", gt=0.0)
+    q: float = option(1.0, "node2vec in-out parameter.", gt=0.0)
+    order: int = option(2, "LINE proximity order (1: vertex-vertex, 2: vertex-context).", ge=1, le=2)
+    subsample: float = option(0.0, "word2vec frequent-node subsampling threshold (0 = off, e.g. 1e-3).",
+                              ge=0.0, lt=1.0)
+    negatives: int = option(1, "Negative samples per positive pair.", ge=1)
+    negative_weight: float = option(5.0, "Weight of each negative's loss (GraphVite's negative_weight).", gt=0.0)
+    num_samples: int | None = option(None, "Positive samples in total; null: from num_walks, walk_length, window.",
+                                     ge=1)
+
+
+@dataclass
+class EmbedTrain:
+    """Optimisation and the engine."""
+
+    lr: float = option(0.025, "Initial SGD learning rate (decays linearly).", gt=0.0)
+    min_lr_fraction: float = option(1e-4, "Learning-rate floor as a fraction of lr.", ge=0.0, le=1.0)
+    pool_size: int = option(1 << 20, "Samples per pool (episode).", ge=1)
+    backend: str = option("numba", "numba (Hogwild SGD on the CPU) or torch (batched, for a GPU).",
+                          choices=("numba", "torch"))
+    device: str = option("cpu", "torch backend: cpu, cuda or cuda:N.")
+    batch_size: int = option(65536, "torch backend: samples per step.", ge=1)
+    walk_mode: str = option("auto", "node2vec sampler: alias, rejection or auto.",
+                            choices=("auto", "alias", "rejection"))
+    threads: int | None = option(None, "numba threads; null: all cores.", ge=1)
+    overlap: bool = option(True, "Fill the next pool on a background thread while training (double buffering).")
+    seed: int = option(0, "Seed of walks, negatives and initialisation.", ge=0)
+
+
+@dataclass
+class EmbedEvaluate:
+    """Downstream evaluation (runs when the dataset has labels / for link prediction on request)."""
+
+    ratios: list[float] = option(  # noqa: RUF009 (option() returns a dataclass field)
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "Training fractions of the labelled nodes.", gt=0.0, lt=1.0)
+    repeats: int = option(5, "Random splits per ratio.", ge=1)
+    c: float = option(1.0, "Inverse L2 strength of the logistic regression.", gt=0.0)
+    normalize: bool = option(False, "L2-normalise embeddings before the classifier.")
+    link_prediction: bool = option(False, "Also hold out edges, retrain on the rest and report the AUC.")
+    test_fraction: float = option(0.1, "Link prediction: fraction of undirected edges held out.", gt=0.0, lt=1.0)
+
+
+@dataclass
+class EmbedOutput:
+    """Where results go."""
+
+    dir: str | None = option(None, "Output folder; default runs/embed-<dataset>-<model>.")
+    checkpoint_every_s: float = option(60.0, "Seconds between checkpoints of the tables.", gt=0.0)
+    plot: bool = option(True, "Save the F1-vs-ratio PNG.")
+
+
+@dataclass
+class EmbedExpected:
+    """Published numbers a shipped config reproduces (informational)."""
+
+    micro_f1: float | None = option(None, "Published Micro-F1 at 50% labels.", ge=0.0, le=1.0)
+    macro_f1: float | None = option(None, "Published Macro-F1 at 50% labels.", ge=0.0, le=1.0)
+    target_micro_f1: float | None = option(None, "Micro-F1 this config must reach at 50% labels.", ge=0.0, le=1.0)
+    source: str = option("", "Citation of the published numbers.")
+
+
+SECTIONS = {"data": EmbedData, "model": EmbedModel, "train": EmbedTrain, "evaluate": EmbedEvaluate,
+            "output": EmbedOutput, "expected": EmbedExpected}
+
+
+@dataclass
+class EmbedConfig:
+    """Everything ``graphscale embed`` needs."""
+
+    version: int = option(1, "Config format version.", ge=1, le=1)
+    task: str = option("embed", "Always embed.", choices=("embed",))
+    data: EmbedData = field(default_factory=EmbedData)
+    model: EmbedModel = field(default_factory=EmbedModel)
+    train: EmbedTrain = field(default_factory=EmbedTrain)
+    evaluate: EmbedEvaluate = field(default_factory=EmbedEvaluate)
+    output: EmbedOutput = field(default_factory=EmbedOutput)
+    expected: EmbedExpected = field(default_factory=EmbedExpected)
+    source: str = field(default="defaults", metadata={"help": "Where the config came from."})
+
+
+def _apply(cfg: EmbedConfig, data: dict[str, Any], locate: Any) -> None:
+    for name, value in data.items():
+        name = str(name)
+        if name in SECTIONS:
+            set_section(getattr(cfg, name), value, name, locate)
+        elif name in ("version", "task"):
+            meta = {f.name: f.metadata for f in fields(EmbedConfig)}[name]
+            checks = {k: v for k, v in meta.items() if k != "help"}
+            setattr(cfg, name, check_value(value, int if name == "version" else str, checks, name, locate(name)))
+        else:
+            known = [*SECTIONS, "version", "task"]
+            loc = locate(name)
+            hint = did_you_mean(name, known) or f" Known keys: {', '.join(known)}."
+            raise ConfigError(f"{name}: unknown key{f' ({loc})' if loc else ''}.{hint}")
+
+
+def set_key(cfg: EmbedConfig, key: str, value: Any, where: str) -> EmbedConfig:
+    """Set one dotted ``key`` (``model.window``) to ``value``, checked; errors end with ``(where)``."""
+    parts = key.split(".")
+    nested: Any = value
+    for part in reversed(parts[1:]):
+        nested = {part: nested}
+    _apply(cfg, {parts[0]: nested}, lambda _key: where)
+    return cfg
+
+
+def load(path: str | os.PathLike[str] | None = None, overrides: Iterable[str] = ()) -> EmbedConfig:
+    """Defaults, then the YAML file (if any), then ``section.key=value`` overrides."""
+    cfg = EmbedConfig()
+    if path is not None:
+        data, lines = read_yaml(path)
+        _apply(cfg, data, lambda key: lines.get(key, ""))
+        cfg.source = str(path)
+    for text in overrides:
+        key, value = parse_override(text)
+        set_key(cfg, key, value, f"override '{text}'")
+    return cfg
+
+
+def find_shipped(model: str, dataset: str) -> Path | None:
+    """``graphscale/configs/embed-<model>-<dataset>.yaml`` when shipped, else None."""
+    path = config_dir() / f"embed-{model.strip().lower()}-{dataset.strip().lower()}.yaml"
+    return path if path.is_file() else None
+
+
+def to_dict(cfg: EmbedConfig) -> dict[str, Any]:
+    """Nested plain dict in YAML layout."""
+    out: dict[str, Any] = {"version": cfg.version, "task": cfg.task}
+    for name in SECTIONS:
+        section = getattr(cfg, name)
+        out[name] = {f.name: copy.deepcopy(getattr(section, f.name)) for f in fields(section)} \
+            if is_dataclass(section) else section
+    return out
+
+
+def dump(cfg: EmbedConfig) -> str:
+    """The resolved config as YAML."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None)

@@ -1,0 +1,143 @@
+"""The ``load -> build -> train -> evaluate -> save`` life cycle behind ``graphscale embed``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+
+from ..errors import DatasetError
+from ..train.checkpoint import write_text_atomic
+from ..train.metrics import peak_rss_mb
+from ..train.plot import save_json
+from .config import EmbedConfig, dump
+from .evaluate import link_prediction, link_split, node_classification, plot_f1
+from .trainer import train_embeddings
+
+
+def load_graph_data(cfg: EmbedConfig) -> Any:
+    """The dataset of ``data.dataset``: a registry name, a folder, or an edge-list / ``.adjlist`` / ``.mat`` file."""
+    from .. import datasets
+    from ..datasets.edgelist import load_adjlist, load_edgelist
+    from ..datasets.mat import load_mat
+
+    name = cfg.data.dataset
+    path = Path(name).expanduser()
+    undirected = not cfg.data.directed
+    if path.is_file():
+        suffixes = path.name.lower().split(".")[1:]
+        if "mat" in suffixes:
+            return load_mat(path)
+        if "adjlist" in suffixes:
+            return load_adjlist(path, undirected=undirected)
+        return load_edgelist(path, undirected=undirected)
+    if path.is_dir():
+        from ..datasets.custom import load_custom
+        from ..datasets.io import resolve
+
+        if resolve(path, "edges.csv") is None:
+            raise DatasetError(f"graphscale embed: expected {path}/edges.csv (header src,dst[,weight]), got a "
+                               "folder without it. Add edges.csv or pass an edge-list file.")
+        return load_custom(path, undirected=undirected)
+    if ("/" in name or name.endswith((".txt", ".csv", ".edgelist", ".mat", ".adjlist"))) and not path.exists():
+        raise DatasetError(f"graphscale embed: expected an existing dataset file or folder, got '{name}'. "
+                           "Check the path, or use a registry name (graphscale datasets).")
+    dataset = datasets.load(name, root=cfg.data.root)
+    if not hasattr(dataset, "graph"):
+        raise DatasetError(f"graphscale embed: expected a single-graph dataset, got {dataset!r} (a set of graphs).")
+    return dataset
+
+
+def has_labels(y: Any) -> bool:
+    if y is None:
+        return False
+    array = y.numpy() if hasattr(y, "numpy") else np.asarray(y)
+    return bool(array.size) and (bool((array >= 0).any() and array.max() > 0) if array.ndim == 1
+                                 else bool(array.any()))
+
+
+def _settings(cfg: EmbedConfig) -> dict[str, Any]:
+    m, t = cfg.model, cfg.train
+    names = ("num_walks", "walk_length", "window", "p", "q", "order", "subsample", "negatives", "negative_weight",
+             "num_samples")
+    return {**{k: getattr(m, k) for k in names},
+            **{k: getattr(t, k) for k in ("lr", "min_lr_fraction", "pool_size", "walk_mode", "backend", "device",
+                                          "batch_size", "seed")}}
+
+
+def warm_up(model: str, settings: dict[str, Any]) -> float:
+    """Compile (or load from numba's cache) every kernel of ``model`` on a 6-node graph; returns seconds."""
+    import torch
+
+    from ..graph import Graph
+
+    start = time.perf_counter()
+    ring = torch.arange(6)
+    graph = Graph(torch.cat([ring, (ring + 1) % 6]), torch.cat([(ring + 1) % 6, ring]), 6)
+    small = {**settings, "num_samples": 64, "pool_size": 32, "device": "cpu"}
+    train_embeddings(graph, model, 8, **small)
+    return time.perf_counter() - start
+
+
+def output_folder(cfg: EmbedConfig, dataset_name: str) -> Path:
+    if cfg.output.dir:
+        return Path(cfg.output.dir)
+    return Path("runs") / f"embed-{dataset_name}-{cfg.model.name}"
+
+
+def run(cfg: EmbedConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Load, train, evaluate and save; returns the summary written to ``metrics.json``."""
+    if cfg.train.threads is not None:
+        numba.set_num_threads(min(cfg.train.threads, numba.config.NUMBA_NUM_THREADS))
+    dataset = load_graph_data(cfg)
+    folder = output_folder(cfg, dataset.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(dump(cfg), folder / "config.yaml")
+    settings = _settings(cfg)
+    compile_s = warm_up(cfg.model.name, settings)
+    result = train_embeddings(dataset.graph, cfg.model.name, cfg.model.dim, edge_weight=dataset.edge_weight,
+                              progress=progress, checkpoint=folder / "checkpoint.pt", resume=resume,
+                              checkpoint_every_s=cfg.output.checkpoint_every_s, overlap=cfg.train.overlap,
+                              **settings)
+    node_ids = dataset.meta.get("node_ids") or [str(i) for i in range(dataset.num_nodes)]
+    result.save(folder, [str(i) for i in node_ids])
+    summary: dict[str, Any] = {
+        "dataset": dataset.name, "model": cfg.model.name, "num_nodes": dataset.num_nodes,
+        "num_edges": dataset.graph.num_edges, "dim": cfg.model.dim, "walk_mode": result.walk_mode,
+        "num_samples": result.num_samples, "samples_per_s": result.samples_per_s,
+        "total_time_s": result.total_time_s, "setup_time_s": result.setup_time_s, "compile_time_s": compile_s,
+        "threads": numba.get_num_threads(), "final_loss": result.loss[-1] if result.loss else None,
+        "settings": result.settings, "config": cfg.source, "output_dir": str(folder),
+        "micro_f1": None, "macro_f1": None,
+    }
+    if has_labels(dataset.y):
+        ratios = list(cfg.evaluate.ratios)
+        start = time.perf_counter()
+        scores = node_classification(result.embeddings, dataset.y, ratios=ratios, repeats=cfg.evaluate.repeats,
+                                     seed=cfg.train.seed, c=cfg.evaluate.c, normalize=cfg.evaluate.normalize)
+        if 0.5 not in ratios:
+            half = node_classification(result.embeddings, dataset.y, ratios=[0.5], repeats=cfg.evaluate.repeats,
+                                       seed=cfg.train.seed, c=cfg.evaluate.c, normalize=cfg.evaluate.normalize)
+        else:
+            half = {k: [v[ratios.index(0.5)]] for k, v in scores.items()}
+        summary.update(micro_f1=half["micro_f1"][0], macro_f1=half["macro_f1"][0],
+                       micro_f1_std=half["micro_f1_std"][0], macro_f1_std=half["macro_f1_std"][0],
+                       eval_repeats=cfg.evaluate.repeats, eval_time_s=time.perf_counter() - start,
+                       classification=scores)
+        if cfg.output.plot:
+            plot = plot_f1(scores, folder / "f1_vs_ratio.png", f"{dataset.name} / {cfg.model.name}")
+            summary["plot"] = str(plot) if plot else None
+    if cfg.evaluate.link_prediction:
+        train_graph, positives, negatives = link_split(dataset.graph, cfg.evaluate.test_fraction, cfg.train.seed)
+        held = train_embeddings(train_graph, cfg.model.name, cfg.model.dim, **settings)
+        summary["link_auc"] = link_prediction(held.embeddings, positives, negatives)
+        summary["link_test_edges"] = int(positives.shape[0])
+    expected = {k: getattr(cfg.expected, k) for k in ("micro_f1", "macro_f1", "target_micro_f1", "source")}
+    if any(v not in (None, "") for v in expected.values()):
+        summary["expected"] = expected
+    summary.update(train_time_s=result.train_time_s, sample_time_s=result.sample_time_s, peak_rss_mb=peak_rss_mb())
+    save_json(summary, folder / "metrics.json")
+    return summary
