@@ -110,7 +110,7 @@ def graphscale_step(args: argparse.Namespace, record: dict[str, Any]):
         record["setup_s"] = round(time.perf_counter() - began, 2)
         record["plan"] = {"rows_per_chunk": plan.rows_per_chunk, "edges_per_block": plan.edges_per_block,
                           "col_tiles": plan.col_tiles, "spill_adjacency": plan.spill_adjacency,
-                          "spill_inputs": plan.spill_inputs,
+                          "spill_inputs": plan.spill_inputs, "spill_nodes": plan.spill_nodes,
                           "estimate_mb": {k: round(v / 2**20) for k, v in plan.estimate.items()}}
         forward = lambda: runner(x, train_idx)
     else:

@@ -64,64 +64,12 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, ShapeError
 from ..graph import Graph
-from .stream_adjacency import ChunkedAdjacency, inverse_sqrt_degrees
-from .stream_io import NodeFile, SparseRows, reader_of
+from .stream_adjacency import StreamedGraph
+from .stream_io import NodeFile, SparseRows
 from .stream_layers import DropSite, RowContext, StreamedLayer, split_layer
 from .stream_plan import ModelShape, StreamPlan, plan_for_budget
 
 __all__ = ["StreamPlan", "StreamedGraph", "StreamedStack", "model_shape", "plan_for_budget", "streamed_model"]
-
-
-class StreamedGraph:
-    """A graph's chunked adjacency (both directions, with / without self-loops as used), built on demand.
-
-    Args:
-        graph: The full graph (CPU).
-        plan: Chunk sizes and spilling.
-    """
-
-    def __init__(self, graph: Graph, plan: StreamPlan) -> None:
-        if graph.num_src_nodes != graph.num_dst_nodes:
-            raise ShapeError(f"StreamedGraph: expected a graph with one node set, got {graph.num_src_nodes} source "
-                             f"and {graph.num_dst_nodes} destination nodes. Stream full graphs, not Blocks.")
-        if graph.device.type != "cpu":
-            raise ConfigError(f"train.memory_budget: expected the graph on the CPU, got {graph.device}. Streamed "
-                              "training runs on the CPU; use --device cpu.")
-        self.graph, self.plan, self.num_nodes = graph, plan, graph.num_nodes
-        self._adjacency: dict[bool, tuple[ChunkedAdjacency, ChunkedAdjacency, Tensor, Tensor]] = {}
-
-    def adjacency(self, self_loops: bool) -> tuple[ChunkedAdjacency, ChunkedAdjacency, Tensor, Tensor]:
-        """``(forward [rows = dst], transposed [rows = src], inv_sqrt_in_degree, inv_sqrt_out_degree)``."""
-        if self_loops not in self._adjacency:
-            plan, g, n = self.plan, self.graph, self.num_nodes
-            spill = plan.folder() if plan.spill_adjacency else None
-            options = {"self_loops": self_loops, "edges_per_block": plan.edges_per_block, "col_tiles": plan.col_tiles,
-                           "spill_dir": spill}
-            forward = ChunkedAdjacency(g.dst, g.src, n, n, **options)
-            transposed = ChunkedAdjacency(g.src, g.dst, n, n, **options)
-            self._adjacency[self_loops] = (forward, transposed, inverse_sqrt_degrees(forward.degrees),
-                                           inverse_sqrt_degrees(transposed.degrees))
-        return self._adjacency[self_loops]
-
-    def in_degrees(self) -> Tensor:
-        """``[N]`` int64 in-degrees without self-loops."""
-        return torch.from_numpy(self.adjacency(False)[0].degrees)
-
-    def aggregate(self, layer: StreamedLayer, source: Any, out: Tensor, transposed: bool = False) -> Tensor:
-        """``out = Agg(source)`` (or its transpose) for ``layer``'s aggregation; ``source`` is a tensor,
-        a NodeFile or SparseRows (see ``reader_of``)."""
-        spec = layer.aggregation
-        forward, backward, inv_in, inv_out = self.adjacency(spec.self_loops)
-        adjacency = backward if transposed else forward
-        read = reader_of(source)
-        if transposed and spec.reduce == "mean":  # d mean / d m: divide by the destination's degree first
-            degrees = torch.from_numpy(forward.degrees).clamp(min=1).to(torch.float32).unsqueeze(-1)
-            plain = read
-            read = lambda c0, c1: plain(c0, c1) / degrees[c0:c1]
-        factors = {}
-        if spec.gcn:
-            factors = {"inv_row": inv_out, "inv_col": inv_in} if transposed else {"inv_row": inv_in, "inv_col": inv_out}
-        return adjacency.aggregate(read, out, mean=spec.reduce == "mean" and not transposed, **factors)
 
 
 def model_shape(model: nn.Module, input_dim: int) -> tuple[list[StreamedLayer], ModelShape]:
@@ -209,7 +157,7 @@ class StreamedStack:
         h = st.sites[0](st.x[sel], ids)
         for k in range(upto):
             layer = self.layers[k]
-            z = layer.post(st.aggregated[k][sel], h if layer.post_uses_input else None, self._context(ids))
+            z = layer.post(_rows_of(st.aggregated[k], sel), h if layer.post_uses_input else None, self._context(ids))
             h = self._between(k, z, st.sites, ids)
         return h
 
@@ -220,7 +168,14 @@ class StreamedStack:
             yield slice(r0, r1), torch.arange(r0, r1)
 
     def _new_input(self, width: int) -> Tensor | NodeFile:
+        """An aggregation input ``[N, width]``: on disk with ``spill_inputs`` (read one tile at a time)."""
         if self.graph.plan.spill_inputs:
+            return NodeFile(self.graph.num_nodes, width, self.graph.plan.folder())
+        return torch.empty(self.graph.num_nodes, width)
+
+    def _new_node(self, width: int) -> Tensor | NodeFile:
+        """A stored node tensor (``A_k``, ``G_M_k``) ``[N, width]``: on disk with ``spill_nodes``."""
+        if self.graph.plan.spill_nodes:
             return NodeFile(self.graph.num_nodes, width, self.graph.plan.folder())
         return torch.empty(self.graph.num_nodes, width)
 
@@ -238,7 +193,7 @@ class StreamedStack:
             m = self._new_input(layer.width)
             for sel, ids in self._batches(n):
                 m[sel] = layer.pre(self._inputs(st, sel, ids, k))
-            st.aggregated[k] = self.graph.aggregate(layer, m, torch.empty(n, layer.width))
+            st.aggregated[k] = self.graph.aggregate(layer, m, self._new_node(layer.width))
             del m
         last, final = len(layers) - 1, layers[-1]
         a_last = st.aggregated[last]
@@ -246,9 +201,9 @@ class StreamedStack:
             out = torch.empty(n, final.out_dim)
             for sel, ids in self._batches(n):
                 h = self._inputs(st, sel, ids, last) if final.post_uses_input else None
-                out[sel] = final.post(a_last[sel], h, self._context(ids))
+                out[sel] = final.post(_rows_of(a_last, sel), h, self._context(ids))
         else:
-            st.last_rows = a_last.index_select(0, rows)
+            st.last_rows = _gather(a_last, rows, self._batches(n))
             out = torch.cat([self._output_rows(st, sel, ids, st.last_rows) for sel, ids in self._batches(n)]
                             or [torch.empty(0, final.out_dim)])
             if keep:  # A_{L-1} is needed at the output rows only
@@ -261,7 +216,7 @@ class StreamedStack:
         if cache is not None and cache[0]() is x and cache[1] == x._version:
             return cache[2]
         self._cache = None
-        out = self.graph.aggregate(layer, x, torch.empty(x.shape[0], layer.width))
+        out = self.graph.aggregate(layer, x, self._new_node(layer.width))
         self._cache = (weakref.ref(x), x._version, out)
         return out
 
@@ -292,7 +247,7 @@ class StreamedStack:
                 pairs.append((layers[0].pre(h), _rows_of(st.grads_m[0], sel)))
         for k in range(start, last):
             layer = layers[k]
-            a = leaf if (k == start and leaf is not None) else st.aggregated[k][sel]
+            a = leaf if (k == start and leaf is not None) else _rows_of(st.aggregated[k], sel)
             h = self._between(k, layer.post(a, h if layer.post_uses_input else None, self._context(ids)), st.sites, ids)
             pairs.append((layers[k + 1].pre(h), _rows_of(st.grads_m[k + 1], sel)))
         p0, p1 = _positions(st.out_rows, sel) if st.out_rows is not None else (sel.start, sel.stop)
@@ -304,7 +259,7 @@ class StreamedStack:
                 h_out = h.index_select(0, local) if final.post_uses_input else None
                 z = final.post(a, h_out, self._context(st.out_rows[p0:p1]))
             else:
-                a = leaf if (start == last and leaf is not None) else st.aggregated[last][sel]
+                a = leaf if (start == last and leaf is not None) else _rows_of(st.aggregated[last], sel)
                 z = final.post(a, h if final.post_uses_input else None, self._context(ids))
             pairs.append((z, grad_out[p0:p1]))
         return pairs
@@ -329,7 +284,7 @@ class StreamedStack:
                         continue
                     leaf = st.last_rows[p0:p1].detach().requires_grad_()
                 else:
-                    leaf = st.aggregated[k][sel].detach().requires_grad_()
+                    leaf = _rows_of(st.aggregated[k], sel).detach().requires_grad_()
                 with torch.enable_grad():
                     pairs = self._recompute(st, sel, ids, grad_out, k, leaf)
                     outs, grads = zip(*pairs)
@@ -339,7 +294,7 @@ class StreamedStack:
                     target[p0:p1] = g
                 else:
                     grad_a[sel] = g
-            st.grads_m[k] = self.graph.aggregate(layers[k], grad_a, torch.empty(n, layers[k].width), transposed=True)
+            st.grads_m[k] = self.graph.aggregate(layers[k], grad_a, self._new_node(layers[k].width), transposed=True)
             del grad_a, target
         totals: list[Tensor | None] = [None] * len(params)
         for sel, ids in self._batches(n):
@@ -379,7 +334,20 @@ def _positions(sorted_rows: Tensor, sel: slice) -> tuple[int, int]:
 
 
 def _rows_of(source: Any, sel: slice) -> Tensor:
+    """Rows ``sel`` of a tensor (a view) or of a NodeFile (read from disk)."""
     return source[sel] if isinstance(source, Tensor) else source.read(sel.start, sel.stop)
+
+
+def _gather(source: Any, rows: Tensor, batches: Any) -> Tensor:
+    """``source[rows]`` for sorted ``rows``, reading a NodeFile one row chunk at a time."""
+    if isinstance(source, Tensor):
+        return source.index_select(0, rows)
+    parts = []
+    for sel, _ in batches:
+        p0, p1 = _positions(rows, sel)
+        if p1 > p0:
+            parts.append(_rows_of(source, sel).index_select(0, rows[p0:p1] - sel.start))
+    return torch.cat(parts) if parts else torch.empty(0, source.shape[1])
 
 
 def streamed_model(model: nn.Module, graph: Graph, x: Tensor, budget: int | None = None, *,

@@ -18,6 +18,8 @@ hold the same edges in the same order as the unchunked kernels see them.
 :meth:`ChunkedAdjacency.aggregate` runs the SAGA gSpMM kernels of ``saga/kernels/cpu_kernels.py`` (the
 ``sum``/``mean`` kernels with ``copy_lhs``, or ``mul`` with GCN weights computed per block from per-node
 factors ``inv_col[col] * inv_row[row]``, bit-identical to ``gcn_norm``'s ``[E]`` weights) block by block.
+:class:`StreamedGraph` holds both directions of a graph (with and without self-loops, as layers need them)
+and runs a layer's aggregation or its transpose.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import tempfile
 import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
@@ -34,7 +37,14 @@ import torch
 from numba import prange
 from torch import Tensor
 
+from ..errors import ConfigError, ShapeError
+from ..graph import Graph
 from ..saga.kernels import cpu, cpu_kernels
+from .stream_io import reader_of
+from .stream_plan import StreamPlan
+
+if TYPE_CHECKING:
+    from .stream_layers import StreamedLayer
 
 # A source-column tile of the aggregation input: ``read(c0, c1) -> [c1 - c0, F]`` float32 (view or copy).
 TileReader = Callable[[int, int], Tensor]
@@ -202,26 +212,25 @@ class ChunkedAdjacency:
             self._eids = np.arange(count, dtype=np.int64)
         return self._eids[:count]
 
-    def aggregate(self, read: TileReader, out: Tensor, *, mean: bool = False,
-                  inv_row: Tensor | None = None, inv_col: Tensor | None = None) -> Tensor:
+    def aggregate(self, read: TileReader, out: Any, *, mean: bool = False,
+                  inv_row: Tensor | None = None, inv_col: Tensor | None = None) -> Any:
         """``out[r] = sum_{(r, c)} w_rc * lhs[c]`` over every block (``/ degree`` with ``mean``).
 
         ``w_rc = inv_col[c] * inv_row[r]`` when both factors are given (GCN), else 1. ``read(c0, c1)``
         returns the rows of the aggregation input for one source-column tile; tiles are visited in order,
-        each read once, and every row chunk of a tile accumulates into ``out``.
+        each read once, and every row chunk of a tile accumulates into ``out``: a tensor, or a row store
+        with ``read(r0, r1)`` and ``out[r0:r1] = rows`` (a ``NodeFile``: rows go to disk chunk by chunk).
 
         Shapes:
             read(c0, c1): ``[c1 - c0, F]`` float32; out: ``[R, F]`` float32 (overwritten); inv_row: ``[R]``;
             inv_col: ``[C]``; return ``out``.
         """
         weighted = inv_row is not None and inv_col is not None
-        inv_row_np = inv_row.numpy() if weighted else None
-        inv_col_np = inv_col.numpy() if weighted else None
-        out_np = out.numpy()
-        width = out.shape[1] if out.dim() > 1 else 1
+        factors = (inv_col.numpy(), inv_row.numpy()) if weighted else None
+        in_memory = isinstance(out, Tensor)
+        out_np = out.numpy() if in_memory else None
+        width = out.shape[1]
         single = self.num_tiles == 1
-        if self.num_entries == 0 or self.num_tiles == 0:
-            out.zero_()
         for s in range(self.num_tiles):
             c0 = int(self.col_bounds[s])
             lhs = read(c0, int(self.col_bounds[s + 1])).contiguous()
@@ -229,14 +238,17 @@ class ChunkedAdjacency:
             for c in range(self.row_bounds.shape[0] - 1):
                 r0, r1 = int(self.row_bounds[c]), int(self.row_bounds[c + 1])
                 indptr, cols = self.block(s, r0, r1)
-                target = out_np[r0:r1] if s == 0 else np.empty((r1 - r0, width), dtype=np.float32)
-                _spmm(indptr, cols, lhs_np, target, mean and single, weighted and (inv_col_np, inv_row_np, c0, r0),
-                      self._edge_ids)
-                if s > 0:
-                    _add_rows(out_np[r0:r1], target)
+                target = out_np[r0:r1] if (in_memory and s == 0) else np.empty((r1 - r0, width), dtype=np.float32)
+                _spmm(indptr, cols, lhs_np, target, mean and single, factors and (*factors, c0, r0), self._edge_ids)
+                if s > 0:  # accumulate this tile's part into the rows so far
+                    rows = out_np[r0:r1] if in_memory else out.read(r0, r1).numpy()
+                    _add_rows(rows, target)
+                    target = rows
+                if mean and not single and s == self.num_tiles - 1:
+                    _mean_rows(target, self.degrees[r0:r1])
+                if not in_memory:
+                    out[r0:r1] = torch.from_numpy(target)
             del lhs, lhs_np
-        if mean and not single:
-            _mean_rows(out_np, self.degrees)
         return out
 
 
@@ -269,4 +281,56 @@ def inverse_sqrt_degrees(degrees: np.ndarray) -> Tensor:
     return deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
 
 
-__all__ = ["ChunkedAdjacency", "TileReader", "chunk_bounds", "inverse_sqrt_degrees"]
+class StreamedGraph:
+    """A graph's chunked adjacency (both directions, with / without self-loops as used), built on demand.
+
+    Args:
+        graph: The full graph (CPU).
+        plan: Chunk sizes and spilling.
+    """
+
+    def __init__(self, graph: Graph, plan: StreamPlan) -> None:
+        if graph.num_src_nodes != graph.num_dst_nodes:
+            raise ShapeError(f"StreamedGraph: expected a graph with one node set, got {graph.num_src_nodes} source "
+                             f"and {graph.num_dst_nodes} destination nodes. Stream full graphs, not Blocks.")
+        if graph.device.type != "cpu":
+            raise ConfigError(f"train.memory_budget: expected the graph on the CPU, got {graph.device}. Streamed "
+                              "training runs on the CPU; use --device cpu.")
+        self.graph, self.plan, self.num_nodes = graph, plan, graph.num_nodes
+        self._adjacency: dict[bool, tuple[ChunkedAdjacency, ChunkedAdjacency, Tensor, Tensor]] = {}
+
+    def adjacency(self, self_loops: bool) -> tuple[ChunkedAdjacency, ChunkedAdjacency, Tensor, Tensor]:
+        """``(forward [rows = dst], transposed [rows = src], inv_sqrt_in_degree, inv_sqrt_out_degree)``."""
+        if self_loops not in self._adjacency:
+            plan, g, n = self.plan, self.graph, self.num_nodes
+            spill = plan.folder() if plan.spill_adjacency else None
+            options = {"self_loops": self_loops, "edges_per_block": plan.edges_per_block, "col_tiles": plan.col_tiles,
+                           "spill_dir": spill}
+            forward = ChunkedAdjacency(g.dst, g.src, n, n, **options)
+            transposed = ChunkedAdjacency(g.src, g.dst, n, n, **options)
+            self._adjacency[self_loops] = (forward, transposed, inverse_sqrt_degrees(forward.degrees),
+                                           inverse_sqrt_degrees(transposed.degrees))
+        return self._adjacency[self_loops]
+
+    def in_degrees(self) -> Tensor:
+        """``[N]`` int64 in-degrees without self-loops."""
+        return torch.from_numpy(self.adjacency(False)[0].degrees)
+
+    def aggregate(self, layer: StreamedLayer, source: Any, out: Any, transposed: bool = False) -> Any:
+        """``out = Agg(source)`` (or its transpose) for ``layer``'s aggregation; ``source`` is a tensor,
+        a NodeFile or SparseRows (see ``reader_of``)."""
+        spec = layer.aggregation
+        forward, backward, inv_in, inv_out = self.adjacency(spec.self_loops)
+        adjacency = backward if transposed else forward
+        read = reader_of(source)
+        if transposed and spec.reduce == "mean":  # d mean / d m: divide by the destination's degree first
+            degrees = torch.from_numpy(forward.degrees).clamp(min=1).to(torch.float32).unsqueeze(-1)
+            plain = read
+            read = lambda c0, c1: plain(c0, c1) / degrees[c0:c1]
+        factors = {}
+        if spec.gcn:
+            factors = {"inv_row": inv_out, "inv_col": inv_in} if transposed else {"inv_row": inv_in, "inv_col": inv_out}
+        return adjacency.aggregate(read, out, mean=spec.reduce == "mean" and not transposed, **factors)
+
+
+__all__ = ["ChunkedAdjacency", "StreamedGraph", "TileReader", "chunk_bounds", "inverse_sqrt_degrees"]

@@ -15,7 +15,8 @@ widths ``w_k`` and output width ``C`` (float32, bytes):
 
 Candidates are tried cheapest first: everything in memory; adjacency on disk; then adjacency on disk
 and the aggregation inputs (``M_k`` forward, ``G_A_k`` backward) on disk too, read one source-column tile
-at a time, with 2, 4, ... 64 tiles. The plan is the first candidate that fits with roomy chunks (at least
+at a time, with 2, 4, ... 64 tiles; then the stored node tensors (``A_k``, ``G_M_k``) on disk as well,
+read and written one row chunk at a time (resident: the ``[N, C]`` evaluation output and the chunks). The plan is the first candidate that fits with roomy chunks (at least
 ``GOOD_TEMP`` bytes: tiny chunks cost more in per-chunk overhead than a page-cache read of the adjacency),
 else the first that fits at all; if none does, a ConfigError says how much the smallest one needs.
 """
@@ -47,6 +48,7 @@ class StreamPlan:
         col_tiles: Source-column tiles (1 = destination-row chunks only).
         spill_adjacency: Adjacency column ids in files under ``spill_dir`` (read per block) instead of memory.
         spill_inputs: Aggregation inputs written to files and read one source tile at a time.
+        spill_nodes: The stored node tensors (``A_k``, ``G_M_k``) in files too, read and written by row chunk.
         spill_dir: Folder for the spilled files (default: the system temp folder).
         budget: The byte budget this plan was made for (None: explicit sizes).
         estimate: Estimated bytes by item (for reports).
@@ -57,6 +59,7 @@ class StreamPlan:
     col_tiles: int = 1
     spill_adjacency: bool = False
     spill_inputs: bool = False
+    spill_nodes: bool = False
     spill_dir: str | None = None
     budget: int | None = None
     estimate: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -88,8 +91,10 @@ class ModelShape:
     input_dropout: bool = False
 
 
-def _node_columns(shape: ModelShape, spill_inputs: bool) -> float:
+def _node_columns(shape: ModelShape, spill_inputs: bool, spill_nodes: bool = False) -> float:
     widths, last = shape.widths, len(shape.widths) - 1
+    if spill_nodes:  # only the [N, C] evaluation output stays in memory
+        return shape.out_dims[-1]
     transient_m = max([w for w, new in zip(widths, shape.allocates_input) if new] or [0])
     transient_g = max([w for w, need in zip(widths, shape.needs_grad) if need] or [0])
     if spill_inputs:
@@ -125,9 +130,10 @@ def plan_for_budget(budget: int, num_nodes: int, num_edges: int, shape: ModelSha
     free = budget - base - MARGIN - budget * 3 // 100
     build_transient = 8 * e_loops + 16 * n
     candidates = []
-    for spill_adjacency, tiles in [(False, 1), (True, 1)] + [(True, t) for t in (2, 4, 8, 16, 32, 64)]:
+    tiled = [(True, t, False) for t in (2, 4, 8, 16, 32, 64)] + [(True, t, True) for t in (2, 4, 8, 16, 32, 64)]
+    for spill_adjacency, tiles, spill_nodes in [(False, 1, False), (True, 1, False)] + tiled:
         spill_inputs = tiles > 1
-        node = 4 * n * _node_columns(shape, spill_inputs)
+        node = 4 * n * _node_columns(shape, spill_inputs, spill_nodes)
         structures = shape.loop_variants * 2 * (8 * n + (0 if spill_adjacency else 8 * n)) + 16 * n
         adjacency = 0 if spill_adjacency else shape.loop_variants * 2 * 4 * e_loops
         tile_buffer = (4 * max(shape.widths) * (n // tiles + 1)) if spill_inputs else 0
@@ -140,7 +146,8 @@ def plan_for_budget(budget: int, num_nodes: int, num_edges: int, shape: ModelSha
         fits = fixed + 2 * temp <= free and setup <= free
         candidates.append((fits, temp, estimate, StreamPlan(
             rows_per_chunk=max(1, temp // _row_bytes(shape)), edges_per_block=max(MIN_BLOCK_EDGES, temp // EDGE_BYTES),
-            col_tiles=tiles, spill_adjacency=spill_adjacency, spill_inputs=spill_inputs, spill_dir=spill_dir,
+            col_tiles=tiles, spill_adjacency=spill_adjacency, spill_inputs=spill_inputs, spill_nodes=spill_nodes,
+            spill_dir=spill_dir,
             budget=budget, estimate=estimate)))
     for roomy in (True, False):  # first the cheapest plan with roomy chunks, then any plan that fits
         for fits, temp, _, plan in candidates:

@@ -128,7 +128,7 @@ class _Streaming:
         return {"memory_budget": self.cfg.train.memory_budget,
                 "stream_plan": {"rows_per_chunk": plan.rows_per_chunk, "edges_per_block": plan.edges_per_block,
                                 "col_tiles": plan.col_tiles, "spill_adjacency": plan.spill_adjacency,
-                                "spill_inputs": plan.spill_inputs,
+                                "spill_inputs": plan.spill_inputs, "spill_nodes": plan.spill_nodes,
                                 "estimate_mb": {k: round(v / 2**20, 1) for k, v in plan.estimate.items()}}}
 
 

@@ -21,6 +21,8 @@ NUM_NODES, IN_DIM, NUM_CLASSES = 257, 24, 5
 ROW_CHUNKS = StreamPlan(rows_per_chunk=37, edges_per_block=400)
 TILES_ON_DISK = StreamPlan(rows_per_chunk=50, edges_per_block=250, col_tiles=3, spill_adjacency=True,
                            spill_inputs=True)
+ALL_ON_DISK = StreamPlan(rows_per_chunk=64, edges_per_block=300, col_tiles=2, spill_adjacency=True,
+                         spill_inputs=True, spill_nodes=True)
 
 
 def random_graph(num_nodes: int = NUM_NODES, num_edges: int = 2600, seed: int = 0) -> gs.Graph:
@@ -62,7 +64,8 @@ def run_both(name: str, plan: StreamPlan, graph: gs.Graph, x: torch.Tensor, rows
     return results, evaluation, runner
 
 
-@pytest.mark.parametrize("plan", [ROW_CHUNKS, TILES_ON_DISK], ids=["row-chunks", "tiles-on-disk"])
+@pytest.mark.parametrize("plan", [ROW_CHUNKS, TILES_ON_DISK, ALL_ON_DISK],
+                         ids=["row-chunks", "tiles-on-disk", "all-on-disk"])
 @pytest.mark.parametrize("name", list(MODELS))
 def test_equal_outputs_and_gradients(name, plan, tmp_path):
     plan = StreamPlan(**{**plan.__dict__, "spill_dir": str(tmp_path)})
