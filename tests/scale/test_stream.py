@@ -41,6 +41,7 @@ MODELS = {
     "sage-mean": ("sage", {"hidden_dim": 32}),
     "sage-gcn-3": ("sage", {"hidden_dim": 16, "num_layers": 3, "aggregator": "gcn"}),
     "sage-normalize": ("sage", {"hidden_dim": 12, "normalize": True}),
+    "gcn-1-layer": ("gcn", {"num_layers": 1, "input_dropout": 0.3}),
 }
 
 
