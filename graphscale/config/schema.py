@@ -54,6 +54,9 @@ class DataConfig:
     split: int | None = option(None, "Published split to use; null = run i uses split i % S (Geom-GCN sets).",
                                ge=0)
     normalize_features: bool = option(False, "Row-normalise node features to sum 1 (Planetoid preprocessing).")
+    feature_svd: int | None = option(None, "Replace the node features x by their top-k singular directions U_k S_k "
+                                           "(randomized truncated SVD, seed 0), e.g. 128 for wide multi-hot "
+                                           "features (MUSAE: 4,714 columns); null = keep x.", ge=1)
 
 
 @dataclass

@@ -44,6 +44,35 @@ def load_dataset(cfg: RunConfig) -> NodeDataset | GraphDataset:
     return datasets.load(cfg.data.dataset, root=cfg.data.root)
 
 
+def reduce_features(dataset: NodeDataset, k: int) -> NodeDataset:
+    """``dataset`` with ``x`` replaced by ``U_k S_k`` of a seeded randomized truncated SVD ``x ~ U S V^T``.
+
+    Sparse features (under 10% non-zeros) go through ``torch.svd_lowrank`` as a sparse matrix. A dataset already
+    reduced to ``k`` (``meta["feature_svd"]``) is returned as it is.
+
+    Shapes:
+        dataset.x: ``[N, F]``; the result's x: ``[N, k]`` float32.
+
+    Raises:
+        ConfigError: ``k`` not below the number of features.
+    """
+    import dataclasses
+
+    import torch
+
+    if dataset.meta.get("feature_svd") == k:
+        return dataset
+    if k >= dataset.num_features:
+        raise ConfigError(f"data.feature_svd: expected fewer dimensions than the {dataset.num_features} features of "
+                          f"{dataset.name!r}, got {k}. Drop data.feature_svd or pick a smaller k.")
+    x = dataset.x.float()
+    sparse = bool((x != 0).float().mean() < 0.1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        u, s, _ = torch.svd_lowrank(x.to_sparse() if sparse else x, q=k, niter=4)
+    return dataclasses.replace(dataset, x=(u * s).contiguous(), meta={**dataset.meta, "feature_svd": k})
+
+
 def resolve_task(cfg: RunConfig, dataset: NodeDataset | GraphDataset) -> str:
     """``node`` or ``graph`` from the dataset type; a mismatch with an explicit ``task`` is a ConfigError."""
     actual = "graph" if isinstance(dataset, GraphDataset) else "node"
@@ -109,6 +138,11 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
         raise ConfigError(f"sampler.name: expected none for graph classification (batches are whole graphs, "
                           f"train.batch_size), got {cfg.sampler.name!r}{cfg.where('sampler.name')}. Drop --sampler.")
     kind = "graph" if task == "graph" else kind
+    if cfg.data.feature_svd is not None:
+        if not isinstance(ds, NodeDataset):
+            raise ConfigError(f"data.feature_svd: expected a node dataset, got the graph dataset {ds.name!r}"
+                              f"{cfg.where('data.feature_svd')}. Drop data.feature_svd.")
+        ds = reduce_features(ds, cfg.data.feature_svd)
     out = output_dir(cfg, ds.name)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:

@@ -79,3 +79,22 @@ def test_mismatches_fail_before_training(tmp_path, dataset):
     run(make(tmp_path, "train.seeds=1", "train.epochs=1"), progress=False, dataset=dataset)  # a full-batch run
     with pytest.raises(ConfigError, match="written by another trainer"):
         run(make(tmp_path, "train.seeds=1", "sampler.name=neighbor"), resume=True, progress=False, dataset=dataset)
+
+
+def test_reduce_features_is_the_truncated_svd(dataset):
+    import torch
+
+    from graphscale.train.run import reduce_features
+
+    generator = torch.Generator().manual_seed(0)
+    low_rank = torch.randn(400, 6, generator=generator) @ torch.randn(6, 40, generator=generator)
+    x = (low_rank + 0.01 * torch.randn(400, 40, generator=generator)).float()
+    reduced = reduce_features(dataclasses.replace(dataset, x=x, meta={}), 6)
+    assert reduced.x.shape == (400, 6) and reduced.meta["feature_svd"] == 6
+    exact = torch.linalg.svdvals(x.double())[:6].float()
+    torch.testing.assert_close(torch.linalg.svdvals(reduced.x), exact, rtol=1e-3, atol=1e-3)
+    # U_k S_k keeps the inner products of the rank-k approximation: x x^T ~ (U S)(U S)^T
+    torch.testing.assert_close(reduced.x @ reduced.x.T, x @ x.T, rtol=0.0, atol=0.05 * float((x @ x.T).abs().max()))
+    assert reduce_features(reduced, 6) is reduced
+    with pytest.raises(ConfigError, match="data.feature_svd: expected fewer dimensions than the 40"):
+        reduce_features(dataclasses.replace(dataset, x=x, meta={}), 40)
