@@ -15,10 +15,12 @@ memory_budget, ...):
   (training and per-epoch evaluation; its own JSON summary gives epoch time and peak RSS);
 * ``pyg`` / ``pyg-csr``: PyTorch Geometric's GCNConv (cached) on an int64 ``edge_index`` or a
   ``torch.sparse_csr_tensor`` (see ``full_batch.py``), in the peer venv under ``RLIMIT_AS`` (default 16 GB),
-  so running out of memory is a ``MemoryError`` reported as status "oom", not the kernel's OOM killer.
+  so running out of memory is a ``MemoryError`` reported as status "oom", not the kernel's OOM killer
+  (graphscale workers run under ``--memory-limit-gb``, 22 GB by default, for the same reason).
 
 Peak RSS is ``ru_maxrss`` of the worker: it includes loading the dataset. Before each worker the
-orchestrator waits until the machine has the memory that worker may need (shared machine).
+orchestrator waits until the machine has the memory that worker may need (shared machine), and reports
+the worker as skipped if it does not within ``--wait`` seconds.
 
 Usage:
     python benchmarks/products_full_batch.py                        # everything (~30 min on 2 cores)
@@ -55,12 +57,13 @@ def available_gb() -> float:
     return float("inf")
 
 
-def wait_for_memory(gigabytes: float, timeout_s: float) -> float:
-    """Block until ``gigabytes`` are available (or ``timeout_s`` passed); return what is available."""
+def wait_for_memory(gigabytes: float, timeout_s: float) -> tuple[bool, float]:
+    """Block until ``gigabytes`` are available or ``timeout_s`` passed: ``(available in time, GB available)``."""
     start = time.perf_counter()
     while available_gb() < gigabytes and time.perf_counter() - start < timeout_s:
         time.sleep(15)
-    return round(available_gb(), 1)
+    free = round(available_gb(), 1)
+    return free >= gigabytes, free
 
 
 # -- data for the peers: the same graph as .npy (full_batch.py's format) --------------------------------------
@@ -214,7 +217,7 @@ def orchestrate(args: argparse.Namespace) -> int:
               "--seed", str(args.seed), "--memory-budget", args.memory_budget, "--data", str(data_dir)]
     try:
         if any(i in PEERS for i in impls) and not (data_dir / "meta.json").exists():
-            wait_for_memory(NEEDS_GB["prepare"], args.wait)
+            wait_for_memory(NEEDS_GB["prepare"], args.wait)  # (the loader alone peaks near 3 GB)
             record = common.run_worker(sys.executable, [script, "--prepare", "--data", str(data_dir),
                                                         "--seed", str(args.seed)],
                                        base={"bench": BENCH, "record": "prepare"}, num_threads=args.threads,
@@ -223,7 +226,11 @@ def orchestrate(args: argparse.Namespace) -> int:
         for impl in impls:
             for mode in (modes if impl == "graphscale" else ["unbudgeted"]):
                 need = NEEDS_GB[mode] if impl == "graphscale" else args.peer_memory_limit_gb + 1.0
-                free = wait_for_memory(need, args.wait)
+                enough, free = wait_for_memory(need, args.wait)
+                if not enough:  # never start a worker the shared machine cannot hold
+                    emit({"bench": BENCH, "impl": impl, "mode": mode, "status": f"skipped: {free} GB available "
+                          f"after waiting {args.wait:.0f} s, {need} GB needed", "free_gb_at_start": free})
+                    continue
                 if impl == "graphscale" and mode == "cli":
                     record = cli_record(args, data_dir.parent)
                 else:
@@ -251,7 +258,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--memory-limit-gb", type=float, default=0.0,
+    parser.add_argument("--memory-limit-gb", type=float, default=22.0,
                         help="RLIMIT_AS of the graphscale workers (0 = none)")
     parser.add_argument("--peer-memory-limit-gb", type=float, default=16.0, help="RLIMIT_AS of the PyG workers")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per measurement")
