@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--train", default="{}", help="JSON TrainConfig fields (override --config)")
     parser.add_argument("--sampler", default='{"name": "gas"}', help="JSON sampler config (mode gas)")
     parser.add_argument("--memory-budget", default=None)
+    parser.add_argument("--feature-svd", type=int, default=None,
+                        help="replace x by its top-k singular directions (data.feature_svd of the accuracy study)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--tag", default="", help="free label copied into every line")
     parser.add_argument("--output", default="benchmarks/out/precomputed_accuracy.jsonl")
@@ -77,10 +79,14 @@ def main() -> None:
     hparams = {**model_hparams, **json.loads(args.hparams)}
     train = {**train, **json.loads(args.train)}
     dataset = gd.load(args.dataset)
+    if args.feature_svd:
+        from graphscale.train.run import reduce_features
+
+        dataset = reduce_features(dataset, args.feature_svd)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     base = {"bench": "precomputed-accuracy", "impl": "graphscale", "dataset": args.dataset, "model": args.model,
-            "mode": args.mode, "hparams": hparams, "train": train, "tag": args.tag}
+            "mode": args.mode, "hparams": hparams, "train": train, "feature_svd": args.feature_svd, "tag": args.tag}
     accuracies, vals = [], []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         began = time.perf_counter()
