@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import seed as seed_everything
-from ..config import TrainConfig
+from ..config import SamplerConfig, TrainConfig
 from ..datasets.base import NodeDataset, random_split
 from ..errors import ConfigError, ShapeError
 from ..graph import Block, Graph, add_self_loops
@@ -43,7 +43,7 @@ from ..sampling import ClusterSampler, NeighborSampler, cluster_cache_dir
 from ..sampling.base import MiniBatch
 from ..train.common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
 from ..train.metrics import accuracy
-from ..train.minibatch import SamplerConfig, check_layerwise, layerwise_inference
+from ..train.minibatch import check_layerwise, layerwise_inference
 
 GAS_LAYERS = (GCNConv, SAGEConv, GATConv, GATv2Conv, GINConv)
 
@@ -257,7 +257,7 @@ def check_gas_model(model: nn.Module) -> None:
 
 
 def gas_sampler_config(value: SamplerConfig | dict[str, Any] | str | None) -> SamplerConfig:
-    """The ClusterGCN settings of a GAS run: ``value`` named "gas" or "cluster" (None: GAS defaults).
+    """The ClusterGCN settings of a GAS run: ``value`` named "gas" or "cluster" (no name / None: "gas").
 
     Used fields: ``num_parts``, ``clusters_per_batch``, ``cache_dir``, ``num_workers``, ``prefetch``,
     ``eval``, ``eval_batch_size``.
@@ -265,14 +265,8 @@ def gas_sampler_config(value: SamplerConfig | dict[str, Any] | str | None) -> Sa
     Raises:
         ConfigError: Another sampler name, or an invalid field (see ``SamplerConfig.from_any``).
     """
-    if value is None or (isinstance(value, str) and value.lower() == "gas"):
-        value = {"name": "cluster"}
-    elif isinstance(value, SamplerConfig):
-        value = {f: getattr(value, f) for f in value.__dataclass_fields__}
-    if isinstance(value, dict) and str(value.get("name", "gas")).lower() == "gas":
-        value = {**value, "name": "cluster"}
-    cfg = SamplerConfig.from_any(value)
-    if cfg.name != "cluster":
+    cfg = SamplerConfig.from_any("gas" if value is None else value, default_name="gas")
+    if cfg.name not in ("gas", "cluster"):
         raise ConfigError(f"sampler.name: expected 'gas' (ClusterGCN batches with historical embeddings), got "
                           f"{cfg.name!r}. Use train_minibatch for other samplers.")
     return cfg

@@ -233,7 +233,8 @@ def test_history_buffer_and_errors(tmp_path):
         GASModel(build_node_model("appnp", 3, 2), symmetric_graph(10, 20, 0))
     with pytest.raises(ConfigError, match="expected 'gas'"):
         gas_sampler_config("neighbor")
-    assert gas_sampler_config(None).name == "cluster" and gas_sampler_config({"name": "gas", "num_parts": 3}).num_parts == 3
+    assert gas_sampler_config(None).name == "gas" and gas_sampler_config({"num_parts": 3}).num_parts == 3
+    assert gas_sampler_config("cluster").name == "cluster"
     data = load_synthetic(num_nodes=100, num_features=4, seed=0)
     with pytest.raises(ConfigError, match="ConvStack"):
         train_gas(data, "sgc", None, {"cache_dir": str(tmp_path)}, TrainConfig(epochs=1, device="cpu"), 0)
