@@ -8,7 +8,8 @@ Benches (``--benches``, all by default):
   one ``ttq-run`` line, then one ``time-to-quality`` line per pipeline and a ``ratio`` line. Pipelines:
   ``gensim`` (vectorised numpy walks + gensim Word2Vec, DeepWalk's reference settings: walk length 40,
   window 10, dim 128, skip-gram with hierarchical softmax, one pass over the walks, 2 workers), ``pecanpy+gensim`` (pecanpy's
-  first-order walk kernel + the same Word2Vec, pecanpy's venv), and ``graphscale`` (its DeepWalk engine).
+  first-order walk kernel + the same Word2Vec, pecanpy's venv), and ``graphscale`` (its DeepWalk engine with
+  the settings of the shipped ``embed-deepwalk-blogcatalog.yaml``, walks per node scaled by the ladder).
   Every embedding is scored by the same code, ``graphscale.embed.evaluate.node_classification`` (5 splits).
 * ``node2vec`` -- node2vec walk generation (p = 0.25, q = 4, 10 walks of 80 nodes per node) on BlogCatalog:
   graphscale (alias tables / rejection sampling) vs pecanpy's PreComp, SparseOTF and DenseOTF (its numba
@@ -44,8 +45,7 @@ WORKER = str(Path(__file__).resolve().parent / "embedding_workers.py")
 BENCHES = ("ttq", "node2vec", "scale", "largevis")
 GENSIM = {"walk_length": 40, "window": 10, "dim": 128, "hs": 1, "negative": 0, "epochs": 1, "workers": 2}
 PEER_LADDER = (20, 40, 80)
-GRAPHSCALE_LADDER = (2, 4, 6, 10, 20)
-GRAPHSCALE_DEEPWALK = {"walk_length": 40, "window": 10, "negatives": 5, "dim": 128}
+GRAPHSCALE_LADDER = (0.25, 0.5, 1.0, 2.0)  # multiples of the shipped config's walks per node
 TARGET_TTQ_SPEEDUP, TARGET_WALK_SPEEDUP = 3.0, 1.5
 
 
@@ -97,6 +97,17 @@ def prepare_blogcatalog(folder: Path, dense: bool) -> dict[str, Any]:
     return {"dataset": "blogcatalog", "num_nodes": n, "num_edges_directed": int(adj.nnz)}
 
 
+def graphscale_settings() -> tuple[dict[str, Any], str]:
+    """``graphscale embed``'s DeepWalk settings for BlogCatalog: the shipped config when there is one."""
+    from graphscale.embed.config import find_shipped, load
+    from graphscale.embed.run import _settings
+
+    path = find_shipped("deepwalk", "blogcatalog")
+    cfg = load(path)
+    settings = {k: v for k, v in _settings(cfg).items() if v is not None and k not in ("device", "batch_size")}
+    return {**settings, "dim": cfg.model.dim}, (path.name if path else "defaults")
+
+
 # -- benches -----------------------------------------------------------------------------------------------
 def run_pipeline(runner: Runner, impl: str, rung: int) -> dict[str, Any]:
     """One pipeline at one ladder rung: train, then evaluate with graphscale's evaluation code."""
@@ -104,8 +115,10 @@ def run_pipeline(runner: Runner, impl: str, rung: int) -> dict[str, Any]:
     emb = str(Path(args.work) / f"emb-{impl.replace('+', '-')}-{rung}.npy")
     base = {"bench": "ttq-run", "impl": impl, "dataset": "blogcatalog", "num_walks": rung}
     if impl == "graphscale":
+        settings, source = graphscale_settings()
+        base["config"] = source
         record = runner.worker(sys.executable, "graphscale-deepwalk", base, emb,
-                               **{**GRAPHSCALE_DEEPWALK, "num_walks": rung, "seed": args.seed})
+                               **{**settings, "num_walks": rung, "seed": args.seed})
     else:
         venv = "gensim" if impl == "gensim" else "pecanpy"
         walks = "numpy" if impl == "gensim" else "pecanpy"
@@ -128,7 +141,10 @@ def bench_ttq(runner: Runner) -> dict[str, Any]:
     best: dict[str, dict[str, Any]] = {}
     runner.all_runs = []
     for impl in args.impls:
-        ladder = args.graphscale_ladder if impl == "graphscale" else args.peer_ladder
+        ladder = args.peer_ladder
+        if impl == "graphscale":
+            walks = graphscale_settings()[0]["num_walks"]
+            ladder = tuple(sorted({max(1, round(m * walks)) for m in args.graphscale_ladder}))
         lo, hi, found, runs = 0, len(ladder) - 1, None, []
         while lo <= hi:
             mid = (lo + hi) // 2
@@ -189,9 +205,11 @@ def bench_node2vec(runner: Runner) -> None:
 
 def bench_scale(runner: Runner) -> None:
     args = runner.args
-    opts = {"num_nodes": args.scale_nodes, "num_edges": args.scale_edges, "dim": 128, "num_walks": args.scale_walks,
-            "walk_length": 40, "window": 5, "negatives": 5, "seed": args.seed}
-    base = {"bench": "scale", "impl": "graphscale", "graph": "chung-lu power law (exponent 2.5)", **opts}
+    settings, source = graphscale_settings()
+    opts = {**settings, "num_nodes": args.scale_nodes, "num_edges": args.scale_edges, "num_walks": args.scale_walks,
+            "seed": args.seed}
+    base = {"bench": "scale", "impl": "graphscale", "graph": "chung-lu power law (exponent 2.5)", "config": source,
+            **opts}
     runner.emit(runner.worker(sys.executable, "graphscale-scale", base, **opts))
 
 
@@ -263,7 +281,7 @@ def main() -> None:
     parser.add_argument("--peer-ladder", default=",".join(map(str, PEER_LADDER)),
                         help="walks per node tried for the gensim pipelines")
     parser.add_argument("--graphscale-ladder", default=",".join(map(str, GRAPHSCALE_LADDER)),
-                        help="walks per node tried for graphscale")
+                        help="multiples of the shipped config's walks per node tried for graphscale")
     parser.add_argument("--epochs", type=int, default=GENSIM["epochs"],
                         help="gensim epochs (1: one pass over the walks, as in the DeepWalk paper)")
     parser.add_argument("--repeats", type=int, default=5, help="evaluation splits")
@@ -286,7 +304,7 @@ def main() -> None:
     args.impls = [name for name in args.impls.split(",") if name]
     args.node2vec_impls = [name for name in args.node2vec_impls.split(",") if name]
     args.peer_ladder = tuple(int(v) for v in args.peer_ladder.split(","))
-    args.graphscale_ladder = tuple(int(v) for v in args.graphscale_ladder.split(","))
+    args.graphscale_ladder = tuple(float(v) for v in args.graphscale_ladder.split(","))
     GENSIM["epochs"] = args.epochs
     benches = [name for name in args.benches.split(",") if name]
     os.environ.setdefault("GRAPHSCALE_DATA", str(common.REPO_ROOT.parent / "shared" / "datasets"))
