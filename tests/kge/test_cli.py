@@ -1,0 +1,76 @@
+"""``graphscale kg``: JSON summary, output folder, exported embeddings, errors with exit code 2, resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from graphscale.cli import main
+
+from .conftest import write_kg_folder
+
+TINY = ["--model", "rotate", "--dim", "8", "--negatives", "16", "--epochs", "30", "--no-progress",
+        "train.batch_size=32", "train.lr=0.05", "model.gamma=4.0", "train.threads=1"]
+LAST_KEYS = ["mrr", "mr", "hits_at_1", "hits_at_3", "hits_at_10", "train_time_s", "triples_per_s", "peak_rss_mb"]
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_kg_json_summary_outputs_and_export(tmp_path, capsys, ring):
+    folder = write_kg_folder(tmp_path / "my_kg", ring)
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, "kg", "--dataset", str(folder), *TINY, "--out", str(out), "--json")
+    assert code == 0, err
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert list(summary)[-len(LAST_KEYS):] == LAST_KEYS
+    assert summary["dataset"] == "my-kg" and summary["model"] == "rotate" and summary["complete"]
+    assert summary["mrr"] > 0.6 and 1.0 <= summary["mr"] and summary["hits_at_10"] >= summary["hits_at_1"]
+    assert summary["triples_per_s"] > 0 and summary["peak_rss_mb"] > 0
+    for name in ("metrics.json", "config.yaml", "progress.jsonl", "checkpoints/last.pt"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "metrics.json").read_text())["mrr"] == summary["mrr"]
+    entity = np.load(out / "embeddings" / "entity_embeddings.npy")
+    relation = np.load(out / "embeddings" / "relation_embeddings.npy")
+    assert entity.shape == (ring.num_entities, 16) and relation.shape == (ring.num_relations, 8)
+    ids = dict(line.split("\t") for line in (out / "embeddings" / "entities.tsv").read_text().splitlines())
+    assert sorted(ids.values()) == sorted(ring.entity_names) and set(ids) == {str(i) for i in range(40)}
+
+    code, stdout, _ = run_cli(capsys, "kg", "--dataset", str(folder), *TINY, "--out", str(out), "--resume")
+    assert code == 0 and "test (filtered)  MRR" in stdout  # finished run: resumes at its last epoch
+    assert f"MRR {summary['mrr']:.4f}" in stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train.negativs=4"], "train.negativs: unknown key (override 'train.negativs=4'). Did you mean 'negatives'?"),
+    (["--model", "rotat"], "model.name: expected one of"),
+    (["train.negatives=0"], "train.negatives: expected int >= 1, got 0"),
+])
+def test_config_errors_exit_2(tmp_path, capsys, ring, argv, message):
+    folder = write_kg_folder(tmp_path / "kg", ring)
+    code, _, err = run_cli(capsys, "kg", "--dataset", str(folder), *TINY, *argv, "--out", str(tmp_path / "o"))
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_malformed_file_exits_2_naming_file_line_and_field(tmp_path, capsys, ring):
+    folder = write_kg_folder(tmp_path / "kg", ring)
+    lines = (folder / "valid.tsv").read_text().splitlines()
+    lines[2] = "e1\t\te2"
+    (folder / "valid.tsv").write_text("\n".join(lines) + "\n")
+    code, _, err = run_cli(capsys, "kg", "--dataset", str(folder), *TINY, "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert "valid.tsv line 3, field relation: expected a non-empty name, got ''" in err
+
+
+def test_shipped_config_is_picked_up(capsys):
+    code, stdout, _ = run_cli(capsys, "kg", "--dataset", "fb15k-237", "--model", "rotate", "--print-config")
+    assert code == 0 and "name: rotate" in stdout and "dataset: fb15k-237" in stdout
+    assert "target_mrr: 0.33" in stdout
+    code, stdout, _ = run_cli(capsys, "kg", "--dataset", "fb15k-237", "--model", "rotate", "--dim", "64",
+                              "--print-config", "train.lr=0.5")
+    assert "dim: 64" in stdout and "lr: 0.5" in stdout
