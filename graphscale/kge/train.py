@@ -48,12 +48,17 @@ def subsampling_weights(triples: torch.Tensor, num_relations: int) -> torch.Tens
     return torch.from_numpy((1.0 / np.sqrt(total)).astype(np.float32))
 
 
-def fingerprint(cfg: KGConfig) -> dict[str, Any]:
-    """What a resumed run must share with the interrupted one (model, data and training settings)."""
-    data = kg_to_dict(cfg)
-    train = dict(data["train"])
-    for key in ("max_time_s", "eval_every", "eval_valid_size", "device", "threads"):
-        train.pop(key)
+RESUME_MAY_CHANGE = ("epochs", "max_time_s", "eval_every", "eval_valid_size", "device", "threads")
+
+
+def fingerprint(cfg: KGConfig | dict[str, Any]) -> dict[str, Any]:
+    """What a resumed run must share with the interrupted one (model, data and training settings).
+
+    ``train.epochs`` may change on resume (extend or end a run; the learning-rate schedule follows the new
+    total), as may the time limit, the periodic validation, the device and the thread count.
+    """
+    data = kg_to_dict(cfg) if isinstance(cfg, KGConfig) else cfg
+    train = {k: v for k, v in data["train"].items() if k not in RESUME_MAY_CHANGE}
     return {"data": data["data"], "model": data["model"], "train": train}
 
 
@@ -114,7 +119,10 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     if resume and ckpt_path is not None:
         saved = load_checkpoint(ckpt_path)
         if saved is not None:
-            if saved.get("format") != CHECKPOINT_FORMAT or saved.get("fingerprint") != fingerprint(cfg):
+            saved_print = saved.get("fingerprint")
+            same = isinstance(saved_print, dict) and "train" in saved_print and \
+                fingerprint(saved_print) == fingerprint(cfg)
+            if saved.get("format") != CHECKPOINT_FORMAT or not same:
                 raise GraphscaleError(f"checkpoint '{ckpt_path}': expected one written with the same data, model "
                                       "and train settings, got a different config. Run without --resume (starts "
                                       "over) or restore the original settings.")
