@@ -80,6 +80,8 @@ def test_resume_continues_bit_for_bit(ring, tmp_path):
     assert torch.equal(straight.entity, resumed.entity) and torch.equal(straight.relation, resumed.relation)
     with pytest.raises(Exception, match="same data, model and train settings"):
         fit(ring, "train.epochs=6", "train.lr=0.01", out_dir=tmp_path / "b", resume=True)
+    _, extended = fit(ring, "train.epochs=8", out_dir=tmp_path / "b", resume=True)  # epochs may grow on resume
+    assert extended["epochs_done"] == 8 and len(extended["history"]) == 8
 
 
 def test_time_limit_stops_with_a_checkpoint(ring, tmp_path):
