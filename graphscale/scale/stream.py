@@ -294,7 +294,8 @@ class StreamedStack:
                     target[p0:p1] = g
                 else:
                     grad_a[sel] = g
-            st.grads_m[k] = self.graph.aggregate(layers[k], grad_a, self._new_node(layers[k].width), transposed=True)
+            st.grads_m[k] = self.graph.aggregate(layers[k], grad_a, self._new_node(layers[k].width),
+                                                 transposed=True, consume=True)
             del grad_a, target
         totals: list[Tensor | None] = [None] * len(params)
         for sel, ids in self._batches(n):

@@ -304,8 +304,8 @@ class StreamedGraph:
         if self_loops not in self._adjacency:
             plan, g, n = self.plan, self.graph, self.num_nodes
             spill = plan.folder() if plan.spill_adjacency else None
-            options = {"self_loops": self_loops, "edges_per_block": plan.edges_per_block, "col_tiles": plan.col_tiles,
-                           "spill_dir": spill}
+            options = {"self_loops": self_loops, "edges_per_block": plan.edges_per_block,
+                       "col_tiles": plan.col_tiles, "spill_dir": spill}
             forward = ChunkedAdjacency(g.dst, g.src, n, n, **options)
             transposed = ChunkedAdjacency(g.src, g.dst, n, n, **options)
             self._adjacency[self_loops] = (forward, transposed, inverse_sqrt_degrees(forward.degrees),
@@ -316,17 +316,20 @@ class StreamedGraph:
         """``[N]`` int64 in-degrees without self-loops."""
         return torch.from_numpy(self.adjacency(False)[0].degrees)
 
-    def aggregate(self, layer: StreamedLayer, source: Any, out: Any, transposed: bool = False) -> Any:
+    def aggregate(self, layer: StreamedLayer, source: Any, out: Any, transposed: bool = False,
+                  consume: bool = False) -> Any:
         """``out = Agg(source)`` (or its transpose) for ``layer``'s aggregation; ``source`` is a tensor,
-        a NodeFile or SparseRows (see ``reader_of``)."""
+        a NodeFile or SparseRows (see ``reader_of``). ``consume``: a tensor ``source`` may be overwritten
+        (the transposed mean divides it by the degrees in place instead of into a copy)."""
         spec = layer.aggregation
         forward, backward, inv_in, inv_out = self.adjacency(spec.self_loops)
         adjacency = backward if transposed else forward
         read = reader_of(source)
         if transposed and spec.reduce == "mean":  # d mean / d m: divide by the destination's degree first
             degrees = torch.from_numpy(forward.degrees).clamp(min=1).to(torch.float32).unsqueeze(-1)
-            plain = read
-            read = lambda c0, c1: plain(c0, c1) / degrees[c0:c1]
+            plain, fresh = read, consume or not isinstance(source, Tensor)  # reads of files / sparse rows are new
+            read = lambda c0, c1: (plain(c0, c1).div_(degrees[c0:c1]) if fresh
+                                   else plain(c0, c1) / degrees[c0:c1])
         factors = {}
         if spec.gcn:
             factors = {"inv_row": inv_out, "inv_col": inv_in} if transposed else {"inv_row": inv_in, "inv_col": inv_out}
