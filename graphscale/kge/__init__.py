@@ -2,8 +2,8 @@
 
 Pieces (DESIGN.md): ``interactions`` (stateless scoring functions), ``model`` (embedding tables x interaction),
 ``losses``, ``triples`` (datasets, filter index), ``evaluate`` (filtered ranking), ``step`` / ``train`` (training
-with shared or per-positive negatives, row-sparse optimisers, checkpoints), ``blocks`` (block-pair training for
-tables larger than the device), ``config`` and ``run`` (the ``graphscale kg`` life cycle).
+with shared or per-positive negatives, row-sparse optimisers, checkpoints), ``partition`` (training bucket by bucket
+for tables larger than the device), ``config`` and ``run`` (the ``graphscale kg`` life cycle).
 
 Example:
     >>> from graphscale import kge

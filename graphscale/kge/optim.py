@@ -6,8 +6,8 @@ negatives). A dense optimiser would still read and write every row of the weight
 The optimisers here update only the rows that received a gradient, as ``torch.optim.SparseAdam`` and
 PyTorch-BigGraph do ("lazy" Adam: the moments of untouched rows are not decayed; Adagrad is unaffected).
 
-An :class:`EmbeddingTable` keeps the weights and their optimiser state side by side, so a block of rows
-(weights + state) can be moved to a device and back as one unit by the blocked trainer.
+An :class:`EmbeddingTable` keeps the weights and their optimiser state side by side, so a partition's rows
+(weights + state) can be moved to a device and back as one unit by the partitioned trainer.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
         "dataset": dataset_label(data.name), "model": cfg.model.name, "dim": cfg.model.dim,
         "negatives": cfg.train.negatives, "negative_mode": cfg.train.negative_mode, "epochs": cfg.train.epochs,
         "epochs_done": result["epochs_done"], "complete": result["complete"], "steps": result["steps"],
-        "partitions": result["num_blocks"], "device": str(device), "threads": cfg.train.threads,
+        "partitions": result["num_partitions"], "device": str(device), "threads": cfg.train.threads,
         "num_entities": data.num_entities, "num_relations": data.num_relations,
         "num_train": int(data.train.shape[0]), "load_time_s": load_s, "output_dir": str(out),
     }

@@ -1,8 +1,8 @@
-"""Training loop of ``graphscale kg``: epochs over (blocks of) triples, schedules, checkpoints and ``--resume``.
+"""Training loop of ``graphscale kg``: epochs over (buckets of) triples, schedules, checkpoints and ``--resume``.
 
 With ``train.partitions = 1`` the whole entity table trains in place on the device. With ``P > 1`` the
-epoch walks the ``P x P`` buckets of :mod:`graphscale.kge.blocks`; each episode moves two entity blocks
-(weights and optimiser state) to the device and back, so the device holds ``2 / P`` of the table.
+epoch walks the ``P x P`` buckets of :mod:`graphscale.kge.partition`; each episode moves two entity
+partitions (weights and optimiser state) to the device and back, so the device holds ``2 / P`` of the table.
 
 A checkpoint (``checkpoints/last.pt``, written atomically) holds the tables, the optimiser state, the
 generator state, the epoch and the history; ``resume=True`` continues from it bit for bit (same config,
@@ -26,10 +26,10 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, GraphscaleError
 from ..train.checkpoint import load_checkpoint, save_atomic
-from .blocks import bucketize, episode_rows, localize, plan_blocks
 from .config import KGConfig, kg_to_dict
 from .model import KGEModel
 from .optim import EmbeddingTable, learning_rate
+from .partition import bucketize, episode_rows, localize, plan_partitions
 from .step import StepOptions, train_step
 from .triples import add_reciprocal, bernoulli_head_probability
 
@@ -103,7 +103,7 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     head_prob = bernoulli_head_probability(triples, num_relations * (2 if model.reciprocal else 1)) \
         if tc.corruption == "bernoulli" else None
     weights = subsampling_weights(triples, num_relations * (2 if model.reciprocal else 1)) if tc.subsampling else None
-    plan = plan_blocks(model.num_entities, tc.partitions, tc.seed)
+    plan = plan_partitions(model.num_entities, tc.partitions, tc.seed)
     buckets = bucketize(torch.cat([triples, torch.arange(triples.shape[0]).unsqueeze(1)], dim=1), plan)
     steps_per_epoch = sum(math.ceil(b.shape[0] / tc.batch_size) for b in buckets.values())
     total_steps = steps_per_epoch * tc.epochs
@@ -131,9 +131,9 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
                                                                       saved["relation_state"].items()})
             generator.set_state(saved["generator"])
             state = {k: saved[k] for k in state}
-    single = plan.num_blocks == 1 and device.type == "cpu"
+    single = plan.num_partitions == 1 and device.type == "cpu"
     entities_device = host_entities if single else None
-    if plan.num_blocks == 1 and not single:  # one block: keep it on the device for the whole run
+    if plan.num_partitions == 1 and not single:  # one partition: keep it on the device for the whole run
         entities_device = host_entities.gather(torch.arange(model.num_entities), device)
 
     if out_dir is not None:
@@ -216,7 +216,7 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     return {"epochs_done": state["epoch"], "steps": state["step"], "train_time_s": state["train_time_s"],
             "triples_per_s": seen / state["train_time_s"] if state["train_time_s"] > 0 else 0.0,
             "history": state["history"], "complete": complete and state["epoch"] >= tc.epochs,
-            "steps_per_epoch": steps_per_epoch, "num_blocks": plan.num_blocks}
+            "steps_per_epoch": steps_per_epoch, "num_partitions": plan.num_partitions}
 
 
 def _write_back(model: KGEModel, host: EmbeddingTable, on_device: EmbeddingTable | None,

@@ -1,4 +1,4 @@
-"""Training: learns a ring KG, blocked == unblocked quality, exact resume, optimisers, losses."""
+"""Training: learns a ring KG, partitioned == unpartitioned quality, exact resume, optimisers, losses."""
 
 from __future__ import annotations
 
@@ -54,13 +54,13 @@ def test_models_learn_the_ring(ring, overrides):
     assert before < 0.25 and after > (0.35 if "model.name=transe" in overrides else 0.6), (before, after)
 
 
-def test_blocked_training_matches_unblocked_quality():
+def test_partitioned_training_matches_unpartitioned_quality():
     data = ring_kg(num_entities=60, shifts=(1, 2, 3, 5, 7))
     plain, _ = fit(data, "train.epochs=30")
-    blocked, result = fit(data, "train.epochs=30", "train.partitions=3")
-    assert result["num_blocks"] == 3
-    plain_mrr, blocked_mrr = filtered_test_mrr(data, plain), filtered_test_mrr(data, blocked)
-    assert plain_mrr > 0.6 and blocked_mrr > 0.6 and abs(plain_mrr - blocked_mrr) < 0.15, (plain_mrr, blocked_mrr)
+    partitioned, result = fit(data, "train.epochs=30", "train.partitions=3")
+    assert result["num_partitions"] == 3
+    plain_mrr, partitioned_mrr = filtered_test_mrr(data, plain), filtered_test_mrr(data, partitioned)
+    assert plain_mrr > 0.6 and partitioned_mrr > 0.6 and abs(plain_mrr - partitioned_mrr) < 0.15, (plain_mrr, partitioned_mrr)
 
 
 def test_resume_continues_bit_for_bit(ring, tmp_path):
