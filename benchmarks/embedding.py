@@ -7,7 +7,8 @@ Benches (``--benches``, all by default):
   of walks per node); a bisection over the ladder finds the cheapest rung that reaches the target, every run is
   one ``ttq-run`` line, then one ``time-to-quality`` line per pipeline and a ``ratio`` line. Pipelines:
   ``gensim`` (vectorised numpy walks + gensim Word2Vec, DeepWalk's reference settings: walk length 40,
-  window 10, dim 128, skip-gram with hierarchical softmax, one pass over the walks, 2 workers), ``pecanpy+gensim`` (pecanpy's
+  window 10, dim 128, skip-gram with hierarchical softmax, 2 workers; rungs of (walks per node, epochs): 80 walks
+  with 1, 2 and 5 epochs, the DeepWalk code's gensim default being 5), ``pecanpy+gensim`` (pecanpy's
   first-order walk kernel + the same Word2Vec, pecanpy's venv), and ``graphscale`` (its DeepWalk engine with
   the settings of the shipped ``embed-deepwalk-blogcatalog.yaml``, walks per node scaled by the ladder).
   Every embedding is scored by the same code, ``graphscale.embed.evaluate.node_classification`` (5 splits).
@@ -43,8 +44,8 @@ import common
 
 WORKER = str(Path(__file__).resolve().parent / "embedding_workers.py")
 BENCHES = ("ttq", "node2vec", "scale", "largevis")
-GENSIM = {"walk_length": 40, "window": 10, "dim": 128, "hs": 1, "negative": 0, "epochs": 1, "workers": 2}
-PEER_LADDER = (20, 40, 80)
+GENSIM = {"walk_length": 40, "window": 10, "dim": 128, "hs": 1, "negative": 0, "workers": 2}
+PEER_LADDER = ((80, 1), (80, 2), (80, 5))  # (walks per node, Word2Vec epochs); DeepWalk's code runs 5 epochs
 GRAPHSCALE_LADDER = (0.25, 0.5, 1.0, 2.0)  # multiples of the shipped config's walks per node
 TARGET_TTQ_SPEEDUP, TARGET_WALK_SPEEDUP = 3.0, 1.5
 
@@ -109,21 +110,25 @@ def graphscale_settings() -> tuple[dict[str, Any], str]:
 
 
 # -- benches -----------------------------------------------------------------------------------------------
-def run_pipeline(runner: Runner, impl: str, rung: int) -> dict[str, Any]:
-    """One pipeline at one ladder rung: train, then evaluate with graphscale's evaluation code."""
+def run_pipeline(runner: Runner, impl: str, rung: Any) -> dict[str, Any]:
+    """One pipeline at one ladder rung (walks per node; ``(walks, epochs)`` for the peers): train, then evaluate
+    with graphscale's evaluation code."""
     args = runner.args
-    emb = str(Path(args.work) / f"emb-{impl.replace('+', '-')}-{rung}.npy")
-    base = {"bench": "ttq-run", "impl": impl, "dataset": "blogcatalog", "num_walks": rung}
+    walks, epochs = rung if isinstance(rung, tuple) else (rung, None)
+    emb = str(Path(args.work) / f"emb-{impl.replace('+', '-')}-{walks}{f'x{epochs}' if epochs else ''}.npy")
+    base = {"bench": "ttq-run", "impl": impl, "dataset": "blogcatalog", "num_walks": walks}
+    if epochs:
+        base["epochs"] = epochs
     if impl == "graphscale":
         settings, source = graphscale_settings()
         base["config"] = source
         record = runner.worker(sys.executable, "graphscale-deepwalk", base, emb,
-                               **{**settings, "num_walks": rung, "seed": args.seed})
+                               **{**settings, "num_walks": walks, "seed": args.seed})
     else:
         venv = "gensim" if impl == "gensim" else "pecanpy"
-        walks = "numpy" if impl == "gensim" else "pecanpy"
+        source = "numpy" if impl == "gensim" else "pecanpy"
         record = runner.worker(common.peer_python(venv), "gensim-deepwalk", base, emb,
-                               **{**GENSIM, "walks": walks, "num_walks": rung, "seed": args.seed})
+                               **{**GENSIM, "walks": source, "num_walks": walks, "epochs": epochs, "seed": args.seed})
     if record.get("status") == "ok":
         scores = runner.worker(sys.executable, "evaluate", {}, embeddings=emb, ratio=0.5, repeats=args.repeats,
                                seed=args.seed)
@@ -159,7 +164,7 @@ def bench_ttq(runner: Runner) -> dict[str, Any]:
                 break
         summary = {"bench": "time-to-quality", "impl": impl, "dataset": "blogcatalog", "target_micro_f1": args.target}
         if found is not None:
-            keys = ("num_walks", "total_time_s", "walk_time_s", "train_time_s", "cpu_time_s", "micro_f1", "macro_f1",
+            keys = ("num_walks", "epochs", "total_time_s", "walk_time_s", "train_time_s", "cpu_time_s", "micro_f1", "macro_f1",
                     "peak_rss_mb", "embeddings")
             summary.update({"status": "ok", **{k: found.get(k) for k in keys}})
             best[impl] = found
@@ -246,12 +251,13 @@ def report(paths: list[str]) -> str:
         for line in Path(path).read_text().splitlines():
             if line.startswith("{"):
                 record = json.loads(line)
-                key = (record.get("bench"), record.get("impl"), record.get("num_walks"), record.get("mode"))
+                key = (record.get("bench"), record.get("impl"), record.get("num_walks"), record.get("epochs"),
+                       record.get("mode"))
                 records[key] = record
     tables = {
-        "ttq-run": ("impl", "num_walks", "status", "total_time_s", "walk_time_s", "train_time_s", "cpu_time_s",
+        "ttq-run": ("impl", "num_walks", "epochs", "status", "total_time_s", "walk_time_s", "train_time_s", "cpu_time_s",
                     "micro_f1", "macro_f1", "peak_rss_mb"),
-        "time-to-quality": ("impl", "status", "num_walks", "total_time_s", "cpu_time_s", "micro_f1", "macro_f1",
+        "time-to-quality": ("impl", "status", "num_walks", "epochs", "total_time_s", "cpu_time_s", "micro_f1", "macro_f1",
                             "peak_rss_mb", "best_peer", "speedup", "met"),
         "node2vec-walks": ("impl", "status", "walk_time_s", "cpu_time_s", "prep_time_s", "kernel_time_s",
                            "api_time_s", "peak_rss_mb", "best_peer", "speedup", "met"),
@@ -278,12 +284,10 @@ def main() -> None:
     parser.add_argument("--node2vec-impls", default="graphscale-alias,graphscale-rejection,pecanpy-PreComp,"
                         "pecanpy-SparseOTF,pecanpy-DenseOTF")
     parser.add_argument("--target", type=float, default=0.40, help="Micro-F1 at 50%% labels to reach")
-    parser.add_argument("--peer-ladder", default=",".join(map(str, PEER_LADDER)),
-                        help="walks per node tried for the gensim pipelines")
+    parser.add_argument("--peer-ladder", default=",".join(f"{w}:{e}" for w, e in PEER_LADDER),
+                        help="walks:epochs rungs tried for the gensim pipelines")
     parser.add_argument("--graphscale-ladder", default=",".join(map(str, GRAPHSCALE_LADDER)),
                         help="multiples of the shipped config's walks per node tried for graphscale")
-    parser.add_argument("--epochs", type=int, default=GENSIM["epochs"],
-                        help="gensim epochs (1: one pass over the walks, as in the DeepWalk paper)")
     parser.add_argument("--repeats", type=int, default=5, help="evaluation splits")
     parser.add_argument("--node2vec-walks", type=int, default=10, help="walks per node in the node2vec bench")
     parser.add_argument("--scale-nodes", type=int, default=1_000_000)
@@ -303,9 +307,8 @@ def main() -> None:
         return
     args.impls = [name for name in args.impls.split(",") if name]
     args.node2vec_impls = [name for name in args.node2vec_impls.split(",") if name]
-    args.peer_ladder = tuple(int(v) for v in args.peer_ladder.split(","))
+    args.peer_ladder = tuple(tuple(int(x) for x in v.split(":")) for v in args.peer_ladder.split(","))
     args.graphscale_ladder = tuple(float(v) for v in args.graphscale_ladder.split(","))
-    GENSIM["epochs"] = args.epochs
     benches = [name for name in args.benches.split(",") if name]
     os.environ.setdefault("GRAPHSCALE_DATA", str(common.REPO_ROOT.parent / "shared" / "datasets"))
     runner = Runner(args)
