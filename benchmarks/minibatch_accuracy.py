@@ -45,7 +45,8 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GRAPHSCALE_DATA", str(REPO.parent / "shared" / "datasets"))
 OUT = REPO / "benchmarks" / "out" / "minibatch"
 DATASETS = ("citeseer", "facebook", "github", "synthetic-arxiv")
-METHODS = ("full", "neighbor", "cluster", "saint-rw", "gas", "sign")
+METHODS = ("full", "neighbor", "cluster", "saint-rw", "gas", "sign")  # the issue's study (default --methods)
+EXTRA_METHODS = ("saint-node", "saint-edge")  # the other GraphSAINT samplers, default settings only
 TOLERANCE = {"sign": 0.015}  # points (as fractions) a method may lose against full batch; default 0.010
 
 # GraphSAGE (mean aggregator, 2 layers) as trained by every method on a dataset. facebook and github carry
@@ -66,7 +67,15 @@ METHOD: dict[str, list[str]] = {
     "cluster": ["model.name=sage", "sampler.name=cluster", "train.epochs=150", "train.patience=30"],
     "saint-rw": ["model.name=sage", "sampler.name=saint-rw", "train.epochs=150", "train.patience=30"],
     "gas": ["model.name=sage", "sampler.name=gas", "train.epochs=150", "train.patience=30"],
+    "saint-node": ["model.name=sage", "sampler.name=saint-node", "train.epochs=150", "train.patience=30"],
+    "saint-edge": ["model.name=sage", "sampler.name=saint-edge", "train.epochs=150", "train.patience=30"],
     "sign": ["model.name=sign", "sampler.name=none", "train.epochs=300", "train.patience=50"],
+}
+
+# Per-dataset changes to a method's budget: CiteSeer has 120 training nodes, so a neighbour-sampling epoch is a
+# single batch (one optimizer step) and needs the step count of full batch.
+DATASET_METHOD: dict[tuple[str, str], list[str]] = {
+    ("citeseer", "neighbor"): ["train.epochs=300", "train.patience=50"],
 }
 
 
@@ -88,6 +97,8 @@ GRID: dict[str, Callable[[int], dict[str, list[str]]]] = {
     "saint-rw": lambda n: {"roots-auto-w2": [], f"roots{n // 5}-w2": [f"sampler.num_roots={n // 5}"],
                            "roots-auto-w3": ["sampler.walk_length=3"]},
     "gas": _cluster_grid,
+    "saint-node": lambda n: {"budget-auto": []},
+    "saint-edge": lambda n: {"budget-auto": []},
     "sign": lambda n: {"K2-h256": ["model.K=2", "model.hidden_dim=256"],
                        "K3-h256": ["model.K=3", "model.hidden_dim=256"],
                        "K2-h256-wd0": ["model.K=2", "model.hidden_dim=256", "train.weight_decay=0"]},
@@ -102,7 +113,8 @@ RUN_OPTIONS = ["sampler.num_workers=1", f"sampler.cache_dir={OUT / 'partitions'}
 def base_config(dataset: str, method: str, overrides: list[str]) -> Any:
     from graphscale.config import load
 
-    return load(None, [f"data.dataset={dataset}", "task=node", *BASE[dataset], *METHOD[method], *overrides,
+    return load(None, [f"data.dataset={dataset}", "task=node", *BASE[dataset], *METHOD[method],
+                       *DATASET_METHOD.get((dataset, method), []), *overrides,
                        *RUN_OPTIONS])
 
 
@@ -180,11 +192,16 @@ def sweep(jobs: list[tuple[str, str, str, Any]], seeds: list[int], stage: str, o
 
 
 def tuned(lines: list[dict[str, Any]], dataset: str, method: str) -> tuple[str, dict[str, float]] | None:
-    """Winning variant (highest mean validation accuracy) and the mean validation accuracy of each variant."""
+    """Winning variant (highest mean validation accuracy) and the mean validation accuracy of each variant.
+
+    Only runs of the variants' current configs count (lines of an older grid or budget are ignored).
+    """
+    keys = {config_key(base_config(dataset, method, overrides)): name
+            for name, overrides in GRID[method](NUM_NODES[dataset]).items()}
     scores: dict[str, list[float]] = defaultdict(list)
     for r in lines:
-        if r.get("status") == "ok" and r["stage"] == "tune" and (r["dataset"], r["method"]) == (dataset, method):
-            scores[r["variant"]].append(r["val_acc"])
+        if r.get("status") == "ok" and r["stage"] == "tune" and r["key"] in keys:
+            scores[keys[r["key"]]].append(r["val_acc"])
     if not scores:
         return None
     means = {variant: mean(values) for variant, values in scores.items()}

@@ -34,6 +34,8 @@ WHAT = {"full": "full-batch GraphSAGE (mean, 2 layers): the reference of the iss
         "cluster": "GraphSAGE (mean, 2 layers) on ClusterGCN batches (Chiang et al. 2019)",
         "saint-rw": "GraphSAGE (mean, 2 layers) on GraphSAINT random-walk subgraphs (Zeng et al. 2020)",
         "gas": "GraphSAGE (mean, 2 layers) with GNNAutoScale history embeddings (Fey et al. 2021)",
+        "saint-node": "GraphSAGE (mean, 2 layers) on GraphSAINT node-sampled subgraphs (Zeng et al. 2020)",
+        "saint-edge": "GraphSAGE (mean, 2 layers) on GraphSAINT edge-sampled subgraphs (Zeng et al. 2020)",
         "sign": "SIGN (Frasca et al. 2020): precomputed propagation + MLP"}
 SKIP = {"sampler": {"num_workers", "cache_dir"}, "output": None, "expected": None}
 
