@@ -78,7 +78,7 @@ def _build_trees(x, num_trees, leaf_size, seed):
         perm = order[t]
         for i in range(n):
             perm[i] = i
-        stack_lo = np.empty(64 + 2 * n // max(leaf_size, 1) + 2, dtype=np.int64)
+        stack_lo = np.empty(130, dtype=np.int64)  # smaller child on top: depth <= log2(N) + 1 entries
         stack_hi = np.empty_like(stack_lo)
         stack_lo[0] = 0
         stack_hi[0] = n
@@ -125,10 +125,12 @@ def _build_trees(x, num_trees, leaf_size, seed):
             split = left
             if split == start or split == end:  # all projections equal (duplicates): halve at random order
                 split = start + size // 2
-            stack_lo[top] = start
-            stack_hi[top] = split
-            stack_lo[top + 1] = split
-            stack_hi[top + 1] = end
+            if split - start > end - split:  # the larger child waits below, the smaller is split next
+                stack_lo[top], stack_hi[top] = start, split
+                stack_lo[top + 1], stack_hi[top + 1] = split, end
+            else:
+                stack_lo[top], stack_hi[top] = split, end
+                stack_lo[top + 1], stack_hi[top + 1] = start, split
             top += 2
     return order, lo, hi
 
