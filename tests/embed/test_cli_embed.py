@@ -1,0 +1,76 @@
+"""``graphscale embed`` end to end on karate, a custom folder and an edge-list file; bad input exits with 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from graphscale.cli import main
+
+FAST = ["--dim", "16", "--no-progress", "model.num_walks=10", "model.walk_length=20", "evaluate.repeats=2",
+        "evaluate.ratios=[0.5]"]
+
+
+def _last_json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_karate_end_to_end_and_resume(tmp_path, capsys, require_dataset):
+    require_dataset("karate")
+    out = tmp_path / "karate"
+    assert main(["embed", "--dataset", "karate", "--model", "deepwalk", "--out", str(out), "--json", *FAST]) == 0
+    summary = _last_json(capsys)
+    assert list(summary)[-5:] == ["micro_f1", "macro_f1", "train_time_s", "sample_time_s", "peak_rss_mb"]
+    assert summary["num_nodes"] == 34 and summary["micro_f1"] > 0.7 and summary["peak_rss_mb"] > 0
+    for name in ("embeddings.npy", "embeddings.nodes.txt", "metrics.json", "config.yaml", "f1_vs_ratio.png",
+                 "checkpoint.pt"):
+        assert (out / name).is_file(), name
+    embeddings = np.load(out / "embeddings.npy")
+    assert embeddings.shape == (34, 16)
+    assert (out / "embeddings.nodes.txt").read_text().split() == [str(i) for i in range(1, 35)]
+    assert json.loads((out / "metrics.json").read_text())["micro_f1"] == summary["micro_f1"]
+    # --resume on a finished run loads the tables instead of training again
+    assert main(["embed", "--dataset", "karate", "--model", "deepwalk", "--out", str(out), "--json", "--resume",
+                 *FAST]) == 0
+    assert _last_json(capsys)["num_samples"] == summary["num_samples"]
+    np.testing.assert_array_equal(np.load(out / "embeddings.npy"), embeddings)
+
+
+def test_custom_folder_and_edge_list(tmp_path, capsys):
+    folder = tmp_path / "two_triangles"
+    folder.mkdir()
+    (folder / "edges.csv").write_text("src,dst\na,b\nb,c\nc,a\nd,e\ne,f\nf,d\nc,d\n")
+    (folder / "nodes.csv").write_text("id,label\na,x\nb,x\nc,x\nd,y\ne,y\nf,y\n")
+    assert main(["embed", "--dataset", str(folder), "--model", "line", "--out", str(tmp_path / "o1"), "--json",
+                 *FAST]) == 0
+    summary = _last_json(capsys)
+    assert summary["num_nodes"] == 6 and summary["micro_f1"] is not None
+    assert (tmp_path / "o1" / "embeddings.nodes.txt").read_text().split() == list("abcdef")
+    edges = tmp_path / "graph.txt"
+    edges.write_text("# weighted\n1 2 1.0\n2 3 2.5\n3 1 1.0\n3 4 0.5\n")
+    assert main(["embed", "--dataset", str(edges), "--model", "node2vec", "--p", "0.5", "--q", "2",
+                 "--out", str(tmp_path / "o2"), "--json", *FAST]) == 0
+    summary = _last_json(capsys)
+    assert summary["num_nodes"] == 4 and summary["micro_f1"] is None and summary["walk_mode"] == "alias"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--dataset", "no/such/file.txt"], "expected an existing dataset file or folder"),
+    (["--dataset", "blogcatalgo"], "Did you mean 'blogcatalog'"),
+    (["--dataset", "karate", "model.window=0"], "model.window: expected int >= 1, got 0"),
+    (["--dataset", "karate", "model.windw=3"], "Did you mean 'window'"),
+    (["--dataset", "karate", "--model", "word2vec"], "model.name: expected one of"),
+])
+def test_bad_input_exits_with_2(argv, message, tmp_path, capsys):
+    assert main(["embed", *argv, "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_edge_list_line_is_named(tmp_path, capsys):
+    edges = tmp_path / "bad.txt"
+    edges.write_text("1 2\n2 3 4 5\n")
+    assert main(["embed", "--dataset", str(edges), "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "bad.txt line 2: expected 2 fields" in capsys.readouterr().err
