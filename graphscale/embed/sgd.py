@@ -43,11 +43,53 @@ def _prefetch_rows(vertex, context, center, ctx, negatives, i, hi, num_negatives
                 prefetch(context, negatives[i, k], d)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sigmoid(x):
+    if x > MAX_EXP:
+        return np.float32(1.0)
+    if x < -MAX_EXP:
+        return np.float32(0.0)
+    return np.float32(1.0 / (1.0 + math.exp(-x)))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _softplus(x):
+    """``log(1 + e^x)``, the loss of a logit ``-x``."""
+    return math.log1p(math.exp(x)) if x < 30.0 else x
+
+
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=True)
+def _update_one_negative(vertex, context, u, t, n, step, negative_weight):
+    """The update of one sample with one negative in two passes over the rows (both dots, then all three
+    rows), about 1.5x faster than the general loop. Returns the two logits (positive, negative)."""
+    dim = vertex.shape[1]
+    dot_pos = np.float32(0.0)
+    dot_neg = np.float32(0.0)
+    for d in range(dim):
+        a = vertex[u, d]
+        dot_pos += a * context[t, d]
+        dot_neg += a * context[n, d]
+    g_pos = (np.float32(1.0) - _sigmoid(dot_pos)) * step
+    g_neg = -_sigmoid(dot_neg) * step * np.float32(negative_weight)
+    if n == t:    # word2vec skips a negative equal to the positive
+        g_neg = np.float32(0.0)
+    for d in range(dim):
+        a = vertex[u, d]
+        p = context[t, d]
+        q = context[n, d]
+        vertex[u, d] = a + g_pos * p + g_neg * q
+        context[n, d] = q + g_neg * a
+        context[t, d] = p + g_pos * a    # written last: when n == t this is the row's update
+    return dot_pos, dot_neg
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def sgd_numba(vertex, context, center, ctx, negatives, count, num_negatives, lr, min_lr_fraction, done, total,
               negative_weight, loss_stride, num_chunks):
     """One pass over ``count`` pool samples; returns ``(loss sum, loss count)`` over every ``loss_stride``-th
-    sample (a cheap running estimate)."""
+    sample (a cheap running estimate). With one negative and separate tables the fused two-pass update
+    runs; otherwise the word2vec loop (one positive, then each negative, vertex gradient applied last)."""
+    fused = num_negatives == 1 and vertex.ctypes.data != context.ctypes.data
     dim = vertex.shape[1]
     losses = np.zeros(num_chunks, dtype=np.float64)
     counted = np.zeros(num_chunks, dtype=np.int64)
@@ -67,6 +109,15 @@ def sgd_numba(vertex, context, center, ctx, negatives, count, num_negatives, lr,
             step = np.float32(lr * rate)
             positive = ctx[i]
             track = loss_stride > 0 and i % loss_stride == 0
+            if fused:
+                dot_pos, dot_neg = _update_one_negative(vertex, context, u, positive, negatives[i, 0], step,
+                                                        negative_weight)
+                if track:
+                    counted[c] += 1
+                    losses[c] += _softplus(-dot_pos)
+                    if negatives[i, 0] != positive:
+                        losses[c] += negative_weight * _softplus(dot_neg)
+                continue
             for d in range(dim):
                 grad[d] = 0.0
             for k in range(num_negatives + 1):
@@ -83,15 +134,9 @@ def sgd_numba(vertex, context, center, ctx, negatives, count, num_negatives, lr,
                 dot = np.float32(0.0)
                 for d in range(dim):
                     dot += vertex[u, d] * context[target, d]
-                if dot > MAX_EXP:
-                    prob = np.float32(1.0)
-                elif dot < -MAX_EXP:
-                    prob = np.float32(0.0)
-                else:
-                    prob = np.float32(1.0 / (1.0 + math.exp(-dot)))
+                prob = _sigmoid(dot)
                 if track:
-                    z = dot if k == 0 else -dot
-                    losses[c] += scale * (math.log1p(math.exp(-z)) if z > -30.0 else -z)
+                    losses[c] += scale * _softplus(-dot if k == 0 else dot)
                 g = (label - prob) * step * scale
                 for d in range(dim):
                     grad[d] += g * context[target, d]

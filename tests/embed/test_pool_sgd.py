@@ -99,14 +99,15 @@ def _reference_sgd(vertex, context, samples, lr, negative_weight):
         vertex[u] += grad
 
 
-def test_sgd_kernels_match_the_reference_update():
-    rng = np.random.default_rng(0)
+@pytest.mark.parametrize("num_negatives", [1, 2])
+def test_sgd_kernels_match_the_reference_update(num_negatives):
+    rng = np.random.default_rng(num_negatives)
     vertex = rng.normal(0, 0.3, (9, 8)).astype(np.float32)
     context = rng.normal(0, 0.3, (9, 8)).astype(np.float32)
     center = rng.integers(0, 9, 40).astype(np.int32)
     ctx = rng.integers(0, 9, 40).astype(np.int32)
-    negs = np.stack([rng.choice(9, 2, replace=False) for _ in range(40)]).astype(np.int32)
-    negs[3, 0] = ctx[3] if negs[3, 1] != ctx[3] else negs[3, 0]   # a negative equal to the positive is skipped
+    negs = np.stack([rng.choice(9, num_negatives, replace=False) for _ in range(40)]).astype(np.int32)
+    negs[3, 0] = ctx[3] if negs[3, -1] != ctx[3] else negs[3, 0]   # a negative equal to the positive is skipped
     center[5] = -1        # an empty slot is skipped
     expected_v, expected_c = vertex.astype(np.float64), context.astype(np.float64)
     _reference_sgd(expected_v, expected_c, [(u, v, n) for u, v, n in zip(center, ctx, negs) if u >= 0], 0.1, 2.0)
@@ -114,14 +115,14 @@ def test_sgd_kernels_match_the_reference_update():
     previous = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        sgd_numba(v1, c1, center, ctx, negs, 40, 2, 0.1, 1.0, 0, 1e18, 2.0, 1, 1)
+        sgd_numba(v1, c1, center, ctx, negs, 40, num_negatives, 0.1, 1.0, 0, 1e18, 2.0, 1, 1)
     finally:
         numba.set_num_threads(previous)
     np.testing.assert_allclose(v1, expected_v, atol=1e-5)
     np.testing.assert_allclose(c1, expected_c, atol=1e-5)
     v2, c2 = vertex.copy(), context.copy()   # one sample per torch step: the same sequence of updates
     torch_sgd = TorchSGD(v2, c2, "cpu", batch_size=1)
-    torch_sgd.step(center, ctx, negs, 40, 2, 0.1, 1.0, 0, 1e18, 2.0)
+    torch_sgd.step(center, ctx, negs, 40, num_negatives, 0.1, 1.0, 0, 1e18, 2.0)
     torch_sgd.finish()
     np.testing.assert_allclose(v2, expected_v, atol=1e-5)
     np.testing.assert_allclose(c2, expected_c, atol=1e-5)
