@@ -15,7 +15,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ..sampling.rng import below, stream, uniform
+from ..sampling.rng import GOLDEN, finalize, stream
 
 
 @numba.njit(cache=True, nogil=True)
@@ -91,9 +91,15 @@ def build_row_alias_kernel(indptr, weights):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def alias_draw(state, prob, alias, offset, n):
-    """One draw from the table stored at ``[offset, offset + n)``: ``(new state, outcome in [0, n))``."""
-    state, k = below(state, n)
-    state, u = uniform(state)
+    """One draw from the table stored at ``[offset, offset + n)``: ``(new state, outcome in [0, n))``.
+
+    One 64-bit random number serves both steps: the high 32 bits pick the slot (``n < 2**32``), the low 32
+    bits are the uniform compared with ``prob`` (a float32: 32 bits resolve it fully).
+    """
+    state = state + np.uint64(GOLDEN)
+    bits = finalize(state)
+    k = np.int64(((bits >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
+    u = (bits & np.uint64(0xFFFFFFFF)) * (1.0 / 4294967296.0)   # float64 in [0, 1), exact
     if u >= prob[offset + k]:
         k = alias[offset + k]
     return state, k

@@ -6,10 +6,11 @@ that release the GIL, so the next pool is filled on a background thread while th
 
 * Walk models (DeepWalk, node2vec): ``W`` walks of ``L`` nodes are generated inside the kernel, each into a
   thread-local buffer, and every pair ``(walk[i], walk[i + j])``, ``1 <= j <= window`` (the augmentation
-  distance), is written straight into the pool: no walk corpus is ever materialised. Pair ``k`` of walk ``w``
-  goes to slot ``k * W + w`` (pseudo-shuffle: neighbouring slots hold pairs of different walks, so
-  consecutive SGD updates are decorrelated without a shuffle pass). Pairs that touch a dead end (``-1``) get
-  ``center = -1`` and are skipped by the trainers.
+  distance), is written straight into the pool: no walk corpus is ever materialised. Walks are taken in
+  blocks of ``SHUFFLE_BLOCK``; pair ``k`` of the ``l``-th walk of a block of ``B`` walks goes to slot
+  ``block start + k * B + l`` (:func:`slot_of`) - a pseudo-shuffle: neighbouring slots hold pairs of
+  different walks, so consecutive SGD updates are decorrelated without a shuffle pass, while the writes of
+  a block stay in cache. Pairs that touch a dead end (``-1``) get ``center = -1`` and are skipped.
 * LINE: edges drawn with probability proportional to their weight (alias table over edges); order 1 and
   order 2 differ only in the trainer (context table = vertex table for order 1).
 
@@ -31,11 +32,19 @@ from .walks import WalkPlan, walk_into
 
 POOL_STREAM = 201
 EDGE_STREAM = 202
+SHUFFLE_BLOCK = 64   # walks interleaved per block of the pool (pseudo-shuffle with cache-local writes)
 
 
 def pairs_per_walk(walk_length: int, window: int) -> int:
     """Number of ``(walk[i], walk[i + j])`` pairs, ``1 <= j <= window``, in a walk of ``walk_length`` nodes."""
     return sum(min(window, walk_length - 1 - i) for i in range(walk_length - 1))
+
+
+def slot_of(walk: int, k: int, num_walks: int, per_walk: int) -> int:
+    """Pool slot of pair ``k`` of walk ``walk`` in a pool of ``num_walks`` walks (see the module docstring)."""
+    first = walk - walk % SHUFFLE_BLOCK
+    width = min(SHUFFLE_BLOCK, num_walks - first)
+    return first * per_walk + k * width + (walk - first)
 
 
 @dataclass
@@ -65,7 +74,7 @@ def _negatives(state, negatives, slot, neg_prob, neg_alias, num_nodes):
 @numba.njit(cache=True, nogil=True, parallel=True)
 def fill_walk_pool(center, context, negatives, starts, walk_length, window, mode, indptr, indices, weight,
                    row_prob, row_alias, row_weight, weighted, n2v_offset, n2v_prob, n2v_alias, inv_p, inv_q,
-                   neg_prob, neg_alias, keep_prob, subsample, seed, pool_index, num_chunks):
+                   neg_prob, neg_alias, keep_prob, subsample, seed, pool_index):
     """Walk from every ``starts[w]`` and write its pairs and negatives; returns the number of slots filled.
 
     With ``subsample``, node ``v`` of a walk is kept with probability ``keep_prob[v]`` before the pairs are
@@ -77,10 +86,13 @@ def fill_walk_pool(center, context, negatives, starts, walk_length, window, mode
     per_walk = 0
     for i in range(walk_length - 1):
         per_walk += min(window, walk_length - 1 - i)
-    num_chunks = max(1, min(num_walks, num_chunks))
-    for c in prange(num_chunks):
+    num_blocks = (num_walks + SHUFFLE_BLOCK - 1) // SHUFFLE_BLOCK
+    for block in prange(num_blocks):
         walk = np.empty(walk_length, dtype=np.int32)
-        for w in range(c * num_walks // num_chunks, (c + 1) * num_walks // num_chunks):
+        first = block * SHUFFLE_BLOCK
+        width = min(SHUFFLE_BLOCK, num_walks - first)
+        base = first * per_walk
+        for w in range(first, first + width):
             state = stream(seed, POOL_STREAM + 1000 * pool_index, w)
             state = walk_into(walk, state, mode, indptr, indices, weight, row_prob, row_alias, row_weight,
                               weighted, n2v_offset, n2v_prob, n2v_alias, inv_p, inv_q, starts[w])
@@ -97,7 +109,7 @@ def fill_walk_pool(center, context, negatives, starts, walk_length, window, mode
             k = 0
             for i in range(walk_length - 1):
                 for j in range(1, min(window, walk_length - 1 - i) + 1):
-                    slot = k * num_walks + w
+                    slot = base + k * width + (w - first)
                     a = walk[i] if i + j < kept else -1
                     b = walk[i + j] if i + j < kept else -1
                     center[slot] = a if b >= 0 else -1
@@ -139,8 +151,7 @@ def fill_walks(pool: Pool, plan: WalkPlan, starts: np.ndarray, walk_length: int,
     ``keep_prob`` (``[N]``, see :func:`keep_probabilities`) walks are subsampled before pairing."""
     keep = keep_prob if keep_prob is not None else np.ones(1, dtype=np.float32)
     pool.count = int(fill_walk_pool(pool.center, pool.context, pool.negatives, starts, walk_length, window,
-                                    *plan.args(), neg_prob, neg_alias, keep, keep_prob is not None, seed, index,
-                                    8 * numba.get_num_threads()))
+                                    *plan.args(), neg_prob, neg_alias, keep, keep_prob is not None, seed, index))
     pool.index = index
     return pool
 

@@ -15,7 +15,7 @@ from graphscale.datasets.generators import stochastic_block_model
 from graphscale.embed import node_classification, train_embeddings
 from graphscale.embed import trainer as trainer_module
 from graphscale.embed.alias import build_alias, negative_weights
-from graphscale.embed.pool import Pool, fill_edges, fill_walks, keep_probabilities, pairs_per_walk
+from graphscale.embed.pool import Pool, fill_edges, fill_walks, keep_probabilities, pairs_per_walk, slot_of
 from graphscale.embed.sgd import TorchSGD, sgd_numba
 from graphscale.embed.walks import walk_plan
 from graphscale.errors import ConfigError
@@ -34,14 +34,16 @@ def _pool_for(graph, walk_length, window, starts, keep=None, seed=0):
 def test_pool_pairs_are_the_walk_pairs_within_the_window():
     graph, _ = small_graph(False)
     edges = set(zip(graph.src.tolist(), graph.dst.tolist()))
-    starts, length, window = [0, 3, 6, 2, 2], 9, 3
+    starts, length, window = [0, 3, 6, 2, 2] * 14, 9, 3   # 70 walks: a full block of 64 and a block of 6
     pool, _ = _pool_for(graph, length, window, starts)
     per_walk = pairs_per_walk(length, window)
     assert pool.count == len(starts) * per_walk == len(starts) * (3 * 6 + 2 + 1)
+    assert sorted(slot_of(w, k, len(starts), per_walk) for w in range(len(starts)) for k in range(per_walk)) \
+        == list(range(pool.count))
     grid = [(i, j) for i in range(length - 1) for j in range(1, min(window, length - 1 - i) + 1)]
     for w, start in enumerate(starts):
-        pairs = [(int(pool.center[k * len(starts) + w]), int(pool.context[k * len(starts) + w]))
-                 for k in range(per_walk)]
+        slots = [slot_of(w, k, len(starts), per_walk) for k in range(per_walk)]
+        pairs = [(int(pool.center[slot]), int(pool.context[slot])) for slot in slots]
         walk = [pairs[0][0]] + [ctx for (i, j), (_, ctx) in zip(grid, pairs) if j == 1]
         assert walk[0] == start and len(walk) == length
         assert all((a, b) in edges for a, b in itertools.pairwise(walk))
