@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import common
+from embedding_workers import peak_rss_mb
 
 
 def load_graph(data: Path):
@@ -56,7 +57,7 @@ def work_deepwalk(data: Path, out: Path, opts: dict[str, Any]) -> dict[str, Any]
             "train_time_s": round(result.train_time_s, 3), "cpu_time_s": round(cpu, 3),
             "num_samples": int(result.num_samples),
             "samples_per_s": round(result.num_samples / total, 1), "warmup_s": round(warmup, 3),
-            "peak_rss_mb": round(common.peak_rss_mb(), 1)}
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 def work_node2vec_walks(data: Path, out: Path, opts: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def work_node2vec_walks(data: Path, out: Path, opts: dict[str, Any]) -> dict[str
     total, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"walk_time_s": round(total, 3), "cpu_time_s": round(cpu, 3), "prep_time_s": round(prep, 3), "warmup_s": round(warmup, 3),
             "mode_used": mode_used, "num_walks_total": int(walks.shape[0]),
-            "steps": int((walks >= 0).sum() - walks.shape[0]), "peak_rss_mb": round(common.peak_rss_mb(), 1)}
+            "steps": int((walks >= 0).sum() - walks.shape[0]), "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 def work_evaluate(data: Path, out: Path, opts: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +127,7 @@ def work_scale(data: Path, out: Path, opts: dict[str, Any]) -> dict[str, Any]:
             "num_samples": int(result.num_samples),
             "samples_per_s": round(result.num_samples / total, 1), "generate_time_s": round(generate, 3),
             "rss_after_graph_mb": round(rss_graph, 1), "embeddings_finite": finite, "warmup_s": round(warmup, 3),
-            "peak_rss_mb": round(common.peak_rss_mb(), 1)}
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 def work_layout(data: Path, out: Path, opts: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def work_layout(data: Path, out: Path, opts: dict[str, Any]) -> dict[str, Any]:
                       n_jobs=opts.get("threads", 2)).fit_transform(vectors)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         extra = {}
-    peak = common.peak_rss_mb()
+    peak = peak_rss_mb()
     np.save(out, coords.astype(np.float32))
     k = opts.get("k", 10)
     return {"total_time_s": round(elapsed, 3), "cpu_time_s": round(cpu, 3), "num_points": int(vectors.shape[0]), "dim": int(vectors.shape[1]),

@@ -24,6 +24,19 @@ TOKEN_WIDTH = 7  # zero-padded node ids in walk corpora ("0001234"): every id is
 
 
 # -- walk corpora for gensim --------------------------------------------------------------------------------
+def peak_rss_mb() -> float:
+    """Peak RSS of this process image in MiB: ``VmHWM`` (reset by exec), not ``ru_maxrss``, which Linux carries
+    over from the forking parent, so a worker would report at least the orchestrator's peak."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return common.peak_rss_mb()
+
+
 def numpy_walks(indptr, indices, num_walks: int, walk_length: int, seed: int):
     """DeepWalk walks in vectorised numpy (every walk advances one step per iteration): ``[W, L]`` int64."""
     import numpy as np
@@ -154,7 +167,7 @@ def work_gensim_deepwalk(data: Path, out: Path, opts: dict[str, Any]) -> dict[st
     corpus.unlink()
     np.save(out, vectors)
     record.update(walk_time_s=round(walk_time, 3), train_time_s=round(total - walk_time, 3),
-                  total_time_s=round(total, 3), cpu_time_s=round(cpu, 3), peak_rss_mb=round(common.peak_rss_mb(), 1))
+                  total_time_s=round(total, 3), cpu_time_s=round(cpu, 3), peak_rss_mb=round(peak_rss_mb(), 1))
     return record
 
 
@@ -172,7 +185,7 @@ def work_pecanpy_walks(data: Path, out: Path, opts: dict[str, Any]) -> dict[str,
     return {"walk_time_s": round(prep + kernel, 3), "prep_time_s": round(prep, 3), "kernel_time_s": round(kernel, 3),
             "api_time_s": round(prep + kernel + mapping, 3), "cpu_time_s": round(graph.walk_cpu_s, 3), "warmup_s": round(compile_s, 3),
             "load_time_s": round(load, 3), "num_walks_total": len(walks),
-            "steps": int(matrix[:, -1].astype("int64").sum()) - len(walks), "peak_rss_mb": round(common.peak_rss_mb(), 1)}
+            "steps": int(matrix[:, -1].astype("int64").sum()) - len(walks), "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 WORKERS = {"gensim-deepwalk": work_gensim_deepwalk, "pecanpy-walks": work_pecanpy_walks}
