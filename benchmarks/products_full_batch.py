@@ -179,7 +179,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         record.update(status="ok", **common.summarize_times(wall, cpu), peak_rss_mb=round(common.peak_rss_mb(), 1),
                       warmup_s=round(sum(warmup), 2), epochs=args.epochs, losses=losses)
     except Exception as err:  # noqa: BLE001  (a failed measurement is a result, not a crash)
-        record.update(status=common.failure_status(err), peak_rss_mb=round(common.peak_rss_mb(), 1))
+        record.update(status=common.failure_status(err), peak_rss_mb=round(common.peak_rss_mb(), 1),
+                      detail=(str(err).strip().splitlines() or [""])[0][:300])
     return record
 
 
