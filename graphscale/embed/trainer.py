@@ -19,8 +19,9 @@ import numba
 import numpy as np
 import torch
 
-from ..errors import ConfigError, GraphscaleError
+from ..errors import ConfigError, GraphscaleError, warn_once
 from ..graph import Graph
+from ..loader.node import threadsafe_numba
 from ..sampling.rng import mix_seed
 from ..train.checkpoint import load_checkpoint, save_atomic
 from ..train.common import progress_bar
@@ -174,7 +175,7 @@ def _producer(fill, first: int, last: int, buffers: list[Pool], out: queue.Queue
 
 def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int = 128, *, edge_weight: Any = None,
                      progress: bool = False, checkpoint: str | Path | None = None, resume: bool = False,
-                     checkpoint_every_s: float = 60.0, overlap: bool = True, sampler_threads: int | None = 1,
+                     checkpoint_every_s: float = 60.0, overlap: bool = True, sampler_threads: int | None = None,
                      **settings: Any) -> EmbeddingResult:
     """Train node embeddings with DeepWalk, node2vec or LINE (GraphVite-style engine).
 
@@ -187,8 +188,10 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
         progress: tqdm bar on stderr.
         checkpoint: File to write the tables to every ``checkpoint_every_s`` seconds and at the end.
         resume: Continue from ``checkpoint`` when it exists (same settings required).
-        overlap: Fill the next pool on a background thread while training (double buffering).
-        sampler_threads: numba threads of the pool-filling thread (None = all).
+        overlap: Fill the next pool on a background thread while training (double buffering); off under
+            numba's workqueue threading layer, which cannot run kernels from two threads.
+        sampler_threads: numba threads of the pool-filling thread; None = 1 for the numba trainer (which
+            keeps the cores busy itself), all for the torch trainer (the GPU trains, the CPU samples).
         **settings: num_walks (10), walk_length (40), window (5, the augmentation distance), p, q (1),
             order (2), subsample (0 = off; word2vec's frequent-node threshold, e.g. 1e-3), num_samples (positive samples; default from the walk settings), negatives (1),
             negative_weight (5.0), lr (0.025), min_lr_fraction (1e-4), pool_size (2**20 samples), walk_mode
@@ -256,6 +259,12 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
                          "next_pool": next_pool, "done": done, "loss": losses}, checkpoint)
 
     torch_sgd = TorchSGD(vertex, context, s.device, s.batch_size) if s.backend == "torch" else None
+    if sampler_threads is None:
+        sampler_threads = 1 if torch_sgd is None else numba.get_num_threads()
+    if overlap and not threadsafe_numba():
+        warn_once("train_embeddings: numba's workqueue threading layer cannot run kernels from two threads; "
+                  "pools are filled between training steps instead (install tbb or use OpenMP to overlap).")
+        overlap = False
     capacity = schedule.pool_capacity()
     buffers = [Pool.empty(capacity, s.negatives) for _ in range(2 if overlap else 1)]
     sample_time = train_time = 0.0
