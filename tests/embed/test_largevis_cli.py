@@ -10,7 +10,7 @@ import pytest
 
 from graphscale.cli import main
 
-FAST = ("--samples", "300000", "--perplexity", "10", "--recall-queries", "200", "--no-progress")
+FAST = ("--samples", "900000", "--perplexity", "10", "--recall-queries", "200", "--no-progress")
 
 
 @pytest.fixture(scope="module")
