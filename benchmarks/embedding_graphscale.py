@@ -104,7 +104,7 @@ def work_scale(data: Path, out: Path, opts: dict[str, Any]) -> dict[str, Any]:
     with DeepWalk in this one process."""
     import numpy as np
 
-    from graphscale.datasets.generators import pairs_to_graph, power_law_graph, symmetrize
+    from graphscale.datasets.generators import pairs_to_graph, power_law_graph
     from graphscale.embed.trainer import train_embeddings
 
     settings = {k: v for k, v in opts.items() if k not in ("num_nodes", "num_edges", "exponent", "dim")}
@@ -114,7 +114,7 @@ def work_scale(data: Path, out: Path, opts: dict[str, Any]) -> dict[str, Any]:
     warmup = time.perf_counter() - start
     start = time.perf_counter()
     u, v = power_law_graph(opts["num_nodes"], opts["num_edges"], exponent=opts.get("exponent", 2.5), seed=0)
-    graph = pairs_to_graph(*symmetrize(u, v), opts["num_nodes"])
+    graph = pairs_to_graph(u, v, opts["num_nodes"])  # both directions of every pair
     generate = time.perf_counter() - start
     rss_graph = common.current_rss_mb()
     start, cpu = time.perf_counter(), time.process_time()
