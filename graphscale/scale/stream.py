@@ -5,7 +5,9 @@ trains full-batch GNNs on graphs whose edges and activations exceed device memor
 into intervals, the adjacency into chunks, and a layer runs chunk by chunk, streaming what does not fit.
 Here the device is the CPU and the limit a byte budget for the process's peak RSS
 (``train.memory_budget`` / ``--memory-budget``). The same ``nn.Module`` is trained; only its execution
-changes, and the outputs and gradients equal the unchunked run's (the tests check it).
+changes, and the outputs and gradients equal the unchunked run's up to the order of float sums (GCN
+outputs with destination-row chunks are bit-identical; parameter gradients summed chunk by chunk differ
+in the last bits; the tests check both).
 
 Design
 ------
@@ -46,8 +48,14 @@ column ids stay in memory or go to files read block by block (then only the page
 
 **Plan** (:mod:`.stream_plan`). From the budget and the memory already in use: everything in memory if
 it fits, else adjacency on disk, else also the aggregation inputs on disk with ``2..64`` source-column
-tiles (the aggregation input is then read one tile at a time: NGra's source chunks). Chunk sizes take
-the rest. The parameters and optimizer state are not counted (they are small for these models).
+tiles (the aggregation input is then read one tile at a time: NGra's source chunks), else also the
+stored ``A_k`` / ``G_M_k`` on disk (read and written one row chunk at a time; :mod:`.stream_io`). Chunk
+sizes take the rest. The parameters and optimizer state are not counted (they are small for these
+models). Spilled files go to the system temp folder (``$TMPDIR``) and are removed with their objects.
+
+Measured (``benchmarks/RESULTS.md``): a 2-layer GCN (hidden 256) epoch on the ogbn-products-shaped
+``synthetic-products`` graph peaks at 5.7 GB RSS under a 6 GB budget and 3.3 GB under 4 GB, vs 15.0 GB
+unchunked, with the same losses and the same CPU time per epoch at 6 GB.
 
 Limits: CPU tensors in float32; max/min aggregations (GraphSAGE pool) and attention layers are not
 streamed (a ConfigError says so); the input ``x`` gets no gradient.
