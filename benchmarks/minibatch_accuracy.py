@@ -69,9 +69,12 @@ METHOD: dict[str, list[str]] = {
     "gas": ["model.name=sage", "sampler.name=gas", "train.epochs=150", "train.patience=30"],
     "saint-node": ["model.name=sage", "sampler.name=saint-node", "train.epochs=150", "train.patience=30"],
     "saint-edge": ["model.name=sage", "sampler.name=saint-edge", "train.epochs=150", "train.patience=30"],
-    "sign": ["model.name=sign", "sampler.name=none", "train.epochs=300", "train.patience=50"],
+    "sign": ["model.name=sign", "sampler.name=none", "train.epochs=300", "train.patience=0"],
 }
 
+# SIGN (batch norm) on CiteSeer's 120 training nodes fits them in ~40 epochs while validation accuracy only rises
+# after ~150, so early stopping would keep a near-random early epoch: SIGN runs all its epochs everywhere (the
+# reported epoch is still the best on validation).
 # Per-dataset changes to a method's budget: CiteSeer has 120 training nodes, so a neighbour-sampling epoch is a
 # single batch (one optimizer step) and needs the step count of full batch.
 DATASET_METHOD: dict[tuple[str, str], list[str]] = {
