@@ -119,7 +119,7 @@ class EmbeddingResult:
 class _Schedule:
     """Which samples pool ``b`` holds: walk starts (walk models) or an edge count (LINE)."""
 
-    def __init__(self, s: EmbedSettings, num_nodes: int, starts_from: np.ndarray, num_edges: int) -> None:
+    def __init__(self, s: EmbedSettings, starts_from: np.ndarray) -> None:
         self.s = s
         self.nodes = starts_from
         if s.model == "line":
@@ -157,7 +157,7 @@ class _Schedule:
         return min(self.per_pool, self.total - b * self.per_pool)
 
 
-def _producer(fill, first: int, last: int, buffers: list[Pool], out: queue.Queue, free: queue.Queue,
+def _producer(fill, first: int, last: int, out: queue.Queue, free: queue.Queue,
               stop: threading.Event, threads: int | None) -> None:
     try:
         if threads:
@@ -218,7 +218,7 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
     has_edges = np.flatnonzero(wg.out_degrees() > 0)
     if has_edges.size == 0:
         raise GraphscaleError("train_embeddings: expected a graph with at least one edge, got none.")
-    schedule = _Schedule(s, n, has_edges, wg.num_edges)
+    schedule = _Schedule(s, has_edges)
     if is_line:
         src = np.repeat(np.arange(n, dtype=np.int32), wg.out_degrees())
         edge_prob, edge_alias = build_alias(wg.weight) if wg.weighted else (np.ones(1, np.float32),
@@ -278,7 +278,7 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
     stop = threading.Event()
     worker = None
     if overlap:
-        worker = threading.Thread(target=_producer, args=(fill, first, schedule.num_pools, buffers, out, free, stop,
+        worker = threading.Thread(target=_producer, args=(fill, first, schedule.num_pools, out, free, stop,
                                                           sampler_threads), daemon=True, name="embed-pool")
         worker.start()
     try:
