@@ -35,7 +35,7 @@ def run_one(dataset: str, model: str, threads: int | None, extra: list[str]) -> 
         error = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {**record, "status": f"error: {error}"}
     summary = json.loads(lines[-1])
-    keep = ("num_nodes", "num_edges", "dim", "num_samples", "walk_mode", "total_time_s", "train_time_s",
+    keep = ("num_nodes", "num_edges", "dim", "num_samples", "walk_mode", "total_time_s", "cpu_time_s", "train_time_s",
             "sample_time_s", "samples_per_s", "threads", "micro_f1", "macro_f1", "micro_f1_std", "macro_f1_std",
             "eval_repeats", "classification", "expected", "settings", "peak_rss_mb")
     return {**record, "status": "ok", **{k: summary.get(k) for k in keep}}

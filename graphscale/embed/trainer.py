@@ -93,6 +93,8 @@ class EmbeddingResult:
         setup_time_s: Seconds to build CSR, alias tables and the node2vec tables.
         num_samples: Positive samples trained on.
         samples_per_s: ``num_samples / total_time_s``.
+        cpu_time_s: CPU seconds of the process (all threads) over the same span as ``total_time_s``: on a
+            shared machine the work done, independent of how much of the cores the run was given.
         loss: Mean SGNS loss of each pool (sampled every 64th sample).
         settings: The hyper-parameters used.
     """
@@ -108,6 +110,7 @@ class EmbeddingResult:
     loss: list[float] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     walk_mode: str = "uniform"
+    cpu_time_s: float = 0.0
 
     def save(self, folder: str | Path, node_ids: list[str] | None = None, name: str = "embeddings") -> Path:
         """Write ``<name>.npy`` (vertex table) and ``<name>.nodes.txt`` (one original node id per row)."""
@@ -207,7 +210,7 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
                           f"got unknown {unknown}.")
     s = EmbedSettings(model=str(model).lower(), dim=dim, **settings)
     s.check()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     is_line = s.model == "line"
     pq = (s.p, s.q) if s.model == "node2vec" else (1.0, 1.0)
     plan = walk_plan(graph, *pq, edge_weight=edge_weight, mode=s.walk_mode, where="train_embeddings")
@@ -322,4 +325,5 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
     save(schedule.num_pools)
     total = time.perf_counter() - t0
     return EmbeddingResult(vertex, context, sample_time, train_time, total, setup, done,
-                           done / max(total, 1e-9), losses, settings_dict, plan.mode_name)
+                           done / max(total, 1e-9), losses, settings_dict, plan.mode_name,
+                           time.process_time() - cpu0)
