@@ -7,7 +7,10 @@ ELU, then a 1-head output layer). Graph: the seeded synthetic graph shaped like 
 128 features, 40 classes). It is written once as .npy files and every worker, graphscale or peer,
 loads the same files.
 
-Implementations: "graphscale" (graphscale.nn.models.build_node_model), "pyg" (GCNConv/SAGEConv/GATConv on
+Implementations: "graphscale" (graphscale.nn.models.build_node_model), "graphscale-stream" (the same model
+run by ``graphscale.scale.stream.streamed_model`` with an in-memory plan: 4,096-row chunks, ``A_0`` of the
+raw features recomputed per chunk instead of stored, the hidden layer recomputed in backward, logits for
+the training rows only; GCN and SAGE, attention layers do not stream), "pyg" (GCNConv/SAGEConv/GATConv on
 an int64 ``edge_index``), "pyg-csr" (the same layers on the adjacency as a ``torch.sparse_csr_tensor``,
 rows = destinations: PyG's fused sparse path without torch-sparse). GCNConv runs with ``cached=True`` in
 both PyG modes, as graphscale caches its normalisation on the graph.
@@ -18,7 +21,7 @@ Usage:
     python benchmarks/full_batch.py --models gcn --impls graphscale --profile
 
 Output: one JSON line per measurement (bench, impl, model, status, epoch_time_s, peak_rss_mb, ...), then
-one "ratio" line per model comparing graphscale with the fastest PyG mode; a markdown table on stderr.
+one "ratio" line per model and graphscale mode against the fastest PyG mode; a markdown table on stderr.
 """
 
 from __future__ import annotations
@@ -38,7 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (stdlib only: safe in the peer interpreters)
 
 MODELS = ("gcn", "sage", "gat")
-IMPLS = ("graphscale", "pyg", "pyg-csr")
+IMPLS = ("graphscale", "graphscale-stream", "pyg", "pyg-csr")
+OURS = ("graphscale", "graphscale-stream")
+# graphscale-stream: the same model run by graphscale.scale.stream (NGra-style row chunks, recomputation in
+# backward, logits of the training rows only), everything in memory, nothing spilled to disk.
+STREAM_PLAN = {"rows_per_chunk": 4096, "edges_per_block": 1 << 20, "cache_constant": False}
 PEER_VENV = {"pyg": "pyg", "pyg-csr": "pyg"}
 HIDDEN_DIM, HEADS, DROPOUT, LEARNING_RATE = 256, 4, 0.5, 0.01
 TARGET_SPEEDUP, TARGET_RSS_RATIO = 2.0, 0.5
@@ -96,7 +103,8 @@ def read_dataset(data_dir: Path) -> dict[str, Any]:
 
 
 # -- the implementations: each returns (model, forward) -------------------------------------------------
-def setup_graphscale(model_name: str, data: dict[str, Any]) -> tuple[Any, Callable[[], Any], dict[str, Any]]:
+def setup_graphscale(model_name: str, data: dict[str, Any], stream: bool = False
+                     ) -> tuple[Any, Callable[[], Any], dict[str, Any]]:
     import graphscale
     from graphscale.nn.models import build_node_model
 
@@ -109,7 +117,15 @@ def setup_graphscale(model_name: str, data: dict[str, Any]) -> tuple[Any, Callab
     else:
         hparams.update(hidden_dim=HIDDEN_DIM)
     model = build_node_model(model_name, data["num_features"], data["num_classes"], **hparams)
-    return model, lambda: model(graph, x), {"graphscale": graphscale.__version__}
+    versions = {"graphscale": graphscale.__version__}
+    if stream:  # forward() gives the logits of the training rows only (what the loss reads)
+        from graphscale.scale.stream import streamed_model
+        from graphscale.scale.stream_plan import StreamPlan
+
+        runner = streamed_model(model, graph, x, plan=StreamPlan(**STREAM_PLAN))
+        train_idx = data["train_idx"]
+        return model, lambda: runner(x, train_idx), {**versions, "stream_plan": STREAM_PLAN}
+    return model, lambda: model(graph, x), versions
 
 
 def setup_pyg(model_name: str, data: dict[str, Any], mode: str) -> tuple[Any, Callable[[], Any], dict[str, Any]]:
@@ -196,23 +212,24 @@ def build_step(args: argparse.Namespace, record: dict[str, Any]) -> tuple[Callab
 
     torch.manual_seed(args.seed)
     data = read_dataset(Path(args.data))
-    if args.impl == "graphscale":
+    if args.impl in OURS:
         import numba
 
         numba.set_num_threads(args.threads)
         record["numba"] = numba.__version__
-        model, forward, versions = setup_graphscale(args.model, data)
+        model, forward, versions = setup_graphscale(args.model, data, stream=args.impl == "graphscale-stream")
     else:
         model, forward, versions = setup_pyg(args.model, data, args.impl)
     record.update(versions)
     y, train_idx = data["y"], data["train_idx"]
+    rows = slice(None) if args.impl == "graphscale-stream" else train_idx  # streamed: already those rows
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     losses: list[float] = []
 
     def step() -> None:
         model.train()
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(forward()[train_idx], y[train_idx])
+        loss = F.cross_entropy(forward()[rows], y[train_idx])
         loss.backward()
         optimizer.step()
         losses.append(float(loss))
@@ -249,19 +266,19 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 # -- orchestrator ---------------------------------------------------------------------------------------
 def ratio_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """graphscale vs the fastest PyG mode that finished, per model."""
+    """Each graphscale mode vs the fastest PyG mode that finished, per model."""
     out = []
-    for model in dict.fromkeys(r["model"] for r in records):
-        ours = next((r for r in records if r["model"] == model and r["impl"] == "graphscale"
+    for model, impl in ((m, i) for m in dict.fromkeys(r["model"] for r in records) for i in OURS):
+        ours = next((r for r in records if r["model"] == model and r["impl"] == impl
                      and r["status"] == "ok"), None)
-        peers = [r for r in records if r["model"] == model and r["impl"] != "graphscale" and r["status"] == "ok"]
+        peers = [r for r in records if r["model"] == model and r["impl"] not in OURS and r["status"] == "ok"]
         if ours is None or not peers:
             continue
         best = min(peers, key=lambda r: r["epoch_time_s"])
         speedup = best["epoch_time_s"] / ours["epoch_time_s"]
         rss_ratio = ours["peak_rss_mb"] / best["peak_rss_mb"]
         train_rss_ratio = ours["train_rss_mb"] / max(best["train_rss_mb"], 1.0)
-        out.append({"bench": "full_batch", "record": "ratio", "model": model, "impl": "graphscale",
+        out.append({"bench": "full_batch", "record": "ratio", "model": model, "impl": impl,
                     "baseline": best["impl"], "speedup": round(speedup, 3), "rss_ratio": round(rss_ratio, 3),
                     "train_rss_ratio": round(train_rss_ratio, 3),
                     "meets_target": speedup >= TARGET_SPEEDUP and rss_ratio <= TARGET_RSS_RATIO})
@@ -269,11 +286,11 @@ def ratio_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def markdown_table(records: list[dict[str, Any]], ratios: list[dict[str, Any]]) -> str:
-    by_model = {r["model"]: r for r in ratios}
+    by_model = {(r["model"], r["impl"]): r for r in ratios}
     lines = ["| impl | model | epoch_time_s | peak_rss_mb | train_rss_mb | status | speedup vs fastest PyG "
              "| rss ratio | train rss ratio |", "|---|---|---|---|---|---|---|---|---|"]
     for r in records:
-        ratio = by_model.get(r["model"]) if r["impl"] == "graphscale" else None
+        ratio = by_model.get((r["model"], r["impl"]))
         cells = [r["impl"], r["model"], r.get("epoch_time_s", "-"), r.get("peak_rss_mb", "-"),
                  r.get("train_rss_mb", "-"), r["status"],
                  f"{ratio['speedup']}x vs {ratio['baseline']}" if ratio else "-",
@@ -310,7 +327,9 @@ def orchestrate(args: argparse.Namespace) -> int:
         common.emit(info)
         for model in models:
             for impl in impls:
-                python = sys.executable if impl == "graphscale" else common.peer_python(PEER_VENV[impl])
+                if impl == "graphscale-stream" and model == "gat":
+                    continue  # attention layers have no streamed adapter (graphscale.scale.stream_layers)
+                python = sys.executable if impl in OURS else common.peer_python(PEER_VENV[impl])
                 worker_args = [str(Path(__file__).resolve()), "--worker", "--impl", impl, "--model", model,
                                "--data", str(data_dir), "--epochs", str(args.epochs), "--warmup", str(args.warmup),
                                "--threads", str(args.threads), "--seed", str(args.seed),
@@ -341,7 +360,7 @@ def orchestrate(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated: gcn,sage,gat")
-    parser.add_argument("--impls", default=",".join(IMPLS), help="comma-separated: graphscale,pyg,pyg-csr")
+    parser.add_argument("--impls", default=",".join(IMPLS), help="comma-separated: " + ",".join(IMPLS))
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs; the median is reported")
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first (numba compile, caches)")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads for torch, BLAS and numba")

@@ -75,7 +75,7 @@ from ..graph import Graph
 from .stream_adjacency import StreamedGraph
 from .stream_io import NodeFile, SparseRows
 from .stream_layers import DropSite, RowContext, StreamedLayer, split_layer
-from .stream_plan import ModelShape, StreamPlan, plan_for_budget
+from .stream_plan import ModelShape, StreamPlan, plan_for_budget, release_free_memory
 
 __all__ = ["StreamPlan", "StreamedGraph", "StreamedStack", "model_shape", "plan_for_budget", "streamed_model"]
 
@@ -108,6 +108,7 @@ class _Pass:
     aggregated: list[Tensor | None]
     out_rows: Tensor | None = None          # sorted output rows (None: all rows)
     last_rows: Tensor | None = None         # A_{L-1} at out_rows
+    root_rows: Tensor | None = None         # the last layer's root term at the output rows (pre_root layers)
     grads_m: list[Any] = field(default_factory=list)
 
 
@@ -199,8 +200,19 @@ class StreamedStack:
                 st.aggregated[0] = self._constant_first(x, layer)
                 continue
             m = self._new_input(layer.width)
+            with_root = k == len(layers) - 1 and layer.pre_root is not None
+            roots = []
             for sel, ids in self._batches(n):
-                m[sel] = layer.pre(self._inputs(st, sel, ids, k))
+                h = self._inputs(st, sel, ids, k)
+                if with_root:  # m and the root term from one GEMM; r kept at the output rows only
+                    m[sel], r = layer.pre_root(h)
+                    roots.append(r if rows is None else r.index_select(0, _local_rows(rows, sel)))
+                else:
+                    m[sel] = layer.pre(h)
+                del h
+            if with_root:
+                st.root_rows = torch.cat(roots) if roots else torch.empty(0, layer.out_dim)
+                del roots
             st.aggregated[k] = self.graph.aggregate(layer, m, self._new_node(layer.width))
             del m
         last, final = len(layers) - 1, layers[-1]
@@ -208,6 +220,9 @@ class StreamedStack:
         if rows is None:
             out = torch.empty(n, final.out_dim)
             for sel, ids in self._batches(n):
+                if st.root_rows is not None:
+                    out[sel] = final.post_root(_rows_of(a_last, sel), st.root_rows[sel], self._context(ids))
+                    continue
                 h = self._inputs(st, sel, ids, last) if final.post_uses_input else None
                 out[sel] = final.post(_rows_of(a_last, sel), h, self._context(ids))
         else:
@@ -216,10 +231,15 @@ class StreamedStack:
                             or [torch.empty(0, final.out_dim)])
             if keep:  # A_{L-1} is needed at the output rows only
                 st.aggregated[last] = None
+        if keep:
+            release_free_memory()
         return out, st
 
-    def _constant_first(self, x: Tensor, layer: StreamedLayer) -> Tensor:
-        """``A_0 = Agg_0(x)``, cached while ``x`` is the same unmodified tensor."""
+    def _constant_first(self, x: Tensor, layer: StreamedLayer) -> Any:
+        """``A_0 = Agg_0(x)``, cached while ``x`` is the same unmodified tensor (rows recomputed on demand
+        when the plan does not cache it)."""
+        if not self.graph.plan.cache_constant:
+            return _AggregatedRows(self.graph, layer, x)
         cache = self._cache
         if cache is not None and cache[0]() is x and cache[1] == x._version:
             return cache[2]
@@ -234,6 +254,8 @@ class StreamedStack:
         final = self.layers[-1]
         if p1 == p0:
             return a_rows.new_empty(0, final.out_dim)
+        if st.root_rows is not None:
+            return final.post_root(a_rows[p0:p1], st.root_rows[p0:p1], self._context(st.out_rows[p0:p1]))
         local = st.out_rows[p0:p1] - sel.start
         h = self._inputs(st, sel, ids, len(self.layers) - 1).index_select(0, local) if final.post_uses_input else None
         return final.post(a_rows[p0:p1], h, self._context(st.out_rows[p0:p1]))
@@ -253,22 +275,33 @@ class StreamedStack:
             h = st.sites[0](st.x[sel], ids)
             if st.grads_m[0] is not None and leaf is None:
                 pairs.append((layers[0].pre(h), _rows_of(st.grads_m[0], sel)))
+        root = None  # the last layer's root term of these rows, when it comes with its aggregation input
         for k in range(start, last):
             layer = layers[k]
             a = leaf if (k == start and leaf is not None) else _rows_of(st.aggregated[k], sel)
             h = self._between(k, layer.post(a, h if layer.post_uses_input else None, self._context(ids)), st.sites, ids)
-            pairs.append((layers[k + 1].pre(h), _rows_of(st.grads_m[k + 1], sel)))
+            if k + 1 == last and layers[last].pre_root is not None:
+                m, root = layers[last].pre_root(h)
+            else:
+                m = layers[k + 1].pre(h)
+            pairs.append((m, _rows_of(st.grads_m[k + 1], sel)))
         p0, p1 = _positions(st.out_rows, sel) if st.out_rows is not None else (sel.start, sel.stop)
         if p1 > p0:
             final = layers[last]
             if st.out_rows is not None:
                 local = st.out_rows[p0:p1] - sel.start
                 a = leaf if (start == last and leaf is not None) else st.last_rows[p0:p1]
-                h_out = h.index_select(0, local) if final.post_uses_input else None
-                z = final.post(a, h_out, self._context(st.out_rows[p0:p1]))
+                if root is not None:
+                    z = final.post_root(a, root.index_select(0, local), self._context(st.out_rows[p0:p1]))
+                else:
+                    h_out = h.index_select(0, local) if final.post_uses_input else None
+                    z = final.post(a, h_out, self._context(st.out_rows[p0:p1]))
             else:
                 a = leaf if (start == last and leaf is not None) else _rows_of(st.aggregated[last], sel)
-                z = final.post(a, h if final.post_uses_input else None, self._context(ids))
+                if root is not None:
+                    z = final.post_root(a, root, self._context(ids))
+                else:
+                    z = final.post(a, h if final.post_uses_input else None, self._context(ids))
             pairs.append((z, grad_out[p0:p1]))
         return pairs
 
@@ -278,6 +311,14 @@ class StreamedStack:
         st.grads_m = [None] * len(layers)
         for k in range(last, -1, -1):
             if not self.shape.needs_grad[k]:
+                continue
+            if k == last and layers[k].post_grad_a is not None:  # affine post: G_A = post_grad_a(G_out)
+                grad_last = layers[k].post_grad_a(grad_out)
+                grad_a = SparseRows(st.out_rows, grad_last, n) if st.out_rows is not None else grad_last
+                st.grads_m[k] = self.graph.aggregate(layers[k], grad_a, self._new_node(layers[k].width),
+                                                     transposed=True, consume=grad_last is not grad_out)
+                del grad_a, grad_last
+                release_free_memory()
                 continue
             if k == last and st.out_rows is not None:  # G_A_{L-1} lives on the output rows only
                 grad_a: Any = SparseRows(st.out_rows, torch.empty(st.out_rows.numel(), layers[k].width), n)
@@ -316,6 +357,7 @@ class StreamedStack:
             for i, g in enumerate(part):
                 if g is not None:
                     totals[i] = g if totals[i] is None else totals[i].add_(g)
+        release_free_memory()
         return totals
 
 
@@ -334,6 +376,23 @@ class _Streamed(torch.autograd.Function):
         grads = ctx.runner._backward(state, grad, list(ctx.params))
         del state
         return (None, None, None, *grads)
+
+
+class _AggregatedRows:
+    """``A_0 = Agg_0(x)`` that is never stored: ``read(r0, r1)`` aggregates those rows from ``x`` now."""
+
+    def __init__(self, graph: StreamedGraph, layer: StreamedLayer, x: Tensor) -> None:
+        self.graph, self.layer, self.x = graph, layer, x
+        self.shape = (graph.num_nodes, layer.width)
+
+    def read(self, r0: int, r1: int) -> Tensor:
+        return self.graph.aggregate_rows(self.layer, self.x, r0, r1)
+
+
+def _local_rows(sorted_rows: Tensor, sel: slice) -> Tensor:
+    """Positions inside ``sel`` of the sorted ``rows`` that fall into it."""
+    p0, p1 = _positions(sorted_rows, sel)
+    return sorted_rows[p0:p1] - sel.start
 
 
 def _positions(sorted_rows: Tensor, sel: slice) -> tuple[int, int]:

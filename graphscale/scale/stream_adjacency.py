@@ -252,6 +252,30 @@ class ChunkedAdjacency:
         return out
 
 
+    def aggregate_rows(self, read: TileReader, r0: int, r1: int, *, mean: bool = False,
+                       inv_row: Tensor | None = None, inv_col: Tensor | None = None) -> Tensor:
+        """Rows ``[r0, r1)`` of :meth:`aggregate` (``read`` as there), as a new ``[r1 - r0, F]`` tensor."""
+        weighted = inv_row is not None and inv_col is not None
+        factors = (inv_col.numpy(), inv_row.numpy()) if weighted else None
+        single = self.num_tiles == 1
+        out = None
+        for s in range(self.num_tiles):
+            c0 = int(self.col_bounds[s])
+            lhs = read(c0, int(self.col_bounds[s + 1])).contiguous()
+            width = lhs.shape[1]
+            if out is None:
+                out = np.empty((r1 - r0, width), dtype=np.float32)
+            lhs_np = lhs.numpy() if lhs.shape[0] else np.zeros((1, width), np.float32)
+            indptr, cols = self.block(s, r0, r1)
+            target = out if s == 0 else np.empty_like(out)
+            _spmm(indptr, cols, lhs_np, target, mean and single, factors and (*factors, c0, r0), self._edge_ids)
+            if s > 0:
+                _add_rows(out, target)
+        if mean and not single:
+            _mean_rows(out, self.degrees[r0:r1])
+        return torch.from_numpy(out)
+
+
 def _spmm(indptr: np.ndarray, cols: np.ndarray, lhs: np.ndarray, out: np.ndarray, mean: bool, weights,
           edge_ids: Callable[[int], np.ndarray]) -> None:
     """One block through the SAGA sum/mean gSpMM kernel (``copy_lhs``, or ``mul`` with per-entry weights)."""
@@ -334,6 +358,14 @@ class StreamedGraph:
         if spec.gcn:
             factors = {"inv_row": inv_out, "inv_col": inv_in} if transposed else {"inv_row": inv_in, "inv_col": inv_out}
         return adjacency.aggregate(read, out, mean=spec.reduce == "mean" and not transposed, **factors)
+
+
+    def aggregate_rows(self, layer: StreamedLayer, source: Tensor, r0: int, r1: int) -> Tensor:
+        """Rows ``[r0, r1)`` of ``Agg(source)`` (forward direction), computed now: ``[r1 - r0, width]``."""
+        spec = layer.aggregation
+        forward, _, inv_in, inv_out = self.adjacency(spec.self_loops)
+        factors = {"inv_row": inv_in, "inv_col": inv_out} if spec.gcn else {}
+        return forward.aggregate_rows(reader_of(source), r0, r1, mean=spec.reduce == "mean", **factors)
 
 
 __all__ = ["ChunkedAdjacency", "StreamedGraph", "TileReader", "chunk_bounds", "inverse_sqrt_degrees"]

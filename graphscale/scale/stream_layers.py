@@ -9,6 +9,15 @@
 * ``post(a, h, rows) -> out``: a node-wise map of the aggregated rows ``a [R, width]`` (and, when
   ``post_uses_input``, the layer input rows ``h``) to the layer output ``[R, F_out]``.
 
+Two optional shortcuts let the executor skip recomputation:
+
+* ``post_grad_a(g) -> g_a``: the gradient of ``post`` w.r.t. ``a`` given the output gradient, when ``post``
+  is affine in ``a`` (GCN and GraphSAGE without normalisation): the last layer's ``G_A`` then needs no
+  recomputed rows at all;
+* ``pre_root(h) -> (m, r)`` with ``post_root(a, r, rows) == post(a, h, rows)``: the aggregation input and the
+  root term ``r = h W_root^T [R, F_out]`` from one GEMM over ``h`` (GraphSAGE). The executor keeps ``r`` of
+  the output rows from the forward pass instead of recomputing the hidden rows ``h`` for the output.
+
 Both node-wise parts are plain torch code on the layer's own parameters, so gradients reach the model's
 parameters and the same ``nn.Module`` keeps training, checkpointing and evaluating unchanged. Each adapter
 follows its layer's ``forward`` (the NGra dataflow rule included: the projection runs on the side with the
@@ -68,6 +77,9 @@ class StreamedLayer:
     pre_has_params: bool             # m depends on parameters (its gradient must be propagated)
     post_uses_input: bool            # post reads the layer input rows h (a root / self term)
     post_uses_degrees: bool = False  # post reads RowContext.in_degrees
+    post_grad_a: Callable[[Tensor], Tensor] | None = None   # d post / d a applied to a gradient (affine post)
+    pre_root: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None   # h -> (m, root term r)
+    post_root: Callable[[Tensor, Tensor, RowContext], Tensor] | None = None   # (a, r, rows) -> out
 
 
 ADAPTERS: dict[type, Callable[[nn.Module], StreamedLayer]] = {}
@@ -104,9 +116,12 @@ def _gcn(conv: GCNConv) -> StreamedLayer:
             return F.linear(a, weight, bias)
         return a if bias is None else a + bias
 
+    def post_grad_a(grad: Tensor) -> Tensor:
+        return grad if project_first else grad @ weight
+
     return StreamedLayer(conv, Aggregation("sum", conv.add_self_loops, conv.normalize),
                          conv.out_dim if project_first else conv.in_dim, conv.out_dim, pre, post,
-                         pre_has_params=project_first, post_uses_input=False)
+                         pre_has_params=project_first, post_uses_input=False, post_grad_a=post_grad_a)
 
 
 def _sage(conv: SAGEConv) -> StreamedLayer:
@@ -131,9 +146,28 @@ def _sage(conv: SAGEConv) -> StreamedLayer:
             out = torch.addmm(out, h, root.t())
         return F.normalize(out, p=2.0, dim=-1) if conv.normalize else out
 
+    shortcuts: dict = {}
+    if not gcn and not conv.normalize:
+        shortcuts["post_grad_a"] = (lambda grad: grad) if project_first else (lambda grad: grad @ neigh)
+    if not gcn and root is not None:
+        out_dim = conv.out_dim
+
+        def pre_root(h: Tensor) -> tuple[Tensor, Tensor]:
+            if not project_first:
+                return h, F.linear(h, root)
+            m, r = F.linear(h, torch.cat([neigh, root], dim=0)).split(out_dim, dim=1)  # one GEMM, as SAGEConv
+            return m, r
+
+        def post_root(a: Tensor, r: Tensor, rows: RowContext) -> Tensor:
+            out = a + r if project_first else torch.addmm(r, a, neigh.t())
+            if bias is not None:
+                out = out + bias
+            return F.normalize(out, p=2.0, dim=-1) if conv.normalize else out
+
+        shortcuts.update(pre_root=pre_root, post_root=post_root)
     return StreamedLayer(conv, Aggregation("sum" if gcn else "mean"), conv.out_dim if project_first else conv.in_dim,
                          conv.out_dim, pre, post, pre_has_params=project_first,
-                         post_uses_input=gcn or root is not None, post_uses_degrees=gcn)
+                         post_uses_input=gcn or root is not None, post_uses_degrees=gcn, **shortcuts)
 
 
 register(GCNConv, _gcn)

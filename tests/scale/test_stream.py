@@ -21,6 +21,9 @@ NUM_NODES, IN_DIM, NUM_CLASSES = 257, 24, 5
 ROW_CHUNKS = StreamPlan(rows_per_chunk=37, edges_per_block=400)
 TILES_ON_DISK = StreamPlan(rows_per_chunk=50, edges_per_block=250, col_tiles=3, spill_adjacency=True,
                            spill_inputs=True)
+RECOMPUTED_FIRST = StreamPlan(rows_per_chunk=41, edges_per_block=350, cache_constant=False)
+TILED_RECOMPUTED = StreamPlan(rows_per_chunk=33, edges_per_block=300, col_tiles=3, spill_inputs=True,
+                              cache_constant=False)
 ALL_ON_DISK = StreamPlan(rows_per_chunk=64, edges_per_block=300, col_tiles=2, spill_adjacency=True,
                          spill_inputs=True, spill_nodes=True)
 
@@ -42,6 +45,10 @@ MODELS = {
     "sage-gcn-3": ("sage", {"hidden_dim": 16, "num_layers": 3, "aggregator": "gcn"}),
     "sage-normalize": ("sage", {"hidden_dim": 12, "normalize": True}),
     "gcn-1-layer": ("gcn", {"num_layers": 1, "input_dropout": 0.3}),
+    # raw features in (no input dropout): A_0 is a constant, cached or recomputed per chunk by the plan
+    "gcn-constant-input": ("gcn", {"hidden_dim": 32, "input_dropout": 0.0}),
+    "sage-constant-input": ("sage", {"hidden_dim": 32, "input_dropout": 0.0}),
+    "sage-1-layer-constant-input": ("sage", {"num_layers": 1, "input_dropout": 0.0}),
 }
 
 
@@ -65,8 +72,8 @@ def run_both(name: str, plan: StreamPlan, graph: gs.Graph, x: torch.Tensor, rows
     return results, evaluation, runner
 
 
-@pytest.mark.parametrize("plan", [ROW_CHUNKS, TILES_ON_DISK, ALL_ON_DISK],
-                         ids=["row-chunks", "tiles-on-disk", "all-on-disk"])
+@pytest.mark.parametrize("plan", [ROW_CHUNKS, TILES_ON_DISK, ALL_ON_DISK, RECOMPUTED_FIRST, TILED_RECOMPUTED],
+                         ids=["row-chunks", "tiles-on-disk", "all-on-disk", "recomputed-first", "tiled-recomputed"])
 @pytest.mark.parametrize("name", list(MODELS))
 def test_equal_outputs_and_gradients(name, plan, tmp_path):
     plan = StreamPlan(**{**plan.__dict__, "spill_dir": str(tmp_path)})
@@ -82,6 +89,23 @@ def test_equal_outputs_and_gradients(name, plan, tmp_path):
     torch.testing.assert_close(out_eval, ref_eval, rtol=1e-5, atol=1e-6)
     if name == "gcn" and plan.col_tiles == 1:  # same edges, same order, bit-equal weights: identical outputs
         assert torch.equal(out, ref) and torch.equal(out_eval, ref_eval)
+
+
+@pytest.mark.parametrize("name", ["gcn-constant-input", "sage-constant-input"])
+def test_uncached_first_aggregation_is_recomputed_not_stored(name, monkeypatch):
+    """With ``cache_constant=False`` no ``[N, F_in]`` A_0 is kept; its rows are aggregated chunk by chunk."""
+    calls = []
+    original = StreamedGraph.aggregate_rows
+    monkeypatch.setattr(StreamedGraph, "aggregate_rows",
+                        lambda self, *args: calls.append(args[2:]) or original(self, *args))
+    graph = random_graph()
+    x = torch.randn(NUM_NODES, IN_DIM, generator=torch.Generator().manual_seed(1))
+    rows = torch.arange(0, NUM_NODES, 3)
+    ((ref, ref_grads), (out, grads)), _, runner = run_both(name, RECOMPUTED_FIRST, graph, x, rows)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    assert runner._cache is None and calls and all(r1 - r0 <= RECOMPUTED_FIRST.rows_per_chunk for r0, r1 in calls)
 
 
 def test_all_rows_small_tensors_and_duplicate_rows():
