@@ -89,3 +89,16 @@ def test_plan_tiles_wide_aggregation_inputs():
     assert tiled.spill_inputs and not tiled.spill_nodes and tiled.col_tiles >= 4
     assert tiled.estimate["peak"] <= 14 * 2**30
     assert plan_for_budget(8 * 2**30, NODES, EDGES, WIDE_INPUT, base=BASE).spill_nodes
+
+
+def test_in_memory_plans_recompute_the_first_aggregation_before_failing():
+    """``spill=False``: never a file; when A_0 does not fit beside the rest it is recomputed per chunk."""
+    roomy = plan_for_budget(16 * 2**30, NODES, EDGES, PRODUCTS_GCN, base=BASE, spill=False)
+    assert roomy.cache_constant and not (roomy.spill_adjacency or roomy.spill_inputs or roomy.spill_nodes)
+    tight = plan_for_budget(5 * 2**30, NODES, EDGES, PRODUCTS_GCN, base=BASE, spill=False)
+    assert not tight.cache_constant and not tight.spill_adjacency and tight.estimate["peak"] <= 5 * 2**30
+    assert tight.estimate["node_state"] < roomy.estimate["node_state"] - 4 * NODES * 99
+    with pytest.raises(ConfigError, match="expected a budget the streamed model fits in"):
+        plan_for_budget(4 * 2**30, NODES, EDGES, PRODUCTS_GCN, base=BASE, spill=False)
+    # a first layer that projects first has no constant A_0: nothing to recompute
+    assert plan_for_budget(24 * 2**30, NODES, EDGES, WIDE_INPUT, base=BASE, spill=False).cache_constant
