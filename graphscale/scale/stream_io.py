@@ -5,7 +5,9 @@
   process's resident memory (a memory map would count its touched pages as resident).
 * :class:`SparseRows`: an ``[N, F]`` tensor that is zero except on a few sorted rows (the output
   gradient lives on the training rows only); tiles are materialised on demand.
-* :func:`reader_of`: ``read(c0, c1) -> [c1 - c0, F]`` for a tensor, a NodeFile or SparseRows.
+* :class:`AggregatedRows`: ``A_0`` of a constant input that is never stored (rows aggregated on demand).
+* :func:`reader_of`: ``read(c0, c1) -> [c1 - c0, F]`` for a tensor, a NodeFile or SparseRows; ``rows_of`` and
+  ``gather_rows`` read row ranges / sorted rows of any of them.
 """
 
 from __future__ import annotations
@@ -75,6 +77,46 @@ def reader_of(source: Any) -> Callable[[int, int], Tensor]:
     return source.read
 
 
+class AggregatedRows:
+    """``A_0 = Agg_0(x)`` that is never stored: ``read(r0, r1)`` aggregates those rows from ``x`` now."""
+
+    def __init__(self, graph: Any, layer: Any, x: Tensor) -> None:  # StreamedGraph, StreamedLayer
+        self.graph, self.layer, self.x = graph, layer, x
+        self.shape = (graph.num_nodes, layer.width)
+
+    def read(self, r0: int, r1: int) -> Tensor:
+        return self.graph.aggregate_rows(self.layer, self.x, r0, r1)
+
+
+def local_rows(sorted_rows: Tensor, sel: slice) -> Tensor:
+    """Positions inside ``sel`` of the sorted ``rows`` that fall into it."""
+    p0, p1 = positions(sorted_rows, sel)
+    return sorted_rows[p0:p1] - sel.start
+
+
+def positions(sorted_rows: Tensor, sel: slice) -> tuple[int, int]:
+    """Range ``[p0, p1)`` of the sorted ``rows`` that fall into ``sel``."""
+    bounds = torch.searchsorted(sorted_rows, torch.tensor([sel.start, sel.stop], dtype=sorted_rows.dtype))
+    return int(bounds[0]), int(bounds[1])
+
+
+def rows_of(source: Any, sel: slice) -> Tensor:
+    """Rows ``sel`` of a tensor (a view) or of a NodeFile (read from disk)."""
+    return source[sel] if isinstance(source, Tensor) else source.read(sel.start, sel.stop)
+
+
+def gather_rows(source: Any, rows: Tensor, batches: Any) -> Tensor:
+    """``source[rows]`` for sorted ``rows``, reading a NodeFile one row chunk at a time."""
+    if isinstance(source, Tensor):
+        return source.index_select(0, rows)
+    parts = []
+    for sel, _ in batches:
+        p0, p1 = positions(rows, sel)
+        if p1 > p0:
+            parts.append(rows_of(source, sel).index_select(0, rows[p0:p1] - sel.start))
+    return torch.cat(parts) if parts else torch.empty(0, source.shape[1])
+
+
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
@@ -82,4 +124,5 @@ def _unlink(path: str) -> None:
         pass
 
 
-__all__ = ["NodeFile", "SparseRows", "reader_of"]
+__all__ = ["AggregatedRows", "NodeFile", "SparseRows", "gather_rows", "local_rows", "positions", "reader_of",
+           "rows_of"]
