@@ -220,9 +220,16 @@ def tuned(lines: list[dict[str, Any]], dataset: str, method: str) -> tuple[str, 
 
 def final_stats(lines: list[dict[str, Any]], dataset: str, method: str, key: str | None = None
                 ) -> tuple[float, float, int] | None:
-    """Mean and std of test accuracy of the final runs of (dataset, method) (same key), and their count."""
-    values = [r["test_acc"] for r in lines if r.get("status") == "ok" and r["stage"] == "final"
-              and (r["dataset"], r["method"]) == (dataset, method) and (key is None or r["key"] == key)]
+    """Mean and std of test accuracy of the final runs of (dataset, method) (same key), and their count.
+
+    The final stage does not repeat a seed the tune stage already ran with the winning config, so a tuning
+    line of a key that has final lines counts as that seed's final run (one value per key and seed).
+    """
+    ok = [r for r in lines if r.get("status") == "ok" and (r["dataset"], r["method"]) == (dataset, method)
+          and (key is None or r["key"] == key)]
+    keys = {r["key"] for r in ok if r["stage"] == "final"}
+    runs = {(r["key"], r["seed"]): r["test_acc"] for r in ok if r["key"] in keys and r["stage"] in ("tune", "final")}
+    values = list(runs.values())
     return (mean(values), pstdev(values), len(values)) if values else None
 
 
@@ -233,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", type=int, default=5, help="final runs per config")
     parser.add_argument("--tune-seeds", type=int, default=2, help="runs per tuning variant")
+    parser.add_argument("--max-variants", type=int, default=None,
+                        help="tune only the first N variants of each method's grid (a shorter sweep)")
     parser.add_argument("--output", default=str(OUT / "minibatch_accuracy.jsonl"))
     args = parser.parse_args(argv)
     datasets, methods = args.datasets.split(","), args.methods.split(",")
@@ -243,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     if args.stage == "tune":
         jobs = [(d, m, name, base_config(d, m, overrides)) for d in datasets for m in methods
-                for name, overrides in GRID[m](NUM_NODES[d]).items()]
+                for name, overrides in list(GRID[m](NUM_NODES[d]).items())[:args.max_variants]]
         sweep(jobs, list(range(args.tune_seeds)), "tune", output)
     elif args.stage == "final":
         lines, jobs = read_lines(output), []

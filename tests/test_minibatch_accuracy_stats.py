@@ -1,0 +1,26 @@
+"""benchmarks/minibatch_accuracy.py: a final run that the tune stage already did counts as a final seed."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+minibatch_accuracy = pytest.importorskip("minibatch_accuracy")
+
+
+def _line(stage, key, seed, acc, method="neighbor"):
+    return {"status": "ok", "stage": stage, "dataset": "citeseer", "method": method, "key": key, "seed": seed,
+            "test_acc": acc, "val_acc": acc}
+
+
+def test_final_stats_counts_the_tuning_seed_of_the_winning_key():
+    lines = [_line("tune", "win", 0, 0.70), _line("tune", "lose", 0, 0.10),
+             *(_line("final", "win", seed, 0.70) for seed in range(1, 5))]
+    mean, std, count = minibatch_accuracy.final_stats(lines, "citeseer", "neighbor")
+    assert count == 5 and mean == pytest.approx(0.70) and std == pytest.approx(0.0)
+    assert minibatch_accuracy.final_stats(lines, "citeseer", "neighbor", "win")[2] == 5
+
+
+def test_final_stats_needs_a_final_run():
+    assert minibatch_accuracy.final_stats([_line("tune", "win", 0, 0.7)], "citeseer", "neighbor") is None
