@@ -22,5 +22,5 @@ def test_final_stats_counts_the_tuning_seed_of_the_winning_key():
     assert minibatch_accuracy.final_stats(lines, "citeseer", "neighbor", "win")[2] == 5
 
 
-def test_final_stats_needs_a_final_run():
-    assert minibatch_accuracy.final_stats([_line("tune", "win", 0, 0.7)], "citeseer", "neighbor") is None
+def test_final_stats_ignores_runs_of_no_current_variant():
+    assert minibatch_accuracy.final_stats([_line("tune", "old", 0, 0.7)], "citeseer", "neighbor") is None
