@@ -38,11 +38,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..config.registry import Registry
 from ..errors import ConfigError, ShapeError
-from .kernels import batched_distance, pairwise_distance
+from .kernels import batched_distance, indexed_distance, pairwise_distance
 
 SIDES = ("head", "tail")
 
@@ -109,6 +110,13 @@ class Interaction:
             return self._distance_score(torch.linalg.vector_norm(q.unsqueeze(1) - c, dim=-1))
         return self._distance_score(batched_distance(q, c, self.comparator))
 
+    def compare_indexed(self, q: Tensor, table: Tensor, index: Tensor) -> Tensor:
+        """Each query against its own candidates, rows ``index`` of ``table``.
+        Shapes: ``[B, D]`` x ``[U, D]``, ``[B, K]`` -> ``[B, K]``."""
+        if self.comparator in ("l1", "complex-l1"):
+            return self._distance_score(indexed_distance(q, table, index, self.comparator))
+        return self.compare_batched(q, F.embedding(index, table))
+
     # -- scores -----------------------------------------------------------------------------------------------
     def score(self, head: Tensor, relation: Tensor, tail: Tensor) -> Tensor:
         """Score of each triple.
@@ -139,6 +147,12 @@ class Interaction:
             return self.compare_batched(q, candidates)
         raise ShapeError(f"{type(self).__name__}.score_candidates: expected candidates [K, D] or [B, K, D], got "
                          f"shape {tuple(candidates.shape)}.")
+
+    def score_indexed(self, entity: Tensor, relation: Tensor, table: Tensor, index: Tensor, side: str) -> Tensor:
+        """:meth:`score_candidates` with per-query candidates given as rows ``index [B, K]`` of ``table [U, De]``
+        (the distance models never gather them into ``[B, K, De]``). Returns ``[B, K]``."""
+        _check_side(side)
+        return self.compare_indexed(self.query(entity, relation, side), table, index)
 
     def factors(self, head: Tensor, relation: Tensor, tail: Tensor) -> list[Tensor]:
         """Embedding factors the N3 / L2 regularisers act on (complex models: moduli per coordinate)."""

@@ -15,8 +15,10 @@ end, so there are no write races). Both layouts are covered:
 
 * shared: ``q [B, D]`` against one candidate set ``c [K, D]`` -> ``[B, K]`` (shared negatives,
   scoring against all entities);
-* batched: ``q [B, D]`` against its own candidates ``c [B, K, D]`` -> ``[B, K]`` (per-positive
-  negatives).
+* batched: ``q [B, D]`` against its own candidates ``c [B, K, D]`` -> ``[B, K]``;
+* indexed: ``q [B, D]`` against its own candidates given as rows ``index [B, K]`` of a table ``[U, D]``
+  (per-positive negatives): no ``[B, K, D]`` gather forward, and the table gradient is accumulated row by row
+  from a counting sort of ``index`` (each table row owned by one thread: no write races, no buffers).
 
 ``pairwise_distance`` / ``batched_distance`` dispatch: float32/float64 CPU tensors go to numba, any
 other device or dtype to the plain torch expression (which is also the test oracle).
@@ -30,6 +32,7 @@ import torch
 from numba import prange
 from torch import Tensor
 
+from ..errors import ShapeError
 from ..saga.kernels.cpu import num_threads
 
 COMPARATORS = ("l1", "complex-l1")
@@ -131,6 +134,79 @@ def _batched_backward(q, c, grad, complex_mode, grad_q, grad_c):
                     grad_c[b, k, j] = -step
 
 
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def _indexed_forward(q, table, index, complex_mode, out):
+    num_q, num_c = index.shape
+    dim = q.shape[1]
+    half = dim // 2
+    for b in prange(num_q):
+        for k in range(num_c):
+            u = index[b, k]
+            total = 0.0
+            if complex_mode:
+                for j in range(half):
+                    dr = q[b, j] - table[u, j]
+                    di = q[b, half + j] - table[u, half + j]
+                    total += np.sqrt(dr * dr + di * di)
+            else:
+                for j in range(dim):
+                    total += abs(q[b, j] - table[u, j])
+            out[b, k] = total
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pair_grad(q, table, b, u, g, complex_mode, target, sign):
+    """``target += sign * d(g * dist(q[b], table[u])) / dq[b]``."""
+    dim = q.shape[1]
+    half = dim // 2
+    if complex_mode:
+        for j in range(half):
+            dr = q[b, j] - table[u, j]
+            di = q[b, half + j] - table[u, half + j]
+            norm = np.sqrt(dr * dr + di * di)
+            scale = sign * g / norm if norm > 0.0 else 0.0
+            target[j] += scale * dr
+            target[half + j] += scale * di
+    else:
+        for j in range(dim):
+            diff = q[b, j] - table[u, j]
+            if diff > 0.0:
+                target[j] += sign * g
+            elif diff < 0.0:
+                target[j] -= sign * g
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def _indexed_backward(q, table, index, grad, complex_mode, grad_q, grad_table):
+    """grad_q [B, D] and grad_table [U, D] (both zeroed) receive the gradients of ``sum grad * dist``."""
+    num_q, num_c = index.shape
+    num_rows = table.shape[0]
+    for b in prange(num_q):
+        for k in range(num_c):
+            if grad[b, k] != 0.0:
+                _pair_grad(q, table, b, index[b, k], grad[b, k], complex_mode, grad_q[b], 1.0)
+    # counting sort of the pairs by table row, then one thread per row
+    starts = np.zeros(num_rows + 1, dtype=np.int64)
+    for b in range(num_q):
+        for k in range(num_c):
+            starts[index[b, k] + 1] += 1
+    for u in range(num_rows):
+        starts[u + 1] += starts[u]
+    fill = starts[:-1].copy()
+    pairs = np.empty(num_q * num_c, dtype=np.int64)
+    for b in range(num_q):
+        for k in range(num_c):
+            u = index[b, k]
+            pairs[fill[u]] = b * num_c + k
+            fill[u] += 1
+    for u in prange(num_rows):
+        for p in range(starts[u], starts[u + 1]):
+            b = pairs[p] // num_c
+            k = pairs[p] - b * num_c
+            if grad[b, k] != 0.0:
+                _pair_grad(q, table, b, u, grad[b, k], complex_mode, grad_table[u], -1.0)
+
+
 # -- torch reference (any device) ----------------------------------------------------------------------------------
 def reference_distance(q: Tensor, c: Tensor, comparator: str) -> Tensor:
     """Plain torch broadcast of ``q [B, D]`` against ``c [K, D]`` (shared) or ``c [B, K, D]`` (batched)."""
@@ -189,6 +265,45 @@ class _BatchedDistance(torch.autograd.Function):
         grad_c = torch.empty_like(c)
         _batched_backward(q.numpy(), c.numpy(), grad.numpy(), ctx.complex_mode, grad_q.numpy(), grad_c.numpy())
         return grad_q, grad_c, None
+
+
+class _IndexedDistance(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q: Tensor, table: Tensor, index: Tensor, complex_mode: bool) -> Tensor:  # type: ignore[override]
+        q, table, index = q.contiguous(), table.contiguous(), index.contiguous().to(torch.int64)
+        out = torch.empty(index.shape[0], index.shape[1], dtype=q.dtype)
+        num_threads(index.numel() * q.shape[1])
+        _indexed_forward(q.detach().numpy(), table.detach().numpy(), index.numpy(), complex_mode, out.numpy())
+        ctx.save_for_backward(q, table, index)
+        ctx.complex_mode = complex_mode
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        q, table, index = ctx.saved_tensors
+        grad = grad.contiguous()
+        num_threads(index.numel() * q.shape[1])
+        grad_q, grad_table = torch.zeros_like(q), torch.zeros_like(table)
+        _indexed_backward(q.detach().numpy(), table.detach().numpy(), index.numpy(), grad.numpy(),
+                          ctx.complex_mode, grad_q.numpy(), grad_table.numpy())
+        return grad_q, grad_table, None, None
+
+
+def indexed_distance(q: Tensor, table: Tensor, index: Tensor, comparator: str) -> Tensor:
+    """Distance of each query to its own candidates, rows ``index`` of ``table`` (never gathered).
+
+    Shapes:
+        q: ``[B, D]``; table: ``[U, D]``; index: ``[B, K]`` int (values in ``[0, U)``); return: ``[B, K]``.
+    """
+    if index.dim() != 2 or index.shape[0] != q.shape[0] or table.shape[-1] != q.shape[-1]:
+        raise ShapeError(f"indexed_distance: expected q [B, D], table [U, D], index [B, K], got q "
+                         f"{tuple(q.shape)}, table {tuple(table.shape)}, index {tuple(index.shape)}.")
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= table.shape[0]):
+        raise ShapeError(f"indexed_distance: expected index values in [0, {table.shape[0]}), got "
+                         f"{int(index.min())} .. {int(index.max())}.")
+    if _numba_ok(q, table) and index.device.type == "cpu":
+        return _IndexedDistance.apply(q, table, index, comparator == "complex-l1")
+    return reference_distance(q, torch.nn.functional.embedding(index, table), comparator)
 
 
 def pairwise_distance(q: Tensor, c: Tensor, comparator: str) -> Tensor:

@@ -127,20 +127,26 @@ def train_step(interaction: Interaction, entities: EmbeddingTable, relations: Em
     if opts.negative_mode == "shared":
         offset = 2 * num_pos
         cand_tail, cand_head = F.embedding(inverse[offset:offset + k], ent), F.embedding(inverse[offset + k:], ent)
-    elif opts.negative_mode == "per-positive":
+    elif opts.negative_mode == "per-positive":  # candidate rows of ent, scored without a [B, K, D] gather
         offset = 2 * num_pos
-        cand_tail = F.embedding(inverse[offset:offset + num_tail * k].view(num_tail, k), ent)
-        cand_head = F.embedding(inverse[offset + num_tail * k:].view(num_pos - num_tail, k), ent)
+        cand_tail = inverse[offset:offset + num_tail * k].view(num_tail, k)
+        cand_head = inverse[offset + num_tail * k:].view(num_pos - num_tail, k)
     else:
         lo_t, hi_t = tail_range
         lo_h, hi_h = head_range
         cand_tail, cand_head = ent[lo_t:hi_t], ent[lo_h:hi_h]
         target = torch.cat([local[tail_part, 2] - lo_t, local[head_part, 0] - lo_h])
     scores = []
-    if num_tail:
-        scores.append(interaction.score_candidates(h[tail_part], r[tail_part], cand_tail, "tail"))
-    if num_pos - num_tail:
-        scores.append(interaction.score_candidates(t[head_part], r[head_part], cand_head, "head"))
+    if opts.negative_mode == "per-positive":
+        if num_tail:
+            scores.append(interaction.score_indexed(h[tail_part], r[tail_part], ent, cand_tail, "tail"))
+        if num_pos - num_tail:
+            scores.append(interaction.score_indexed(t[head_part], r[head_part], ent, cand_head, "head"))
+    else:
+        if num_tail:
+            scores.append(interaction.score_candidates(h[tail_part], r[tail_part], cand_tail, "tail"))
+        if num_pos - num_tail:
+            scores.append(interaction.score_candidates(t[head_part], r[head_part], cand_head, "head"))
     neg = torch.cat(scores) if len(scores) > 1 else scores[0]
     loss = _loss(opts, pos, neg, weight, target)
     reg = regularization(opts.regularizer, interaction.factors(h, r, t), opts.regularization)

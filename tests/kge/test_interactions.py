@@ -9,7 +9,7 @@ import torch
 
 from graphscale.errors import ConfigError, ShapeError
 from graphscale.kge.interactions import INTERACTIONS, build_interaction
-from graphscale.kge.kernels import batched_distance, pairwise_distance, reference_distance
+from graphscale.kge.kernels import batched_distance, indexed_distance, pairwise_distance, reference_distance
 
 MODELS = ["transe", "distmult", "complex", "simple", "rotate"]
 
@@ -94,6 +94,45 @@ def test_fused_distance_gradcheck(comparator):
     assert torch.autograd.gradcheck(lambda a, b: pairwise_distance(a, b, comparator), (q, c))
     cb = torch.randn(3, 2, 4, generator=g, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b: batched_distance(a, b, comparator), (q, cb))
+
+
+@pytest.mark.parametrize("comparator", ["l1", "complex-l1"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_indexed_distance_equals_the_gathered_reference(comparator, dtype):
+    """Rows repeat across and within queries (the counting-sort backward must sum them all)."""
+    g = torch.Generator().manual_seed(5)
+    q = torch.randn(41, 10, generator=g, dtype=dtype, requires_grad=True)
+    table = torch.randn(13, 10, generator=g, dtype=dtype, requires_grad=True)
+    index = torch.randint(0, 11, (41, 6), generator=g)  # rows 11, 12 unused: zero gradient
+    index[0] = 3
+    weight = torch.randn(41, 6, generator=g, dtype=dtype)
+    fused = indexed_distance(q, table, index, comparator)
+    ref = reference_distance(q, torch.nn.functional.embedding(index, table), comparator)
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {}
+    torch.testing.assert_close(fused, ref, **tol)
+    grads = torch.autograd.grad((fused * weight).sum(), (q, table))
+    ref_grads = torch.autograd.grad((ref * weight).sum(), (q, table))
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, **tol)
+    assert torch.count_nonzero(grads[1][11:]) == 0
+    q64, t64 = q.detach().double().requires_grad_(), table.detach()[:4].double().requires_grad_()
+    small = torch.randint(0, 4, (3, 3), generator=g)
+    assert torch.autograd.gradcheck(lambda a, b: indexed_distance(a, b, small, comparator), (q64[:3], t64))
+    with pytest.raises(ShapeError, match=r"index values in \[0, 4\)"):
+        indexed_distance(q64[:3], t64, small + 4, comparator)
+    with pytest.raises(ShapeError, match="index \\[B, K\\]"):
+        indexed_distance(q64[:2], t64, small, comparator)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("side", ["head", "tail"])
+def test_indexed_candidates_equal_batched_candidates(name, side):
+    inter = build_interaction(name, 6, gamma=2.0)
+    known, rel = random_rows(inter, 6, 5, seed=3)
+    table, _ = random_rows(inter, 6, 9, seed=4)
+    index = torch.randint(0, 9, (5, 4), generator=torch.Generator().manual_seed(6))
+    torch.testing.assert_close(inter.score_indexed(known, rel, table, index, side),
+                               inter.score_candidates(known, rel, table[index], side))
 
 
 def test_registry_and_errors():
