@@ -123,6 +123,9 @@ class TrainConfig:
                                              "chunks (NGra) to stay under this size, e.g. 6GB or 512MB; null = "
                                              "unchunked. SGC/SIGN: chunk the feature propagation to it.",
                                        size=True)
+    memory_spill: bool = option(True, "With memory_budget: allow plans that put the adjacency or node tensors "
+                                      "in temporary files; false keeps everything in memory (recomputing the "
+                                      "first aggregation per chunk when it does not fit).")
 
 
 SAMPLERS = ("none", "neighbor", "cluster", "saint-node", "saint-edge", "saint-rw", "gas")

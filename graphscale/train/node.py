@@ -115,7 +115,8 @@ class _Streaming:
         try:
             if self.streamed_graph is None:
                 _, shape = model_shape(model, self.x.shape[1])
-                plan = plan_for_budget(self.budget, self.graph.num_nodes, self.graph.num_edges, shape)
+                plan = plan_for_budget(self.budget, self.graph.num_nodes, self.graph.num_edges, shape,
+                                       spill=self.cfg.train.memory_spill)
                 self.streamed_graph = StreamedGraph(self.graph, plan)
             return StreamedStack(model, self.streamed_graph, self.x.shape[1])
         except ConfigError as err:
@@ -129,6 +130,7 @@ class _Streaming:
                 "stream_plan": {"rows_per_chunk": plan.rows_per_chunk, "edges_per_block": plan.edges_per_block,
                                 "col_tiles": plan.col_tiles, "spill_adjacency": plan.spill_adjacency,
                                 "spill_inputs": plan.spill_inputs, "spill_nodes": plan.spill_nodes,
+                                "cache_constant": plan.cache_constant,
                                 "estimate_mb": {k: round(v / 2**20, 1) for k, v in plan.estimate.items()}}}
 
 

@@ -52,6 +52,16 @@ def test_budgeted_training_matches_unchunked(tmp_path, monkeypatch, model):
     assert streamed["test_acc"] == plain["test_acc"]
 
 
+def test_in_memory_budget_from_the_config(tmp_path):
+    """``train.memory_spill=false``: the trainer's plan keeps everything in memory and still trains the same."""
+    unchunked = summary_of(tmp_path, "plain")
+    streamed = summary_of(tmp_path, "in-memory", "train.memory_budget=8GB", "train.memory_spill=false")
+    plan = streamed["stream_plan"]
+    assert not (plan["spill_adjacency"] or plan["spill_inputs"] or plan["spill_nodes"]) and plan["cache_constant"]
+    for a, b in zip(unchunked["curves"][0]["train_loss"], streamed["curves"][0]["train_loss"]):
+        assert abs(a - b) <= 1e-4 * max(1.0, abs(a))
+
+
 def test_budget_below_what_is_in_use(tmp_path):
     with pytest.raises(ConfigError, match=r"train.memory_budget: expected a budget .* already in use"):
         summary_of(tmp_path, "tiny", "train.memory_budget=64MB")
