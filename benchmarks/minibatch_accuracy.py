@@ -135,7 +135,9 @@ def config_key(cfg: Any) -> str:
     data = to_dict(cfg)
     for section in ("output", "expected"):
         data.pop(section)
-    data["train"] = {k: v for k, v in data["train"].items() if k not in ("seed", "seeds", "device")}
+    # memory_spill only picks where the streamed full batch keeps its tensors (same results); it joined the
+    # schema after the study's runs began, so it must not change their keys
+    data["train"] = {k: v for k, v in data["train"].items() if k not in ("seed", "seeds", "device", "memory_spill")}
     data["sampler"] = {k: v for k, v in data["sampler"].items() if k not in ("num_workers", "prefetch", "cache_dir")}
     # unset (null) keys are dropped, so a field added to the schema later does not change old keys
     data = {name: {k: v for k, v in section.items() if v is not None} if isinstance(section, dict) else section
