@@ -34,6 +34,7 @@ References:
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -59,7 +60,7 @@ def _check_side(side: str) -> None:
 
 
 @dataclass(frozen=True)
-class Interaction:
+class Interaction(ABC):
     """Base class: a query operator plus a comparator; holds hyper-parameters only, no weights.
 
     Attributes:
@@ -73,13 +74,14 @@ class Interaction:
     is_complex: ClassVar[bool] = False  # N3 regularisation takes complex moduli
     gamma: float = 0.0
 
+    @abstractmethod
     def query(self, entity: Tensor, relation: Tensor, side: str) -> Tensor:
-        """Fold the known entity and the relation into the query row compared with the candidates.
+        """Fold the known entity and the relation into the query row compared with the candidates
+        (TransE ``h + r``, DistMult ``h * r``, ...; each model defines it).
 
         Shapes:
             entity: ``[B, De]``; relation: ``[B, Dr]``; return: ``[B, De]``.
         """
-        raise NotImplementedError
 
     # -- comparators ------------------------------------------------------------------------------------------
     def _distance_score(self, distance: Tensor) -> Tensor:

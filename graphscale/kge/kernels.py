@@ -39,23 +39,27 @@ COMPARATORS = ("l1", "complex-l1")
 
 
 # -- numba kernels -----------------------------------------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=True)
+def _distance(q, c, complex_mode):
+    """``d(q, c)`` of two ``[D]`` rows (``[re | im]`` halves when ``complex_mode``)."""
+    total = 0.0
+    if complex_mode:
+        half = q.shape[0] // 2
+        for j in range(half):
+            dr = q[j] - c[j]
+            di = q[half + j] - c[half + j]
+            total += np.sqrt(dr * dr + di * di)
+    else:
+        for j in range(q.shape[0]):
+            total += abs(q[j] - c[j])
+    return total
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def _shared_forward(q, c, complex_mode, out):
-    num_q, dim = q.shape
-    num_c = c.shape[0]
-    half = dim // 2
-    for b in prange(num_q):
-        for k in range(num_c):
-            total = 0.0
-            if complex_mode:
-                for j in range(half):
-                    dr = q[b, j] - c[k, j]
-                    di = q[b, half + j] - c[k, half + j]
-                    total += np.sqrt(dr * dr + di * di)
-            else:
-                for j in range(dim):
-                    total += abs(q[b, j] - c[k, j])
-            out[b, k] = total
+    for b in prange(q.shape[0]):
+        for k in range(c.shape[0]):
+            out[b, k] = _distance(q[b], c[k], complex_mode)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
@@ -93,20 +97,9 @@ def _shared_backward(q, c, grad, complex_mode, grad_q, buffers):
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def _batched_forward(q, c, complex_mode, out):
-    num_q, num_c, dim = c.shape
-    half = dim // 2
-    for b in prange(num_q):
-        for k in range(num_c):
-            total = 0.0
-            if complex_mode:
-                for j in range(half):
-                    dr = q[b, j] - c[b, k, j]
-                    di = q[b, half + j] - c[b, k, half + j]
-                    total += np.sqrt(dr * dr + di * di)
-            else:
-                for j in range(dim):
-                    total += abs(q[b, j] - c[b, k, j])
-            out[b, k] = total
+    for b in prange(c.shape[0]):
+        for k in range(c.shape[1]):
+            out[b, k] = _distance(q[b], c[b, k], complex_mode)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
@@ -136,22 +129,9 @@ def _batched_backward(q, c, grad, complex_mode, grad_q, grad_c):
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def _indexed_forward(q, table, index, complex_mode, out):
-    num_q, num_c = index.shape
-    dim = q.shape[1]
-    half = dim // 2
-    for b in prange(num_q):
-        for k in range(num_c):
-            u = index[b, k]
-            total = 0.0
-            if complex_mode:
-                for j in range(half):
-                    dr = q[b, j] - table[u, j]
-                    di = q[b, half + j] - table[u, half + j]
-                    total += np.sqrt(dr * dr + di * di)
-            else:
-                for j in range(dim):
-                    total += abs(q[b, j] - table[u, j])
-            out[b, k] = total
+    for b in prange(index.shape[0]):
+        for k in range(index.shape[1]):
+            out[b, k] = _distance(q[b], table[index[b, k]], complex_mode)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -227,11 +227,9 @@ class StreamedStack:
         if rows is None:
             out = torch.empty(n, final.out_dim)
             for sel, ids in self._batches(n):
-                if st.root_rows is not None:
-                    out[sel] = final.post_root(rows_of(a_last, sel), st.root_rows[sel], self._context(ids))
-                    continue
-                h = self._inputs(st, sel, ids, last) if final.post_uses_input else None
-                out[sel] = final.post(rows_of(a_last, sel), h, self._context(ids))
+                r = st.root_rows[sel] if st.root_rows is not None else None
+                h = self._inputs(st, sel, ids, last) if final.post_uses_input and r is None else None
+                out[sel] = final.finish(rows_of(a_last, sel), h, r, self._context(ids))
         else:
             st.last_rows = gather_rows(a_last, rows, self._batches(n))
             out = torch.cat([self._output_rows(st, sel, ids, st.last_rows) for sel, ids in self._batches(n)]
@@ -261,11 +259,11 @@ class StreamedStack:
         final = self.layers[-1]
         if p1 == p0:
             return a_rows.new_empty(0, final.out_dim)
-        if st.root_rows is not None:
-            return final.post_root(a_rows[p0:p1], st.root_rows[p0:p1], self._context(st.out_rows[p0:p1]))
-        local = st.out_rows[p0:p1] - sel.start
-        h = self._inputs(st, sel, ids, len(self.layers) - 1).index_select(0, local) if final.post_uses_input else None
-        return final.post(a_rows[p0:p1], h, self._context(st.out_rows[p0:p1]))
+        r = st.root_rows[p0:p1] if st.root_rows is not None else None
+        h = None
+        if final.post_uses_input and r is None:
+            h = self._inputs(st, sel, ids, len(self.layers) - 1).index_select(0, st.out_rows[p0:p1] - sel.start)
+        return final.finish(a_rows[p0:p1], h, r, self._context(st.out_rows[p0:p1]))
 
     # -- backward -----------------------------------------------------------------------------------------------
     def _recompute(self, st: _Pass, sel: slice, ids: Tensor, grad_out: Tensor, start: int,
@@ -298,17 +296,12 @@ class StreamedStack:
             if st.out_rows is not None:
                 local = st.out_rows[p0:p1] - sel.start
                 a = leaf if (start == last and leaf is not None) else st.last_rows[p0:p1]
-                if root is not None:
-                    z = final.post_root(a, root.index_select(0, local), self._context(st.out_rows[p0:p1]))
-                else:
-                    h_out = h.index_select(0, local) if final.post_uses_input else None
-                    z = final.post(a, h_out, self._context(st.out_rows[p0:p1]))
+                r = root.index_select(0, local) if root is not None else None
+                h_out = h.index_select(0, local) if final.post_uses_input and r is None else None
+                z = final.finish(a, h_out, r, self._context(st.out_rows[p0:p1]))
             else:
                 a = leaf if (start == last and leaf is not None) else rows_of(st.aggregated[last], sel)
-                if root is not None:
-                    z = final.post_root(a, root, self._context(ids))
-                else:
-                    z = final.post(a, h if final.post_uses_input else None, self._context(ids))
+                z = final.finish(a, h, root, self._context(ids))
             pairs.append((z, grad_out[p0:p1]))
         return pairs
 

@@ -81,6 +81,13 @@ class StreamedLayer:
     pre_root: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None   # h -> (m, root term r)
     post_root: Callable[[Tensor, Tensor, RowContext], Tensor] | None = None   # (a, r, rows) -> out
 
+    def finish(self, a: Tensor, h: Tensor | None, r: Tensor | None, rows: RowContext) -> Tensor:
+        """The layer output of aggregated rows ``a``: from the root term ``r`` when given (``pre_root``
+        layers), else ``post`` with the input rows ``h`` (read only when ``post_uses_input``)."""
+        if r is not None:
+            return self.post_root(a, r, rows)
+        return self.post(a, h if self.post_uses_input else None, rows)
+
 
 ADAPTERS: dict[type, Callable[[nn.Module], StreamedLayer]] = {}
 

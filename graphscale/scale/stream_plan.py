@@ -23,6 +23,7 @@ else the first that fits at all; if none does, a ConfigError says how much the s
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -193,19 +194,15 @@ def release_free_memory() -> None:
         trim(0)
 
 
+@functools.lru_cache(maxsize=1)
 def _malloc_trim():
-    global _TRIM
-    if _TRIM is False:
-        try:
-            import ctypes
-            import ctypes.util
+    """glibc's ``malloc_trim``, or None where the C library has none."""
+    import ctypes
+    import ctypes.util
 
-            _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _TRIM = None
-    return _TRIM
-
-
-_TRIM = False
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 __all__ = ["ModelShape", "StreamPlan", "constant_first", "current_rss_bytes", "release_free_memory", "plan_for_budget", "with_sizes"]

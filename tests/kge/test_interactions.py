@@ -77,13 +77,17 @@ def test_fused_distance_matches_torch_forward_and_backward(comparator, dtype):
     weight_b = torch.randn(37, 5, generator=g, dtype=dtype)
     tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {}
     for fused_fn, cand, w in ((pairwise_distance, c, weight), (batched_distance, cb, weight_b)):
-        fused = fused_fn(q, cand, comparator)
-        ref = reference_distance(q, cand, comparator)
-        torch.testing.assert_close(fused, ref, **tol)
-        grads = torch.autograd.grad((fused * w).sum(), (q, cand))
-        ref_grads = torch.autograd.grad((ref * w).sum(), (q, cand))
-        for got, want in zip(grads, ref_grads):
-            torch.testing.assert_close(got, want, **tol)
+        assert_same_values_and_grads(fused_fn(q, cand, comparator), reference_distance(q, cand, comparator),
+                                     (q, cand), w, tol)
+
+
+def assert_same_values_and_grads(fused, ref, inputs, weight, tol):
+    """``fused`` equals ``ref``, and so do the gradients of ``sum(weight * .)`` w.r.t. ``inputs``; returns them."""
+    torch.testing.assert_close(fused, ref, **tol)
+    grads = torch.autograd.grad((fused * weight).sum(), inputs)
+    for got, want in zip(grads, torch.autograd.grad((ref * weight).sum(), inputs)):
+        torch.testing.assert_close(got, want, **tol)
+    return grads
 
 
 @pytest.mark.parametrize("comparator", ["l1", "complex-l1"])
@@ -106,14 +110,10 @@ def test_indexed_distance_equals_the_gathered_reference(comparator, dtype):
     index = torch.randint(0, 11, (41, 6), generator=g)  # rows 11, 12 unused: zero gradient
     index[0] = 3
     weight = torch.randn(41, 6, generator=g, dtype=dtype)
-    fused = indexed_distance(q, table, index, comparator)
-    ref = reference_distance(q, torch.nn.functional.embedding(index, table), comparator)
     tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {}
-    torch.testing.assert_close(fused, ref, **tol)
-    grads = torch.autograd.grad((fused * weight).sum(), (q, table))
-    ref_grads = torch.autograd.grad((ref * weight).sum(), (q, table))
-    for got, want in zip(grads, ref_grads):
-        torch.testing.assert_close(got, want, **tol)
+    grads = assert_same_values_and_grads(
+        indexed_distance(q, table, index, comparator),
+        reference_distance(q, torch.nn.functional.embedding(index, table), comparator), (q, table), weight, tol)
     assert torch.count_nonzero(grads[1][11:]) == 0
     q64, t64 = q.detach().double().requires_grad_(), table.detach()[:4].double().requires_grad_()
     small = torch.randint(0, 4, (3, 3), generator=g)
