@@ -158,10 +158,12 @@ def _pair_grad(q, table, b, u, g, complex_mode, target, sign):
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def _indexed_backward(q, table, index, grad, complex_mode, grad_q, grad_table):
-    """grad_q [B, D] and grad_table [U, D] (both zeroed) receive the gradients of ``sum grad * dist``."""
+    """grad_q [B, D] and grad_table [U, D] (both written whole, no need to zero them) receive the gradients of
+    ``sum grad * dist``."""
     num_q, num_c = index.shape
     num_rows = table.shape[0]
     for b in prange(num_q):
+        grad_q[b, :] = 0.0
         for k in range(num_c):
             if grad[b, k] != 0.0:
                 _pair_grad(q, table, b, index[b, k], grad[b, k], complex_mode, grad_q[b], 1.0)
@@ -180,11 +182,46 @@ def _indexed_backward(q, table, index, grad, complex_mode, grad_q, grad_table):
             pairs[fill[u]] = b * num_c + k
             fill[u] += 1
     for u in prange(num_rows):
+        grad_table[u, :] = 0.0
         for p in range(starts[u], starts[u + 1]):
             b = pairs[p] // num_c
             k = pairs[p] - b * num_c
             if grad[b, k] != 0.0:
                 _pair_grad(q, table, b, u, grad[b, k], complex_mode, grad_table[u], -1.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _unique_ids(ids, num_ids, rows, inverse):
+    """Sorted distinct values of ``ids`` (all in ``[0, num_ids)``) into ``rows``, their count returned, and
+    ``inverse`` with ``rows[inverse[i]] == ids[i]``: two linear passes over a ``num_ids`` mark array."""
+    slot = np.full(num_ids, -1, dtype=np.int64)
+    for i in range(ids.shape[0]):
+        slot[ids[i]] = 0
+    count = 0
+    for u in range(num_ids):
+        if slot[u] == 0:
+            slot[u] = count
+            rows[count] = u
+            count += 1
+    for i in range(ids.shape[0]):
+        inverse[i] = slot[ids[i]]
+    return count
+
+
+def unique_ids(ids: Tensor, num_ids: int) -> tuple[Tensor, Tensor]:
+    """``torch.unique(ids, return_inverse=True)`` for int64 ids in ``[0, num_ids)``, in O(len + num_ids) on the
+    CPU (torch sorts). Falls back to ``torch.unique`` on other devices.
+
+    Shapes:
+        ids: ``[M]``; returns rows ``[U]`` (sorted) and inverse ``[M]``.
+    """
+    if ids.device.type != "cpu" or ids.numel() == 0:
+        return torch.unique(ids, return_inverse=True)
+    ids = ids.contiguous().to(torch.int64)
+    rows = torch.empty(min(num_ids, ids.numel()), dtype=torch.int64)
+    inverse = torch.empty_like(ids)
+    count = _unique_ids(ids.numpy(), num_ids, rows.numpy(), inverse.numpy())
+    return rows[:count], inverse
 
 
 # -- torch reference (any device) ----------------------------------------------------------------------------------
@@ -263,7 +300,7 @@ class _IndexedDistance(torch.autograd.Function):
         q, table, index = ctx.saved_tensors
         grad = grad.contiguous()
         num_threads(index.numel() * q.shape[1])
-        grad_q, grad_table = torch.zeros_like(q), torch.zeros_like(table)
+        grad_q, grad_table = torch.empty_like(q), torch.empty_like(table)  # every row is written by the kernel
         _indexed_backward(q.detach().numpy(), table.detach().numpy(), index.numpy(), grad.numpy(),
                           ctx.complex_mode, grad_q.numpy(), grad_table.numpy())
         return grad_q, grad_table, None, None

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .interactions import Interaction
+from .kernels import unique_ids
 from .losses import margin_ranking, nssa, regularization, softmax_cross_entropy
 from .optim import EmbeddingTable, sparse_step
 
@@ -113,13 +114,14 @@ def train_step(interaction: Interaction, entities: EmbeddingTable, relations: Em
         ent = entities.weight.detach().requires_grad_()
         local = batch.to(device)
     else:
-        rows, inverse = torch.unique(torch.cat(ids), return_inverse=True)
-        ent = entities.weight[rows.to(device)].requires_grad_()
+        rows, inverse = unique_ids(torch.cat(ids), entities.weight.shape[0])
+        ent = entities.weight.index_select(0, rows.to(device)).requires_grad_()
         inverse = inverse.to(device)
         local = torch.stack([inverse[:num_pos], batch[:, 1].to(device), inverse[num_pos:2 * num_pos]], dim=1)
-    rel_rows, rel_local = torch.unique(batch[:, 1], return_inverse=True)
-    rel = relations.weight[rel_rows.to(device)].requires_grad_()
-    h, r, t = F.embedding(local[:, 0], ent), F.embedding(rel_local.to(device), rel), F.embedding(local[:, 2], ent)
+    rel_rows, rel_local = unique_ids(batch[:, 1], relations.weight.shape[0])
+    rel = relations.weight.index_select(0, rel_rows.to(device)).requires_grad_()
+    ends = F.embedding(torch.cat([local[:, 0], local[:, 2]]), ent)  # one gather (and one backward) for both ends
+    h, r, t = ends[:num_pos], F.embedding(rel_local.to(device), rel), ends[num_pos:]
 
     pos = interaction.score(h, r, t)
     tail_part, head_part = slice(0, num_tail), slice(num_tail, num_pos)
@@ -136,18 +138,17 @@ def train_step(interaction: Interaction, entities: EmbeddingTable, relations: Em
         lo_h, hi_h = head_range
         cand_tail, cand_head = ent[lo_t:hi_t], ent[lo_h:hi_h]
         target = torch.cat([local[tail_part, 2] - lo_t, local[head_part, 0] - lo_h])
-    scores = []
-    if opts.negative_mode == "per-positive":
-        if num_tail:
-            scores.append(interaction.score_indexed(h[tail_part], r[tail_part], ent, cand_tail, "tail"))
-        if num_pos - num_tail:
-            scores.append(interaction.score_indexed(t[head_part], r[head_part], ent, cand_head, "head"))
+    if opts.negative_mode == "per-positive":  # both sides' queries against their rows of ent in one kernel call
+        queries = [interaction.query(h[tail_part], r[tail_part], "tail"),
+                   interaction.query(t[head_part], r[head_part], "head")]
+        neg = interaction.compare_indexed(torch.cat(queries), ent, torch.cat([cand_tail, cand_head]))
     else:
+        scores = []
         if num_tail:
             scores.append(interaction.score_candidates(h[tail_part], r[tail_part], cand_tail, "tail"))
         if num_pos - num_tail:
             scores.append(interaction.score_candidates(t[head_part], r[head_part], cand_head, "head"))
-    neg = torch.cat(scores) if len(scores) > 1 else scores[0]
+        neg = torch.cat(scores) if len(scores) > 1 else scores[0]
     loss = _loss(opts, pos, neg, weight, target)
     reg = regularization(opts.regularizer, interaction.factors(h, r, t), opts.regularization)
     if reg is not None:
