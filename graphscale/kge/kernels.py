@@ -17,8 +17,9 @@ end, so there are no write races). Both layouts are covered:
   scoring against all entities);
 * batched: ``q [B, D]`` against its own candidates ``c [B, K, D]`` -> ``[B, K]``;
 * indexed: ``q [B, D]`` against its own candidates given as rows ``index [B, K]`` of a table ``[U, D]``
-  (per-positive negatives): no ``[B, K, D]`` gather forward, and the table gradient is accumulated row by row
-  from a counting sort of ``index`` (each table row owned by one thread: no write races, no buffers).
+  (per-positive negatives): no ``[B, K, D]`` gather forward; the backward visits the pairs once, counting-sorted
+  by table row and cut into one chunk of whole rows per thread (a chunk owns its table rows and keeps its own
+  small ``[B, D]`` query-gradient buffer, so there are no write races).
 
 ``pairwise_distance`` / ``batched_distance`` dispatch: float32/float64 CPU tensors go to numba, any
 other device or dtype to the plain torch expression (which is also the test oracle).
@@ -134,40 +135,19 @@ def _indexed_forward(q, table, index, complex_mode, out):
             out[b, k] = _distance(q[b], table[index[b, k]], complex_mode)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _pair_grad(q, table, b, u, g, complex_mode, target, sign):
-    """``target += sign * d(g * dist(q[b], table[u])) / dq[b]``."""
-    dim = q.shape[1]
-    half = dim // 2
-    if complex_mode:
-        for j in range(half):
-            dr = q[b, j] - table[u, j]
-            di = q[b, half + j] - table[u, half + j]
-            norm = np.sqrt(dr * dr + di * di)
-            scale = sign * g / norm if norm > 0.0 else 0.0
-            target[j] += scale * dr
-            target[half + j] += scale * di
-    else:
-        for j in range(dim):
-            diff = q[b, j] - table[u, j]
-            if diff > 0.0:
-                target[j] += sign * g
-            elif diff < 0.0:
-                target[j] -= sign * g
-
-
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def _indexed_backward(q, table, index, grad, complex_mode, grad_q, grad_table):
-    """grad_q [B, D] and grad_table [U, D] (both written whole, no need to zero them) receive the gradients of
-    ``sum grad * dist``."""
+def _indexed_backward(q, table, index, grad, complex_mode, grad_q_parts, grad_table):
+    """Gradients of ``sum grad * dist`` in one pass over the (query, candidate) pairs: grad_table [U, D] is written
+    whole (rows without pairs get zeros), grad_q_parts [C, B, D] gets one partial query gradient per chunk (the
+    caller sums them; they need no zeroing either).
+
+    The pairs are counting-sorted by table row and cut into C chunks of whole rows with about equal pair counts:
+    a chunk owns its table rows (no write races) and its own query buffer, and every distance is recomputed once.
+    """
     num_q, num_c = index.shape
-    num_rows = table.shape[0]
-    for b in prange(num_q):
-        grad_q[b, :] = 0.0
-        for k in range(num_c):
-            if grad[b, k] != 0.0:
-                _pair_grad(q, table, b, index[b, k], grad[b, k], complex_mode, grad_q[b], 1.0)
-    # counting sort of the pairs by table row, then one thread per row
+    num_rows, dim = table.shape
+    half = dim // 2
+    num_chunks = grad_q_parts.shape[0]
     starts = np.zeros(num_rows + 1, dtype=np.int64)
     for b in range(num_q):
         for k in range(num_c):
@@ -181,13 +161,36 @@ def _indexed_backward(q, table, index, grad, complex_mode, grad_q, grad_table):
             u = index[b, k]
             pairs[fill[u]] = b * num_c + k
             fill[u] += 1
-    for u in prange(num_rows):
-        grad_table[u, :] = 0.0
-        for p in range(starts[u], starts[u + 1]):
-            b = pairs[p] // num_c
-            k = pairs[p] - b * num_c
-            if grad[b, k] != 0.0:
-                _pair_grad(q, table, b, u, grad[b, k], complex_mode, grad_table[u], -1.0)
+    bounds = np.searchsorted(starts, (np.arange(num_chunks + 1) * (num_q * num_c)) // num_chunks)
+    bounds[0] = 0
+    bounds[num_chunks] = num_rows
+    for c in prange(num_chunks):
+        gq = grad_q_parts[c]
+        gq[:, :] = 0.0
+        for u in range(bounds[c], bounds[c + 1]):
+            gt = grad_table[u]
+            gt[:] = 0.0
+            for p in range(starts[u], starts[u + 1]):
+                b = pairs[p] // num_c
+                g = grad[b, pairs[p] - b * num_c]
+                if g == 0.0:
+                    continue
+                if complex_mode:
+                    for j in range(half):
+                        dr = q[b, j] - table[u, j]
+                        di = q[b, half + j] - table[u, half + j]
+                        norm = np.sqrt(dr * dr + di * di)
+                        scale = g / norm if norm > 0.0 else 0.0
+                        gq[b, j] += scale * dr
+                        gq[b, half + j] += scale * di
+                        gt[j] -= scale * dr
+                        gt[half + j] -= scale * di
+                else:
+                    for j in range(dim):
+                        diff = q[b, j] - table[u, j]
+                        step = g if diff > 0.0 else (-g if diff < 0.0 else 0.0)
+                        gq[b, j] += step
+                        gt[j] -= step
 
 
 @numba.njit(cache=True, nogil=True)
@@ -299,11 +302,12 @@ class _IndexedDistance(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         q, table, index = ctx.saved_tensors
         grad = grad.contiguous()
-        num_threads(index.numel() * q.shape[1])
-        grad_q, grad_table = torch.empty_like(q), torch.empty_like(table)  # every row is written by the kernel
+        threads = num_threads(index.numel() * q.shape[1])
+        chunks = max(1, min(threads, table.shape[0]))
+        parts, grad_table = torch.empty(chunks, *q.shape, dtype=q.dtype), torch.empty_like(table)  # written whole
         _indexed_backward(q.detach().numpy(), table.detach().numpy(), index.numpy(), grad.numpy(),
-                          ctx.complex_mode, grad_q.numpy(), grad_table.numpy())
-        return grad_q, grad_table, None, None
+                          ctx.complex_mode, parts.numpy(), grad_table.numpy())
+        return (parts.sum(0) if chunks > 1 else parts[0]), grad_table, None, None
 
 
 def indexed_distance(q: Tensor, table: Tensor, index: Tensor, comparator: str) -> Tensor:
