@@ -90,10 +90,16 @@ DATASET_METHOD: dict[tuple[str, str], list[str]] = {
 
 
 def _cluster_grid(n: int) -> dict[str, list[str]]:
-    """Clusters per batch: the samplers' default min(20, parts // 4), parts // 4 and parts // 2 (distinct)."""
+    """Clusters per batch: the samplers' default min(20, parts // 4), parts // 4 and parts // 2 (distinct), and 3x
+    finer clusters with half of them per batch."""
     parts = max(4, n // 150)  # the samplers' default number of METIS clusters
     sizes = dict.fromkeys([min(20, max(1, parts // 4)), max(1, parts // 4), max(1, parts // 2)])
-    return {f"q{q}": [f"sampler.clusters_per_batch={q}"] for q in sizes}
+    grid = {f"q{q}": [f"sampler.clusters_per_batch={q}"] for q in sizes}
+    # finer METIS clusters, half of them per batch: each epoch's random grouping keeps a different set of the
+    # between-cluster edges (Chiang et al.'s stochastic multiple partitions), batches stay the same size as q=parts//2
+    fine = max(4, n // 50)
+    grid[f"p{fine}-q{fine // 2}"] = [f"sampler.num_parts={fine}", f"sampler.clusters_per_batch={max(1, fine // 2)}"]
+    return grid
 
 
 # Tuning grid: variant name -> overrides, as a function of the number of nodes.
