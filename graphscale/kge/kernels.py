@@ -56,6 +56,28 @@ def _distance(q, c, complex_mode):
     return total
 
 
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=True)
+def _pair_backward(q, c, g, complex_mode, grad_q, grad_c):
+    """``grad_q += g * d dist(q, c) / dq`` and ``grad_c -= the same`` for two ``[D]`` rows."""
+    if complex_mode:
+        half = q.shape[0] // 2
+        for j in range(half):
+            dr = q[j] - c[j]
+            di = q[half + j] - c[half + j]
+            norm = np.sqrt(dr * dr + di * di)
+            scale = g / norm if norm > 0.0 else 0.0
+            grad_q[j] += scale * dr
+            grad_q[half + j] += scale * di
+            grad_c[j] -= scale * dr
+            grad_c[half + j] -= scale * di
+    else:
+        for j in range(q.shape[0]):
+            diff = q[j] - c[j]
+            step = g if diff > 0.0 else (-g if diff < 0.0 else 0.0)
+            grad_q[j] += step
+            grad_c[j] -= step
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def _shared_forward(q, c, complex_mode, out):
     for b in prange(q.shape[0]):
@@ -66,9 +88,8 @@ def _shared_forward(q, c, complex_mode, out):
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def _shared_backward(q, c, grad, complex_mode, grad_q, buffers):
     """grad_q [B, D] (zeroed) and buffers [T, K, D] (zeroed) receive d(sum grad * dist)/dq and -/dc."""
-    num_q, dim = q.shape
+    num_q = q.shape[0]
     num_c = c.shape[0]
-    half = dim // 2
     num_chunks = buffers.shape[0]
     per_chunk = (num_q + num_chunks - 1) // num_chunks
     for chunk in prange(num_chunks):
@@ -76,24 +97,8 @@ def _shared_backward(q, c, grad, complex_mode, grad_q, buffers):
         for b in range(chunk * per_chunk, min(num_q, (chunk + 1) * per_chunk)):
             for k in range(num_c):
                 g = grad[b, k]
-                if g == 0.0:
-                    continue
-                if complex_mode:
-                    for j in range(half):
-                        dr = q[b, j] - c[k, j]
-                        di = q[b, half + j] - c[k, half + j]
-                        norm = np.sqrt(dr * dr + di * di)
-                        scale = g / norm if norm > 0.0 else 0.0
-                        grad_q[b, j] += scale * dr
-                        grad_q[b, half + j] += scale * di
-                        gc[k, j] -= scale * dr
-                        gc[k, half + j] -= scale * di
-                else:
-                    for j in range(dim):
-                        diff = q[b, j] - c[k, j]
-                        step = g if diff > 0.0 else (-g if diff < 0.0 else 0.0)
-                        grad_q[b, j] += step
-                        gc[k, j] -= step
+                if g != 0.0:
+                    _pair_backward(q[b], c[k], g, complex_mode, grad_q[b], gc[k])
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
@@ -145,8 +150,7 @@ def _indexed_backward(q, table, index, grad, complex_mode, grad_q_parts, grad_ta
     a chunk owns its table rows (no write races) and its own query buffer, and every distance is recomputed once.
     """
     num_q, num_c = index.shape
-    num_rows, dim = table.shape
-    half = dim // 2
+    num_rows = table.shape[0]
     num_chunks = grad_q_parts.shape[0]
     starts = np.zeros(num_rows + 1, dtype=np.int64)
     for b in range(num_q):
@@ -173,24 +177,8 @@ def _indexed_backward(q, table, index, grad, complex_mode, grad_q_parts, grad_ta
             for p in range(starts[u], starts[u + 1]):
                 b = pairs[p] // num_c
                 g = grad[b, pairs[p] - b * num_c]
-                if g == 0.0:
-                    continue
-                if complex_mode:
-                    for j in range(half):
-                        dr = q[b, j] - table[u, j]
-                        di = q[b, half + j] - table[u, half + j]
-                        norm = np.sqrt(dr * dr + di * di)
-                        scale = g / norm if norm > 0.0 else 0.0
-                        gq[b, j] += scale * dr
-                        gq[b, half + j] += scale * di
-                        gt[j] -= scale * dr
-                        gt[half + j] -= scale * di
-                else:
-                    for j in range(dim):
-                        diff = q[b, j] - table[u, j]
-                        step = g if diff > 0.0 else (-g if diff < 0.0 else 0.0)
-                        gq[b, j] += step
-                        gt[j] -= step
+                if g != 0.0:
+                    _pair_backward(q[b], table[u], g, complex_mode, gq[b], gt)
 
 
 @numba.njit(cache=True, nogil=True)
