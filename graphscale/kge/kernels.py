@@ -110,27 +110,11 @@ def _batched_forward(q, c, complex_mode, out):
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def _batched_backward(q, c, grad, complex_mode, grad_q, grad_c):
-    num_q, num_c, dim = c.shape
-    half = dim // 2
-    for b in prange(num_q):
-        for k in range(num_c):
-            g = grad[b, k]
-            if complex_mode:
-                for j in range(half):
-                    dr = q[b, j] - c[b, k, j]
-                    di = q[b, half + j] - c[b, k, half + j]
-                    norm = np.sqrt(dr * dr + di * di)
-                    scale = g / norm if norm > 0.0 else 0.0
-                    grad_q[b, j] += scale * dr
-                    grad_q[b, half + j] += scale * di
-                    grad_c[b, k, j] = -scale * dr
-                    grad_c[b, k, half + j] = -scale * di
-            else:
-                for j in range(dim):
-                    diff = q[b, j] - c[b, k, j]
-                    step = g if diff > 0.0 else (-g if diff < 0.0 else 0.0)
-                    grad_q[b, j] += step
-                    grad_c[b, k, j] = -step
+    """grad_q [B, D] and grad_c [B, K, D] (both zeroed) receive d(sum grad * dist)/dq and /dc."""
+    for b in prange(c.shape[0]):
+        for k in range(c.shape[1]):
+            if grad[b, k] != 0.0:
+                _pair_backward(q[b], c[b, k], grad[b, k], complex_mode, grad_q[b], grad_c[b, k])
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath=True)
@@ -269,8 +253,7 @@ class _BatchedDistance(torch.autograd.Function):
         q, c = ctx.saved_tensors
         grad = grad.contiguous()
         num_threads(c.numel())
-        grad_q = torch.zeros_like(q)
-        grad_c = torch.empty_like(c)
+        grad_q, grad_c = torch.zeros_like(q), torch.zeros_like(c)
         _batched_backward(q.numpy(), c.numpy(), grad.numpy(), ctx.complex_mode, grad_q.numpy(), grad_c.numpy())
         return grad_q, grad_c, None
 

@@ -129,20 +129,17 @@ def train_step(interaction: Interaction, entities: EmbeddingTable, relations: Em
     if opts.negative_mode == "shared":
         offset = 2 * num_pos
         cand_tail, cand_head = F.embedding(inverse[offset:offset + k], ent), F.embedding(inverse[offset + k:], ent)
-    elif opts.negative_mode == "per-positive":  # candidate rows of ent, scored without a [B, K, D] gather
-        offset = 2 * num_pos
-        cand_tail = inverse[offset:offset + num_tail * k].view(num_tail, k)
-        cand_head = inverse[offset + num_tail * k:].view(num_pos - num_tail, k)
+    elif opts.negative_mode == "per-positive":  # candidate rows of ent, [B, K], scored without a [B, K, D] gather:
+        # both sides' queries (tail-corrupting positives first, as in the batch) against their rows in one call
+        queries = [interaction.query(h[tail_part], r[tail_part], "tail"),
+                   interaction.query(t[head_part], r[head_part], "head")]
+        neg = interaction.compare_indexed(torch.cat(queries), ent, inverse[2 * num_pos:].view(num_pos, k))
     else:
         lo_t, hi_t = tail_range
         lo_h, hi_h = head_range
         cand_tail, cand_head = ent[lo_t:hi_t], ent[lo_h:hi_h]
         target = torch.cat([local[tail_part, 2] - lo_t, local[head_part, 0] - lo_h])
-    if opts.negative_mode == "per-positive":  # both sides' queries against their rows of ent in one kernel call
-        queries = [interaction.query(h[tail_part], r[tail_part], "tail"),
-                   interaction.query(t[head_part], r[head_part], "head")]
-        neg = interaction.compare_indexed(torch.cat(queries), ent, torch.cat([cand_tail, cand_head]))
-    else:
+    if opts.negative_mode != "per-positive":
         scores = []
         if num_tail:
             scores.append(interaction.score_candidates(h[tail_part], r[tail_part], cand_tail, "tail"))
