@@ -60,6 +60,19 @@ def test_shipped_config_is_used_and_flags_override_it(capsys):
     assert code == 0 and "task: graph" in out and "name: gin" in out and "lr_step: 50" in out
 
 
+def test_overrides_may_follow_options(capsys):
+    # overrides on both sides of an option: all apply, in order; anything else after an option is an error
+    code, out, _ = run_cli(capsys, "train", "train.lr=0.05", "--seeds", "3", "model.hidden_dim=32",
+                           "train.lr=0.02", "--print-config")
+    assert code == 0 and "seeds: 3" in out and "hidden_dim: 32" in out and "lr: 0.02" in out
+    code, out, _ = run_cli(capsys, "kg", "--dataset", "fb15k-237", "--model", "rotate", "--dim", "64",
+                           "train.lr=0.003", "--print-config", "train.subsampling=true")
+    assert code == 0 and "dim: 64" in out and "lr: 0.003" in out and "subsampling: true" in out
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "train.lr=0.1", "--seeds", "2", "stray"])
+    assert exc.value.code == 2 and "unrecognized arguments: stray" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv,needle", [
     (("train", "train.lr=-1"), "graphscale: error: train.lr: expected float > 0, got -1 (override 'train.lr=-1')."),
     (("train", "train.epoch=3"), "Did you mean 'epochs'?"),
