@@ -115,7 +115,8 @@ def train_step(interaction: Interaction, entities: EmbeddingTable, relations: Em
         local = batch.to(device)
     else:
         rows, inverse = unique_ids(torch.cat(ids), entities.weight.shape[0])
-        ent = entities.weight.index_select(0, rows.to(device)).requires_grad_()
+        rows = rows.to(device)
+        ent = entities.weight.index_select(0, rows).requires_grad_()
         inverse = inverse.to(device)
         local = torch.stack([inverse[:num_pos], batch[:, 1].to(device), inverse[num_pos:2 * num_pos]], dim=1)
     rel_rows, rel_local = unique_ids(batch[:, 1], relations.weight.shape[0])
@@ -126,20 +127,21 @@ def train_step(interaction: Interaction, entities: EmbeddingTable, relations: Em
     pos = interaction.score(h, r, t)
     tail_part, head_part = slice(0, num_tail), slice(num_tail, num_pos)
     target = None
-    if opts.negative_mode == "shared":
-        offset = 2 * num_pos
-        cand_tail, cand_head = F.embedding(inverse[offset:offset + k], ent), F.embedding(inverse[offset + k:], ent)
-    elif opts.negative_mode == "per-positive":  # candidate rows of ent, [B, K], scored without a [B, K, D] gather:
+    if opts.negative_mode == "per-positive":  # candidate rows of ent, [B, K], scored without a [B, K, D] gather:
         # both sides' queries (tail-corrupting positives first, as in the batch) against their rows in one call
         queries = [interaction.query(h[tail_part], r[tail_part], "tail"),
                    interaction.query(t[head_part], r[head_part], "head")]
         neg = interaction.compare_indexed(torch.cat(queries), ent, inverse[2 * num_pos:].view(num_pos, k))
     else:
-        lo_t, hi_t = tail_range
-        lo_h, hi_h = head_range
-        cand_tail, cand_head = ent[lo_t:hi_t], ent[lo_h:hi_h]
-        target = torch.cat([local[tail_part, 2] - lo_t, local[head_part, 0] - lo_h])
-    if opts.negative_mode != "per-positive":
+        if opts.negative_mode == "shared":
+            offset = 2 * num_pos
+            cand_tail = F.embedding(inverse[offset:offset + k], ent)
+            cand_head = F.embedding(inverse[offset + k:], ent)
+        else:
+            lo_t, hi_t = tail_range
+            lo_h, hi_h = head_range
+            cand_tail, cand_head = ent[lo_t:hi_t], ent[lo_h:hi_h]
+            target = torch.cat([local[tail_part, 2] - lo_t, local[head_part, 0] - lo_h])
         scores = []
         if num_tail:
             scores.append(interaction.score_candidates(h[tail_part], r[tail_part], cand_tail, "tail"))
@@ -151,9 +153,6 @@ def train_step(interaction: Interaction, entities: EmbeddingTable, relations: Em
     if reg is not None:
         loss = loss + reg
     loss.backward()
-    if rows is None:
-        sparse_step(entities, None, ent.grad, lr, step, opts.optimizer)
-    else:
-        sparse_step(entities, rows.to(device), ent.grad, lr, step, opts.optimizer)
+    sparse_step(entities, rows, ent.grad, lr, step, opts.optimizer)
     sparse_step(relations, rel_rows.to(device), rel.grad, lr, step, opts.optimizer)
     return float(loss.detach())
