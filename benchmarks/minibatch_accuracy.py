@@ -241,15 +241,20 @@ def final_stats(lines: list[dict[str, Any]], dataset: str, method: str, key: str
     """Mean and std of test accuracy of the final runs of (dataset, method) (same key), and their count.
 
     The final stage does not repeat a seed the tune stage already ran with the winning config, so a tuning
-    line of a key that has final lines counts as that seed's final run (one value per key and seed). A pair
+    line of a key that has final lines counts as that seed's final run (one value per key and seed). Without
+    ``key``, the runs are those of the variant that wins the current grid on validation (final runs of an
+    earlier winner are ignored); lines of no current variant fall back to the keys with final runs. A pair
     without final runs yet (an unfinished sweep) is reported on the tuning runs of its winning variant (the
     count says how many seeds that is).
     """
     ok = [r for r in lines if r.get("status") == "ok" and (r["dataset"], r["method"]) == (dataset, method)
           and (key is None or r["key"] == key)]
-    keys = {r["key"] for r in ok if r["stage"] == "final"} if key is None else {key}
-    if not keys and (best := tuned(lines, dataset, method)) is not None:
-        keys = {config_key(base_config(dataset, method, GRID[method](NUM_NODES[dataset])[best[0]]))}
+    if key is not None:
+        keys = {key}
+    elif (best := tuned(lines, dataset, method)) is not None:  # the current winner only: after a grid change
+        keys = {config_key(base_config(dataset, method, GRID[method](NUM_NODES[dataset])[best[0]]))}  # old finals
+    else:  # stay in the file but are not the chosen variant's runs
+        keys = {r["key"] for r in ok if r["stage"] == "final"}
     runs = {(r["key"], r["seed"]): r["test_acc"] for r in ok if r["key"] in keys and r["stage"] in ("tune", "final")}
     values = list(runs.values())
     return (mean(values), pstdev(values), len(values)) if values else None

@@ -24,3 +24,16 @@ def test_final_stats_counts_the_tuning_seed_of_the_winning_key():
 
 def test_final_stats_ignores_runs_of_no_current_variant():
     assert minibatch_accuracy.final_stats([_line("tune", "old", 0, 0.7)], "citeseer", "neighbor") is None
+
+
+def test_final_stats_keeps_only_the_current_winner_after_a_grid_change():
+    grid = minibatch_accuracy.GRID["neighbor"](minibatch_accuracy.NUM_NODES["citeseer"])
+    key = {name: minibatch_accuracy.config_key(minibatch_accuracy.base_config("citeseer", "neighbor", overrides))
+           for name, overrides in grid.items()}
+    first, second = list(grid)[:2]
+    # the earlier winner has final runs, then the second variant wins on validation and gets its own
+    lines = [_line("tune", key[first], 0, 0.70), _line("tune", key[second], 0, 0.80),
+             *(_line("final", key[first], seed, 0.70) for seed in range(1, 5)),
+             *(_line("final", key[second], seed, 0.60) for seed in range(1, 5))]
+    mean, _, count = minibatch_accuracy.final_stats(lines, "citeseer", "neighbor")
+    assert count == 5 and mean == pytest.approx((0.80 + 4 * 0.60) / 5)
