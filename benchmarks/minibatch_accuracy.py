@@ -93,13 +93,13 @@ def _cluster_grid(n: int) -> dict[str, list[str]]:
     """Clusters per batch: the samplers' default min(20, parts // 4), parts // 4 and parts // 2 (distinct), and 3x
     finer clusters with half of them per batch."""
     parts = max(4, n // 150)  # the samplers' default number of METIS clusters
-    sizes = dict.fromkeys([min(20, max(1, parts // 4)), max(1, parts // 4), max(1, parts // 2)])
+    default = min(20, max(1, parts // 4))
+    sizes = dict.fromkeys([default, max(1, parts // 4), max(1, parts // 2)])
     grid = {f"q{q}": [f"sampler.clusters_per_batch={q}"] for q in sizes}
     # finer METIS clusters, half of them per batch: each epoch's random grouping keeps a different set of the
     # between-cluster edges (Chiang et al.'s stochastic multiple partitions), batches stay the same size as q=parts//2
     fine = max(4, n // 50)
     grid[f"p{fine}-q{fine // 2}"] = [f"sampler.num_parts={fine}", f"sampler.clusters_per_batch={max(1, fine // 2)}"]
-    default = min(20, max(1, parts // 4))
     grid[f"q{default}-drop0.2"] = [f"sampler.clusters_per_batch={default}", DROPOUT_LOW]
     return grid
 
@@ -251,9 +251,9 @@ def final_stats(lines: list[dict[str, Any]], dataset: str, method: str, key: str
           and (key is None or r["key"] == key)]
     if key is not None:
         keys = {key}
-    elif (best := tuned(lines, dataset, method)) is not None:  # the current winner only: after a grid change
-        keys = {config_key(base_config(dataset, method, GRID[method](NUM_NODES[dataset])[best[0]]))}  # old finals
-    else:  # stay in the file but are not the chosen variant's runs
+    elif (best := tuned(lines, dataset, method)) is not None:  # the current winner, not an earlier one
+        keys = {config_key(base_config(dataset, method, GRID[method](NUM_NODES[dataset])[best[0]]))}
+    else:
         keys = {r["key"] for r in ok if r["stage"] == "final"}
     runs = {(r["key"], r["seed"]): r["test_acc"] for r in ok if r["key"] in keys and r["stage"] in ("tune", "final")}
     values = list(runs.values())
