@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from minibatch_accuracy import (
     BASE,
+    DATASET_METHOD,
     GRID,
     METHOD,
     NUM_NODES,
@@ -80,7 +81,7 @@ def write_configs(lines: list[dict[str, Any]], datasets: list[str], methods: lis
             grid = ", ".join(f"{name} {100 * value:.2f}" for name, value in scores.items())
             header = [f"{WHAT[method]}, on {TITLES[dataset]}.",
                       "Issue 4 accuracy study (benchmarks/minibatch_accuracy.py, table in benchmarks/RESULTS.md).",
-                      f"Base model settings: {' '.join(BASE[dataset])}; method: {' '.join(METHOD[method][1:])}.",
+                      f"Base model settings: {' '.join(BASE[dataset])}; method: {' '.join([*METHOD[method][1:], *DATASET_METHOD.get((dataset, method), [])])}.",
                       "Variant chosen on mean VALIDATION accuracy over the tuning seeds (test accuracy plays no part):",
                       f"{grid} (val %) -> {winner}.",
                       (f"Measured: test {100 * stats[0]:.2f} +- {100 * stats[1]:.2f} % over {stats[2]} seeds; "
