@@ -15,14 +15,13 @@ import yaml
 from minibatch_accuracy import (
     BASE,
     DATASET_METHOD,
-    GRID,
     METHOD,
-    NUM_NODES,
     RUN_OPTIONS,
     TOLERANCE,
     base_config,
     config_key,
     final_stats,
+    grid,
     tuned,
 )
 
@@ -72,7 +71,7 @@ def write_configs(lines: list[dict[str, Any]], datasets: list[str], methods: lis
             if best is None or full is None:
                 continue
             winner, scores = best
-            cfg = base_config(dataset, method, GRID[method](NUM_NODES[dataset])[winner])
+            cfg = base_config(dataset, method, grid(dataset, method)[winner])
             stats = final_stats(lines, dataset, method, config_key(cfg))
             if stats is None:
                 continue

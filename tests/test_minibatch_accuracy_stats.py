@@ -37,3 +37,18 @@ def test_final_stats_keeps_only_the_current_winner_after_a_grid_change():
              *(_line("final", key[second], seed, 0.60) for seed in range(1, 5))]
     mean, _, count = minibatch_accuracy.final_stats(lines, "citeseer", "neighbor")
     assert count == 5 and mean == pytest.approx((0.80 + 4 * 0.60) / 5)
+
+
+def test_extra_grid_variants_belong_to_their_dataset_only():
+    m = minibatch_accuracy
+    (dataset, method), extra = next(iter(m.EXTRA_GRID.items()))
+    assert set(extra) <= set(m.grid(dataset, method))
+    other = next(d for d in m.DATASETS if (d, method) not in m.EXTRA_GRID)
+    assert not set(extra) & set(m.grid(other, method))
+    # an extra variant with the best validation accuracy wins the tuning of its dataset
+    name = next(iter(extra))
+    base = next(iter(m.GRID[method](m.NUM_NODES[dataset])))
+    key = {v: m.config_key(m.base_config(dataset, method, m.grid(dataset, method)[v])) for v in (name, base)}
+    lines = [{**_line("tune", key[base], 0, 0.70, method), "dataset": dataset},
+             {**_line("tune", key[name], 0, 0.75, method), "dataset": dataset}]
+    assert m.tuned(lines, dataset, method)[0] == name
