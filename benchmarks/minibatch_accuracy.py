@@ -152,28 +152,31 @@ LONG = ["train.epochs=400", "train.patience=50"]
 # ClusterGCN q564).
 STEP10 = ["train.lr_step=10", "train.lr_gamma=0.5"]
 STEP40 = ["train.lr_step=40", "train.lr_gamma=0.5"]
+CLUSTER_Q564 = ["sampler.clusters_per_batch=564", DROPOUT_LOW, *LONG]
+SAINT_ROOTS = ["sampler.num_roots=33868", DROPOUT_LOW, *LONG]
+SIGN_PPR = ["model.K=3", "model.hidden_dim=256", "model.ppr_alpha=0.15"]
 EXTRA_GRID: dict[tuple[str, str], dict[str, list[str]]] = {
     ("synthetic-arxiv", "full"): {"drop0.2-e1000": [DROPOUT_LOW, "train.epochs=1000", "train.patience=100"]},
     ("synthetic-arxiv", "neighbor"): {
         "f25-10-b1024-drop0.2-step10": ["sampler.fanouts=[25, 10]", "sampler.batch_size=1024", DROPOUT_LOW,
                                         *STEP10]},
-    ("synthetic-arxiv", "cluster"): {"q564-drop0.2-e400": ["sampler.clusters_per_batch=564", DROPOUT_LOW, *LONG],
-                                     "q564-drop0.2-step40": ["sampler.clusters_per_batch=564", DROPOUT_LOW, *LONG,
-                                                             *STEP40]},
+    ("synthetic-arxiv", "cluster"): {"q564-drop0.2-e400": CLUSTER_Q564, "q564-drop0.2-step40": [*CLUSTER_Q564, *STEP40]},
     ("synthetic-arxiv", "gas"): {"q282-drop0.2-e400": ["sampler.clusters_per_batch=282", DROPOUT_LOW, *LONG],
                                  "q20-drop0.2-step10": ["sampler.clusters_per_batch=20", DROPOUT_LOW, *STEP10]},
-    ("synthetic-arxiv", "saint-rw"): {
-        "roots33868-w2-drop0.2-e400": ["sampler.num_roots=33868", DROPOUT_LOW, *LONG],
-        "roots33868-w2-drop0.2-step40": ["sampler.num_roots=33868", DROPOUT_LOW, *LONG, *STEP40]},
-    ("synthetic-arxiv", "sign"): {"K3-h256-ppr0.15": ["model.K=3", "model.hidden_dim=256", "model.ppr_alpha=0.15"],
-                                  "K3-h256-ppr0.15-step10": ["model.K=3", "model.hidden_dim=256",
-                                                             "model.ppr_alpha=0.15", *STEP10]},
+    ("synthetic-arxiv", "saint-rw"): {"roots33868-w2-drop0.2-e400": SAINT_ROOTS,
+                                      "roots33868-w2-drop0.2-step40": [*SAINT_ROOTS, *STEP40]},
+    ("synthetic-arxiv", "sign"): {"K3-h256-ppr0.15": SIGN_PPR, "K3-h256-ppr0.15-step10": [*SIGN_PPR, *STEP10]},
 }
 
 
 def grid(dataset: str, method: str) -> dict[str, list[str]]:
     """Variant name -> overrides of ``method`` on ``dataset``: ``GRID[method]`` plus ``EXTRA_GRID``'s."""
     return {**GRID[method](NUM_NODES[dataset]), **EXTRA_GRID.get((dataset, method), {})}
+
+
+def variant_config(dataset: str, method: str, variant: str) -> Any:
+    """The resolved config of one variant of ``grid(dataset, method)``."""
+    return base_config(dataset, method, grid(dataset, method)[variant])
 
 
 NUM_NODES = {"citeseer": 3327, "facebook": 22470, "github": 37700, "synthetic-arxiv": 169343}
@@ -299,7 +302,7 @@ def final_stats(lines: list[dict[str, Any]], dataset: str, method: str, key: str
     if key is not None:
         keys = {key}
     elif (best := tuned(lines, dataset, method)) is not None:  # the current winner, not an earlier one
-        keys = {config_key(base_config(dataset, method, grid(dataset, method)[best[0]]))}
+        keys = {config_key(variant_config(dataset, method, best[0]))}
     else:
         keys = {r["key"] for r in ok if r["stage"] == "final"}
     runs = {(r["key"], r["seed"]): r["test_acc"] for r in ok if r["key"] in keys and r["stage"] in ("tune", "final")}
@@ -340,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                 if best is None:
                     print(f"minibatch_accuracy: {d}/{m} is not tuned yet; skipped.", file=sys.stderr)
                     continue
-                jobs.append((d, m, best[0], base_config(d, m, grid(d, m)[best[0]])))
+                jobs.append((d, m, best[0], variant_config(d, m, best[0])))
         sweep(jobs, list(range(args.seeds)), "final", output)
     elif args.stage == "configs":
         from minibatch_configs import write_configs  # benchmarks/

@@ -18,11 +18,10 @@ from minibatch_accuracy import (
     METHOD,
     RUN_OPTIONS,
     TOLERANCE,
-    base_config,
     config_key,
     final_stats,
-    grid,
     tuned,
+    variant_config,
 )
 
 TITLES = {"citeseer": "CiteSeer (public Planetoid split)",
@@ -71,7 +70,7 @@ def write_configs(lines: list[dict[str, Any]], datasets: list[str], methods: lis
             if best is None or full is None:
                 continue
             winner, scores = best
-            cfg = base_config(dataset, method, grid(dataset, method)[winner])
+            cfg = variant_config(dataset, method, winner)
             stats = final_stats(lines, dataset, method, config_key(cfg))
             if stats is None:
                 continue
