@@ -69,6 +69,8 @@ class KGTrainConfig:
                                           "lr_step_epochs).", choices=("constant", "cosine", "step"))
     warmup_epochs: float = option(0.0, "Linear learning-rate warm-up (epochs, may be fractional).", ge=0.0)
     lr_min_factor: float = option(0.0, "Final lr / lr of the cosine schedule.", ge=0.0, le=1.0)
+    lr_decay_epochs: int = option(0, "Epochs the cosine decay spans (from the start); later epochs keep "
+                                     "lr * lr_min_factor (0 = all epochs).", ge=0)
     lr_step_epochs: int = option(0, "Step schedule period in epochs (0 = never).", ge=0)
     lr_gamma: float = option(0.1, "Step schedule factor.", gt=0.0, le=1.0)
     partitions: int = option(1, "Entity partitions (issue 6: blocks): > 1 trains bucket by bucket (PBG / "

@@ -48,14 +48,16 @@ def subsampling_weights(triples: torch.Tensor, num_relations: int) -> torch.Tens
     return torch.from_numpy((1.0 / np.sqrt(total)).astype(np.float32))
 
 
-RESUME_MAY_CHANGE = ("epochs", "max_time_s", "eval_every", "eval_valid_size", "device", "threads")
+RESUME_MAY_CHANGE = ("epochs", "lr_decay_epochs", "max_time_s", "eval_every", "eval_valid_size", "device",
+                     "threads")
 
 
 def fingerprint(cfg: KGConfig | dict[str, Any]) -> dict[str, Any]:
     """What a resumed run must share with the interrupted one (model, data and training settings).
 
     ``train.epochs`` may change on resume (extend or end a run; the learning-rate schedule follows the new
-    total), as may the time limit, the periodic validation, the device and the thread count.
+    total), as may the span of the cosine decay (``lr_decay_epochs``: extend a finished run at its final rate),
+    the time limit, the periodic validation, the device and the thread count.
     """
     data = kg_to_dict(cfg) if isinstance(cfg, KGConfig) else cfg
     train = {k: v for k, v in data["train"].items() if k not in RESUME_MAY_CHANGE}
@@ -107,6 +109,7 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     buckets = bucketize(torch.cat([triples, torch.arange(triples.shape[0]).unsqueeze(1)], dim=1), plan)
     steps_per_epoch = sum(math.ceil(b.shape[0] / tc.batch_size) for b in buckets.values())
     total_steps = steps_per_epoch * tc.epochs
+    decay_steps = steps_per_epoch * tc.lr_decay_epochs if tc.lr_decay_epochs > 0 else total_steps
     warmup = round(tc.warmup_epochs * steps_per_epoch)
 
     optimizer = tc.optimizer
@@ -168,7 +171,7 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
                 for start in range(0, bucket.shape[0], tc.batch_size):
                     index = perm[start:start + tc.batch_size]
                     state["step"] += 1
-                    lr = learning_rate(state["step"] - 1, total_steps, lr=tc.lr, schedule=tc.lr_schedule,
+                    lr = learning_rate(state["step"] - 1, decay_steps, lr=tc.lr, schedule=tc.lr_schedule,
                                        warmup_steps=warmup, min_factor=tc.lr_min_factor,
                                        step_every=tc.lr_step_epochs * steps_per_epoch, gamma=tc.lr_gamma)
                     batch_weight = weights[bucket[index, 3]] if weights is not None else None

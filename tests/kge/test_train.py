@@ -84,6 +84,20 @@ def test_resume_continues_bit_for_bit(ring, tmp_path):
     assert extended["epochs_done"] == 8 and len(extended["history"]) == 8
 
 
+def test_cosine_decay_span_holds_the_final_rate_and_extends_a_finished_run(ring, tmp_path):
+    cosine = ["train.lr_schedule=cosine", "train.lr_min_factor=0.1"]
+    straight, result = fit(ring, *cosine, "train.epochs=6", "train.lr_decay_epochs=3", out_dir=tmp_path / "a")
+    rates = [r["lr"] for r in result["history"]]
+    # (the rate of each epoch's last step) decays over epochs 1-3, then stays at lr * lr_min_factor
+    assert 0.05 > rates[0] > rates[1] > rates[2] > 0.005 and rates[3:] == pytest.approx([0.005] * 3), rates
+    # a finished 3-epoch cosine run, resumed for 3 more epochs at its final rate, is the 6-epoch run above
+    fit(ring, *cosine, "train.epochs=3", out_dir=tmp_path / "b")
+    extended, result = fit(ring, *cosine, "train.epochs=6", "train.lr_decay_epochs=3", out_dir=tmp_path / "b",
+                           resume=True)
+    assert result["epochs_done"] == 6 and [r["lr"] for r in result["history"]] == pytest.approx(rates)
+    assert torch.equal(straight.entity, extended.entity) and torch.equal(straight.relation, extended.relation)
+
+
 def test_time_limit_stops_with_a_checkpoint(ring, tmp_path):
     _, first = fit(ring, "train.epochs=5", "train.max_time_s=1e-9", out_dir=tmp_path)
     assert not first["complete"] and first["epochs_done"] == 1
