@@ -161,7 +161,9 @@ SIGN_PPR = ["model.K=3", "model.hidden_dim=256", "model.ppr_alpha=0.15"]
 SIGN_K3 = ["model.K=3", "model.hidden_dim=256"]
 SIGN_REGULARISED = {"K3-h256-wd5e-4": [*SIGN_K3, "train.weight_decay=5e-4"],
                     "K3-h256-in0.2": [*SIGN_K3, "model.input_dropout=0.2"],
-                    "K4-h256": ["model.K=4", "model.hidden_dim=256"]}
+                    "K4-h256": ["model.K=4", "model.hidden_dim=256"],
+                    # GraphSAGE's operator, the neighbour mean D^-1 A, instead of GCN's D^-1/2 (A + I) D^-1/2
+                    "K3-h256-mean": [*SIGN_K3, "model.norm=mean"]}
 EXTRA_GRID: dict[tuple[str, str], dict[str, list[str]]] = {
     ("synthetic-arxiv", "full"): {"drop0.2-e1000": [DROPOUT_LOW, "train.epochs=1000", "train.patience=100"]},
     ("synthetic-arxiv", "neighbor"): {

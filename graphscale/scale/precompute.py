@@ -3,7 +3,8 @@
 Both models move all message passing into a preprocessing step run once, then train a graph-free model
 on node mini-batches (or one full batch):
 
-* SGC: logistic regression on :math:`S^K X`, with :math:`S = \\hat D^{-1/2}(A + I)\\hat D^{-1/2}`;
+* SGC: logistic regression on :math:`S^K X`, with :math:`S = \\hat D^{-1/2}(A + I)\\hat D^{-1/2}` (hparam
+  ``norm: gcn``, the papers') or the neighbour mean :math:`S = D^{-1} A` (``norm: mean``);
 * SIGN: the operators :math:`[X, S X, \\dots, S^K X]` (optionally also the personalised-PageRank
   diffusion :math:`\\Pi X`, :math:`\\Pi = \\alpha \\sum_t ((1 - \\alpha) S)^t` truncated at ``ppr_steps``),
   each through its own linear branch, concatenated, then an MLP.
@@ -41,7 +42,7 @@ from ..nn.conv.utils import symmetric_norm
 from ..saga import gspmm
 from ..train.common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
 from ..train.metrics import accuracy
-from .sign import PRECOMPUTED_MODELS, SIGN, SGCHead, resolve_precomputed
+from .sign import NORMS, PRECOMPUTED_MODELS, SIGN, SGCHead, resolve_precomputed
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
           "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40, "tib": 2**40}
@@ -71,18 +72,28 @@ def parse_size(value: float | str | None, where: str = "memory_budget") -> int |
 
 
 class Adjacency:
-    """:math:`S = \\hat D^{-1/2}(A + I)\\hat D^{-1/2}` in CSC form, the operator ``SGConv`` propagates with.
+    """The propagation operator ``S`` in CSC form: :math:`\\hat D^{-1/2}(A + I)\\hat D^{-1/2}` (``norm="gcn"``,
+    the one ``SGConv`` propagates with) or :math:`D^{-1} A` (``norm="mean"``: the mean over in-neighbours,
+    GraphSAGE's aggregator, no self-loops).
 
     Attributes:
-        indptr: ``[N+1]`` int64; src: ``[E']`` source ids by destination; weight: ``[E']`` float32 (``E' = E + N``).
+        indptr: ``[N+1]`` int64; src: ``[E']`` source ids by destination; weight: ``[E']`` float32 (``E' = E + N``
+        with "gcn"'s self-loops, ``E`` with "mean").
     """
 
-    def __init__(self, graph: Graph) -> None:
-        looped = add_self_loops(graph)
+    def __init__(self, graph: Graph, norm: str = "gcn") -> None:
         self.num_nodes = graph.num_nodes
-        indptr, src, edge_ids = looped.csc()
+        if norm == "gcn":
+            looped = add_self_loops(graph)
+            indptr, src, edge_ids = looped.csc()
+            self.weight = symmetric_norm(looped, torch.float32).index_select(0, edge_ids)
+        elif norm == "mean":
+            indptr, src, _ = graph.csc()
+            degree = indptr.diff()
+            self.weight = torch.repeat_interleave(1.0 / degree.clamp(min=1).float(), degree)
+        else:
+            raise ConfigError(f"precompute: norm: expected one of {list(NORMS)}, got {norm!r}.")
         self.indptr, self.src = indptr, src
-        self.weight = symmetric_norm(looped, torch.float32).index_select(0, edge_ids)
 
     def chunks(self, max_edges: int) -> list[tuple[int, int]]:
         """Consecutive destination-row ranges ``[start, end)`` holding at most ``max_edges`` edges each
@@ -162,7 +173,8 @@ class PrecomputedFeatures:
 
 def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = True, ppr_alpha: float | None = None,
                         ppr_steps: int = 10, memory_budget: int | str | None = None,
-                        folder: str | Path | None = None, out_of_core: bool | None = None) -> PrecomputedFeatures:
+                        folder: str | Path | None = None, out_of_core: bool | None = None,
+                        norm: str = "gcn") -> PrecomputedFeatures:
     """``[X, S X, ..., S^hops X]`` (or only ``S^hops X`` when not ``keep_all``), plus ``Pi X`` with ``ppr_alpha``.
 
     Args:
@@ -176,6 +188,7 @@ def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = 
         folder: Where memmaps go (a temporary folder inside it is made and later removed); None: the
             system's temporary folder.
         out_of_core: Force memmaps (True) or memory (False); None decides from ``memory_budget``.
+        norm: The operator ``S``: "gcn" (``D^-1/2 (A + I) D^-1/2``) or "mean" (``D^-1 A``, no self-loops).
 
     Shapes:
         x: ``[N, F]``; every operator: ``[N, F]`` float32.
@@ -195,7 +208,7 @@ def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = 
     if budget is not None:  # a chunk: its edges (ids, weights, kernel scratch) plus its output rows
         average_degree = max(1.0, (graph.num_edges + num_nodes) / max(num_nodes, 1))
         max_edges = max(1, min(max_edges, budget // 8 // int(32 + row_bytes / average_degree)))
-    adjacency = Adjacency(graph)
+    adjacency = Adjacency(graph, norm)
     directory = Path(tempfile.mkdtemp(prefix="graphscale-precompute-", dir=folder)) if out_of_core else None
 
     def new(name: str) -> Tensor:
@@ -266,8 +279,8 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
 
     Args:
         dataset: Single-label node-classification dataset.
-        model_name: "sgc" (hparams ``K``, ``bias``, ``input_dropout``, ``batch_size``) or "sign"
-            (``K`` powers, ``hidden_dim`` per branch, ``num_layers`` of the head MLP, ``dropout``,
+        model_name: "sgc" (hparams ``K``, ``norm``, ``bias``, ``input_dropout``, ``batch_size``) or "sign"
+            (``K`` powers, ``norm``, ``hidden_dim`` per branch, ``num_layers`` of the head MLP, ``dropout``,
             ``input_dropout``, ``batch_norm``, ``ppr_alpha`` / ``ppr_steps`` for an extra PPR operator,
             ``batch_size``).
         hparams: Model hyper-parameters.
@@ -296,10 +309,10 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
     began = time.perf_counter()
     keep_all = name == "sign"
     alpha = hp.get("ppr_alpha") if keep_all else None
-    key = (hp["K"], keep_all, alpha, hp.get("ppr_steps"), budget)
+    key = (hp["K"], keep_all, alpha, hp.get("ppr_steps"), budget, hp["norm"])
     features = cached_features(dataset.graph, dataset.x, key, lambda: precompute_features(
         dataset.graph, dataset.x, hp["K"], keep_all=keep_all, ppr_alpha=alpha, ppr_steps=hp.get("ppr_steps", 10),
-        memory_budget=budget))
+        memory_budget=budget, norm=hp["norm"]))
     precompute_time = time.perf_counter() - began
 
     seed_everything(seed)

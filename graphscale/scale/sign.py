@@ -75,11 +75,16 @@ class SIGN(nn.Module):
         return h
 
 
+# The propagation operator S: "gcn" = D^-1/2 (A + I) D^-1/2 (SGC, SIGN papers); "mean" = D^-1 A, the mean over
+# in-neighbours without self-loops (GraphSAGE's mean aggregator; rows without in-edges stay zero).
+NORMS = ("gcn", "mean")
+
 PRECOMPUTED_MODELS = {
-    "sgc": ModelSpec(SGCHead, {"K": 2, "bias": True, "input_dropout": 0.0, "batch_size": None, "hidden_dim": 16,
+    "sgc": ModelSpec(SGCHead, {"K": 2, "norm": "gcn", "bias": True, "input_dropout": 0.0, "batch_size": None,
+                               "hidden_dim": 16,
                                "num_layers": 2, "dropout": 0.5},
                      unused=("hidden_dim", "num_layers", "dropout")),
-    "sign": ModelSpec(SIGN, {"K": 2, "hidden_dim": 64, "num_layers": 2, "dropout": 0.5, "input_dropout": 0.0,
+    "sign": ModelSpec(SIGN, {"K": 2, "norm": "gcn", "hidden_dim": 64, "num_layers": 2, "dropout": 0.5, "input_dropout": 0.0,
                              "batch_norm": True, "ppr_alpha": None, "ppr_steps": 10, "batch_size": None}),
 }
 
@@ -101,6 +106,9 @@ def resolve_precomputed(model_name: str, hparams: dict[str, Any] | None) -> tupl
     size = hp["batch_size"]
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise ConfigError(f"{where}: hparam batch_size: expected an int >= 1 or null (full batch), got {size!r}.")
+    if hp["norm"] not in NORMS:
+        raise ConfigError(f"{where}: hparam norm: expected one of {list(NORMS)} (the propagation operator S), got "
+                          f"{hp['norm']!r}.")
     alpha = hp.get("ppr_alpha")
     if alpha is not None and not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise ConfigError(f"{where}: hparam ppr_alpha: expected a teleport probability in (0, 1) or null, "
@@ -108,4 +116,4 @@ def resolve_precomputed(model_name: str, hparams: dict[str, Any] | None) -> tupl
     return name, hp
 
 
-__all__ = ["PRECOMPUTED_MODELS", "SIGN", "SGCHead", "resolve_precomputed"]
+__all__ = ["NORMS", "PRECOMPUTED_MODELS", "SIGN", "SGCHead", "resolve_precomputed"]

@@ -64,6 +64,25 @@ def test_powers_equal_dense_reference(max_edges, monkeypatch):
     torch.testing.assert_close(last[0], features.operators[3])
 
 
+def test_mean_operator_equals_dense_neighbour_mean():
+    graph = messy_graph(seed=3)  # self-loops, multi-edges, nodes without in-edges
+    x = torch.randn(70, 5)
+    adj = torch.zeros(70, 70, dtype=torch.float64)
+    adj.index_put_((graph.dst.long(), graph.src.long()), torch.ones(graph.num_edges, dtype=torch.float64),
+                   accumulate=True)
+    s = adj / adj.sum(1, keepdim=True).clamp(min=1)  # rows = destinations; empty rows stay zero
+    features = precompute_features(graph, x, 2, norm="mean", ppr_alpha=0.3, ppr_steps=3)
+    torch.testing.assert_close(features.operators[1].double(), s @ x.double(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(features.operators[2].double(), s @ s @ x.double(), rtol=1e-5, atol=1e-6)
+    expected = x.double()
+    for _ in range(3):
+        expected = 0.7 * s @ expected + 0.3 * x.double()
+    torch.testing.assert_close(features.operators[3].double(), expected, rtol=1e-5, atol=1e-6)
+    assert (features.operators[1][66:] == 0).all()  # the 4 isolated nodes
+    with pytest.raises(ConfigError, match="norm"):
+        precompute_features(graph, x, 1, norm="sym")
+
+
 def test_chunks_cover_the_rows_within_the_edge_limit():
     adjacency = Adjacency(messy_graph())
     indptr = adjacency.indptr
@@ -144,7 +163,7 @@ def test_sign_trains_in_memory_mini_batched_and_out_of_core():
     full = train_precomputed(data, "sign", hparams, train_cfg, seed=0)
     assert set(full) == RESULT_KEYS and full["epochs_run"] == 20
     assert full["train_acc"] > 0.6  # 7 skewed classes
-    batched_hparams = {**hparams, "batch_size": 48, "ppr_alpha": 0.15, "ppr_steps": 4}
+    batched_hparams = {**hparams, "batch_size": 48, "ppr_alpha": 0.15, "ppr_steps": 4, "norm": "mean"}
     batched = train_precomputed(data, "sign", batched_hparams, train_cfg, seed=0, memory_budget="64KB")
     assert batched["train_acc"] > 0.6
     again = train_precomputed(data, "sign", batched_hparams, train_cfg, seed=0, memory_budget="64KB")
@@ -167,5 +186,7 @@ def test_sizes_and_errors():
         train_precomputed(data, "sgc", {"batch_size": 0}, train_cfg, 0)
     with pytest.raises(ConfigError, match="ppr_alpha"):
         train_precomputed(data, "sign", {"ppr_alpha": 1.5}, train_cfg, 0)
+    with pytest.raises(ConfigError, match=r"hparam norm: expected one of \['gcn', 'mean'\]"):
+        train_precomputed(data, "sgc", {"norm": "row"}, train_cfg, 0)
     with pytest.raises(ShapeError, match=r"\[100, F\]"):
         precompute_features(data.graph, torch.zeros(5, 2), 2)
