@@ -153,6 +153,10 @@ class SamplerConfig:
     num_parts: int | None = option(None, "cluster, gas: METIS clusters; null: max(4, N // 150).", ge=1)
     clusters_per_batch: int | None = option(None, "cluster, gas: clusters per batch (q); null: "
                                                   "min(20, max(1, num_parts // 4)).", ge=1)
+    cluster_norm: str = option("batch", "cluster: aggregation over a batch: batch (the induced subgraph alone, the "
+                                        "paper's) or unbiased (edge weights 1 / (d_v P(edge in batch)), d_v the "
+                                        "full-graph in-degree: an unbiased estimate of the full-graph neighbour mean; "
+                                        "SAGE (mean) or GCN layers).", choices=("batch", "unbiased"))
     budget: int | None = option(None, "saint-node / saint-edge: node / edge draws per subgraph; null: N/5 / N/10.",
                                 ge=1)
     num_roots: int | None = option(None, "saint-rw: random walks per subgraph; null: N // 10.", ge=1)

@@ -6,6 +6,15 @@ METIS seed: ``<cache_dir>/metis-p<num_parts>-s<seed>-<hash>.npy`` (``cluster_cac
 the dataset under the data root). ``ClusterSampler`` then draws, each epoch, a random grouping of the
 clusters into batches of ``clusters_per_batch``; a batch is the subgraph *induced* by the union of its
 clusters, so the edges between the chosen clusters are kept (the paper's stochastic multiple partitions).
+
+A batch keeps every edge inside a cluster but an edge between two clusters only when both land in the same
+group, with probability ``P = sum_g s_g (s_g - 1) / (p (p - 1))`` over the group sizes ``s_g`` (about
+``(q - 1) / (p - 1)``). By default (``aggregation=None``, the paper's) a layer aggregates over the batch as if it
+were the whole graph. ``aggregation="mean"`` instead gives every batch edge the weight ``1 / (d_v P_uv)``
+(``d_v``: in-degree in the full graph; ``P_uv``: 1 inside a cluster, ``P`` between clusters), so a weighted-sum
+mean layer's aggregate is an unbiased estimate of its full-graph neighbour mean (GraphSAINT's aggregator
+normalisation with the exact edge probabilities of cluster groups); ``"none"`` gives ``1 / P_uv`` (GCN layers
+normalise the weights themselves).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..errors import MissingDependencyError, SamplingError
 from ..graph import Graph
@@ -117,17 +127,26 @@ class ClusterSampler:
         parts: Precomputed ``[N]`` cluster ids, e.g. from ``metis_partition``.
         cache_dir: Cache folder for the METIS result (see ``cluster_cache_dir``).
         metis_seed: METIS random seed.
+        aggregation: None (aggregate over the batch alone, the paper's), "mean" (edge weights
+            ``1 / (d_v P_uv)``) or "none" (``1 / P_uv``); see the module docstring.
 
     ``plan(seeds, batch_size, ...)``: ``batch_size`` is the number of clusters per batch (``q`` in the
     paper); the outputs of a batch are its nodes that are in ``seeds`` (e.g. the training nodes).
 
     Raises:
-        SamplingError: Neither ``num_parts`` nor ``parts``, or ``parts`` of the wrong shape.
+        SamplingError: Neither ``num_parts`` nor ``parts``, ``parts`` of the wrong shape, or an unknown
+            ``aggregation``.
     """
 
     def __init__(self, graph: Graph, num_parts: int | None = None, *, parts: Any = None,
-                 cache_dir: str | os.PathLike[str] | None = None, metis_seed: int = 0) -> None:
+                 cache_dir: str | os.PathLike[str] | None = None, metis_seed: int = 0,
+                 aggregation: str | None = None) -> None:
+        if aggregation not in (None, "mean", "none"):
+            raise SamplingError(f"ClusterSampler: expected aggregation None, 'mean' or 'none', got {aggregation!r}.")
+        self.aggregation = aggregation
+        self.between_probability = 1.0  # set by plan from its group size
         self.csc = csc_arrays(graph, "ClusterSampler")
+        self.in_degree = np.diff(self.csc[0])
         self.num_nodes = graph.num_nodes
         if parts is None:
             if num_parts is None:
@@ -160,10 +179,29 @@ class ClusterSampler:
         clusters = np.arange(self.num_parts)
         if shuffle:
             clusters = rng.permutation(clusters)
+        # the edge weights of ``sample`` follow the group size of the latest plan
+        self.between_probability = self.pair_probability(self.num_parts, size)
         return [(group, mask) for group in chunks(clusters, size)]
+
+    @staticmethod
+    def pair_probability(num_parts: int, size: int) -> float:
+        """Probability that two given distinct clusters share a group of a random grouping into ``size``-chunks."""
+        if num_parts < 2:
+            return 1.0
+        sizes = np.full(num_parts // size, size, dtype=np.float64)
+        if num_parts % size:
+            sizes = np.append(sizes, num_parts % size)
+        return float((sizes * (sizes - 1)).sum() / (num_parts * (num_parts - 1)))
 
     def sample(self, item: tuple[np.ndarray, np.ndarray], seed: int) -> MiniBatch:
         """The induced subgraph of one cluster group; ``seed`` is unused (the grouping is the randomness)."""
         clusters, mask = item
         nodes, src, dst, edge_ids = induced_subgraph(self.csc, self.nodes_of(clusters), self.scratch)
-        return subgraph_batch(nodes, src, dst, edge_ids, mask)
+        if self.aggregation is None:
+            return subgraph_batch(nodes, src, dst, edge_ids, mask)
+        between = self.parts[nodes[src]] != self.parts[nodes[dst]]
+        weight = np.where(between, 1.0 / self.between_probability, 1.0)
+        if self.aggregation == "mean":
+            weight = weight / self.in_degree[nodes[dst]]
+        return subgraph_batch(nodes, src, dst, edge_ids, mask)._replace(
+            edge_weight=torch.from_numpy(weight.astype(np.float32)))

@@ -87,3 +87,45 @@ def test_cluster_sampler_with_metis_and_errors(tmp_path):
     with pytest.raises(SamplingError, match="clusters per batch"):
         sampler.plan(np.arange(5), None, False, np.random.default_rng(0))
     assert cluster_module.cluster_cache_dir("cora", tmp_path) == tmp_path / "cora" / "partitions"
+
+
+def test_pair_probability_matches_enumeration():
+    # 5 clusters in groups of 2 (sizes 2, 2, 1): pairs sharing a group / ordered pairs = 2 * 2 / 20
+    assert ClusterSampler.pair_probability(5, 2) == pytest.approx(4 / 20)
+    assert ClusterSampler.pair_probability(12, 4) == pytest.approx(3 * 4 * 3 / (12 * 11))
+    assert ClusterSampler.pair_probability(6, 6) == 1.0 and ClusterSampler.pair_probability(1, 1) == 1.0
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(4000):
+        order = rng.permutation(7)
+        hits += (np.flatnonzero(order == 0)[0] // 3) == (np.flatnonzero(order == 1)[0] // 3)
+    assert hits / 4000 == pytest.approx(ClusterSampler.pair_probability(7, 3), abs=0.03)
+
+
+@pytest.mark.parametrize("aggregation", ["mean", "none"])
+def test_unbiased_cluster_weights_estimate_the_full_graph_aggregate(aggregation):
+    graph = random_graph(num_nodes=60, num_edges=500, seed=3)
+    parts = np.arange(60) % 12
+    sampler = ClusterSampler(graph, parts=parts, aggregation=aggregation)
+    degree = torch.bincount(graph.dst.long(), minlength=60).double()
+    full = 1.0 / degree[graph.dst.long()] if aggregation == "mean" else torch.ones(graph.num_edges, dtype=torch.float64)
+    between = torch.from_numpy(parts[graph.src.long().numpy()] != parts[graph.dst.long().numpy()])
+    p = ClusterSampler.pair_probability(12, 4)
+    total = torch.zeros(graph.num_edges, dtype=torch.float64)
+    rng = np.random.default_rng(0)
+    epochs = 600
+    for _ in range(epochs):
+        for item in sampler.plan(np.arange(60), 4, True, rng):
+            batch = sampler.sample(item, seed=0)
+            eids = batch.edge_ids.long()
+            # each batch edge: the full-graph weight over its probability of being in the batch
+            expected = full[eids] / torch.where(between[eids], p, 1.0)
+            torch.testing.assert_close(batch.edge_weight.double(), expected, rtol=1e-6, atol=0)
+            total.index_add_(0, eids, batch.edge_weight.double())
+    # over random groupings the weights average to the full graph's (1 / d_v for mean): unbiased
+    torch.testing.assert_close(total / epochs, full, rtol=0.3, atol=0)
+    assert float((total / epochs / full).mean()) == pytest.approx(1.0, abs=0.02)
+    plain = ClusterSampler(graph, parts=parts)
+    assert plain.sample(plain.plan(np.arange(60), 4, False, rng)[0], seed=0).edge_weight is None
+    with pytest.raises(SamplingError, match="aggregation"):
+        ClusterSampler(graph, parts=parts, aggregation="sum")

@@ -58,9 +58,11 @@ def test_neighbor_sampled_sage_is_close_to_full_batch(dataset):
     assert result["epochs_run"] == 25 and 0 <= result["best_epoch"] < 25
 
 
-@pytest.mark.parametrize("name", ["cluster", "saint-node", "saint-edge", "saint-rw"])
+@pytest.mark.parametrize("name", ["cluster", "cluster-unbiased", "saint-node", "saint-edge", "saint-rw"])
 def test_every_sampler_trains(dataset, name, tmp_path):
-    config = {"name": name, "num_parts": 24, "clusters_per_batch": 4, "cache_dir": str(tmp_path), "coverage": 5.0,
+    extra = {"cluster_norm": "unbiased"} if name == "cluster-unbiased" else {}
+    name = name.split("-unbiased")[0]
+    config = {**extra, "name": name, "num_parts": 24, "clusters_per_batch": 4, "cache_dir": str(tmp_path), "coverage": 5.0,
               "num_workers": 2}
     result = train_minibatch(dataset, "sage", {"hidden_dim": 16}, config, TrainConfig(epochs=4, device="cpu"), seed=1)
     assert set(result) == RESULT_KEYS
@@ -107,3 +109,8 @@ def test_config_errors(dataset):
         train_minibatch(dataset, "sage", {"hidden_dim": 8}, {"fanouts": [5, 5, 5]}, TrainConfig(epochs=1), 0)
     with pytest.raises(ConfigError, match="layer-wise"):
         train_minibatch(dataset, "gcn", None, {"eval": "layerwise"}, TrainConfig(epochs=1), 0)
+    with pytest.raises(ConfigError, match="cluster_norm"):
+        train_minibatch(dataset, "gat", None, {"name": "cluster", "num_parts": 8, "cluster_norm": "unbiased"},
+                        TrainConfig(epochs=1), 0)
+    with pytest.raises(ConfigError, match="cluster_norm"):
+        SamplerConfig.from_any({"name": "cluster", "cluster_norm": "full"})
