@@ -156,7 +156,7 @@ CLUSTER_Q564 = ["sampler.clusters_per_batch=564", DROPOUT_LOW, *LONG]
 # The full-batch reference stops on a patience of 100 epochs (its best epoch was 676 of 1,000), the LONG mini-batch
 # variants on 50 (ClusterGCN q564's best was epoch 143, stopped at 194; GAS q564 181 of 232): the reference's
 # budget and patience for them too.
-REFERENCE_BUDGET = ["train.epochs=1000", "train.patience=100"]
+Q564_REFERENCE_BUDGET = ["sampler.clusters_per_batch=564", DROPOUT_LOW, "train.epochs=1000", "train.patience=100"]
 SAINT_ROOTS = ["sampler.num_roots=33868", DROPOUT_LOW, *LONG]
 SIGN_PPR = ["model.K=3", "model.hidden_dim=256", "model.ppr_alpha=0.15"]
 # SIGN K3-h256 fits 92 % of the training nodes against 80 % on validation: weight decay, input dropout and a
@@ -174,19 +174,16 @@ EXTRA_GRID: dict[tuple[str, str], dict[str, list[str]]] = {
         "f25-10-b1024-drop0.2-step10": ["sampler.fanouts=[25, 10]", "sampler.batch_size=1024", DROPOUT_LOW,
                                         *STEP10]},
     ("synthetic-arxiv", "cluster"): {"q564-drop0.2-e400": CLUSTER_Q564, "q564-drop0.2-step40": [*CLUSTER_Q564, *STEP40],
-                                     "q564-drop0.2-e1000": ["sampler.clusters_per_batch=564", DROPOUT_LOW,
-                                                            *REFERENCE_BUDGET],
+                                     "q564-drop0.2-e1000": Q564_REFERENCE_BUDGET,
                                      # a batch keeps ~60 % of a node's edges (19 % of the edges are inside a
                                      # METIS cluster, the others kept with probability 563/1127): weights
                                      # 1 / (d_v P(edge in batch)) make its mean an unbiased full-graph estimate
-                                     "q564-drop0.2-e1000-unbiased": ["sampler.clusters_per_batch=564", DROPOUT_LOW,
-                                                                     *REFERENCE_BUDGET,
+                                     "q564-drop0.2-e1000-unbiased": [*Q564_REFERENCE_BUDGET,
                                                                      "sampler.cluster_norm=unbiased"]},
     ("synthetic-arxiv", "gas"): {"q282-drop0.2-e400": ["sampler.clusters_per_batch=282", DROPOUT_LOW, *LONG],
                                  "q20-drop0.2-step10": ["sampler.clusters_per_batch=20", DROPOUT_LOW, *STEP10],
                                  "q564-drop0.2-e400": ["sampler.clusters_per_batch=564", DROPOUT_LOW, *LONG],
-                                 "q564-drop0.2-e1000": ["sampler.clusters_per_batch=564", DROPOUT_LOW,
-                                                        *REFERENCE_BUDGET]},
+                                 "q564-drop0.2-e1000": Q564_REFERENCE_BUDGET},
     ("synthetic-arxiv", "saint-rw"): {"roots33868-w2-drop0.2-e400": SAINT_ROOTS,
                                       "roots33868-w2-drop0.2-step40": [*SAINT_ROOTS, *STEP40],
                                       "roots67737-w2-drop0.2-e400": ["sampler.num_roots=67737", DROPOUT_LOW, *LONG]},
@@ -220,6 +217,12 @@ def base_config(dataset: str, method: str, overrides: list[str]) -> Any:
                        *RUN_OPTIONS])
 
 
+# Fields that joined the schema after the study's runs began, with their defaults (the behaviour before them):
+# a config at the default gets the key it had before the field existed.
+LATER_DEFAULTS: dict[tuple[str, str], Any] = {("sampler", "cluster_norm"): "batch"}
+_UNSET = object()
+
+
 def config_key(cfg: Any) -> str:
     """Hash of what decides a run's result (not the seed, seeds, output, expected, device or threads)."""
     from graphscale.config import to_dict
@@ -231,12 +234,10 @@ def config_key(cfg: Any) -> str:
     # schema after the study's runs began, so it must not change their keys
     data["train"] = {k: v for k, v in data["train"].items() if k not in ("seed", "seeds", "device", "memory_spill")}
     data["sampler"] = {k: v for k, v in data["sampler"].items() if k not in ("num_workers", "prefetch", "cache_dir")}
-    # cluster_norm joined the schema later too: its default (the paper's batch aggregation) keeps the old keys
-    if data["sampler"].get("cluster_norm") == "batch":
-        del data["sampler"]["cluster_norm"]
-    # unset (null) keys are dropped, so a field added to the schema later does not change old keys
-    data = {name: {k: v for k, v in section.items() if v is not None} if isinstance(section, dict) else section
-            for name, section in data.items()}
+    # unset (null) keys and fields that joined the schema later at their default are dropped, so a new field
+    # does not change old keys
+    data = {name: {k: v for k, v in section.items() if v is not None and v != LATER_DEFAULTS.get((name, k), _UNSET)}
+            if isinstance(section, dict) else section for name, section in data.items()}
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 

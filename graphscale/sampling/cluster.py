@@ -131,7 +131,8 @@ class ClusterSampler:
             ``1 / (d_v P_uv)``) or "none" (``1 / P_uv``); see the module docstring.
 
     ``plan(seeds, batch_size, ...)``: ``batch_size`` is the number of clusters per batch (``q`` in the
-    paper); the outputs of a batch are its nodes that are in ``seeds`` (e.g. the training nodes).
+    paper); the outputs of a batch are its nodes that are in ``seeds`` (e.g. the training nodes). A plan item
+    is ``(clusters, seed mask, P)``, ``P`` the grouping's between-cluster edge probability.
 
     Raises:
         SamplingError: Neither ``num_parts`` nor ``parts``, ``parts`` of the wrong shape, or an unknown
@@ -144,7 +145,6 @@ class ClusterSampler:
         if aggregation not in (None, "mean", "none"):
             raise SamplingError(f"ClusterSampler: expected aggregation None, 'mean' or 'none', got {aggregation!r}.")
         self.aggregation = aggregation
-        self.between_probability = 1.0  # set by plan from its group size
         self.csc = csc_arrays(graph, "ClusterSampler")
         self.in_degree = np.diff(self.csc[0])
         self.num_nodes = graph.num_nodes
@@ -171,7 +171,7 @@ class ClusterSampler:
             if len(clusters) else np.zeros(0, dtype=np.int64)
 
     def plan(self, seeds: np.ndarray, batch_size: int | None, shuffle: bool,
-             rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+             rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Groups of ``batch_size`` clusters (a random grouping each epoch when ``shuffle``)."""
         size = check_positive(batch_size, "batch_size (clusters per batch)", "ClusterSampler.plan")
         mask = np.zeros(self.num_nodes, dtype=bool)
@@ -179,9 +179,8 @@ class ClusterSampler:
         clusters = np.arange(self.num_parts)
         if shuffle:
             clusters = rng.permutation(clusters)
-        # the edge weights of ``sample`` follow the group size of the latest plan
-        self.between_probability = self.pair_probability(self.num_parts, size)
-        return [(group, mask) for group in chunks(clusters, size)]
+        between = self.pair_probability(self.num_parts, size)
+        return [(group, mask, between) for group in chunks(clusters, size)]
 
     @staticmethod
     def pair_probability(num_parts: int, size: int) -> float:
@@ -193,15 +192,15 @@ class ClusterSampler:
             sizes = np.append(sizes, num_parts % size)
         return float((sizes * (sizes - 1)).sum() / (num_parts * (num_parts - 1)))
 
-    def sample(self, item: tuple[np.ndarray, np.ndarray], seed: int) -> MiniBatch:
+    def sample(self, item: tuple[np.ndarray, np.ndarray, float], seed: int) -> MiniBatch:
         """The induced subgraph of one cluster group; ``seed`` is unused (the grouping is the randomness)."""
-        clusters, mask = item
+        clusters, mask, between_probability = item
         nodes, src, dst, edge_ids = induced_subgraph(self.csc, self.nodes_of(clusters), self.scratch)
+        batch = subgraph_batch(nodes, src, dst, edge_ids, mask)
         if self.aggregation is None:
-            return subgraph_batch(nodes, src, dst, edge_ids, mask)
+            return batch
         between = self.parts[nodes[src]] != self.parts[nodes[dst]]
-        weight = np.where(between, 1.0 / self.between_probability, 1.0)
+        weight = np.where(between, 1.0 / between_probability, 1.0)
         if self.aggregation == "mean":
             weight = weight / self.in_degree[nodes[dst]]
-        return subgraph_batch(nodes, src, dst, edge_ids, mask)._replace(
-            edge_weight=torch.from_numpy(weight.astype(np.float32)))
+        return batch._replace(edge_weight=torch.from_numpy(weight.astype(np.float32)))

@@ -135,8 +135,8 @@ class GASSampler:
              rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
         return self.clusters.plan(seeds, batch_size, shuffle, rng)
 
-    def sample(self, item: tuple[np.ndarray, np.ndarray], seed: int) -> MiniBatch:
-        clusters, mask = item
+    def sample(self, item: tuple[np.ndarray, np.ndarray, float], seed: int) -> MiniBatch:
+        clusters, mask, _ = item
         nodes = self.clusters.nodes_of(clusters)
         (block,) = self.neighbourhood.sample_blocks(nodes, seed)
         output_index = np.flatnonzero(mask[nodes])

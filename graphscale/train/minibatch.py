@@ -84,8 +84,8 @@ def build_loader(cfg: SamplerConfig, dataset: NodeDataset, train_ids: Tensor, mo
     elif cfg.name == "cluster":
         num_parts = cfg.num_parts or min(max(4, num_nodes // 150), num_nodes)
         cache = cfg.cache_dir if cfg.cache_dir is not None else cluster_cache_dir(dataset.name)
-        mode = saint_aggregation(model) if cfg.cluster_norm == "unbiased" else None
-        if cfg.cluster_norm == "unbiased" and mode is None:
+        mode = None
+        if cfg.cluster_norm == "unbiased" and (mode := saint_aggregation(model)) is None:
             raise ConfigError(f"sampler.cluster_norm: 'unbiased' needs SAGE (mean) or GCN layers, got "
                               f"{type(model).__name__}. Use cluster_norm: batch.")
         sampler = ClusterSampler(graph, num_parts, cache_dir=cache, metis_seed=0, aggregation=mode)

@@ -59,7 +59,7 @@ def test_cluster_batches_are_induced_subgraphs():
     seeds = np.arange(0, 90, 3)
     items = sampler.plan(seeds, 2, True, np.random.default_rng(0))
     assert len(items) == 5
-    seen = np.concatenate([group for group, _ in items])
+    seen = np.concatenate([group for group, *_ in items])
     assert sorted(seen.tolist()) == list(range(9))  # every cluster exactly once per epoch
     for item in items:
         batch = sampler.sample(item, seed=0)

@@ -53,7 +53,7 @@ def dense_layer(kind: str, conv, adj: torch.Tensor, h: torch.Tensor) -> torch.Te
 
 def first_batch(sampler: GASSampler, clusters: list[int], seeds: np.ndarray | None = None):
     mask = np.ones(sampler.num_nodes, dtype=bool) if seeds is None else np.isin(np.arange(sampler.num_nodes), seeds)
-    return sampler.sample((np.asarray(clusters), mask), 0)
+    return sampler.sample((np.asarray(clusters), mask, 1.0), 0)
 
 
 @pytest.mark.parametrize("kind", ["sage", "gcn"])
