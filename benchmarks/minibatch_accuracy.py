@@ -191,7 +191,11 @@ EXTRA_GRID: dict[tuple[str, str], dict[str, list[str]]] = {
                                      **{f"p{p}-q{p // 2}-drop0.2-e1000": [f"sampler.num_parts={p}",
                                                                          f"sampler.clusters_per_batch={p // 2}",
                                                                          DROPOUT_LOW, "train.epochs=1000",
-                                                                         "train.patience=100"] for p in (40, 80)}},
+                                                                         "train.patience=100"] for p in (40, 80)},
+                                     # a batch's dropped edges already perturb the neighbour means as input dropout
+                                     # does: less dropout on top of them
+                                     **{f"q564-drop{d}-e1000": [*Q564_REFERENCE_BUDGET, f"model.dropout={d}"]
+                                        for d in (0.1, 0.0)}},
     ("synthetic-arxiv", "gas"): {"q282-drop0.2-e400": ["sampler.clusters_per_batch=282", DROPOUT_LOW, *LONG],
                                  "q20-drop0.2-step10": ["sampler.clusters_per_batch=20", DROPOUT_LOW, *STEP10],
                                  "q564-drop0.2-e400": ["sampler.clusters_per_batch=564", DROPOUT_LOW, *LONG],
