@@ -159,6 +159,7 @@ CLUSTER_Q564 = [Q564, DROPOUT_LOW, *LONG]
 # budget and patience for them too.
 REFERENCE_BUDGET = LARGER["full"]
 Q564_REFERENCE_BUDGET = [Q564, DROPOUT_LOW, *REFERENCE_BUDGET]
+Q564_DROP03 = [Q564, "model.dropout=0.3", *REFERENCE_BUDGET]
 SAINT_ROOTS = ["sampler.num_roots=33868", DROPOUT_LOW, *LONG]
 SIGN_PPR = ["model.K=3", "model.hidden_dim=256", "model.ppr_alpha=0.15"]
 # SIGN K3-h256 fits 92 % of the training nodes against 80 % on validation: weight decay, input dropout and a
@@ -198,7 +199,13 @@ EXTRA_GRID: dict[tuple[str, str], dict[str, list[str]]] = {
                                      # does: less dropout on top of them (0.1 / 0.0 lost 1.6 / 5.4 points on seed
                                      # 0: these batches overfit; 0.3 / 0.5 gave 80.39 / 77.20 against 0.2's 80.18)
                                      **{f"q564-drop{d}-e1000": [Q564, f"model.dropout={d}", *REFERENCE_BUDGET]
-                                        for d in (0.1, 0.0, 0.3, 0.5)}},
+                                        for d in (0.1, 0.0, 0.3, 0.5)},
+                                     # two optimizer steps an epoch on batches drawn by cluster: Adam's noise at
+                                     # lr 0.01 (dropout 0.3's best epoch was 464 of 565) against a halved rate
+                                     # every 150 epochs or half the rate throughout
+                                     "q564-drop0.3-e1000-step150": [*Q564_DROP03, "train.lr_step=150",
+                                                                    "train.lr_gamma=0.5"],
+                                     "q564-drop0.3-e1000-lr0.005": [*Q564_DROP03, "train.lr=0.005"]},
     ("synthetic-arxiv", "gas"): {"q282-drop0.2-e400": ["sampler.clusters_per_batch=282", DROPOUT_LOW, *LONG],
                                  "q20-drop0.2-step10": ["sampler.clusters_per_batch=20", DROPOUT_LOW, *STEP10],
                                  "q564-drop0.2-e400": CLUSTER_Q564,
