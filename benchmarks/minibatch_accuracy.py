@@ -212,7 +212,10 @@ EXTRA_GRID: dict[tuple[str, str], dict[str, list[str]]] = {
                                      # accuracy), so weight decay on top of it
                                      **{f"q564-drop0.3-e1000-lr0.005-wd{wd}": [*Q564_DROP03, "train.lr=0.005",
                                                                                f"train.weight_decay={wd}"]
-                                        for wd in ("1e-4", "5e-4")}},
+                                        for wd in ("1e-4", "5e-4")},
+                                     # (80.03 / 78.89) and the dropout axis again at lr 0.005
+                                     **{f"q564-drop{d}-e1000-lr0.005": [Q564, f"model.dropout={d}", "train.lr=0.005",
+                                                                        *REFERENCE_BUDGET] for d in (0.25, 0.4)}},
     ("synthetic-arxiv", "gas"): {"q282-drop0.2-e400": ["sampler.clusters_per_batch=282", DROPOUT_LOW, *LONG],
                                  "q20-drop0.2-step10": ["sampler.clusters_per_batch=20", DROPOUT_LOW, *STEP10],
                                  "q564-drop0.2-e400": CLUSTER_Q564,
