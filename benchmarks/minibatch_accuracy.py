@@ -158,8 +158,14 @@ CLUSTER_Q564 = [Q564, DROPOUT_LOW, *LONG]
 # variants on 50 (ClusterGCN q564's best was epoch 143, stopped at 194; GAS q564 181 of 232): the reference's
 # budget and patience for them too.
 REFERENCE_BUDGET = LARGER["full"]
-Q564_REFERENCE_BUDGET = [Q564, DROPOUT_LOW, *REFERENCE_BUDGET]
-Q564_DROP03 = [Q564, "model.dropout=0.3", *REFERENCE_BUDGET]
+
+
+def q564(dropout: float, *extra: str) -> list[str]:
+    """ClusterGCN / GAS q564 with this dropout on the reference's budget, plus ``extra`` overrides."""
+    return [Q564, f"model.dropout={dropout}", *REFERENCE_BUDGET, *extra]
+
+
+Q564_REFERENCE_BUDGET = q564(0.2)
 SAINT_ROOTS = ["sampler.num_roots=33868", DROPOUT_LOW, *LONG]
 SIGN_PPR = ["model.K=3", "model.hidden_dim=256", "model.ppr_alpha=0.15"]
 # SIGN K3-h256 fits 92 % of the training nodes against 80 % on validation: weight decay, input dropout and a
@@ -198,24 +204,21 @@ EXTRA_GRID: dict[tuple[str, str], dict[str, list[str]]] = {
                                      # a batch's dropped edges already perturb the neighbour means as input dropout
                                      # does: less dropout on top of them (0.1 / 0.0 lost 1.6 / 5.4 points on seed
                                      # 0: these batches overfit; 0.3 / 0.5 gave 80.39 / 77.20 against 0.2's 80.18)
-                                     **{f"q564-drop{d}-e1000": [Q564, f"model.dropout={d}", *REFERENCE_BUDGET]
-                                        for d in (0.1, 0.0, 0.3, 0.5)},
+                                     **{f"q564-drop{d}-e1000": q564(d) for d in (0.1, 0.0, 0.3, 0.5)},
                                      # two optimizer steps an epoch on batches drawn by cluster: Adam's noise at
                                      # lr 0.01 (dropout 0.3's best epoch was 464 of 565) against a halved rate
                                      # every 150 epochs or half the rate throughout (80.50 / 80.70 on seed 0),
                                      # and a quarter of it
-                                     "q564-drop0.3-e1000-step150": [*Q564_DROP03, "train.lr_step=150",
-                                                                    "train.lr_gamma=0.5"],
-                                     **{f"q564-drop0.3-e1000-lr{lr}": [*Q564_DROP03, f"train.lr={lr}"]
+                                     "q564-drop0.3-e1000-step150": q564(0.3, "train.lr_step=150", "train.lr_gamma=0.5"),
+                                     **{f"q564-drop0.3-e1000-lr{lr}": q564(0.3, f"train.lr={lr}")
                                         for lr in (0.005, 0.0025)},
                                      # lr 0.005 won (80.34 at 0.0025); the batches overfit (less dropout lost
-                                     # accuracy), so weight decay on top of it
-                                     **{f"q564-drop0.3-e1000-lr0.005-wd{wd}": [*Q564_DROP03, "train.lr=0.005",
-                                                                               f"train.weight_decay={wd}"]
+                                     # accuracy), so weight decay on top of it (80.03 / 78.89), and the dropout
+                                     # axis again at lr 0.005 (0.25 / 0.4: 80.67 / 79.92)
+                                     **{f"q564-drop0.3-e1000-lr0.005-wd{wd}": q564(0.3, "train.lr=0.005",
+                                                                                   f"train.weight_decay={wd}")
                                         for wd in ("1e-4", "5e-4")},
-                                     # (80.03 / 78.89) and the dropout axis again at lr 0.005
-                                     **{f"q564-drop{d}-e1000-lr0.005": [Q564, f"model.dropout={d}", "train.lr=0.005",
-                                                                        *REFERENCE_BUDGET] for d in (0.25, 0.4)}},
+                                     **{f"q564-drop{d}-e1000-lr0.005": q564(d, "train.lr=0.005") for d in (0.25, 0.4)}},
     ("synthetic-arxiv", "gas"): {"q282-drop0.2-e400": ["sampler.clusters_per_batch=282", DROPOUT_LOW, *LONG],
                                  "q20-drop0.2-step10": ["sampler.clusters_per_batch=20", DROPOUT_LOW, *STEP10],
                                  "q564-drop0.2-e400": CLUSTER_Q564,

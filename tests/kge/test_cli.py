@@ -74,3 +74,20 @@ def test_shipped_config_is_picked_up(capsys):
     code, stdout, _ = run_cli(capsys, "kg", "--dataset", "fb15k-237", "--model", "rotate", "--dim", "64",
                               "--print-config", "train.lr=0.5")
     assert "dim: 64" in stdout and "lr: 0.5" in stdout
+
+
+def test_shipped_kg_configs_load_and_match_their_names():
+    from graphscale.config import config_dir, find_shipped, shipped_configs
+    from graphscale.kge.config import load_kg_config
+
+    names = [n for n in shipped_configs() if n.startswith("kg-")]
+    for required in ("transe", "distmult", "complex", "simple", "rotate"):  # every model on FB15k-237
+        assert f"kg-{required}-fb15k-237" in names
+    for name in names:
+        _, model, dataset = name.split("-", 2)
+        cfg = load_kg_config(config_dir() / f"{name}.yaml")
+        assert (cfg.task, cfg.model.name) == ("kg", model)
+        assert cfg.expected.source
+        if not dataset.endswith("-paper"):  # the plain --dataset D --model M command picks the measured one
+            assert cfg.data.dataset == dataset and cfg.expected.mrr is not None
+            assert find_shipped("kg", model, dataset) == config_dir() / f"{name}.yaml"
