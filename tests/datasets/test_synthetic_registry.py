@@ -142,3 +142,42 @@ def test_planted_cache_skips_read_only_root(tmp_path, monkeypatch):
         assert data.meta["cache"].startswith(str(tmp_path / "fallback"))
     finally:
         read_only.chmod(0o755)
+
+
+def test_local_communities_keep_the_class_mixing():
+    rng = np.random.default_rng(0)
+    spec = dataclasses.replace(TINY, num_classes=6, group_size=3, homophily=0.6, group_share=0.3, community_size=50,
+                               locality=0.9, label_noise=0.0)
+    labels = synthetic.class_sizes_labels(3000, 6, 1.0, rng)
+    weights = rng.pareto(2.0, 3000) + 1.0
+    class_mixing = synthetic.group_mixing(labels, weights, spec)
+    blocks, mixing = synthetic.local_communities(labels, weights, class_mixing, spec, np.random.default_rng(1))
+    cls_of = np.zeros(blocks.max() + 1, dtype=np.int64)
+    cls_of[blocks] = labels
+    sizes = np.bincount(blocks)
+    assert abs(sizes.mean() - 50) < 10 and sizes.min() > 0
+    assert all(np.unique(cls_of[blocks[labels == k]]).tolist() == [k] for k in range(6))  # communities nest in classes
+    np.testing.assert_allclose(mixing.sum(1), 1.0, atol=1e-12)
+    by_class = np.stack([mixing[:, cls_of == k].sum(1) for k in range(6)], 1)  # [B, K]
+    np.testing.assert_allclose(by_class, class_mixing[cls_of], atol=1e-12)  # the class mixing is unchanged
+    np.testing.assert_allclose(np.diag(mixing), 0.9 * 0.6, atol=1e-12)  # 90% of the same-class share stays local
+
+
+def test_planted_locality_puts_edges_inside_communities():
+    spec = dataclasses.replace(TINY, community_size=60, locality=0.95, homophily=0.7, group_share=0.2,
+                               label_noise=0.0)
+    flat = synthetic.generate_planted(dataclasses.replace(spec, locality=0.0), seed=5)
+    local = synthetic.generate_planted(spec, seed=5)
+    assert np.array_equal(flat["y"], local["y"]) and np.array_equal(flat["x"], local["x"])  # only the edges move
+    weights = np.ones(3000)  # the community draw does not depend on the weights
+    blocks, _ = synthetic.local_communities(local["y"], weights, synthetic.group_mixing(local["y"], weights, spec),
+                                            spec, np.random.default_rng(5 + 3))
+
+    def inside(arrays):
+        return float((blocks[arrays["u"]] == blocks[arrays["v"]]).mean())
+
+    def homophily(arrays):
+        return float((arrays["y"][arrays["u"]] == arrays["y"][arrays["v"]]).mean())
+
+    assert inside(flat) < 0.1 and inside(local) > 0.4  # 60-node communities: ~2% by chance
+    assert abs(homophily(local) - homophily(flat)) < 0.1
