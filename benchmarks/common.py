@@ -96,7 +96,9 @@ def failure_status(err: BaseException) -> str:
     """Status string for a failed measurement: ``"oom"`` or ``"error: <type>: <first line>"``."""
     if is_oom(err):
         return "oom"
-    first_line = (str(err).strip().splitlines() or [""])[0][:300]
+    first_line = (str(err).strip().splitlines() or [""])[0]
+    # the interpreter's install prefix says nothing about the failure and names this machine's folders
+    first_line = first_line.replace(sys.prefix, "<venv>")[:300]
     return f"error: {type(err).__name__}: {first_line}"
 
 

@@ -10,7 +10,10 @@ sampling is timed (no feature gathering, no model). Implementations:
 * ``graphscale-loader``: the same sampler through ``NodeLoader`` with ``--threads`` background workers of one
   numba thread each (parallel over batches, what a training loop gets);
 * ``pyg``: ``torch_geometric.loader.NeighborLoader`` in the peer virtualenv (``setup_peers.sh``). It needs
-  pyg-lib or torch-sparse; where neither has a wheel its failure is reported as ``"error: ..."``.
+  pyg-lib or torch-sparse; where neither has a wheel its failure is reported as ``"error: ..."``;
+* ``dgl``: ``dgl.dataloading.NeighborSampler`` through ``dgl.dataloading.DataLoader`` in its own virtualenv
+  (``setup_peers.sh dgl``; fanouts given input layer first, so the seeds get 15 as for the others). A DGL
+  wheel is built for one torch version; where it does not import, that error is its status.
 
 Every measurement runs in a fresh subprocess (peer under an address-space limit) with
 ``OMP_WAIT_POLICY=PASSIVE`` for all. The first ``--warmup`` batches (numba compile or cache load) are not
@@ -37,8 +40,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # stdlib only: safe in the peer interpreters
 
-IMPLS = ("graphscale", "graphscale-loader", "pyg")
-PEER_VENV = {"pyg": "pyg"}
+IMPLS = ("graphscale", "graphscale-loader", "pyg", "dgl")
+PEER_VENV = {"pyg": "pyg", "dgl": "dgl"}
 FANOUTS = (15, 10, 5)
 BATCH_SIZE = 1024
 TARGET_SPEEDUP = 3.0
@@ -120,6 +123,25 @@ def pyg_batches(args: argparse.Namespace, data: dict[str, Any], record: dict[str
     return lambda: ((batch.batch_size, batch.num_nodes, batch.num_edges) for batch in loader)
 
 
+def dgl_batches(args: argparse.Namespace, data: dict[str, Any], record: dict[str, Any]):
+    import dgl
+    import torch
+
+    record["dgl"] = dgl.__version__
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    graph = dgl.graph((data["src"], data["dst"]), num_nodes=data["num_nodes"])
+    sampler = dgl.dataloading.NeighborSampler(list(reversed(FANOUTS)))  # DGL: fanouts[0] is the input layer
+    loader = dgl.dataloading.DataLoader(graph, data["train_idx"], sampler, batch_size=BATCH_SIZE, shuffle=True,
+                                        drop_last=False, num_workers=0)
+    record["setup_s"] = round(time.perf_counter() - start, 3)
+    return lambda: ((len(seeds), len(inputs), sum(block.num_edges() for block in blocks))
+                    for inputs, seeds, blocks in loader)
+
+
+PEER_BATCHES = {"pyg": pyg_batches, "dgl": dgl_batches}
+
+
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     """One implementation's measurement in this process; never raises (a failure becomes the status)."""
     record: dict[str, Any] = {"bench": "sampling", "impl": args.impl, "fanouts": list(FANOUTS),
@@ -132,7 +154,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
         record.update(torch=torch.__version__, num_threads=args.threads)
         data = read_arrays(Path(args.data))
-        make_epoch = (pyg_batches if args.impl == "pyg" else graphscale_batches)(args, data, record)
+        make_epoch = PEER_BATCHES.get(args.impl, graphscale_batches)(args, data, record)
         start = time.perf_counter()
         warm = make_epoch()
         for _ in range(args.warmup):
