@@ -27,7 +27,7 @@ from minibatch_accuracy import (
 TITLES = {"citeseer": "CiteSeer (public Planetoid split)",
           "facebook": "facebook page-page (MUSAE, seeded 60/20/20 split)",
           "github": "github developers (MUSAE, seeded 60/20/20 split)",
-          "synthetic-arxiv": "synthetic-arxiv (ogbn-arxiv-shaped DC-SBM, arxiv split sizes)"}
+          "synthetic-arxiv": "synthetic-arxiv v3 (ogbn-arxiv-shaped nested DC-SBM, arxiv split sizes)"}
 WHAT = {"full": "full-batch GraphSAGE (mean, 2 layers): the reference of the issue-4 accuracy study",
         "neighbor": "GraphSAGE (mean, 2 layers) with neighbour sampling (Hamilton et al. 2017)",
         "cluster": "GraphSAGE (mean, 2 layers) on ClusterGCN batches (Chiang et al. 2019)",
