@@ -18,29 +18,10 @@ wants() { [[ ${#wanted[@]} -eq 0 ]] || [[ " ${wanted[*]} " == *" $1 "* ]]; }
 
 setup_pyg() {
 
-    venv="${here}/.peers/pyg"
-python_bin="${PYTHON:-python3}"
-torch_version="2.13.0"
 pyg_spec="torch_geometric>=2.8,<2.9"
-
-mkdir -p "${here}/.peers"
-if [[ ! -x "${venv}/bin/python" ]]; then
-    echo "setup_peers: creating virtualenv ${venv}"
-    "${python_bin}" -m venv "${venv}"
-fi
-py="${venv}/bin/python"
-pip_cmd=("${py}" -m pip install --disable-pip-version-check --progress-bar off)
-
-# torch first, exactly this version (the CPU build is what pip resolves here).
-if ! "${py}" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '${torch_version}')" 2>/dev/null; then
-    echo "setup_peers: installing torch==${torch_version}"
-    "${pip_cmd[@]}" "torch==${torch_version}"
-fi
-installed_torch="$("${py}" -c "import torch; print(torch.__version__)" 2>/dev/null)"
-
-# Pin the exact installed torch for every later install.
-constraints="${here}/.peers/constraints.txt"
-echo "torch==${installed_torch}" > "${constraints}"
+# shellcheck source=peers/torch_venv.bash
+source "${here}/peers/torch_venv.bash"
+torch_venv pyg
 
 echo "setup_peers: installing ${pyg_spec}, numpy, scipy, psutil"
 "${pip_cmd[@]}" -c "${constraints}" "${pyg_spec}" numpy scipy psutil

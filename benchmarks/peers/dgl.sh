@@ -8,24 +8,8 @@
 # reports DGL's import error as its status ("error: ...") next to graphscale's figure.
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${here}/.peers/dgl"
-python_bin="${PYTHON:-python3}"
-torch_version="2.13.0"
-
-mkdir -p "${here}/.peers"
-if [[ ! -x "${venv}/bin/python" ]]; then
-    echo "peers/dgl: creating virtualenv ${venv}"
-    "${python_bin}" -m venv "${venv}"
-fi
-py="${venv}/bin/python"
-pip_cmd=("${py}" -m pip install --disable-pip-version-check --progress-bar off)
-if ! "${py}" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '${torch_version}')" 2>/dev/null; then
-    echo "peers/dgl: installing torch==${torch_version}"
-    "${pip_cmd[@]}" "torch==${torch_version}"
-fi
-constraints="${venv}/constraints.txt"
-"${py}" -c "import torch; print('torch==' + torch.__version__)" > "${constraints}"
+source "$(dirname "${BASH_SOURCE[0]}")/torch_venv.bash"
+torch_venv dgl
 echo "peers/dgl: installing dgl, numpy, scipy, psutil (torch pinned)"
 if ! "${pip_cmd[@]}" -c "${constraints}" --only-binary=:all: dgl numpy scipy psutil; then
     echo "peers/dgl: no dgl wheel installs for this python / torch (reported by the benchmark)"

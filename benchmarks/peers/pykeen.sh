@@ -6,27 +6,9 @@
 # never replace it with another build (the same rule as the pyg peer in setup_peers.sh).
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${here}/.peers/pykeen"
-python_bin="${PYTHON:-python3}"
-torch_version="2.13.0"
 pykeen_spec="pykeen>=1.11,<1.12"
-
-mkdir -p "${here}/.peers"
-if [[ ! -x "${venv}/bin/python" ]]; then
-    echo "pykeen.sh: creating virtualenv ${venv}"
-    "${python_bin}" -m venv "${venv}"
-fi
-py="${venv}/bin/python"
-pip_cmd=("${py}" -m pip install --disable-pip-version-check --progress-bar off)
-
-if ! "${py}" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '${torch_version}')" 2>/dev/null; then
-    echo "pykeen.sh: installing torch==${torch_version}"
-    "${pip_cmd[@]}" "torch==${torch_version}"
-fi
-installed_torch="$("${py}" -c "import torch; print(torch.__version__)")"
-constraints="${venv}/constraints.txt"
-echo "torch==${installed_torch}" > "${constraints}"
+source "$(dirname "${BASH_SOURCE[0]}")/torch_venv.bash"
+torch_venv pykeen
 
 if ! "${py}" -c "import pykeen" 2>/dev/null; then
     echo "pykeen.sh: installing ${pykeen_spec}"
