@@ -124,11 +124,9 @@ def pyg_batches(args: argparse.Namespace, data: dict[str, Any], record: dict[str
 
 
 def dgl_batches(args: argparse.Namespace, data: dict[str, Any], record: dict[str, Any]):
-    import dgl
-    import torch
+    import dgl  # torch's thread count is set by worker()
 
     record["dgl"] = dgl.__version__
-    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     graph = dgl.graph((data["src"], data["dst"]), num_nodes=data["num_nodes"])
     sampler = dgl.dataloading.NeighborSampler(list(reversed(FANOUTS)))  # DGL: fanouts[0] is the input layer
