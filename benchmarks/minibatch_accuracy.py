@@ -129,8 +129,9 @@ GRID: dict[str, Callable[[int], dict[str, list[str]]]] = {
     "saint-rw": lambda n: {"roots-auto-w2": [], f"roots{n // 5}-w2": [f"sampler.num_roots={n // 5}"],
                            "roots-auto-w3": ["sampler.walk_length=3"], "roots-auto-w2-drop0.2": [DROPOUT_LOW]},
     "gas": _cluster_grid,
-    "saint-node": lambda n: {"budget-auto": []},
-    "saint-edge": lambda n: {"budget-auto": []},
+    # the default budgets (N/5 node draws, N/10 edge draws) keep few of a sparse graph's edges; larger subgraphs
+    "saint-node": lambda n: {"budget-auto": [], **{f"budget{b}": [f"sampler.budget={b}"] for b in (n // 2, n)}},
+    "saint-edge": lambda n: {"budget-auto": [], **{f"budget{b}": [f"sampler.budget={b}"] for b in (n // 4, n // 2)}},
     "sign": lambda n: {"K2-h256": ["model.K=2", "model.hidden_dim=256"],
                        "K3-h256": ["model.K=3", "model.hidden_dim=256"],
                        "K2-h256-wd0": ["model.K=2", "model.hidden_dim=256", "train.weight_decay=0"],
