@@ -170,7 +170,8 @@ class SamplerConfig:
                        choices=EVAL_MODES)
     eval_batch_size: int = option(4096, "Nodes per chunk of layer-wise evaluation.", ge=1)
     cache_dir: str | None = option(None, "cluster, gas: folder of the METIS cache; null: "
-                                         "<data root>/<dataset>/partitions.")
+                                         "<data root>/<dataset>/partitions (~/.cache/graphscale/<dataset>/partitions "
+                                         "when the data root is read-only).")
 
     @classmethod
     def from_any(cls, value: SamplerConfig | dict[str, Any] | str | None,

@@ -3,9 +3,10 @@
 ``metis_partition`` splits the graph (made symmetric, self-loops dropped) into ``num_parts`` clusters with
 pymetis and caches the assignment on disk, keyed by a hash of the graph's edges, ``num_parts`` and the
 METIS seed: ``<cache_dir>/metis-p<num_parts>-s<seed>-<hash>.npy`` (``cluster_cache_dir`` puts it next to
-the dataset under the data root). ``ClusterSampler`` then draws, each epoch, a random grouping of the
-clusters into batches of ``clusters_per_batch``; a batch is the subgraph *induced* by the union of its
-clusters, so the edges between the chosen clusters are kept (the paper's stochastic multiple partitions).
+the dataset under the data root, or in the user cache when that root is read-only). ``ClusterSampler`` then
+draws, each epoch, a random grouping of the clusters into batches of ``clusters_per_batch``; a batch is the
+subgraph *induced* by the union of its clusters, so the edges between the chosen clusters are kept (the paper's
+stochastic multiple partitions).
 
 A batch keeps every edge inside a cluster but an edge between two clusters only when both land in the same
 group, with probability ``P = sum_g s_g (s_g - 1) / (p (p - 1))`` over the group sizes ``s_g`` (about
@@ -43,10 +44,16 @@ def graph_hash(graph: Graph) -> str:
 
 
 def cluster_cache_dir(dataset_name: str, root: str | os.PathLike[str] | None = None) -> Path:
-    """``<data root>/<dataset name>/partitions``: where a dataset's METIS partitions are cached."""
-    from ..datasets.io import data_root
+    """``<data root>/<dataset name>/partitions``: where a dataset's METIS partitions are cached.
 
-    return data_root(root) / dataset_name / "partitions"
+    A read-only data root (a shared dataset folder) falls back to ``~/.cache/graphscale/<dataset name>/
+    partitions``, as the synthetic datasets' cache does: the file name holds the graph's hash, so a partition
+    found there is one of the same graph.
+    """
+    from ..datasets import io
+
+    folder = io.data_root(root) / dataset_name / "partitions"
+    return folder if io.is_writable_dir(folder) else io.DEFAULT_ROOT.expanduser() / dataset_name / "partitions"
 
 
 def _symmetric_adjacency(graph: Graph) -> tuple[np.ndarray, np.ndarray]:

@@ -89,6 +89,25 @@ def test_cluster_sampler_with_metis_and_errors(tmp_path):
     assert cluster_module.cluster_cache_dir("cora", tmp_path) == tmp_path / "cora" / "partitions"
 
 
+def test_cache_dir_falls_back_when_the_data_root_is_read_only(tmp_path, monkeypatch):
+    from graphscale.datasets import io
+
+    shared, home = tmp_path / "shared", tmp_path / "home"
+    (shared / "cora").mkdir(parents=True)
+    monkeypatch.setattr(io, "DEFAULT_ROOT", home)
+    assert cluster_module.cluster_cache_dir("cora", shared) == shared / "cora" / "partitions"
+    shared.chmod(0o555)
+    (shared / "cora").chmod(0o555)
+    try:
+        folder = cluster_module.cluster_cache_dir("cora", shared)
+        assert folder == home / "cora" / "partitions"
+        metis_partition(sbm_graph(num_nodes=60), 3, cache_dir=folder)
+        assert len(list(folder.glob("metis-p3-s0-*.npy"))) == 1
+    finally:
+        (shared / "cora").chmod(0o755)
+        shared.chmod(0o755)
+
+
 def test_pair_probability_matches_enumeration():
     # 5 clusters in groups of 2 (sizes 2, 2, 1): pairs sharing a group / ordered pairs = 2 * 2 / 20
     assert ClusterSampler.pair_probability(5, 2) == pytest.approx(4 / 20)
