@@ -19,6 +19,8 @@ Stages:
   (full-batch mean; target within 1.0 point of it, 1.5 for SIGN). The written file is read back and must give
   the key of the final runs (so the shipped config is the measured one).
 * ``table``: the markdown table of the final runs (mean ± std, delta vs full batch, met / not met).
+* ``reproduce``: the winners of ``--records`` (committed run records) run again for ``--seed-list`` seeds into
+  ``--output``, then a markdown table of recorded against rerun test accuracy, seed by seed.
 
 Example (the order used for benchmarks/RESULTS.md)::
 
@@ -403,7 +405,9 @@ def final_stats(lines: list[dict[str, Any]], dataset: str, method: str, key: str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--stage", choices=("tune", "configs", "final", "table"), required=True)
+    parser.add_argument("--stage", choices=("tune", "configs", "final", "table", "reproduce"), required=True)
+    parser.add_argument("--records", default=None,
+                        help="reproduce: the records whose winners are run again (into --output) and compared")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", type=int, default=5, help="final runs per config")
@@ -429,17 +433,17 @@ def main(argv: list[str] | None = None) -> int:
                 for name, overrides in list(grid(d, m).items())[:args.max_variants]
                 if variants is None or name in variants]
         sweep(jobs, list(range(args.tune_seeds)), "tune", output)
-    elif args.stage == "final":
-        lines, jobs = read_lines(output), []
-        for d in datasets:
-            for m in methods:
-                best = tuned(lines, d, m)
-                if best is None:
-                    print(f"minibatch_accuracy: {d}/{m} is not tuned yet; skipped.", file=sys.stderr)
-                    continue
-                jobs.append((d, m, best[0], variant_config(d, m, best[0])))
+    elif args.stage in ("final", "reproduce"):
         seeds = list(range(args.seeds)) if args.seed_list is None else [int(v) for v in args.seed_list.split(",")]
-        sweep(jobs, seeds, "final", output)
+        if args.stage == "final":
+            sweep(winners(read_lines(output), datasets, methods), seeds, "final", output)
+        else:  # the winners of --records, run again into --output, then compared seed by seed
+            if args.records is None:
+                parser.error("--stage reproduce needs --records (the run records to reproduce)")
+            records = read_lines(Path(args.records))
+            jobs = winners(records, datasets, methods)
+            sweep(jobs, seeds, "reproduce", output)
+            print(reproduction(records, read_lines(output), jobs, seeds))
     elif args.stage == "configs":
         from minibatch_configs import write_configs  # benchmarks/
 
@@ -447,6 +451,38 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(table(read_lines(output), datasets, methods))
     return 0
+
+
+def winners(lines: list[dict[str, Any]], datasets: list[str], methods: list[str]) -> list[tuple[str, str, str, Any]]:
+    """``(dataset, method, variant, cfg)`` of the variant that wins each pair's tuning in ``lines``."""
+    jobs = []
+    for d in datasets:
+        for m in methods:
+            best = tuned(lines, d, m)
+            if best is None:
+                print(f"minibatch_accuracy: {d}/{m} is not tuned yet; skipped.", file=sys.stderr)
+                continue
+            jobs.append((d, m, best[0], variant_config(d, m, best[0])))
+    return jobs
+
+
+def reproduction(records: list[dict[str, Any]], reruns: list[dict[str, Any]], jobs: list[tuple[str, str, str, Any]],
+                 seeds: list[int]) -> str:
+    """Markdown: per winner and seed, the recorded test accuracy against the rerun's."""
+    def by_key(lines: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
+        return {(r["key"], r["seed"]): r["test_acc"] for r in lines if r.get("status") == "ok"}
+
+    recorded, rerun = by_key(records), by_key(reruns)
+    rows = ["| dataset | method | variant | seed | recorded test % | rerun test % | difference |",
+            "|---|---|---|---|---|---|---|"]
+    for d, m, variant, cfg in jobs:
+        key = config_key(cfg)
+        for seed in seeds:
+            old, new = recorded.get((key, seed)), rerun.get((key, seed))
+            cells = [f"{100 * v:.2f}" if v is not None else "-" for v in (old, new)]
+            diff = f"{100 * (new - old):+.2f}" if old is not None and new is not None else "-"
+            rows.append(f"| {d} | {m} | {variant} | {seed} | {cells[0]} | {cells[1]} | {diff} |")
+    return "\n".join(rows)
 
 
 def table(lines: list[dict[str, Any]], datasets: list[str], methods: list[str]) -> str:
