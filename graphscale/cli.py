@@ -17,6 +17,7 @@ code 2. With ``--json`` the last stdout line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import sys
@@ -32,6 +33,26 @@ EXIT_INTERRUPTED = 130
 
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
+
+
+def json_line(data: Any) -> str:
+    """``data`` as one line of strict JSON: NaN and infinities become null (never the invalid ``NaN``)."""
+    from .train.plot import clean_json
+
+    return json.dumps(clean_json(data), default=str, allow_nan=False)
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for an OSError that escaped a command: the path, the reason, what to do."""
+    where = f"'{err.filename}'" if err.filename is not None else "a file"
+    reason = err.strerror or _one_line(err)
+    hint = {errno.ENOSPC: "Free some disk space or pick another --out, then run again with --resume.",
+            errno.EDQUOT: "Free some disk space or pick another --out, then run again with --resume.",
+            errno.EACCES: "Check the permissions or pick another path.",
+            errno.EPERM: "Check the permissions or pick another path.",
+            errno.EROFS: "Pick a path on a writable file system.",
+            errno.ENOENT: "Check the path."}.get(err.errno or 0, "Check the path and run again.")
+    return f"{where}: expected to read or write it, got {reason}. {hint}"
 
 
 def _guess_task(dataset: str) -> str:
@@ -114,9 +135,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(dump(cfg, comments=True), end="")
         return 0
-    summary = run(cfg, resume=args.resume, progress=not args.no_progress)
+    summary = run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     if args.json:
-        print(json.dumps(compact(summary), default=str))
+        print(json_line(compact(summary)))
     else:
         _print_summary(summary, cfg)
     return 0
@@ -160,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                "graphscale train --dataset citeseer --model sage --sampler neighbor --fanouts 15,10 --batch-size 1024 | "
                "graphscale train --dataset github --model sign | "
                "graphscale train --config my.yaml train.lr=0.005 model.hidden_dim=64")
-    train.add_argument("--dataset", help="dataset name (graphscale datasets) or a folder with edges.csv/nodes.csv")
+    train.add_argument("--dataset", help="dataset name (graphscale datasets) or a folder with edges.csv "
+                                         "(src,dst[,weight]; weights are used by gcn, sage (mean), appnp, sgc, sign "
+                                         "in full-batch training) and nodes.csv")
     train.add_argument("--model", help="model name (gcn, gat, appnp, sgc, sage, gin ...; sgc and sign train on "
                                        "precomputed propagated features)")
     train.add_argument("--sampler", help="mini-batch sampler (sampler.name): none (full batch), neighbor, cluster, "
@@ -181,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="YAML config file")
     train.add_argument("--out", help="output folder (default runs/<dataset>-<model>)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoints in the output folder")
+    train.add_argument("--overwrite", action="store_true", help="replace the earlier run in --out (kept until the "
+                                                                "new run finishes)")
     train.add_argument("--device", choices=("cpu", "cuda", "auto"), help="device (train.device)")
     train.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
@@ -220,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except GraphscaleError as err:
         print(f"graphscale: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as err:  # disk full, permissions, a file vanishing: one line, no traceback
+        print(f"graphscale: error: {os_error_line(err)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("graphscale: interrupted; continue with the same command plus --resume.", file=sys.stderr)

@@ -17,7 +17,6 @@ peak_rss_mb``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ def _ordered(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
+    from ..cli import json_line
     from ..embed.config import dump
     from ..embed.run import run
 
@@ -61,9 +61,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
         print(dump(cfg), end="")
         return 0
     start = time.perf_counter()
-    summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress))
+    summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite))
     if args.json:
-        print(json.dumps(summary, default=str))
+        print(json_line(summary))
         return 0
 
     def f1(value: Any) -> str:
@@ -104,6 +104,8 @@ def register(subparsers: Any) -> None:
     embed.add_argument("--backend", choices=("numba", "torch"), help="trainer (train.backend)")
     embed.add_argument("--device", help="torch backend device, e.g. cuda (train.device)")
     embed.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
+    embed.add_argument("--overwrite", action="store_true", help="replace the earlier run in --out (kept until the "
+                                                                "new run finishes)")
     embed.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     embed.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     embed.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -12,8 +12,9 @@ Inputs:
   (a first line ``label`` is a header). A point with several labels takes the first; points without one are
   drawn grey as "unlabelled".
 
-Outputs: the PNG (``--out``), the ``[N, 2]`` float32 coordinates (``--coords``, default ``--out`` with
-``.npy``), ``metrics.json`` beside the plot, and with ``--json`` one JSON object as the last stdout line:
+Outputs, each under a name of its own so that a plot inside a run folder never replaces the run's files: the
+PNG (``--out``), the ``[N, 2]`` float32 coordinates (``--coords``, default ``--out`` with ``.npy``), the
+summary (``--out`` with ``.json``), and with ``--json`` one JSON object as the last stdout line:
 kNN recall against exact neighbours (on ``--recall-queries`` sampled points), kNN preservation of the layout,
 2-D label agreement, and the time of every step.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 import time
@@ -50,6 +50,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--labels", help="labels: .npy ([N] or [N, C] 0/1) or .csv/.tsv/.txt (node,label or one per line)")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--coords", help="where to save the [N, 2] coordinates (default: --out with .npy)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the plot, coordinates and summary when "
+                                                                 "they exist")
     parser.add_argument("--perplexity", type=float, default=30.0, help="perplexity of the edge weights (30)")
     parser.add_argument("--neighbors", type=int, help="k of the kNN graph (default 3 * perplexity)")
     parser.add_argument("--trees", type=int, help="random-projection trees (default by size: 10 / 20 / 50)")
@@ -245,6 +247,17 @@ def label_agreement(coords: np.ndarray, labels: np.ndarray, k: int = 10, num_que
     return float((sub[neighbours] == sub[queries, None]).mean())
 
 
+def check_outputs(outputs: list[tuple[str, Path]], overwrite: bool) -> None:
+    """ConfigError before any work when an output path cannot be written, or exists and ``overwrite`` is off."""
+    from ..train.runtime import check_writable_path
+
+    for flag, path in outputs:
+        check_writable_path(path, flag.split()[0], kind="file")
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{flag} '{path}': expected a new file, got an existing one. Pass --overwrite to "
+                              "replace it, or pick another name.")
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``graphscale visualize``; returns the exit code."""
     from tqdm import tqdm
@@ -252,11 +265,15 @@ def run(args: argparse.Namespace) -> int:
     from ..embed.largevis import largevis
     from ..embed.largevis_knn import knn_preservation, sampled_knn_recall
     from ..train.metrics import peak_rss_mb
+    from ..cli import json_line
     from ..train.plot import save_json
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise DatasetError(f"--out: expected a .png file name, got '{out}'. Pass e.g. --out plot.png.")
+    coords_path = Path(args.coords) if args.coords else out.with_suffix(".npy")
+    summary_path = out.with_suffix(".json")
+    check_outputs([("--out", out), ("--coords", coords_path), ("--out (summary)", summary_path)], args.overwrite)
     for name in ("perplexity", "gamma"):
         if not getattr(args, name) > 0:
             raise ConfigError(f"--{name}: expected a positive number, got {getattr(args, name)}.")
@@ -280,7 +297,6 @@ def run(args: argparse.Namespace) -> int:
                           gamma=args.gamma, seed=args.seed, progress=progress)
     finally:
         bar.close()
-    coords_path = Path(args.coords) if args.coords else out.with_suffix(".npy")
     save_array(result.coords, coords_path)
     title = f"LargeVis of {Path(args.embeddings).name} ({vectors.shape[0]} points)"
     plot_scatter(result.coords, labels, out, title)
@@ -307,13 +323,13 @@ def run(args: argparse.Namespace) -> int:
         summary["num_labels"] = int(np.unique(labels[labels != UNLABELLED]).size)
     summary.update({"total_time_s": round(time.perf_counter() - start, 3), "plot": str(out),
                     "coords": str(coords_path), "peak_rss_mb": round(peak_rss_mb(), 1)})
-    save_json(summary, out.parent / "metrics.json")
+    save_json(summary, summary_path)
     if args.json:
-        print(json.dumps(summary))
+        print(json_line(summary))
     else:
         recall = summary.get("knn_recall")
         print(f"LargeVis layout of {summary['num_points']} x {summary['dim']} vectors in "
               f"{summary['total_time_s']:.1f} s (kNN {summary['knn_time_s']:.1f} s, layout "
               f"{summary['layout_time_s']:.1f} s); kNN recall {recall if recall is not None else 'n/a'}")
-        print(f"  plot {out}   coordinates {coords_path}   metrics {out.parent / 'metrics.json'}")
+        print(f"  plot {out}   coordinates {coords_path}   summary {summary_path}")
     return 0

@@ -223,6 +223,8 @@ def plot_f1(results: dict[str, Any], path: str | os.PathLike[str], title: str = 
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")  # written whole, then renamed into place
+    fig.savefig(tmp, dpi=120)
     plt.close(fig)
+    os.replace(tmp, path)
     return path

@@ -9,11 +9,12 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
+from ..train import runtime
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_rss_mb
 from ..train.plot import save_json
-from .config import EmbedConfig, dump
+from .config import EmbedConfig, dump, load
 from .evaluate import link_prediction, link_split, node_classification, plot_f1
 from .trainer import train_embeddings
 
@@ -82,19 +83,53 @@ def warm_up(model: str, settings: dict[str, Any]) -> float:
     return time.perf_counter() - start
 
 
-def output_folder(cfg: EmbedConfig, dataset_name: str) -> Path:
+ARTIFACTS = ("config.yaml", "metrics.json", "embeddings.npy", "embeddings.nodes.txt", "f1_vs_ratio.png",
+             "checkpoint.pt")
+RESUME_MAY_CHANGE = ("backend", "device", "batch_size")
+
+
+def output_folder(cfg: EmbedConfig, dataset_name: str, resume: bool = False) -> Path:
+    """``output.dir``, else ``runs/embed-<dataset>-<model>`` numbered past earlier runs."""
     if cfg.output.dir:
         return Path(cfg.output.dir)
-    return Path("runs") / f"embed-{dataset_name}-{cfg.model.name}"
+    return runtime.numbered_default(Path("runs") / f"embed-{dataset_name}-{cfg.model.name}", ARTIFACTS, resume)
 
 
-def run(cfg: EmbedConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Load, train, evaluate and save; returns the summary written to ``metrics.json``."""
+def check_resume_config(cfg: EmbedConfig, folder: Path) -> None:
+    """With ``--resume``: ConfigError before anything is written when ``folder/config.yaml`` (the interrupted
+    run's) has other data or training settings than ``cfg``."""
+    saved_path = folder / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = load(saved_path)
+    before = {"data.dataset": saved.data.dataset, "data.directed": saved.data.directed,
+              "model.name": saved.model.name, "model.dim": saved.model.dim,
+              **{k: v for k, v in _settings(saved).items() if k not in RESUME_MAY_CHANGE}}
+    now = {"data.dataset": cfg.data.dataset, "data.directed": cfg.data.directed, "model.name": cfg.model.name,
+           "model.dim": cfg.model.dim, **{k: v for k, v in _settings(cfg).items() if k not in RESUME_MAY_CHANGE}}
+    for key, value in now.items():
+        if before.get(key) != value:
+            raise ConfigError(f"--resume: {saved_path} was written with {key}={before.get(key)!r}, got {value!r}. "
+                              "Resume with the same settings, or pick a new --out folder.")
+
+
+def run(cfg: EmbedConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+    """Load, train, evaluate and save; returns the summary written to ``metrics.json``.
+
+    The output folder is opened by :func:`graphscale.train.runtime.output_folder`: a folder holding an earlier
+    run is refused unless ``resume`` or ``overwrite``; a run failing on bad input leaves it as it was.
+    """
     if cfg.train.threads is not None:
         numba.set_num_threads(min(cfg.train.threads, numba.config.NUMBA_NUM_THREADS))
     dataset = load_graph_data(cfg)
-    folder = output_folder(cfg, dataset.name)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(cfg, dataset.name, resume)
+    if resume:
+        check_resume_config(cfg, folder)
+    with runtime.output_folder(folder, ARTIFACTS, resume=resume, overwrite=overwrite):
+        return _train_and_save(cfg, dataset, folder, resume, progress)
+
+
+def _train_and_save(cfg: EmbedConfig, dataset: Any, folder: Path, resume: bool, progress: bool) -> dict[str, Any]:
     write_text_atomic(dump(cfg), folder / "config.yaml")
     settings = _settings(cfg)
     compile_s = warm_up(cfg.model.name, settings)

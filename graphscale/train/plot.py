@@ -61,16 +61,17 @@ def save_json(data: Any, path: str | os.PathLike) -> None:
     """Write ``data`` as indented JSON atomically (NaN becomes null)."""
     import json
 
-    write_text_atomic(json.dumps(_clean(data), indent=2) + "\n", path)
+    write_text_atomic(json.dumps(clean_json(data), indent=2, allow_nan=False) + "\n", path)
 
 
-def _clean(value: Any) -> Any:
+def clean_json(value: Any) -> Any:
+    """``value`` with non-finite floats as None and NumPy scalars as Python numbers (strict JSON)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): clean_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [clean_json(v) for v in value]
     if isinstance(value, np.generic):
-        return _clean(value.item())
+        return clean_json(value.item())
     return value

@@ -24,11 +24,12 @@ from typing import Any
 from ..config import RunConfig, dump
 from ..config.registry import normalize_key
 from ..datasets.base import GraphDataset, NodeDataset
-from ..errors import ConfigError
+from ..errors import ConfigError, DatasetError
 from .checkpoint import write_text_atomic
 from .common import resolve_device
 from .metrics import peak_memory_mb
 from .plot import plot_curves, save_json
+from .runtime import numbered_default, output_folder
 
 
 def dataset_label(name: str) -> str:
@@ -95,24 +96,55 @@ def check_model_name(cfg: RunConfig) -> None:
                           f"{cfg.model.name!r}{cfg.where('model.name')}.{did_you_mean(cfg.model.name, known)}")
 
 
-def output_dir(cfg: RunConfig, dataset_name: str | None = None) -> Path:
-    """``output.dir`` or ``runs/<dataset>-<model>`` (``runs/<dataset>-<model>-<sampler>`` with a sampler)."""
+ARTIFACTS = ("config.yaml", "metrics.json", "history.json", "training_curve.png", "checkpoints")
+
+
+def output_dir(cfg: RunConfig, dataset_name: str | None = None, resume: bool = False) -> Path:
+    """``output.dir``, else ``runs/<dataset>-<model>[-<sampler>]`` numbered past earlier runs
+    (:func:`~graphscale.train.runtime.numbered_default`; with ``resume`` the newest of them)."""
     if cfg.output.dir:
         return Path(cfg.output.dir)
     sampler = "" if cfg.sampler.name == "none" else f"-{cfg.sampler.name}"
-    return Path("runs") / f"{dataset_label(dataset_name or cfg.data.dataset)}-{normalize_key(cfg.model.name)}{sampler}"
+    base = Path("runs") / f"{dataset_label(dataset_name or cfg.data.dataset)}-{normalize_key(cfg.model.name)}{sampler}"
+    return numbered_default(base, ARTIFACTS, resume)
 
 
-def _clear_checkpoints(folder: Path) -> None:
-    ckpt = folder / "checkpoints"
-    if ckpt.is_dir():
-        for path in list(ckpt.glob("run*.pt")) + list(ckpt.glob("rep*-fold*.pt")):
-            path.unlink()
+def check_trainable(dataset: NodeDataset) -> None:
+    """Raise DatasetError unless ``dataset`` has labels and labelled nodes in each of train / val / test."""
+    import torch
+
+    y = dataset.y
+    if y is None or y.numel() == 0 or dataset.num_classes < 1 or (y.dim() == 1 and not bool((y >= 0).any())):
+        raise DatasetError(f"dataset {dataset.name!r}: expected node labels to train on, got none (a custom folder: "
+                           "no label column in nodes.csv, or every label empty). Add a label column to nodes.csv.")
+    labelled = (y >= 0) if y.dim() == 1 else torch.ones(y.shape[0], dtype=torch.bool)
+    for split, mask in (("train", dataset.train_mask), ("val", dataset.val_mask), ("test", dataset.test_mask)):
+        if mask is None:
+            raise DatasetError(f"dataset {dataset.name!r}: expected a {split} split, got none. Give nodes.csv a "
+                               "split column (train / val / test) or leave it out for a random split.")
+        columns = mask.reshape(mask.shape[0], -1)
+        counts = (columns & labelled[:, None]).sum(0)
+        if bool((counts == 0).any()):
+            which = "" if columns.shape[1] == 1 else f" (split {int((counts == 0).nonzero()[0, 0])})"
+            raise DatasetError(f"dataset {dataset.name!r}: expected labelled nodes in the {split} split{which}, got "
+                               f"none. Mark some labelled nodes '{split}' in the split column of nodes.csv, or "
+                               "drop the column for a random split.")
+
+
+def check_resume_config(cfg: RunConfig, out: Path) -> None:
+    """With ``--resume``: raise ConfigError, before anything is written, when ``out/config.yaml`` (the
+    interrupted run's) differs from ``cfg`` in anything but output, expected metrics and device."""
+    from ..config import load
+    from .common import check_resume, fingerprint
+
+    saved = out / "config.yaml"
+    if saved.is_file():
+        check_resume(fingerprint(load(saved)), cfg, saved)
 
 
 def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
-        dataset: NodeDataset | GraphDataset | None = None) -> dict[str, Any]:
+        dataset: NodeDataset | GraphDataset | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Load the dataset, train every seed / fold, write the output folder and return the summary.
 
     Args:
@@ -121,6 +153,8 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
         progress: Show a tqdm bar on stderr.
         on_epoch: Per-epoch callback (tests use it to interrupt a run).
         dataset: Use this dataset instead of loading ``data.dataset``.
+        overwrite: Replace the earlier run in the output folder (kept until this run finishes; see
+            :mod:`graphscale.train.runtime`). Without it (or ``resume``) a folder holding a run is refused.
 
     Returns:
         The summary written to ``metrics.json`` (``runs`` or ``folds`` hold the per-run details).
@@ -143,19 +177,27 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
             raise ConfigError(f"data.feature_svd: expected a node dataset, got the graph dataset {ds.name!r}"
                               f"{cfg.where('data.feature_svd')}. Drop data.feature_svd.")
         ds = reduce_features(ds, cfg.data.feature_svd)
-    out = output_dir(cfg, ds.name)
-    out.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        _clear_checkpoints(out)
-    write_text_atomic(dump(cfg), out / "config.yaml")
-    if device.type == "cuda":
-        import torch
+    if isinstance(ds, NodeDataset):
+        check_trainable(ds)
+    out = output_dir(cfg, ds.name, resume)
+    if resume:
+        check_resume_config(cfg, out)
+    with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):
+        write_text_atomic(dump(cfg), out / "config.yaml")
+        if device.type == "cuda":
+            import torch
 
-        torch.cuda.reset_peak_memory_stats(device)
-    began = time.perf_counter()
-    trainer = {"graph": train_graph, "full": train_node}.get(kind, train_scaled)
-    result = trainer(cfg, ds, device, out_dir=out, resume=resume, progress=progress, on_epoch=on_epoch)
-    train_time = time.perf_counter() - began
+            torch.cuda.reset_peak_memory_stats(device)
+        began = time.perf_counter()
+        trainer = {"graph": train_graph, "full": train_node}.get(kind, train_scaled)
+        result = trainer(cfg, ds, device, out_dir=out, resume=resume, progress=progress, on_epoch=on_epoch)
+        train_time = time.perf_counter() - began
+        return _finish(cfg, ds, task, device, out, result, train_time)
+
+
+def _finish(cfg: RunConfig, ds: NodeDataset | GraphDataset, task: str, device: Any, out: Path,
+            result: dict[str, Any], train_time: float) -> dict[str, Any]:
+    """Summary, metrics.json, history.json and the training curve of a finished run."""
     curves = result.pop("curves")
     summary: dict[str, Any] = {
         "dataset": dataset_label(ds.name), "model": cfg.model.name, "task": task,

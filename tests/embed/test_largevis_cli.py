@@ -44,7 +44,7 @@ def test_visualize_end_to_end_with_json(small, capsys):
     coords = np.load(folder / "run" / "plot.npy")
     assert coords.shape == (300, 2) and np.isfinite(coords).all()
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((folder / "run" / "metrics.json").read_text())["knn_recall"] == summary["knn_recall"]
+    assert json.loads((folder / "run" / "plot.json").read_text())["knn_recall"] == summary["knn_recall"]
     assert not list((folder / "run").glob(".*tmp*"))  # atomic writes leave nothing behind
 
 
@@ -65,7 +65,7 @@ def test_visualize_label_csv_with_node_ids_and_multilabel_npy(small, capsys):
     multi[:10, 3] = 1  # second label on some rows: colour by the first
     np.save(folder / "multi.npy", multi)
     code, stdout, err = run_cli(capsys, "visualize", "--embeddings", str(folder / "emb.npy"), "--labels",
-                                str(folder / "multi.npy"), "--out", str(folder / "multi.png"), *FAST)
+                                str(folder / "multi.npy"), "--out", str(folder / "multi-plot.png"), *FAST)
     assert code == 0, err
     assert "LargeVis layout of 300 x 16 vectors" in stdout
 

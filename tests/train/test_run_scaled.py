@@ -50,7 +50,7 @@ def test_interrupted_sampler_run_resumes_without_redoing_finished_seeds(tmp_path
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run(cfg, progress=False, on_epoch=interrupt, dataset=dataset)
+        run(cfg, progress=False, on_epoch=interrupt, dataset=dataset, overwrite=True)
     checkpoints = tmp_path / "out" / "checkpoints"
     assert (checkpoints / "run0.pt").is_file() and not (checkpoints / "run1.pt").exists()
     seen: list[tuple[int, int]] = []
@@ -67,7 +67,7 @@ def test_normalized_features_reach_the_minibatch_trainer(tmp_path, dataset):
                 dataset=dataclasses.replace(dataset, x=dataset.x.abs()))
     scaled = run(make(tmp_path, "sampler.name=cluster", "sampler.num_parts=8", "train.seeds=1",
                       "data.normalize_features=true", f"sampler.cache_dir={tmp_path}"), progress=False,
-                 dataset=shifted)
+                 dataset=shifted, overwrite=True)
     assert plain["runs"][0]["val_loss"] == pytest.approx(scaled["runs"][0]["val_loss"], rel=1e-4)
 
 
@@ -77,7 +77,7 @@ def test_mismatches_fail_before_training(tmp_path, dataset):
     with pytest.raises(ConfigError, match="data.split: expected an index < 1"):
         run(make(tmp_path, "sampler.name=neighbor", "data.split=3"), progress=False, dataset=dataset)
     run(make(tmp_path, "train.seeds=1", "train.epochs=1"), progress=False, dataset=dataset)  # a full-batch run
-    with pytest.raises(ConfigError, match="written by another trainer"):
+    with pytest.raises(ConfigError, match="config.yaml was written with sampler.name='none', got 'neighbor'"):
         run(make(tmp_path, "train.seeds=1", "sampler.name=neighbor"), resume=True, progress=False, dataset=dataset)
 
 

@@ -1,0 +1,133 @@
+"""Output folders of the commands: checked before anything is written, never damaged by a failed run.
+
+Every command (``train``, ``embed``, ``kg``, ``visualize``) names the files it writes (its *artifacts*) and
+opens its folder through :func:`output_folder`:
+
+* The path is checked first: an existing file, a file among its parents or a read-only folder is a
+  :class:`~graphscale.errors.ConfigError` naming the path, before any data is loaded or written.
+* A folder that already holds artifacts of an earlier run is refused unless the run resumes it
+  (``--resume``) or replaces it (``--overwrite``). Without ``--out`` the default folder is numbered instead
+  (``runs/cora-gcn``, then ``runs/cora-gcn-2`` ...); ``--resume`` without ``--out`` picks the newest of them.
+* ``--overwrite`` moves the earlier artifacts into a hidden ``.replaced-<pid>/`` folder beside the new ones;
+  they are deleted only when the new run has finished.
+* A run that fails with a :class:`~graphscale.errors.GraphscaleError` (bad input or config, found late)
+  is rolled back: its own artifacts are removed and the earlier ones moved back, so the folder is as it was.
+  A killed or interrupted run keeps its checkpoints (``--resume`` continues it); an interrupted
+  ``--overwrite`` keeps the earlier run in ``.replaced-<pid>/`` until a later run in the folder finishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ..errors import ConfigError, GraphscaleError
+
+BACKUP_PREFIX = ".replaced-"
+
+
+def check_writable_path(path: Path, flag: str = "--out", kind: str = "folder") -> None:
+    """Raise ConfigError unless ``path`` can be created (or written) as a ``kind`` ("folder" or "file").
+
+    Nothing is created: the nearest existing ancestor must be a writable folder, and no ancestor a file.
+    """
+    path = Path(path)
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} '{path}': expected a folder, got an existing file. Pick another {flag} "
+                          "or move the file away.")
+    if kind == "file" and path.is_dir():
+        raise ConfigError(f"{flag} '{path}': expected a file name, got an existing folder. Pass a file inside it, "
+                          f"e.g. {flag} {path / 'plot.png'}.")
+    existing = path if kind == "folder" else path.parent
+    existing = existing.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{flag} '{path}': expected a path whose parents are folders, got the file "
+                          f"'{existing}' among them. Pick another {flag}.")
+    if not _writable(existing):
+        raise ConfigError(f"{flag} '{path}': expected a writable location, got the read-only folder '{existing}'. "
+                          f"Pick another {flag} or make the folder writable.")
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried, so root's bypass of permission bits is honest)."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".graphscale-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True
+
+
+def present_artifacts(folder: Path, artifacts: Sequence[str]) -> list[str]:
+    """The names of ``artifacts`` that exist in ``folder``."""
+    return [name for name in artifacts if (folder / name).exists()] if folder.is_dir() else []
+
+
+def numbered_default(base: Path, artifacts: Sequence[str], resume: bool) -> Path:
+    """The default output folder: ``base`` or the first ``base-2``, ``base-3`` ... without artifacts; with
+    ``resume`` the newest of them that has some (else ``base``)."""
+    candidates = [base, *(base.with_name(f"{base.name}-{i}") for i in range(2, 10_000))]
+    used: Path | None = None
+    for candidate in candidates:
+        if not present_artifacts(candidate, artifacts):
+            return (used or base) if resume else candidate
+        used = candidate
+    raise ConfigError(f"output.dir: expected a free default folder next to '{base}', got 10,000 used ones. "
+                      "Pass --out.")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def output_folder(path: Path, artifacts: Sequence[str], *, resume: bool = False, overwrite: bool = False,
+                  flag: str = "--out") -> Iterator[Path]:
+    """Open ``path`` for a run that writes ``artifacts`` (file or folder names inside it); see the module doc.
+
+    Raises:
+        ConfigError: ``path`` is a file, under a file or read-only; or it holds an earlier run's artifacts and
+            neither ``resume`` nor ``overwrite`` is set.
+    """
+    path = Path(path)
+    check_writable_path(path, flag)
+    earlier = present_artifacts(path, artifacts)
+    if earlier and not resume and not overwrite:
+        raise ConfigError(f"{flag} '{path}': expected a new or empty folder, got the output of an earlier run "
+                          f"({', '.join(earlier[:3])}{' ...' if len(earlier) > 3 else ''}). Pass --resume to continue "
+                          f"it, --overwrite to replace it, or pick another {flag}.")
+    created = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    backup: Path | None = None
+    if earlier and overwrite and not resume:
+        backup = path / f"{BACKUP_PREFIX}{os.getpid()}"
+        _remove(backup)
+        backup.mkdir()
+        for name in earlier:
+            os.replace(path / name, backup / name)
+    try:
+        yield path
+    except GraphscaleError:
+        if not resume:  # everything listed was written by this run: take it away, put the earlier run back
+            for name in artifacts:
+                _remove(path / name)
+            if backup is not None:
+                for name in earlier:
+                    os.replace(backup / name, path / name)
+                backup.rmdir()
+            for folder in created:  # innermost first; only folders this run made and left empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
+    for stale in path.glob(f"{BACKUP_PREFIX}*"):  # this run's, and any left by an interrupted --overwrite
+        _remove(stale)
