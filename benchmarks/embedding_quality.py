@@ -26,7 +26,7 @@ OUT = BENCH_DIR / "out" / "embed_quality.jsonl"
 def run_one(dataset: str, model: str, threads: int | None, extra: list[str]) -> dict:
     out_dir = BENCH_DIR / "out" / "embed-quality" / f"{dataset}-{model}"
     command = [sys.executable, "-m", "graphscale", "embed", "--dataset", dataset, "--model", model, "--out",
-               str(out_dir), "--json", "--no-progress", *(["--threads", str(threads)] if threads else []), *extra]
+               str(out_dir), "--overwrite", "--json", "--no-progress", *(["--threads", str(threads)] if threads else []), *extra]
     record = {"bench": "embed-quality", "impl": "graphscale", "dataset": dataset, "model": model,
               "command": " ".join(["graphscale", *command[3:]])}
     proc = subprocess.run(command, check=False, capture_output=True, text=True, env=dict(os.environ))

@@ -320,7 +320,7 @@ def run_one(cfg: Any, dataset: Any, seed: int, record: dict[str, Any], output: P
     line = {"bench": "minibatch-accuracy", "impl": "graphscale", **record, "seed": seed}
     began = time.perf_counter()
     try:
-        summary = run(cfg, progress=False, dataset=dataset)
+        summary = run(cfg, progress=False, dataset=dataset, overwrite=True)  # a rerun replaces its folder
         result = summary["runs"][0]
         line.update(status="ok", test_acc=result["test_acc"], val_acc=result["val_acc"],
                     best_epoch=result["best_epoch"], epochs_run=result["epochs_run"],

@@ -190,7 +190,7 @@ def cli_record(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     base = {"bench": BENCH, "impl": "graphscale", "mode": "cli", "memory_budget": args.memory_budget}
     command = ["-m", "graphscale", "train", "--dataset", "synthetic-products", "--model", "gcn", "--json",
                "--no-progress", "--memory-budget", args.memory_budget, "--epochs", str(args.epochs + args.warmup),
-               "--device", "cpu", "--out", str(out_dir / "cli-run"), f"model.hidden_dim={HIDDEN_DIM}",
+               "--device", "cpu", "--out", str(out_dir / "cli-run"), "--overwrite", f"model.hidden_dim={HIDDEN_DIM}",
                "model.num_layers=2", f"model.dropout={DROPOUT}", "model.input_dropout=0.0", f"train.lr={LEARNING_RATE}",
                "train.weight_decay=0.0", "output.plot=false", "output.checkpoint_every=0", f"train.seed={args.seed}"]
     record = common.run_worker(sys.executable, command, base=base, num_threads=args.threads, timeout_s=args.timeout)

@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..datasets.io import is_writable_dir
 from ..errors import ConfigError, GraphscaleError
 
 BACKUP_PREFIX = ".replaced-"
@@ -49,20 +49,9 @@ def check_writable_path(path: Path, flag: str = "--out", kind: str = "folder") -
     if not existing.is_dir():
         raise ConfigError(f"{flag} '{path}': expected a path whose parents are folders, got the file "
                           f"'{existing}' among them. Pick another {flag}.")
-    if not _writable(existing):
+    if not is_writable_dir(existing):
         raise ConfigError(f"{flag} '{path}': expected a writable location, got the read-only folder '{existing}'. "
                           f"Pick another {flag} or make the folder writable.")
-
-
-def _writable(folder: Path) -> bool:
-    """Whether a file can be created in ``folder`` (tried, so root's bypass of permission bits is honest)."""
-    try:
-        handle, name = tempfile.mkstemp(prefix=".graphscale-probe-", dir=folder)
-    except OSError:
-        return False
-    os.close(handle)
-    os.unlink(name)
-    return True
 
 
 def present_artifacts(folder: Path, artifacts: Sequence[str]) -> list[str]:
