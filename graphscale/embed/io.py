@@ -19,7 +19,7 @@ def save_embeddings(embeddings: np.ndarray, folder: str | os.PathLike[str], node
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.npy"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".npy", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp.npy", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             np.save(handle, np.ascontiguousarray(embeddings, dtype=np.float32))

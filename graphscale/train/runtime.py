@@ -14,6 +14,7 @@ opens its folder through :func:`output_folder`:
   is rolled back: its own artifacts are removed and the earlier ones moved back, so the folder is as it was.
   A killed or interrupted run keeps its checkpoints (``--resume`` continues it); an interrupted
   ``--overwrite`` keeps the earlier run in ``.replaced-<pid>/`` until a later run in the folder finishes.
+* Temporary files of atomic writes cut short by a kill are removed when the folder is opened again.
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ def numbered_default(base: Path, artifacts: Sequence[str], resume: bool) -> Path
                       "Pass --out.")
 
 
+def remove_partial_writes(folder: Path, artifacts: Sequence[str]) -> None:
+    """Delete the hidden temporary files (``.<name>.<random>.tmp``, ``.<name>.tmp.png`` ...) that an atomic
+    write killed before its rename leaves in ``folder`` or in its artifact sub-folders."""
+    for where in (folder, *(folder / name for name in artifacts if (folder / name).is_dir())):
+        for stale in where.glob(".*.tmp*"):
+            if stale.is_file() and not stale.name.startswith(BACKUP_PREFIX):
+                stale.unlink(missing_ok=True)
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -97,6 +107,7 @@ def output_folder(path: Path, artifacts: Sequence[str], *, resume: bool = False,
                           f"it, --overwrite to replace it, or pick another {flag}.")
     created = [p for p in (path, *path.parents) if not p.exists()]
     path.mkdir(parents=True, exist_ok=True)
+    remove_partial_writes(path, artifacts)
     backup: Path | None = None
     if earlier and overwrite and not resume:
         backup = path / f"{BACKUP_PREFIX}{os.getpid()}"
