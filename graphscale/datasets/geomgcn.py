@@ -18,6 +18,8 @@ most heterophily papers feed them to GCN-style models; ``undirected=False`` keep
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +78,7 @@ def read_splits(paths: list[Path], num_nodes: int) -> tuple[torch.Tensor, torch.
             with np.load(path, allow_pickle=False) as arrays:
                 for key, column in columns.items():
                     column.append(np.asarray(arrays[key]))
-        except (KeyError, ValueError, OSError) as err:
+        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise DatasetError(f"{path.name}: expected an npz with uint8 train_mask, val_mask, test_mask, got "
                                f"{type(err).__name__}: {err}. Replace the file with the published copy.") from err
         if any(c[-1].shape != (num_nodes,) for c in columns.values()):
@@ -113,6 +115,10 @@ def read_node_file(path: Path, num_nodes: int, dim: int, sparse: bool) -> tuple[
                 if len(values) != dim:
                     raise DatasetError(f"{path.name} line {number}, column feature: expected {dim} values, got "
                                        f"{len(values)}. Replace the file with the published copy.")
+                if not np.isfinite(values).all():
+                    bad = fields[1].split(",")[int(np.nonzero(~np.isfinite(values))[0][0])]
+                    raise DatasetError(f"{path.name} line {number}, column feature: expected a finite number, got "
+                                       f"{bad.strip()!r}. Replace the file with the published copy.")
                 dense[node] = values
             labels[node] = label
     if (labels < 0).any():

@@ -2,7 +2,9 @@
 
 * ``data_root(root)``: explicit ``root`` > ``$GRAPHSCALE_DATA`` > ``~/.cache/graphscale``.
 * ``resolve(folder, name)``: the path of ``name`` or of its ``.xz`` / ``.gz`` variant.
-* ``open_text`` / ``open_binary``: open a file, decompressing ``.xz`` / ``.gz`` transparently.
+* ``open_text`` / ``open_binary``: open a file, decompressing ``.xz`` / ``.gz`` transparently. A truncated or
+  corrupt compressed stream raises ``DatasetError`` naming the file; so does text that is not UTF-8 (with the
+  line and column of the first bad byte).
 * ``load_pickle``: a restricted unpickler that only builds the numpy / scipy / collections objects
   the Planetoid Python 2 pickles need; any other global raises ``DatasetError``.
 * ``fetch(url, dest)``: download to a temporary file and rename (atomic); without network the
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import lzma
@@ -22,6 +25,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -57,23 +61,129 @@ def resolve(folder: Path, name: str) -> Path | None:
     return None
 
 
+COMPRESSION_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
+_FORMATS = {".gz": "a gzip file", ".xz": "an xz file"}
+
+
+def _corrupt_stream(path: Path, err: BaseException) -> DatasetError:
+    """The ``DatasetError`` of a truncated or corrupt ``.gz`` / ``.xz`` file."""
+    return DatasetError(f"{path.name}: expected {_FORMATS[path.suffix]}, got a truncated or corrupt stream "
+                        f"({type(err).__name__}: {err}). Re-download or re-compress it.")
+
+
+class _Decompressed(io.RawIOBase):
+    """Raw reader over a ``GzipFile`` / ``LZMAFile`` that turns decompression errors into ``DatasetError``."""
+
+    def __init__(self, inner: IO[bytes], path: Path) -> None:
+        super().__init__()
+        self._inner = inner
+        self._path = path
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._inner.readinto(buffer)  # type: ignore[attr-defined]
+        except COMPRESSION_ERRORS as err:
+            raise _corrupt_stream(self._path, err) from err
+
+    def readall(self) -> bytes:
+        try:
+            return self._inner.read()
+        except COMPRESSION_ERRORS as err:
+            raise _corrupt_stream(self._path, err) from err
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+        super().close()
+
+
 def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open ``path`` for reading bytes; ``.xz`` and ``.gz`` files are decompressed on the fly."""
+    """Open ``path`` for reading bytes; ``.xz`` and ``.gz`` files are decompressed on the fly.
+
+    Raises:
+        DatasetError: While reading, when a ``.gz`` / ``.xz`` stream is truncated or corrupt (names the file).
+    """
     path = Path(path)
     if path.suffix == ".xz":
-        return lzma.open(path, "rb")
+        return io.BufferedReader(_Decompressed(lzma.open(path, "rb"), path), buffer_size=1 << 16)
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return io.BufferedReader(_Decompressed(gzip.open(path, "rb"), path), buffer_size=1 << 16)
     return open(path, "rb")
 
 
+def _first_bad_byte(path: Path, encoding: str) -> tuple[int, int, int] | None:
+    r"""``(line, column, byte)`` (1-based line and character column) of the first byte of ``path`` that does not
+    decode, counting lines as universal newlines do (``\n``, ``\r\n`` or a lone ``\r`` ends one); else None."""
+    number = 0
+    with open_binary(path) as handle:
+        for raw in handle:
+            body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+            for piece in body.split(b"\r"):
+                number += 1
+                try:
+                    piece.decode(encoding)
+                except UnicodeDecodeError as err:
+                    column = len(piece[:err.start].decode(encoding, errors="replace")) + 1
+                    return number, column, piece[err.start]
+    return None
+
+
+def _not_text(path: Path, encoding: str, err: UnicodeDecodeError) -> DatasetError:
+    """The ``DatasetError`` of a file that is not valid ``encoding`` text, with the line of the first bad byte."""
+    name = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig") else encoding
+    located = _first_bad_byte(path, encoding) if name == "UTF-8" else None
+    if located is None:
+        byte = err.object[err.start] if err.start < len(err.object) else None
+        got = f"byte 0x{byte:02x} ({err.reason})" if byte is not None else err.reason
+        return DatasetError(f"{path.name}: expected {name} text, got {got}. Save the file as {name}.")
+    line, column, byte = located
+    return DatasetError(f"{path.name} line {line}: expected {name} text, got byte 0x{byte:02x} at column {column}. "
+                        f"Save the file as {name}.")
+
+
+_DECODE_HANDLERS: dict[tuple[str, str], str] = {}
+
+
+def _decode_errors(path: Path, encoding: str) -> str:
+    """Name of a codec error handler (registered once per file and encoding) that raises ``_not_text``'s
+    ``DatasetError`` for ``path``. The decoder calls it only on a bad byte, so reading good files costs nothing
+    extra and the text wrapper stays the C ``TextIOWrapper``."""
+    path = path.absolute()
+    key = (os.fspath(path), encoding)
+    name = _DECODE_HANDLERS.get(key)
+    if name is None:
+        def handler(err: UnicodeError) -> tuple[str, int]:
+            if isinstance(err, UnicodeDecodeError):
+                raise _not_text(path, encoding, err)
+            raise err
+
+        name = f"graphscale.datasets.io:{len(_DECODE_HANDLERS)}"
+        codecs.register_error(name, handler)
+        _DECODE_HANDLERS[key] = name
+    return name
+
+
 def open_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> IO[str]:
-    """Open ``path`` as text (universal newlines, so CRLF files read like LF ones); ``.xz``/``.gz`` transparent."""
-    return io.TextIOWrapper(open_binary(path), encoding=encoding, newline=None)
+    """Open ``path`` as text (universal newlines, so CRLF files read like LF ones); ``.xz``/``.gz`` transparent.
+
+    UTF-8 files may start with a byte-order mark (Excel writes one); it is dropped.
+
+    Raises:
+        DatasetError: While reading: a byte that is not ``encoding`` text (file, line, column and byte named),
+            or a truncated / corrupt ``.gz`` / ``.xz`` stream.
+    """
+    path = Path(path)
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"
+    return io.TextIOWrapper(open_binary(path), encoding=encoding, errors=_decode_errors(path, encoding),
+                            newline=None)
 
 
 def read_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> str:
-    """Whole file as one string (decompressed)."""
+    """Whole file as one string (decompressed); errors as ``open_text``."""
     with open_text(path, encoding) as handle:
         return handle.read()
 

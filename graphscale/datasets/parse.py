@@ -18,7 +18,8 @@ def read_numbers(path: Path, columns: int, dtype: type = np.int64, skip_header: 
     """Parse a text table of numbers separated by commas, tabs or spaces into ``[rows, columns]``.
 
     Raises:
-        DatasetError: A token is not a number or the token count is not a multiple of ``columns``.
+        DatasetError: A token is not a number, the token count is not a multiple of ``columns``, or (float
+            ``dtype``) a value is NaN or infinite; the message names the line and column.
     """
     text = read_text(path)
     if skip_header:
@@ -30,7 +31,10 @@ def read_numbers(path: Path, columns: int, dtype: type = np.int64, skip_header: 
         _raise_first_bad_line(path, text, columns, dtype, skip_header)
     if values.size % columns:
         _raise_first_bad_line(path, text, columns, dtype, skip_header)
-    return values.astype(dtype, copy=False).reshape(-1, columns)
+    out = values.astype(dtype, copy=False).reshape(-1, columns)
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        _raise_first_non_finite(path, text, dtype, skip_header)
+    return out
 
 
 def _raise_first_bad_line(path: Path, text: str, columns: int, dtype: type, skip_header: bool) -> None:
@@ -49,6 +53,19 @@ def _raise_first_bad_line(path: Path, text: str, columns: int, dtype: type, skip
                                f"({line.strip()!r}). Replace the file with the published copy.")
     raise DatasetError(f"{path.name}: expected rows of {columns} {what}, got an unreadable table. "
                        "Replace the file with the published copy.")
+
+
+def _raise_first_non_finite(path: Path, text: str, dtype: type, skip_header: bool) -> None:
+    """DatasetError naming the line and column (1-based field) of the first NaN / inf value of ``text``."""
+    for number, line in enumerate(text.splitlines(), start=2 if skip_header else 1):
+        fields = line.replace(",", " ").split()
+        with np.errstate(over="ignore"):
+            values = np.array(fields, dtype=np.float64).astype(dtype)
+        bad = np.nonzero(~np.isfinite(values))[0]
+        if bad.size:
+            raise DatasetError(f"{path.name} line {number}, column {int(bad[0]) + 1}: expected a finite number, got "
+                               f"{fields[bad[0]]!r}. Replace it with a finite value (impute missing ones).")
+    raise DatasetError(f"{path.name}: expected finite numbers, got NaN or inf. Replace them with finite values.")
 
 
 def read_edge_csv(path: Path) -> np.ndarray:

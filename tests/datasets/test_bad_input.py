@@ -1,0 +1,202 @@
+"""Issue 25, loader side: bad input never trains silently.
+
+Non-UTF-8 bytes, truncated or fake ``.gz`` / ``.xz`` files, NaN / inf features and weights, negative weights, a
+header-only ``nodes.csv``, edges to nodes missing from ``nodes.csv``, edge-list header lines and Planetoid files
+that disagree each raise one ``DatasetError`` naming the file, line and column (or the files and their shapes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import pickle
+import shutil
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import graphscale.datasets as gd
+from graphscale.cli import main
+from graphscale.config import load as load_run_config
+from graphscale.datasets import io
+from graphscale.datasets.custom import load_custom
+from graphscale.datasets.edgelist import load_edgelist
+from graphscale.datasets.geomgcn import read_node_file, read_splits
+from graphscale.datasets.mat import load_mat
+from graphscale.datasets.parse import read_numbers
+from graphscale.datasets.planetoid import load_planetoid
+from graphscale.embed.config import load as load_embed_config
+from graphscale.embed.run import load_graph_data
+from graphscale.errors import ConfigError, DatasetError
+from graphscale.train.run import load_dataset
+
+RING = 30  # a labelled ring: every random split has labelled nodes
+
+
+def _ring_folder(tmp_path, name="ring", edges_extra="", nodes_header="id,label,f1", nodes_override=None):
+    folder = tmp_path / name
+    folder.mkdir()
+    edges = "src,dst\n" + "".join(f"n{i},n{(i + 1) % RING}\n" for i in range(RING)) + edges_extra
+    rows = {i: f"n{i},{'ab'[i % 2]},{i / 10}" for i in range(RING)}
+    rows.update(nodes_override or {})
+    (folder / "edges.csv").write_text(edges)
+    (folder / "nodes.csv").write_text(nodes_header + "\n" + "\n".join(rows.values()) + "\n")
+    return folder
+
+
+def _error(call, *args, **kwargs) -> str:
+    with pytest.raises(DatasetError) as info:
+        call(*args, **kwargs)
+    return str(info.value)
+
+
+# -- 1. non-UTF-8 text ---------------------------------------------------------------------------------------
+def test_non_utf8_byte_names_file_line_and_column(tmp_path):
+    path = tmp_path / "edges.csv"
+    path.write_bytes(b"src,dst\na,b\nbob,\xffd\nc,a\n")
+    expected = "edges.csv line 3: expected UTF-8 text, got byte 0xff at column 5. Save the file as UTF-8."
+    assert _error(io.read_text, path) == expected
+    with io.open_text(path) as handle, pytest.raises(DatasetError) as info:
+        list(handle)
+    assert str(info.value) == expected
+    assert _error(load_custom, tmp_path) == expected
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_non_utf8_line_counts_universal_newlines(tmp_path, newline):
+    lines = [b"src dst", b"\xc3\xa9 b", b"b c", b"c \xe9t\xe9"]  # line 2 is valid UTF-8 (e-acute), 4 is Latin-1
+    path = tmp_path / "g.txt"
+    path.write_bytes(newline.join(lines) + newline)
+    assert _error(load_edgelist, path) == ("g.txt line 4: expected UTF-8 text, got byte 0xe9 at column 3. "
+                                           "Save the file as UTF-8.")
+
+
+def test_non_utf8_in_compressed_and_truncated_sequence(tmp_path):
+    path = tmp_path / "nodes.csv.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"id,label\r\n" + b"".join(b"n%d,a\r\n" % i for i in range(5000)) + b"caf\xc3")
+    assert _error(io.read_text, path) == ("nodes.csv.gz line 5002: expected UTF-8 text, got byte 0xc3 at column 4. "
+                                          "Save the file as UTF-8.")
+
+
+def test_utf8_bom_and_crlf_still_read(tmp_path):
+    (tmp_path / "edges.csv").write_bytes(b"\xef\xbb\xbfsrc,dst\r\nal\xc3\xa9,bob\r\nbob,carol\r\n")
+    data = load_custom(tmp_path)
+    assert data.meta["node_ids"] == ["al\u00e9", "bob", "carol"]
+
+
+# -- 2. truncated or fake compressed files ---------------------------------------------------------------------
+def _edges_bytes(rows=20000) -> bytes:
+    return ("src,dst\n" + "".join(f"{i},{i + 1}\n" for i in range(rows))).encode()
+
+
+def test_truncated_gzip_names_the_file(tmp_path):
+    (tmp_path / "edges.csv.gz").write_bytes(gzip.compress(_edges_bytes())[:4000])
+    assert _error(load_custom, tmp_path) == (
+        "edges.csv.gz: expected a gzip file, got a truncated or corrupt stream (EOFError: Compressed file ended "
+        "before the end-of-stream marker was reached). Re-download or re-compress it.")
+
+
+@pytest.mark.parametrize("name, payload, needle", [
+    ("a.txt.gz", b"plain text, not gzip\n", "a.txt.gz: expected a gzip file, got a truncated or corrupt stream "
+                                            "(BadGzipFile: Not a gzipped file"),
+    ("a.txt.xz", b"plain text, not xz\n", "a.txt.xz: expected an xz file, got a truncated or corrupt stream "
+                                          "(LZMAError: Input format not supported by decoder)"),
+    ("a.txt.xz", lzma.compress(_edges_bytes())[:300], "a.txt.xz: expected an xz file, got a truncated or corrupt "
+                                                      "stream (EOFError"),
+], ids=["fake-gz", "fake-xz", "truncated-xz"])
+def test_fake_or_truncated_compressed_text(tmp_path, name, payload, needle):
+    path = tmp_path / name
+    path.write_bytes(payload)
+    assert needle in _error(io.read_text, path)
+    with io.open_text(path) as handle, pytest.raises(DatasetError, match="Re-download or re-compress it"):
+        for _ in handle:
+            pass
+
+
+def test_corrupt_gzip_member_and_crc(tmp_path):
+    packed = gzip.compress(_edges_bytes())
+    corrupt = tmp_path / "c.txt.gz"
+    corrupt.write_bytes(packed[:30] + b"\x00" * 50 + packed[80:])
+    assert "c.txt.gz: expected a gzip file, got a truncated or corrupt stream (error: Error -3" in _error(
+        io.read_text, corrupt)
+    bad_crc = tmp_path / "d.txt.gz"
+    bad_crc.write_bytes(packed[:-8] + b"\0\0\0\0" + packed[-4:])
+    assert "d.txt.gz: expected a gzip file, got a truncated or corrupt stream (BadGzipFile: CRC check failed" in (
+        _error(io.read_text, bad_crc))
+
+
+def test_binary_consumers_of_corrupt_compressed_files(tmp_path):
+    fake = tmp_path / "ind.cora.x.xz"
+    fake.write_bytes(b"not xz at all")
+    assert _error(io.load_pickle, fake).startswith("ind.cora.x.xz: expected an xz file, got a truncated or corrupt")
+    mat = tmp_path / "blog.mat.xz"
+    mat.write_bytes(b"not xz at all")
+    assert "blog.mat.xz: expected an xz file, got a truncated or corrupt stream" in _error(load_mat, mat)
+    np.savez(tmp_path / "split.npz", train_mask=np.ones(4, np.uint8), val_mask=np.zeros(4, np.uint8),
+             test_mask=np.zeros(4, np.uint8))
+    truncated = tmp_path / "cut.npz"
+    truncated.write_bytes((tmp_path / "split.npz").read_bytes()[:200])
+    assert _error(read_splits, [truncated], 4).startswith("cut.npz: expected an npz with uint8 train_mask, val_mask, "
+                                                          "test_mask, got BadZipFile")
+
+
+# -- 3. NaN / inf features -------------------------------------------------------------------------------------
+
+
+def test_geomgcn_non_finite_feature(tmp_path):
+    path = tmp_path / "out1_node_feature_label.txt"
+    path.write_text("node_id\tfeature\tlabel\n0\t1,0,0\t1\n1\t0,nan,1\t0\n")
+    assert _error(read_node_file, path, 2, 3, False) == (
+        "out1_node_feature_label.txt line 3, column feature: expected a finite number, got 'nan'. "
+        "Replace the file with the published copy.")
+
+
+def test_read_numbers_float_non_finite(tmp_path):
+    path = tmp_path / "DS_node_attributes.txt"
+    path.write_text("0.5, 1.0\n0.25, inf\n")
+    assert _error(read_numbers, path, 2, np.float32) == (
+        "DS_node_attributes.txt line 2, column 2: expected a finite number, got 'inf'. "
+        "Replace it with a finite value (impute missing ones).")
+    path.write_text("0.5, 1.0\n0.25, 2.0\n")
+    assert read_numbers(path, 2, np.float32).shape == (2, 2)
+
+
+# -- 4. weights ------------------------------------------------------------------------------------------------
+
+
+# -- 5. header-only nodes.csv ----------------------------------------------------------------------------------
+
+
+# -- 6. edges to nodes missing from nodes.csv --------------------------------------------------------------------
+UNKNOWN = ("edges.csv line 32, column dst: expected a node id listed in nodes.csv, got '999'. Add the node to "
+           "nodes.csv, or set data.unknown_nodes=add to add such nodes (featureless, unlabelled).")
+
+
+# -- CLI: one stderr line, exit code 2 -------------------------------------------------------------------------
+
+
+# -- 7. edge-list header lines ---------------------------------------------------------------------------------
+
+
+# -- 8. Planetoid files that disagree -------------------------------------------------------------------------
+@pytest.fixture
+def cora_copy(tmp_path, data_root, require_dataset):
+    require_dataset("cora")
+    folder = tmp_path / "planetoid"
+    folder.mkdir()
+    for path in (data_root / "planetoid").glob("ind.cora.*"):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def _replace(folder, part, obj):
+    (folder / f"ind.cora.{part}").write_bytes(pickle.dumps(obj, protocol=4))
+
+
+def _pickle(folder, part):
+    return io.load_pickle(folder / f"ind.cora.{part}")
+
+
