@@ -10,7 +10,12 @@ feature. ``split`` is ``train``, ``val`` or ``test`` (or empty). Node ids are an
 Without feature columns the features are structural (``features="degree"``: one-hot log2-degree buckets and a
 normalised log-degree column; or ``"ones"``), flagged in ``meta["features"]``. Without a split column a seeded
 random 60/20/20 split of the labelled nodes is made (``meta["split"]``). ``undirected=True`` (default) adds the
-reverse of every edge and merges duplicates (largest weight kept); self loops are kept as given.
+reverse of every edge and merges duplicates (largest weight kept); self loops are kept as given. Weights must be
+finite and >= 0, features finite (float32).
+
+An edge whose node is not in ``nodes.csv`` is an error when ``nodes.csv`` has feature or label columns
+(``unknown_nodes="error"``, the default); ``unknown_nodes="add"`` adds such nodes (zero features, unlabelled,
+counted in ``meta["nodes_only_in_edges"]``). With an id-only ``nodes.csv`` (or none) edges add nodes freely.
 
 Errors name the file, line, column and what was expected, e.g.
 ``edges.csv line 3, column dst: expected a node id, got ''.``
@@ -31,6 +36,8 @@ from .io import open_text, resolve
 from .parse import structural_features
 
 SPLITS = ("train", "val", "test")
+UNKNOWN_NODES = ("error", "add")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _rows(path: Path):
@@ -63,6 +70,14 @@ def _float(value: str, path: Path, number: int, column: str) -> float:
         raise DatasetError(f"{path.name} line {number}, column {column}: expected a number, got {value!r}.") from None
 
 
+def _weight(value: str, path: Path, number: int) -> float:
+    weight = _float(value, path, number, "weight")
+    if not 0.0 <= weight <= FLOAT32_MAX:  # NaN fails both comparisons
+        raise DatasetError(f"{path.name} line {number}, column weight: expected a finite number >= 0, got {value!r}. "
+                           "GCN normalisation needs finite non-negative weights; fix the value or drop the edge.")
+    return weight
+
+
 def _check_width(path: Path, number: int, fields: list[str], header: list[str]) -> None:
     if len(fields) != len(header):
         raise DatasetError(f"{path.name} line {number}: expected {len(header)} fields ({','.join(header)}), got "
@@ -79,6 +94,7 @@ def _read_nodes(path: Path, ids: dict[str, int]):
     labels: list[str] = []
     splits: list[str] = []
     features: list[list[float]] = []
+    lines: list[int] = []
     for number, fields in rows:
         _check_width(path, number, fields, header)
         node = fields[id_at]
@@ -98,10 +114,33 @@ def _read_nodes(path: Path, ids: dict[str, int]):
         labels.append(label)
         splits.append(split)
         features.append([_float(fields[i], path, number, header[i]) for i in feature_cols])
-    return labels, splits, features, [header[i] for i in feature_cols]
+        lines.append(number)
+    if not lines:
+        raise DatasetError(f"{path.name}: expected at least one node row under the header, got none. Add one line "
+                           f"per node under '{','.join(header)}', or delete {path.name}.")
+    x = np.array(features, dtype=np.float64).reshape(len(lines), len(feature_cols))
+    with np.errstate(over="ignore"):
+        x32 = x.astype(np.float32)
+    if not np.isfinite(x32).all():
+        _raise_non_finite(path, x, x32, lines, header, feature_cols)
+    return labels, splits, x32, [header[i] for i in feature_cols], label_at is not None
 
 
-def _read_edges(path: Path, ids: dict[str, int], strict: bool):
+def _raise_non_finite(path: Path, x: np.ndarray, x32: np.ndarray, lines: list[int], header: list[str],
+                      feature_cols: list[int]) -> None:
+    """DatasetError for the first NaN / inf (or float32 overflow) of the ``[N, F]`` features ``x`` read from
+    ``path`` (``lines``: the line number of each row; ``feature_cols``: the header position of each column)."""
+    row, col = (int(i[0]) for i in np.nonzero(~np.isfinite(x32)))
+    number, column = lines[row], feature_cols[col]
+    value = next(fields for n, fields in _rows(path) if n == number)[column]
+    if np.isfinite(x[row, col]):
+        raise DatasetError(f"{path.name} line {number}, column {header[column]}: expected a number within float32 "
+                           f"range (|x| <= {FLOAT32_MAX:.4g}), got {value!r}. Rescale the column.")
+    raise DatasetError(f"{path.name} line {number}, column {header[column]}: expected a finite number, got "
+                       f"{value!r}. Replace it with a finite value (impute missing ones).")
+
+
+def _read_edges(path: Path, ids: dict[str, int], listed_only: bool):
     rows = _rows(path)
     header = _header(path, rows, ("src", "dst"), "src,dst[,weight]")
     extra = [c for c in header if c not in ("src", "dst", "weight")]
@@ -120,13 +159,14 @@ def _read_edges(path: Path, ids: dict[str, int], strict: bool):
             if not node:
                 raise DatasetError(f"{path.name} line {number}, column {column}: expected a node id, got ''.")
             if node not in ids:
-                if strict:
+                if listed_only:
                     raise DatasetError(f"{path.name} line {number}, column {column}: expected a node id listed in "
-                                       f"nodes.csv, got {node!r}. Add the node to nodes.csv.")
+                                       f"nodes.csv, got {node!r}. Add the node to nodes.csv, or set "
+                                       "data.unknown_nodes=add to add such nodes (featureless, unlabelled).")
                 ids[node] = len(ids)
             out.append(ids[node])
         if weight_at is not None:
-            weights.append(_float(fields[weight_at], path, number, "weight"))
+            weights.append(_weight(fields[weight_at], path, number))
     return src, dst, (weights if weight_at is not None else None)
 
 
@@ -141,7 +181,8 @@ def _label_ids(labels: list[str]) -> tuple[np.ndarray, list[str]]:
 
 
 def load_custom(folder: str | Path, *, undirected: bool = True, features: str = "degree", seed: int = 0,
-                train: float = 0.6, val: float = 0.2, strict: bool = False, name: str | None = None) -> NodeDataset:
+                train: float = 0.6, val: float = 0.2, unknown_nodes: str = "error",
+                name: str | None = None) -> NodeDataset:
     """Load a folder with ``edges.csv`` (+ optional ``nodes.csv``) as a NodeDataset.
 
     Args:
@@ -149,13 +190,17 @@ def load_custom(folder: str | Path, *, undirected: bool = True, features: str = 
         undirected: Add reverse edges and merge duplicates.
         features: Structural features when ``nodes.csv`` has no feature column: "degree" or "ones".
         seed, train, val: Random split used when ``nodes.csv`` has no ``split`` values.
-        strict: Reject edges whose nodes are not listed in ``nodes.csv``.
+        unknown_nodes: An edge whose node is not listed in a ``nodes.csv`` with feature or label columns:
+            "error" (DatasetError naming the line) or "add" (a new node with zero features and no label).
         name: Dataset name (default: the folder name).
 
     Shapes:
         x: ``[N, F]`` float32; y: ``[N]`` int64; edge_weight: ``[E]`` float32 or None.
     """
     folder = Path(folder)
+    if unknown_nodes not in UNKNOWN_NODES:
+        raise DatasetError(f"load_custom: expected unknown_nodes in {', '.join(UNKNOWN_NODES)}, got "
+                           f"{unknown_nodes!r}.")
     edges_path = resolve(folder, "edges.csv")
     if edges_path is None:
         raise DatasetError(f"load_custom: expected {folder}/edges.csv with header 'src,dst[,weight]', got no such "
@@ -164,12 +209,17 @@ def load_custom(folder: str | Path, *, undirected: bool = True, features: str = 
     ids: dict[str, int] = {}
     labels: list[str] = []
     splits: list[str] = []
-    rows: list[list[float]] = []
+    rows = np.zeros((0, 0), dtype=np.float32)
     feature_names: list[str] = []
+    has_labels = False
     if nodes_path is not None:
-        labels, splits, rows, feature_names = _read_nodes(nodes_path, ids)
+        labels, splits, rows, feature_names, has_labels = _read_nodes(nodes_path, ids)
     num_listed = len(ids)
-    src, dst, weights = _read_edges(edges_path, ids, strict and nodes_path is not None)
+    listed_only = unknown_nodes == "error" and bool(feature_names or has_labels)
+    src, dst, weights = _read_edges(edges_path, ids, listed_only)
+    if not ids:
+        raise DatasetError(f"{edges_path.name}: expected at least one edge under the header, got none. Write one "
+                           "edge per line as 'src,dst[,weight]', or list the nodes in nodes.csv.")
     num_nodes = len(ids)
     graph = Graph(torch.tensor(src, dtype=torch.int64), torch.tensor(dst, dtype=torch.int64), num_nodes)
     edge_weight = torch.tensor(weights, dtype=torch.float32) if weights is not None else None
@@ -183,7 +233,7 @@ def load_custom(folder: str | Path, *, undirected: bool = True, features: str = 
                                "nodes_only_in_edges": num_nodes - num_listed}
     if feature_names:
         x = torch.zeros(num_nodes, len(feature_names), dtype=torch.float32)
-        x[:num_listed] = torch.tensor(rows, dtype=torch.float32)
+        x[:num_listed] = torch.from_numpy(rows)
         meta["features"] = f"columns {feature_names} of nodes.csv (zeros for nodes only in edges.csv)"
     else:
         x = structural_features(graph, features, f"load_custom({folder.name})")

@@ -225,12 +225,10 @@ def load(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | No
     Raises:
         DatasetError: Unknown name (with suggestions), unknown option, missing or malformed files.
     """
-    text = os.fspath(name_or_path)
-    path = Path(text).expanduser()
-    is_path = isinstance(name_or_path, os.PathLike) or os.sep in text or text.endswith(".npz")
-    if is_path or (path.exists() and normalize_name(text) not in REGISTRY):
+    path = _as_path(name_or_path)
+    if path is not None:
         return _load_path(path, options)
-    spec = get_spec(text)
+    spec = get_spec(os.fspath(name_or_path))
     family = _family(spec)
     if family in ("planetoid", "tu", "musae", "geomgcn", "npz"):
         options.setdefault("download", _default_download())
@@ -239,6 +237,21 @@ def load(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | No
         check.pop("download", None)
     _check_options(f"load({spec.name!r})", _inner_loader(spec), check)
     return spec.loader(root=root, **options)
+
+
+def _as_path(name_or_path: str | os.PathLike[str]) -> Path | None:
+    """The path ``load`` reads ``name_or_path`` as, or None when it is a registry name."""
+    text = os.fspath(name_or_path)
+    path = Path(text).expanduser()
+    is_path = isinstance(name_or_path, os.PathLike) or os.sep in text or text.endswith(".npz")
+    return path if is_path or (path.exists() and normalize_name(text) not in REGISTRY) else None
+
+
+def custom_folder(name_or_path: str | os.PathLike[str]) -> Path | None:
+    """The folder when ``load(name_or_path)`` reads a custom graph (a folder with ``edges.csv``), else None;
+    callers use it to pass ``load_custom``'s options (``unknown_nodes`` ...) only where they apply."""
+    path = _as_path(name_or_path)
+    return path if path is not None and path.is_dir() and resolve(path, "edges.csv") is not None else None
 
 
 def _load_path(path: Path, options: dict[str, Any]) -> NodeDataset | GraphDataset:

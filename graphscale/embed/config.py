@@ -33,6 +33,9 @@ class EmbedData:
                                          "[+ nodes.csv], or an edge-list file (src dst [weight] per line).")
     root: str | None = option(None, "Folder holding the published datasets; default: $GRAPHSCALE_DATA.")
     directed: bool = option(False, "Edge-list files and folders: keep edges one-way (default: undirected).")
+    unknown_nodes: str = option("error", "Folders: an edges.csv node missing from a nodes.csv that has feature or "
+                                         "label columns is an error (error), or is added without features or "
+                                         "label (add).", choices=("error", "add"))
 
 
 @dataclass

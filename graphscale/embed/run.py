@@ -42,7 +42,7 @@ def load_graph_data(cfg: EmbedConfig) -> Any:
         if resolve(path, "edges.csv") is None:
             raise DatasetError(f"graphscale embed: expected {path}/edges.csv (header src,dst[,weight]), got a "
                                "folder without it. Add edges.csv or pass an edge-list file.")
-        return load_custom(path, undirected=undirected)
+        return load_custom(path, undirected=undirected, unknown_nodes=cfg.data.unknown_nodes)
     if ("/" in name or name.endswith((".txt", ".csv", ".edgelist", ".mat", ".adjlist"))) and not path.exists():
         raise DatasetError(f"graphscale embed: expected an existing dataset file or folder, got '{name}'. "
                            "Check the path, or use a registry name (graphscale datasets).")

@@ -39,10 +39,13 @@ def dataset_label(name: str) -> str:
 
 
 def load_dataset(cfg: RunConfig) -> NodeDataset | GraphDataset:
-    """``graphscale.datasets.load`` for ``data.dataset`` / ``data.root``."""
+    """``graphscale.datasets.load`` for ``data.dataset`` / ``data.root`` (+ ``data.unknown_nodes`` for a custom
+    folder; registry loaders take no such option)."""
     from .. import datasets
+    from ..datasets.registry import custom_folder
 
-    return datasets.load(cfg.data.dataset, root=cfg.data.root)
+    options = {"unknown_nodes": cfg.data.unknown_nodes} if custom_folder(cfg.data.dataset) is not None else {}
+    return datasets.load(cfg.data.dataset, root=cfg.data.root, **options)
 
 
 def reduce_features(dataset: NodeDataset, k: int) -> NodeDataset:

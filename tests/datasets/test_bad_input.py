@@ -144,6 +144,17 @@ def test_binary_consumers_of_corrupt_compressed_files(tmp_path):
 
 
 # -- 3. NaN / inf features -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity"])
+def test_custom_non_finite_feature(tmp_path, value):
+    folder = _ring_folder(tmp_path, nodes_override={3: f"n3,b,{value}"})
+    assert _error(load_custom, folder) == (f"nodes.csv line 5, column f1: expected a finite number, got {value!r}. "
+                                           "Replace it with a finite value (impute missing ones).")
+
+
+def test_custom_feature_beyond_float32(tmp_path):
+    folder = _ring_folder(tmp_path, nodes_override={0: "n0,a,1e39"})
+    assert _error(load_custom, folder).startswith("nodes.csv line 2, column f1: expected a number within float32 "
+                                                  "range (|x| <= 3.403e+38), got '1e39'.")
 
 
 def test_geomgcn_non_finite_feature(tmp_path):
@@ -165,9 +176,26 @@ def test_read_numbers_float_non_finite(tmp_path):
 
 
 # -- 4. weights ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("weight", ["nan", "inf", "-1", "-0.5"])
+def test_custom_bad_weight(tmp_path, weight):
+    (tmp_path / "edges.csv").write_text(f"src,dst,weight\na,b,1\nb,c,2\nc,a,{weight}\n")
+    assert _error(load_custom, tmp_path) == (
+        f"edges.csv line 4, column weight: expected a finite number >= 0, got {weight!r}. GCN normalisation needs "
+        "finite non-negative weights; fix the value or drop the edge.")
+
+
+def test_zero_weights_still_load(tmp_path):
+    (tmp_path / "edges.csv").write_text("src,dst,weight\na,b,0\nb,c,2.5\n")
+    assert sorted(load_custom(tmp_path).edge_weight.tolist()) == [0.0, 0.0, 2.5, 2.5]
 
 
 # -- 5. header-only nodes.csv ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("header", ["id,label,f1", "id"])
+def test_header_only_nodes_csv(tmp_path, header):
+    (tmp_path / "edges.csv").write_text("src,dst\na,b\n")
+    (tmp_path / "nodes.csv").write_text(header + "\n")
+    assert _error(load_custom, tmp_path) == (f"nodes.csv: expected at least one node row under the header, got "
+                                             f"none. Add one line per node under '{header}', or delete nodes.csv.")
 
 
 # -- 6. edges to nodes missing from nodes.csv --------------------------------------------------------------------
@@ -175,7 +203,74 @@ UNKNOWN = ("edges.csv line 32, column dst: expected a node id listed in nodes.cs
            "nodes.csv, or set data.unknown_nodes=add to add such nodes (featureless, unlabelled).")
 
 
+def test_unknown_nodes_error_by_default_and_add(tmp_path):
+    folder = _ring_folder(tmp_path, edges_extra="n5,999\n")
+    assert _error(load_custom, folder) == UNKNOWN
+    assert _error(gd.load, folder) == UNKNOWN
+    data = load_custom(folder, unknown_nodes="add")
+    assert data.num_nodes == RING + 1 and data.meta["nodes_only_in_edges"] == 1
+    assert data.y[-1] == -1 and float(data.x[-1].abs().sum()) == 0.0
+    with pytest.raises(DatasetError, match="load_custom: expected unknown_nodes in error, add, got 'maybe'"):
+        load_custom(folder, unknown_nodes="maybe")
+
+
+def test_unknown_nodes_free_with_id_only_nodes_csv(tmp_path):
+    (tmp_path / "edges.csv").write_text("src,dst\na,b\nb,zed\n")
+    (tmp_path / "nodes.csv").write_text("id\na\nb\n")
+    data = load_custom(tmp_path)
+    assert data.meta["node_ids"] == ["a", "b", "zed"] and data.meta["nodes_only_in_edges"] == 1
+
+
+def test_unknown_nodes_config_key(tmp_path):
+    from graphscale.datasets.registry import custom_folder
+
+    folder = _ring_folder(tmp_path, edges_extra="n5,999\n")
+    assert custom_folder(str(folder)) == folder and custom_folder("cora") is None
+    cfg = load_run_config(overrides=[f"data.dataset={folder}"])
+    assert cfg.data.unknown_nodes == "error"
+    assert _error(load_dataset, cfg) == UNKNOWN
+    cfg = load_run_config(overrides=[f"data.dataset={folder}", "data.unknown_nodes=ADD"])
+    assert cfg.data.unknown_nodes == "add" and load_dataset(cfg).num_nodes == RING + 1
+    with pytest.raises(ConfigError, match="data.unknown_nodes: expected one of 'error', 'add', got 'maybe'"):
+        load_run_config(overrides=["data.unknown_nodes=maybe"])
+    # a registry dataset ignores the key (its loader takes no unknown_nodes option)
+    synthetic = load_dataset(load_run_config(overrides=["data.dataset=synthetic", "data.unknown_nodes=add"]))
+    assert synthetic.num_nodes > 0
+    embed = load_embed_config(overrides=[f"data.dataset={folder}"])
+    assert _error(load_graph_data, embed) == UNKNOWN
+    embed = load_embed_config(overrides=[f"data.dataset={folder}", "data.unknown_nodes=add"])
+    assert load_graph_data(embed).num_nodes == RING + 1
+    with pytest.raises(ConfigError, match="data.unknown_nodes: expected one of 'error', 'add', got 'x'"):
+        load_embed_config(overrides=["data.unknown_nodes=x"])
+
+
 # -- CLI: one stderr line, exit code 2 -------------------------------------------------------------------------
+@pytest.mark.parametrize("case, needle", [
+    ("nan", "nodes.csv line 5, column f1: expected a finite number, got 'nan'."),
+    ("unknown", UNKNOWN),
+    ("latin1", "nodes.csv line 3: expected UTF-8 text, got byte 0xe9 at column 7."),
+], ids=["nan", "unknown", "latin1"])
+def test_train_cli_exits_2_with_one_line(tmp_path, capsys, case, needle):
+    folder = _ring_folder(tmp_path, edges_extra="n5,999\n" if case == "unknown" else "")
+    nodes = (folder / "nodes.csv").read_text()
+    if case == "nan":
+        (folder / "nodes.csv").write_text(nodes.replace("n3,b,0.3", "n3,b,nan"))
+    if case == "latin1":
+        (folder / "nodes.csv").write_bytes(nodes.replace("n1,b,0.1", "n1,caf\u00e9,0.1").encode("latin-1"))
+    code = main(["train", "--dataset", str(folder), "--out", str(tmp_path / "out"), "--no-progress",
+                 "train.epochs=2"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("graphscale: error: ") and needle in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_train_cli_trains_with_unknown_nodes_add(tmp_path, capsys):
+    folder = _ring_folder(tmp_path, edges_extra="n5,999\n")
+    code = main(["train", "--dataset", str(folder), "--out", str(tmp_path / "out"), "--no-progress",
+                 "train.epochs=2", "data.unknown_nodes=add"])
+    assert code == 0, capsys.readouterr().err
 
 
 # -- 7. edge-list header lines ---------------------------------------------------------------------------------

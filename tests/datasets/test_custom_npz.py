@@ -32,8 +32,8 @@ EDGES = "src,dst,weight\nalice,bob,0.5\nbob,carol,2\ncarol,erin,1\nbob,alice,4\n
 
 
 def test_custom_happy_path(tmp_path):
-    data = gd.load(_folder(tmp_path, EDGES, NODES))
-    assert data.name == "mygraph" and data.num_nodes == 5
+    data = gd.load(_folder(tmp_path, EDGES, NODES), unknown_nodes="add")  # erin is only in edges.csv
+    assert data.name == "mygraph" and data.num_nodes == 5 and data.meta["nodes_only_in_edges"] == 1
     assert data.meta["node_ids"] == ["alice", "bob", "carol", "dave", "erin"]  # nodes.csv order, then edges.csv
     assert data.meta["classes"] == ["cat", "dog"] and data.y.tolist() == [0, 1, 0, -1, -1]
     torch.testing.assert_close(data.x, torch.tensor([[1.0, 0], [0, 2.5], [3, 1], [0, 0], [0, 0]]))
@@ -86,10 +86,10 @@ def test_custom_errors_name_file_line_and_column(tmp_path, edges, nodes, message
     assert message in str(info.value)
 
 
-def test_custom_strict_rejects_unknown_nodes(tmp_path):
-    folder = _folder(tmp_path, "src,dst\na,b\nb,zed\n", "id\na\nb\n")
+def test_custom_rejects_unknown_nodes_by_default(tmp_path):
+    folder = _folder(tmp_path, "src,dst\na,b\nb,zed\n", "id,label\na,x\nb,y\n")
     with pytest.raises(DatasetError, match="edges.csv line 3, column dst: expected a node id listed in nodes.csv"):
-        load_custom(folder, strict=True)
+        load_custom(folder)
 
 
 def _write_gnn_benchmark(path, adjacency, features, labels, dense_attr=False):
