@@ -5,10 +5,16 @@ Both formats are whitespace separated; ``#`` starts a comment; node ids are any 
 in order of first appearance (``meta["node_ids"]`` keeps the original tokens, so embeddings can be mapped
 back). Graphs are read as undirected (both directions stored, duplicates merged) unless ``undirected=False``.
 Errors name the file, line and token, e.g. ``edges.txt line 3: expected 'src dst [weight]', got 'a'.``
+
+An edge list may start with a header line (``src dst``, ``source target weight`` ...): the first line is taken as
+one, skipped and kept in ``meta["header"]``, when its two ids are a known pair of column names, or when the next
+line has as many fields and either its two ids are numbers while the first line's are not, or its third field is a
+number while the first line's is not. Weights must be finite and >= 0.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -25,6 +31,14 @@ KARATE_URL = ("https://raw.githubusercontent.com/phanein/deepwalk/6e6dff245e4692
               "example_graphs/karate.adjlist")
 # Faction after the split (Zachary 1977): 0 = Mr. Hi's club, 1 = the officer's; 0-based, file id minus 1.
 KARATE_MR_HI = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 16, 17, 19, 21)
+# Column-name pairs of edge-list headers (lower-case), taken as a header whatever the next line holds.
+HEADER_PAIRS = frozenset({
+    ("src", "dst"), ("source", "target"), ("source", "destination"), ("from", "to"), ("node1", "node2"),
+    ("node_1", "node_2"), ("u", "v"), ("id_1", "id_2"), ("id1", "id2"), ("head", "tail"), ("src_id", "dst_id"),
+    ("source_id", "target_id"), ("from_id", "to_id"), ("from_node", "to_node"), ("start", "end"),
+    ("sender", "receiver"), ("node_a", "node_b"), ("nodea", "nodeb"),
+})
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _tokens(path: Path):
@@ -33,6 +47,27 @@ def _tokens(path: Path):
             fields = line.split("#", 1)[0].split()
             if fields:
                 yield number, fields
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_header(first: list[str], second: list[str] | None) -> bool:
+    """Whether the first data line ``first`` (2 or 3 fields) is a header, given the next line ``second``."""
+    if len(first) not in (2, 3):
+        return False
+    if (first[0].lower(), first[1].lower()) in HEADER_PAIRS:
+        return True
+    if second is None or len(second) != len(first):
+        return False
+    if len(first) == 3 and not _is_number(first[2]) and _is_number(second[2]):
+        return True
+    return not any(map(_is_number, first[:2])) and all(map(_is_number, second[:2]))
 
 
 def _build(name: str, path: Path, src: list[int], dst: list[int], weights: list[float] | None,
@@ -52,14 +87,20 @@ def _build(name: str, path: Path, src: list[int], dst: list[int], weights: list[
 
 def load_edgelist(path: str | os.PathLike[str], *, undirected: bool = True, features: str = "degree",
                   name: str | None = None) -> NodeDataset:
-    """Read ``src dst`` or ``src dst weight`` lines (all lines the same width); unlabelled NodeDataset."""
+    """Read ``src dst`` or ``src dst weight`` lines (all lines the same width, an optional header line first,
+    see the module docstring); unlabelled NodeDataset."""
     path = Path(path)
     ids: dict[str, int] = {}
     src: list[int] = []
     dst: list[int] = []
     weights: list[float] = []
     width = 0
-    for number, fields in _tokens(path):
+    lines = _tokens(path)
+    head = [line for _, line in zip(range(2), lines)]
+    header = None
+    if head and _is_header(head[0][1], head[1][1] if len(head) > 1 else None):
+        header = " ".join(head.pop(0)[1])
+    for number, fields in itertools.chain(head, lines):
         if len(fields) not in (2, 3) or (width and len(fields) != width):
             expected = "'src dst [weight]'" if not width else f"{width} fields like the first edge line"
             raise DatasetError(f"{path.name} line {number}: expected {expected}, got {' '.join(fields)!r}.")
@@ -68,12 +109,19 @@ def load_edgelist(path: str | os.PathLike[str], *, undirected: bool = True, feat
         dst.append(ids.setdefault(fields[1], len(ids)))
         if width == 3:
             try:
-                weights.append(float(fields[2]))
+                weight = float(fields[2])
             except ValueError:
                 raise DatasetError(f"{path.name} line {number}, column weight: expected a number, "
                                    f"got {fields[2]!r}.") from None
-    return _build(name or path.name.split(".")[0], path, src, dst, weights if width == 3 else None, ids,
-                  undirected, features)
+            if not 0.0 <= weight <= FLOAT32_MAX:  # NaN fails both comparisons
+                raise DatasetError(f"{path.name} line {number}, column weight: expected a finite number >= 0, got "
+                                   f"{fields[2]!r}. Fix the weight or drop the edge.")
+            weights.append(weight)
+    dataset = _build(name or path.name.split(".")[0], path, src, dst, weights if width == 3 else None, ids,
+                     undirected, features)
+    if header is not None:
+        dataset.meta["header"] = header
+    return dataset
 
 
 def load_adjlist(path: str | os.PathLike[str], *, undirected: bool = True, features: str = "degree",

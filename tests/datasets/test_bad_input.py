@@ -184,6 +184,14 @@ def test_custom_bad_weight(tmp_path, weight):
         "finite non-negative weights; fix the value or drop the edge.")
 
 
+@pytest.mark.parametrize("weight", ["nan", "-inf", "-2"])
+def test_edgelist_bad_weight(tmp_path, weight):
+    path = tmp_path / "g.txt"
+    path.write_text(f"1 2 0.5\n2 3 {weight}\n")
+    assert _error(load_edgelist, path) == (f"g.txt line 2, column weight: expected a finite number >= 0, got "
+                                           f"{weight!r}. Fix the weight or drop the edge.")
+
+
 def test_zero_weights_still_load(tmp_path):
     (tmp_path / "edges.csv").write_text("src,dst,weight\na,b,0\nb,c,2.5\n")
     assert sorted(load_custom(tmp_path).edge_weight.tolist()) == [0.0, 0.0, 2.5, 2.5]
@@ -274,6 +282,31 @@ def test_train_cli_trains_with_unknown_nodes_add(tmp_path, capsys):
 
 
 # -- 7. edge-list header lines ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, header", [
+    ("src dst\n1 2\n2 3\n", "src dst"),
+    ("Source\tTarget\n1\t2\n2\t3\n", "Source Target"),
+    ("from to\na b\nb c\n", "from to"),
+    ("node1 node2\n1 2\n2 3\n", "node1 node2"),
+    ("u v\n1 2\n2 3\n", "u v"),
+    ("id_1 id_2\n1 2\n2 3\n", "id_1 id_2"),
+    ("# a comment\nalice bob\n1 2\n2 3\n", "alice bob"),  # names over numbers
+    ("src dst weight\n1 2 0.5\n2 3 1.5\n", "src dst weight"),
+    ("a b w\nx y 1.0\ny z 2.0\n", "a b w"),  # third field not a number over a number
+])
+def test_edgelist_header_is_skipped(tmp_path, text, header):
+    path = tmp_path / "g.txt"
+    path.write_text(text)
+    data = load_edgelist(path)
+    assert data.meta["header"] == header and data.num_nodes == 3, data.meta["node_ids"]
+
+
+@pytest.mark.parametrize("text, num_nodes", [("a b\nb c\nc a\n", 3), ("1 2\n2 3\n", 3), ("alice bob\n", 2),
+                                             ("a b 1\nb c 2\n", 3), ("x y\nz 1\n", 4)])
+def test_edgelist_without_header(tmp_path, text, num_nodes):
+    path = tmp_path / "g.txt"
+    path.write_text(text)
+    data = load_edgelist(path)
+    assert "header" not in data.meta and data.num_nodes == num_nodes
 
 
 # -- 8. Planetoid files that disagree -------------------------------------------------------------------------
