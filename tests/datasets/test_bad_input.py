@@ -328,3 +328,78 @@ def _pickle(folder, part):
     return io.load_pickle(folder / f"ind.cora.{part}")
 
 
+def test_planetoid_copy_loads(cora_copy):
+    assert load_planetoid("cora", cora_copy.parent).num_nodes == 2708
+
+
+def test_planetoid_y_replaced_by_ty(cora_copy):
+    shutil.copy(cora_copy / "ind.cora.ty", cora_copy / "ind.cora.y")
+    assert _error(load_planetoid, "cora", cora_copy.parent) == (
+        "ind.cora.x, ind.cora.y: expected one label row per training feature row, got x (140, 1433) and "
+        "y (1000, 7). Replace the files with the published copies.")
+
+
+def test_planetoid_ally_rows(cora_copy):
+    shutil.copy(cora_copy / "ind.cora.ty", cora_copy / "ind.cora.ally")
+    assert _error(load_planetoid, "cora", cora_copy.parent) == (
+        "ind.cora.allx, ind.cora.ally: expected one label row per feature row, got allx (1708, 1433) and "
+        "ally (1000, 7). Replace the files with the published copies.")
+
+
+def test_planetoid_tx_rows(cora_copy):
+    _replace(cora_copy, "tx", _pickle(cora_copy, "tx")[:999])
+    assert _error(load_planetoid, "cora", cora_copy.parent) == (
+        "ind.cora.tx, ind.cora.ty, ind.cora.test.index: expected one tx and one ty row per test id (1000 ids), got "
+        "tx (999, 1433) and ty (1000, 7). Replace the files with the published copies.")
+
+
+def test_planetoid_feature_and_label_widths(cora_copy):
+    _replace(cora_copy, "tx", sp.csr_matrix(_pickle(cora_copy, "tx"))[:, :1000])
+    assert _error(load_planetoid, "cora", cora_copy.parent) == (
+        "ind.cora.x, ind.cora.tx, ind.cora.allx: expected the same number of feature columns, got x (140, 1433) and "
+        "tx (1000, 1000) and allx (1708, 1433). Replace the files with the published copies.")
+    _replace(cora_copy, "tx", _pickle(cora_copy, "allx")[:1000])  # right shape again
+    _replace(cora_copy, "ty", np.asarray(_pickle(cora_copy, "ty"))[:, :6])
+    assert _error(load_planetoid, "cora", cora_copy.parent) == (
+        "ind.cora.y, ind.cora.ty, ind.cora.ally: expected the same number of label columns (classes), got y (140, 7) "
+        "and ty (1000, 6) and ally (1708, 7). Replace the files with the published copies.")
+
+
+def test_planetoid_huge_test_id_fails_before_allocating(cora_copy):
+    path = cora_copy / "ind.cora.test.index"
+    lines = path.read_text().split()
+    lines[4] = str(10**12)
+    path.write_text("\n".join(lines) + "\n")
+    start = time.perf_counter()
+    assert _error(load_planetoid, "cora", cora_copy.parent) == (
+        "ind.cora.test.index: expected test ids in [1708, 2708) (from the allx rows allx (1708, 1433) to the 2708 "
+        "nodes of ind.cora.graph), got 1000000000000. Replace the files with the published copies.")
+    assert time.perf_counter() - start < 30
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "ind.cora.test.index: expected one integer node id per line, got an empty file. Replace the file with the "
+         "published copy."),
+    ("2000\n1708\n2000\n", "ind.cora.test.index line 3: expected each test id once, got 2000 again (first on line "
+                           "1). Replace the file with the published copy."),
+    ("2000\n17o8\n", "ind.cora.test.index line 2: expected an integer node id, got '17o8'. Replace the file with the "
+                     "published copy."),
+])
+def test_planetoid_bad_test_index(cora_copy, content, message):
+    (cora_copy / "ind.cora.test.index").write_text(content)
+    assert _error(load_planetoid, "cora", cora_copy.parent) == message
+
+
+def test_planetoid_graph_ids_out_of_range(cora_copy):
+    graph = _pickle(cora_copy, "graph")
+    graph[5] = [*graph[5], 10**12]
+    _replace(cora_copy, "graph", graph)
+    assert _error(load_planetoid, "cora", cora_copy.parent) == (
+        "ind.cora.graph: expected a key for every node 0..1000000000000 (the largest id listed), got 2708 keys. "
+        "Replace the file with the published copy.")
+    graph[5] = graph[5][:-1]
+    graph[2708] = [0]  # one node past the test id range
+    _replace(cora_copy, "graph", graph)
+    assert _error(load_planetoid, "cora", cora_copy.parent) == (
+        "ind.cora.graph, ind.cora.test.index: expected graph node ids in [0, 2708) (allx rows plus the test id "
+        "range), got ids up to 2708. Replace the files with the published copies.")
