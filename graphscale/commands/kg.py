@@ -56,6 +56,13 @@ def cmd_kg(args: argparse.Namespace) -> int:
     print(f"{summary['dataset']} / {summary['model']} (dim {summary['dim']}, {summary['negatives']} "
           f"{summary['negative_mode']} negatives, {summary['epochs_done']}/{summary['epochs']} epochs, "
           f"{summary['device']})")
+    skipped = summary.get("skipped_valid", 0), summary.get("skipped_test", 0)
+    if any(skipped):
+        print(f"  unseen in train  dropped {skipped[0]} valid and {skipped[1]} test triples (data.unseen=skip)")
+    kept = summary.get("unseen_kept_valid", 0), summary.get("unseen_kept_test", 0)
+    if any(kept):
+        print(f"  unseen in train  {kept[0]} valid and {kept[1]} test triples scored with untrained ids "
+              "(data.unseen=keep)")
     if "mrr" in summary:
         print(f"  test (filtered)  MRR {summary['mrr']:.4f}  MR {summary['mr']:.1f}  Hits@1 "
               f"{summary['hits_at_1']:.4f}  Hits@3 {summary['hits_at_3']:.4f}  Hits@10 {summary['hits_at_10']:.4f}")

@@ -27,6 +27,10 @@ KG_CONFIG_VERSION = 1
 class KGDataConfig:
     dataset: str = option("fb15k-237", "fb15k-237, wn18rr, or a folder with train/valid/test triple files.")
     root: str | None = option(None, "Folder holding the published datasets; default: $GRAPHSCALE_DATA.")
+    unseen: str | None = option(None, "Valid/test triples with an entity or relation that no training triple has: "
+                                      "error, skip (drop; counted in the summary) or keep (score with untrained ids); "
+                                      "null = keep for fb15k-237 / wn18rr (their published protocol), error for a "
+                                      "folder.", choices=("error", "skip", "keep"))
 
 
 @dataclass

@@ -80,7 +80,7 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     began = time.perf_counter()
-    data = data if data is not None else load_kg(cfg.data.dataset, cfg.data.root)
+    data = data if data is not None else load_kg(cfg.data.dataset, cfg.data.root, cfg.data.unseen)
     load_s = time.perf_counter() - began
     out = output_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,6 +109,9 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
         "partitions": result["num_partitions"], "device": str(device), "threads": cfg.train.threads,
         "num_entities": data.num_entities, "num_relations": data.num_relations,
         "num_train": int(data.train.shape[0]), "load_time_s": load_s, "output_dir": str(out),
+        "num_valid": int(data.valid.shape[0]), "num_test": int(data.test.shape[0]),
+        "skipped_valid": data.skipped["valid"], "skipped_test": data.skipped["test"],
+        "unseen_kept_valid": data.unseen_kept["valid"], "unseen_kept_test": data.unseen_kept["test"],
     }
     if result["complete"]:
         eval_began = time.perf_counter()

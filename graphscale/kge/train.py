@@ -61,7 +61,9 @@ def fingerprint(cfg: KGConfig | dict[str, Any]) -> dict[str, Any]:
     """
     data = kg_to_dict(cfg) if isinstance(cfg, KGConfig) else cfg
     train = {k: v for k, v in data["train"].items() if k not in RESUME_MAY_CHANGE}
-    return {"data": data["data"], "model": data["model"], "train": train}
+    # data.unseen (newer than the format) counts only when set: checkpoints written before it still resume
+    data_section = {k: v for k, v in data["data"].items() if not (k == "unseen" and v is None)}
+    return {"data": data_section, "model": data["model"], "train": train}
 
 
 def _check(cfg: KGConfig) -> None:

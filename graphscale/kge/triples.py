@@ -10,7 +10,16 @@ the ids. Published sets are read from ``$GRAPHSCALE_DATA/<name>/`` in their exac
 Your own KG is a folder with ``train``, ``valid`` and ``test`` files (``.txt``, ``.tsv`` or no suffix,
 optionally compressed) of tab-separated names; ids are assigned in order of first appearance (train,
 then valid, then test) unless the folder also has ``entities.dict`` / ``relations.dict``. A malformed
-line raises :class:`~graphscale.errors.DatasetError` naming the file, the line and the field.
+line raises :class:`~graphscale.errors.DatasetError` naming the file, the line and the field; so do an empty
+train or test file (an empty valid file is fine: training without validation) and, by default, a valid / test
+triple whose entity or relation never occurs in a training triple (``unseen``, config key ``data.unseen``):
+
+    error   DatasetError naming the file, line and field (the default for your own folders)
+    skip    drop such valid / test triples; ``KGDataset.skipped`` counts them per split
+    keep    score them with the untrained ids (the default for the published FB15k-237 and WN18RR: their
+            entities.dict lists every entity, as in the RotatE / KBC reference code, whose published filtered
+            numbers include these triples; FB15k-237 has 28 such test triples, WN18RR 210);
+            ``KGDataset.unseen_kept`` counts them per split
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ PUBLISHED = {
                "description": "WN18RR (Dettmers et al. 2018), WordNet subset without inverse relations"},
 }
 ALIASES = {"fb15k237": "fb15k-237", "wn18-rr": "wn18rr"}
+UNSEEN = ("error", "skip", "keep")
 
 
 @dataclass
@@ -46,6 +56,8 @@ class KGDataset:
         train, valid, test: ``[M, 3]`` int64 ``(head, relation, tail)`` ids.
         entity_names: Name of entity id ``i`` at position ``i``.
         relation_names: Name of relation id ``i`` at position ``i``.
+        skipped: Valid / test triples dropped for an entity or relation not in train (``unseen="skip"``).
+        unseen_kept: Valid / test triples kept although an entity or relation is not in train (``unseen="keep"``).
     """
 
     name: str
@@ -54,6 +66,8 @@ class KGDataset:
     test: Tensor
     entity_names: list[str] = field(repr=False)
     relation_names: list[str] = field(repr=False)
+    skipped: dict[str, int] = field(default_factory=lambda: {"valid": 0, "test": 0})
+    unseen_kept: dict[str, int] = field(default_factory=lambda: {"valid": 0, "test": 0})
 
     @property
     def num_entities(self) -> int:
@@ -100,7 +114,14 @@ def read_dict(path: Path) -> list[str]:
 
 def read_triples(path: Path, entities: dict[str, int], relations: dict[str, int], grow: bool) -> Tensor:
     """``[M, 3]`` ids of a ``head\\trelation\\ttail`` file; unknown names get new ids when ``grow``."""
+    return _read_rows(path, entities, relations, grow)[0]
+
+
+def _read_rows(path: Path, entities: dict[str, int], relations: dict[str, int],
+               grow: bool) -> tuple[Tensor, np.ndarray]:
+    """``read_triples`` plus the line number of each triple: ``([M, 3] int64 ids, [M] int64 lines)``."""
     rows: list[tuple[int, int, int]] = []
+    numbers: list[int] = []
     tables = (entities, relations, entities)
     with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
@@ -126,9 +147,22 @@ def read_triples(path: Path, entities: dict[str, int], relations: dict[str, int]
                     index = table[name] = len(table)
                 ids.append(index)
             rows.append((ids[0], ids[1], ids[2]))
+            numbers.append(number)
+    lines = np.asarray(numbers, dtype=np.int64)
     if not rows:
-        return torch.empty(0, 3, dtype=torch.int64)
-    return torch.from_numpy(np.asarray(rows, dtype=np.int64))
+        return torch.empty(0, 3, dtype=torch.int64), lines
+    return torch.from_numpy(np.asarray(rows, dtype=np.int64)), lines
+
+
+def _unseen_rows(triples: Tensor, seen_entity: np.ndarray, seen_relation: np.ndarray) -> np.ndarray:
+    """``[M, 3]`` bool: which field of each triple names an entity / relation that no training triple has."""
+    ids = triples.numpy()
+    out = np.zeros(ids.shape, dtype=bool)
+    if ids.shape[0]:
+        out[:, 0] = ~seen_entity[ids[:, 0]]
+        out[:, 1] = ~seen_relation[ids[:, 1]]
+        out[:, 2] = ~seen_entity[ids[:, 2]]
+    return out
 
 
 def _split_file(folder: Path, split: str) -> Path | None:
@@ -139,12 +173,21 @@ def _split_file(folder: Path, split: str) -> Path | None:
     return None
 
 
-def load_folder(folder: str | os.PathLike[str], name: str | None = None) -> KGDataset:
+def load_folder(folder: str | os.PathLike[str], name: str | None = None, unseen: str = "error") -> KGDataset:
     """Read a KG folder (published layout or your own tab-separated triples).
 
+    Args:
+        folder: Folder with train / valid / test files (and optionally entities.dict / relations.dict).
+        name: Dataset name; default: the folder's name.
+        unseen: What to do with a valid / test triple whose entity or relation no training triple has:
+            ``error``, ``skip`` (drop it; counted in ``skipped``) or ``keep`` (score it with its untrained id).
+
     Raises:
-        DatasetError: Missing split file or malformed line (with file, line and field).
+        DatasetError: Missing split file, malformed line (with file, line and field), empty train or test
+            file, or (``unseen="error"``) a valid / test name not seen in train.
     """
+    if unseen not in UNSEEN:
+        raise DatasetError(f"unseen: expected one of {', '.join(UNSEEN)}, got {unseen!r}.")
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"KG dataset '{folder}': expected a folder with train/valid/test files, got a missing "
@@ -163,11 +206,50 @@ def load_folder(folder: str | os.PathLike[str], name: str | None = None) -> KGDa
     if not grow:
         entities = {n: i for i, n in enumerate(read_dict(entity_dict))}
         relations = {n: i for i, n in enumerate(read_dict(relation_dict))}
-    splits = {split: read_triples(paths[split], entities, relations, grow) for split in SPLITS}
-    if splits["train"].shape[0] == 0:
-        raise DatasetError(f"{paths['train'].name}: expected at least one training triple, got an empty file.")
-    return KGDataset(name or folder.name, splits["train"], splits["valid"], splits["test"],
-                     list(entities), list(relations))
+    splits, lines = {}, {}
+    for split in SPLITS:
+        splits[split], lines[split] = _read_rows(paths[split], entities, relations, grow)
+        if split == "train":
+            train_sizes = len(entities), len(relations)  # grown ids: the train names are ids 0 .. size - 1
+    for split, what in (("train", "training"), ("test", "test")):  # an empty valid file: no validation
+        if splits[split].shape[0] == 0:
+            raise DatasetError(f"{paths[split].name}: expected at least one {what} triple, got an empty file. Add "
+                               f"the {split} triples (head<TAB>relation<TAB>tail per line).")
+    seen_entity = np.zeros(len(entities), dtype=bool)
+    seen_entity[splits["train"][:, [0, 2]].numpy().ravel()] = True
+    seen_relation = np.zeros(len(relations), dtype=bool)
+    seen_relation[splits["train"][:, 1].numpy()] = True
+    skipped = {"valid": 0, "test": 0}
+    unseen_kept = {"valid": 0, "test": 0}
+    for split in ("valid", "test"):
+        fields_unseen = _unseen_rows(splits[split], seen_entity, seen_relation)
+        bad = fields_unseen.any(axis=1)
+        if not bad.any():
+            continue
+        if unseen == "error":
+            row = int(np.flatnonzero(bad)[0])
+            column = int(np.flatnonzero(fields_unseen[row])[0])
+            names = relations if column == 1 else entities
+            value = list(names)[int(splits[split][row, column])]
+            kind = "a relation" if column == 1 else "an entity"
+            raise DatasetError(f"{paths[split].name} line {lines[split][row]}, field {FIELDS[column]}: expected "
+                               f"{kind} seen in {paths['train'].name}, got {value!r}. Remove the triple, or set "
+                               "data.unseen=skip to drop such triples (counted in the summary) or data.unseen=keep "
+                               "to score them with untrained embeddings.")
+        if unseen == "skip":
+            skipped[split] = int(bad.sum())
+            splits[split] = splits[split][torch.from_numpy(~bad)]
+        else:
+            unseen_kept[split] = int(bad.sum())
+    entity_names, relation_names = list(entities), list(relations)
+    if grow and unseen != "keep":  # names first met in dropped triples get no (untrained) id
+        entity_names, relation_names = entity_names[:train_sizes[0]], relation_names[:train_sizes[1]]
+    if splits["test"].shape[0] == 0:
+        raise DatasetError(f"{paths['test'].name}: expected at least one test triple whose entities and relation "
+                           f"occur in {paths['train'].name}, got none (data.unseen=skip dropped all "
+                           f"{skipped['test']}). Add test triples about the training graph.")
+    return KGDataset(name or folder.name, splits["train"], splits["valid"], splits["test"], entity_names,
+                     relation_names, skipped, unseen_kept)
 
 
 def normalize_name(name: str) -> str:
@@ -175,11 +257,16 @@ def normalize_name(name: str) -> str:
     return ALIASES.get(key, key)
 
 
-def load_kg(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> KGDataset:
+def load_kg(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
+            unseen: str | None = None) -> KGDataset:
     """Load ``fb15k-237`` / ``wn18rr`` from the data root, or a KG folder given by path.
 
+    ``unseen`` (see :func:`load_folder`): None = ``keep`` for the published datasets (their published
+    protocol), ``error`` for a folder.
+
     Raises:
-        DatasetError: Unknown name (with suggestions), missing files, malformed lines.
+        DatasetError: Unknown name (with suggestions), missing files, malformed lines, empty train / test file,
+            valid / test names not seen in train (``unseen="error"``).
     """
     text = str(name_or_path)
     key = normalize_name(text)
@@ -188,10 +275,10 @@ def load_kg(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
         if not folder.is_dir():
             raise DatasetError(f"{key}: expected the published files in '{folder}', got a missing folder. Set "
                                "$GRAPHSCALE_DATA (or data.root) to the folder holding the datasets.")
-        return load_folder(folder, key)
+        return load_folder(folder, key, unseen or "keep")
     path = Path(text).expanduser()
     if path.is_dir() or len(path.parts) > 1:
-        return load_folder(path)
+        return load_folder(path, unseen=unseen or "error")
     from ..config import did_you_mean
 
     raise DatasetError(f"KG dataset: expected one of {', '.join(PUBLISHED)} or a folder with train/valid/test "

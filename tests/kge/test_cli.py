@@ -50,6 +50,7 @@ def test_kg_json_summary_outputs_and_export(tmp_path, capsys, ring):
     (["train.negativs=4"], "train.negativs: unknown key (override 'train.negativs=4'). Did you mean 'negatives'?"),
     (["--model", "rotat"], "model.name: expected one of"),
     (["train.negatives=0"], "train.negatives: expected int >= 1, got 0"),
+    (["data.unseen=drop"], "data.unseen: expected one of 'error', 'skip', 'keep' or null, got 'drop'"),
 ])
 def test_config_errors_exit_2(tmp_path, capsys, ring, argv, message):
     folder = write_kg_folder(tmp_path / "kg", ring)
@@ -91,3 +92,58 @@ def test_shipped_kg_configs_load_and_match_their_names():
         if not dataset.endswith("-paper"):  # the plain --dataset D --model M command picks the measured one
             assert cfg.data.dataset == dataset and cfg.expected.mrr is not None
             assert find_shipped("kg", model, dataset) == config_dir() / f"{name}.yaml"
+
+
+QUICK = [*TINY, "--epochs", "3"]
+
+
+def strict_loads(text):
+    def reject(token):
+        raise ValueError(f"invalid JSON token {token}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def test_empty_test_file_exits_2_and_an_empty_valid_file_trains_without_validation(tmp_path, capsys, ring):
+    folder = write_kg_folder(tmp_path / "kg", ring)
+    test = (folder / "test").read_text()
+    (folder / "test").write_text("\n\n")
+    code, stdout, err = run_cli(capsys, "kg", "--dataset", str(folder), *QUICK, "--out", str(tmp_path / "a"), "--json")
+    assert code == 2 and "NaN" not in stdout
+    assert err.strip().splitlines()[-1].endswith("test: expected at least one test triple, got an empty file. Add "
+                                                 "the test triples (head<TAB>relation<TAB>tail per line).")
+    (folder / "test").write_text(test)
+    (folder / "valid.tsv").write_text("")
+    code, stdout, err = run_cli(capsys, "kg", "--dataset", str(folder), *QUICK, "train.eval_every=1",
+                                "--out", str(tmp_path / "b"), "--json")
+    assert code == 0, err
+    summary = strict_loads(stdout.strip().splitlines()[-1])
+    assert summary["num_valid"] == 0 and summary["mrr"] > 0 and not any(k.startswith("valid_") for k in summary)
+
+
+def test_unseen_names_exit_2_or_are_skipped_and_counted(tmp_path, capsys, ring):
+    folder = write_kg_folder(tmp_path / "kg", ring)
+    with open(folder / "valid.tsv", "a") as handle:
+        handle.write("e1\tshift9\te2\n")
+    with open(folder / "test", "a") as handle:
+        handle.write("e1\tshift1\tnowhere\nnowhere\tshift2\te3\n")
+    code, _, err = run_cli(capsys, "kg", "--dataset", str(folder), *QUICK, "--out", str(tmp_path / "a"))
+    assert code == 2 and "Traceback" not in err
+    assert (f"valid.tsv line {len(ring.valid) + 1}, field relation: expected a relation seen in train.txt, got "
+            "'shift9'. Remove the triple, or set data.unseen=skip") in err
+    code, stdout, err = run_cli(capsys, "kg", "--dataset", str(folder), *QUICK, "data.unseen=skip",
+                                "--out", str(tmp_path / "b"), "--json")
+    assert code == 0, err
+    summary = strict_loads(stdout.strip().splitlines()[-1])
+    assert (summary["skipped_valid"], summary["skipped_test"]) == (1, 2)
+    assert (summary["num_valid"], summary["num_test"]) == (len(ring.valid), len(ring.test))
+    assert summary["num_entities"] == ring.num_entities  # 'nowhere' got no (untrained) id
+    code, stdout, err = run_cli(capsys, "kg", "--dataset", str(folder), *QUICK, "data.unseen=skip",
+                                "--out", str(tmp_path / "c"))
+    assert code == 0, err
+    assert "unseen in train  dropped 1 valid and 2 test triples (data.unseen=skip)" in stdout
+    code, stdout, err = run_cli(capsys, "kg", "--dataset", str(folder), *QUICK, "data.unseen=keep",
+                                "--out", str(tmp_path / "d"))
+    assert code == 0, err
+    assert "unseen in train  1 valid and 2 test triples scored with untrained ids (data.unseen=keep)" in stdout
+

@@ -26,6 +26,9 @@ def test_published_datasets_have_the_published_counts(name, data_root):
     entities, relations, train, valid, test = PUBLISHED[name]["stats"]
     assert (data.num_entities, data.num_relations) == (entities, relations)
     assert [data.train.shape[0], data.valid.shape[0], data.test.shape[0]] == [train, valid, test]
+    # the published protocol (RotatE / KBC reference code, entities.dict of every entity) scores valid / test
+    # triples whose entity never occurs in train with its untrained id: kept and counted, not an error
+    assert data.unseen_kept == {"fb15k-237": {"valid": 9, "test": 28}, "wn18rr": {"valid": 210, "test": 210}}[name]
     for split in (data.train, data.valid, data.test):
         assert split.dtype == torch.int64 and int(split[:, [0, 2]].max()) < entities
         assert int(split[:, 1].max()) < relations
@@ -99,3 +102,73 @@ def test_filter_index_and_bernoulli_statistics():
     assert prob[1].item() == pytest.approx(0.5)
     recip = add_reciprocal(triples[:2], 2)
     assert recip.tolist() == [[0, 0, 1], [0, 0, 2], [1, 2, 0], [2, 2, 0]]
+
+
+def _folder(tmp_path, train, valid, test, dicts=None):
+    folder = tmp_path / "kg"
+    folder.mkdir(exist_ok=True)
+    for name, text in (("train.txt", train), ("valid.txt", valid), ("test.txt", test), *(dicts or {}).items()):
+        (folder / name).write_text(text)
+    return folder
+
+
+TRAIN = "a\tr\tb\nb\tr\tc\nc\ts\ta\n"
+
+
+@pytest.mark.parametrize("test", ["", "\n  \n\r\n"])
+def test_empty_test_file_is_an_error_and_an_empty_valid_file_is_fine(tmp_path, test):
+    folder = _folder(tmp_path, TRAIN, "", test)
+    with pytest.raises(DatasetError, match=r"^test.txt: expected at least one test triple, got an empty file\. "):
+        load_folder(folder)
+    (folder / "test.txt").write_text("a\tr\tc\n")
+    data = load_folder(folder)
+    assert data.valid.shape == (0, 3) and data.test.tolist() == [[0, 0, 2]]
+
+
+def test_valid_or_test_names_not_in_train_are_an_error_by_default(tmp_path):
+    folder = _folder(tmp_path, TRAIN, "a\tr\tc\n", "a\tr\tc\n" * 11 + "a\tr\tx\n")  # ids grown from the files
+    with pytest.raises(DatasetError) as error:
+        load_folder(folder)
+    assert str(error.value) == (
+        "test.txt line 12, field tail: expected an entity seen in train.txt, got 'x'. Remove the triple, or set "
+        "data.unseen=skip to drop such triples (counted in the summary) or data.unseen=keep to score them with "
+        "untrained embeddings.")
+    with pytest.raises(DatasetError, match="test.txt line 12, field tail"):
+        load_kg(str(folder))  # a folder: error unless data.unseen says otherwise
+    (folder / "valid.txt").write_text("a\tr\tc\n\nb\tq\tc\n")
+    with pytest.raises(DatasetError, match="^valid.txt line 3, field relation: expected a relation seen in train.txt, "
+                                           "got 'q'"):
+        load_folder(folder)
+    # entities.dict lists y, but no training triple has it: its embedding would never be trained
+    dicts = {"entities.dict": "0\ta\n1\tb\n2\tc\n3\ty\n", "relations.dict": "0\tr\n1\ts\n"}
+    folder = _folder(tmp_path, TRAIN, "a\tr\tc\n", "a\tr\tc\ny\ts\tb\n", dicts)
+    with pytest.raises(DatasetError, match="^test.txt line 2, field head: expected an entity seen in train.txt, "
+                                           "got 'y'"):
+        load_folder(folder)
+
+
+def test_unseen_skip_drops_and_counts_keep_scores_untrained_ids(tmp_path):
+    folder = _folder(tmp_path, TRAIN, "a\tq\tc\nb\tr\tc\n", "x\tr\ta\na\tr\tc\nc\tr\tx\n")
+    skipped = load_folder(folder, unseen="skip")
+    assert skipped.skipped == {"valid": 1, "test": 2} and skipped.unseen_kept == {"valid": 0, "test": 0}
+    assert skipped.valid.tolist() == [[1, 0, 2]] and skipped.test.tolist() == [[0, 0, 2]]
+    assert skipped.entity_names == ["a", "b", "c"] and skipped.relation_names == ["r", "s"]  # no untrained ids
+    kept = load_kg(str(folder), unseen="keep")
+    assert kept.skipped == {"valid": 0, "test": 0} and kept.unseen_kept == {"valid": 1, "test": 2}
+    assert kept.entity_names == ["a", "b", "c", "x"] and kept.relation_names == ["r", "s", "q"]
+    assert kept.test.tolist() == [[3, 0, 0], [0, 0, 2], [2, 0, 3]]
+    (folder / "test.txt").write_text("x\tr\ta\n")
+    with pytest.raises(DatasetError, match=r"^test.txt: expected at least one test triple whose entities and relation "
+                                           r"occur in train.txt, got none \(data.unseen=skip dropped all 1\)"):
+        load_folder(folder, unseen="skip")
+
+
+def test_published_wn18rr_skips_or_rejects_its_test_entities_unseen_in_train_on_request(data_root):
+    if not (data_root / PUBLISHED["wn18rr"]["folder"]).is_dir():
+        pytest.skip(f"wn18rr not in {data_root}")
+    skipped = load_kg("wn18rr", unseen="skip")
+    assert skipped.skipped == {"valid": 210, "test": 210} and skipped.test.shape[0] == 3134 - 210
+    assert skipped.num_entities == 40943  # entities.dict: the ids stay, only the triples go
+    with pytest.raises(DatasetError, match="^valid.txt line 32, field head: expected an entity seen in train.txt.xz, "
+                                           "got '03608870'"):
+        load_kg("wn18rr", unseen="error")
