@@ -4,13 +4,13 @@ The config is resolved like ``graphscale train``: ``--config FILE``, else the sh
 ``kg-<model>-<dataset>.yaml`` when ``--dataset`` and ``--model`` name one, else the defaults; then the
 flags (``--dataset --model --dim --negatives --epochs --out --device``), then ``key=value`` overrides.
 With ``--json`` the last stdout line is one JSON object ending in ``mrr, mr, hits_at_1, hits_at_3,
-hits_at_10`` (filtered, test), ``train_time_s, triples_per_s, peak_rss_mb``.
+hits_at_10`` (filtered, test), ``train_time_s, triples_per_s, peak_rss_mb``; it is strict JSON (a non-finite
+number is written as ``null``, never ``NaN`` / ``Infinity``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ def _ordered(summary: dict[str, Any]) -> dict[str, Any]:
 def cmd_kg(args: argparse.Namespace) -> int:
     from ..kge.config import dump_kg
     from ..kge.run import run
+    from ..cli import json_line
 
     cfg = resolve_config(args)
     if args.print_config:
@@ -51,7 +52,7 @@ def cmd_kg(args: argparse.Namespace) -> int:
         return 0
     summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress))
     if args.json:
-        print(json.dumps(summary, default=str))
+        print(json_line(summary))
         return 0
     print(f"{summary['dataset']} / {summary['model']} (dim {summary['dim']}, {summary['negatives']} "
           f"{summary['negative_mode']} negatives, {summary['epochs_done']}/{summary['epochs']} epochs, "

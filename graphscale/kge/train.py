@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, GraphscaleError
 from ..train.checkpoint import load_checkpoint, save_atomic
+from ..train.plot import clean_json
 from .config import KGConfig, kg_to_dict
 from .model import KGEModel
 from .optim import EmbeddingTable, learning_rate
@@ -202,7 +203,7 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
                 began += time.perf_counter() - valid_began  # validation is not training time
             state["history"].append(record)
             if log is not None:
-                log.write(json.dumps(record) + "\n")
+                log.write(json.dumps(clean_json(record), allow_nan=False) + "\n")
                 log.flush()
             every = cfg.output.checkpoint_every
             if ckpt_path is not None and (last or (every and (epoch + 1) % every == 0)):

@@ -147,3 +147,19 @@ def test_unseen_names_exit_2_or_are_skipped_and_counted(tmp_path, capsys, ring):
     assert code == 0, err
     assert "unseen in train  1 valid and 2 test triples scored with untrained ids (data.unseen=keep)" in stdout
 
+
+def test_json_summary_is_strict_json(monkeypatch, tmp_path, capsys, ring):
+    import graphscale.kge.run as kg_run
+
+    folder = write_kg_folder(tmp_path / "kg", ring)
+    summary = {"dataset": "kg", "model": "rotate", "dim": 8, "negatives": 16, "negative_mode": "shared",
+               "epochs_done": 1, "epochs": 1, "device": "cpu", "mrr": float("nan"), "mr": float("inf"),
+               "hits_at_1": np.float32(0.5), "hits_at_3": -np.inf, "hits_at_10": 1.0, "train_time_s": 0.1,
+               "triples_per_s": 1.0, "peak_rss_mb": 1.0, "history": [{"loss": float("nan")}]}
+    monkeypatch.setattr(kg_run, "run", lambda *args, **kwargs: dict(summary))
+    code, stdout, err = run_cli(capsys, "kg", "--dataset", str(folder), *QUICK, "--out", str(tmp_path / "a"), "--json")
+    assert code == 0, err
+    printed = strict_loads(stdout.strip().splitlines()[-1])
+    assert printed["mrr"] is None and printed["mr"] is None and printed["hits_at_3"] is None
+    assert printed["hits_at_1"] == 0.5 and printed["hits_at_10"] == 1.0 and printed["history"] == [{"loss": None}]
+
