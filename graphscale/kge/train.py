@@ -7,7 +7,8 @@ partitions (weights and optimiser state) to the device and back, so the device h
 A checkpoint (``checkpoints/last.pt``, written atomically) holds the tables, the optimiser state, the
 generator state, the epoch and the history; ``resume=True`` continues from it bit for bit (same config,
 same thread count). ``train.max_time_s`` ends a run early at an epoch boundary with a checkpoint, so a long
-training can be done in pieces.
+training can be done in pieces. ``progress.jsonl`` is cut back to the checkpoint's epochs when a run starts, so
+after a kill and ``--resume`` it lists every epoch once.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import ConfigError, GraphscaleError
-from ..train.checkpoint import load_checkpoint, save_atomic
+from ..train.checkpoint import load_checkpoint, save_atomic, write_text_atomic
 from ..train.plot import clean_json
 from .config import KGConfig, kg_to_dict
 from .model import KGEModel
@@ -65,6 +66,26 @@ def fingerprint(cfg: KGConfig | dict[str, Any]) -> dict[str, Any]:
     # data.unseen (newer than the format) counts only when set: checkpoints written before it still resume
     data_section = {k: v for k, v in data["data"].items() if not (k == "unseen" and v is None)}
     return {"data": data_section, "model": data["model"], "train": train}
+
+
+def truncate_progress(path: Path, epochs: int) -> None:
+    """Keep the lines of ``progress.jsonl`` whose epoch is ``<= epochs`` (what the checkpoint holds).
+
+    A run killed after its last checkpoint logged later epochs that ``--resume`` trains again; without this
+    they would appear twice. Torn or unreadable lines are dropped too. Written atomically (temp + replace).
+    """
+    if not path.is_file():
+        return
+    kept = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                epoch = json.loads(line)["epoch"]
+            except (ValueError, TypeError, KeyError):
+                continue
+            if isinstance(epoch, int) and epoch <= epochs:
+                kept.append(line if line.endswith("\n") else line + "\n")
+    write_text_atomic("".join(kept), path)
 
 
 def _check(cfg: KGConfig) -> None:
@@ -142,9 +163,11 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     if plan.num_partitions == 1 and not single:  # one partition: keep it on the device for the whole run
         entities_device = host_entities.gather(torch.arange(model.num_entities), device)
 
+    log = None
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    log = (Path(out_dir) / "progress.jsonl").open("a", encoding="utf-8") if out_dir is not None else None
+        truncate_progress(Path(out_dir) / "progress.jsonl", state["epoch"])  # drop epochs trained after the checkpoint
+        log = (Path(out_dir) / "progress.jsonl").open("a", encoding="utf-8")
     bar = tqdm(total=total_steps, initial=state["step"], desc=f"kg {cfg.model.name}", disable=not progress,
                unit="step", file=sys.stderr)
     began = time.perf_counter()

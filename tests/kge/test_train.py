@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -82,6 +84,27 @@ def test_resume_continues_bit_for_bit(ring, tmp_path):
         fit(ring, "train.epochs=6", "train.lr=0.01", out_dir=tmp_path / "b", resume=True)
     _, extended = fit(ring, "train.epochs=8", out_dir=tmp_path / "b", resume=True)  # epochs may grow on resume
     assert extended["epochs_done"] == 8 and len(extended["history"]) == 8
+
+
+def test_resume_cuts_progress_back_to_the_checkpoint_epochs(ring, tmp_path):
+    """Epochs logged after the last checkpoint are trained again on resume: they must not appear twice."""
+
+    class Kill(Exception):
+        pass
+
+    def interrupt(record):
+        if record["epoch"] == 5:
+            raise Kill
+
+    with pytest.raises(Kill):  # checkpoints at epochs 2 and 4; epoch 5 is logged, then the "kill"
+        fit(ring, "train.epochs=6", "output.checkpoint_every=2", out_dir=tmp_path, on_epoch=interrupt)
+    log = tmp_path / "progress.jsonl"
+    with open(log, "a") as handle:
+        handle.write('{"epoch": 6, "lo')  # a torn last line
+    _, result = fit(ring, "train.epochs=6", "output.checkpoint_every=2", out_dir=tmp_path, resume=True)
+    epochs = [json.loads(line)["epoch"] for line in log.read_text().splitlines()]
+    assert epochs == list(range(1, 7)) == [r["epoch"] for r in result["history"]]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 
 def test_cosine_decay_span_holds_the_final_rate_and_extends_a_finished_run(ring, tmp_path):
