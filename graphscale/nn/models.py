@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config.registry import Registry, did_you_mean
-from ..errors import ConfigError, ShapeError, warn_once
+from ..errors import ConfigError, DatasetError, ShapeError, warn_once
 from ..graph import Graph
 from .conv import APPNP, ChebConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GINConv, SAGEConv, SGConv
 from .conv.sage import AGGREGATORS
@@ -208,6 +208,7 @@ class APPNPNet(nn.Module):
 
     Shapes:
         x: ``[N, F_in]``; returns ``[N, out_dim]``. ``graph`` may be a one-item list of Blocks (square).
+        edge_weight: optional ``[E]`` weights of the adjacency that ``APPNP`` normalises.
     """
 
     def __init__(self, in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, K, alpha,  # noqa: N803
@@ -217,21 +218,23 @@ class APPNPNet(nn.Module):
         self.propagation = APPNP(K, alpha, edge_drop=edge_dropout)
         self.dropout, self.input_dropout = dropout, input_dropout
 
-    def forward(self, graph: GraphInput, x: Tensor) -> Tensor:
+    def forward(self, graph: GraphInput, x: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         (graph,) = per_layer_graphs(graph, 1, "APPNPNet")
         h = fast_dropout(x, self.input_dropout, self.training)
         for i, linear in enumerate(self.linears):
             if i > 0:
                 h = fast_dropout(F.relu(h), self.dropout, self.training)
             h = linear(h)
-        return self.propagation(graph, h)
+        return self.propagation(graph, h, edge_weight)
 
 
 class SGCNet(nn.Module):
-    """Simple graph convolution (Wu et al., 2019): ``S^K X W``, with :math:`S^K X` cached per graph and x.
+    """Simple graph convolution (Wu et al., 2019): ``S^K X W``, with :math:`S^K X` cached per graph, x and
+    edge weights.
 
     Shapes:
-        x: ``[N, F_in]``; returns ``[N, out_dim]``.
+        x: ``[N, F_in]``; edge_weight: optional ``[E]`` weights of the adjacency ``S`` normalises;
+        returns ``[N, out_dim]``.
     """
 
     def __init__(self, in_dim, out_dim, *, K, bias, input_dropout, **_unused) -> None:  # noqa: N803
@@ -239,9 +242,10 @@ class SGCNet(nn.Module):
         self.conv = SGConv(in_dim, out_dim, K, cached=input_dropout == 0, bias=bias)
         self.input_dropout = input_dropout
 
-    def forward(self, graph: GraphInput, x: Tensor) -> Tensor:
+    def forward(self, graph: GraphInput, x: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         (graph,) = per_layer_graphs(graph, 1, "SGCNet")
-        return self.conv(graph, fast_dropout(x, self.input_dropout, self.training) if self.input_dropout else x)
+        return self.conv(graph, fast_dropout(x, self.input_dropout, self.training) if self.input_dropout else x,
+                         edge_weight)
 
 
 class GatedGCNNet(nn.Module):
@@ -277,6 +281,75 @@ class GatedGCNNet(nn.Module):
         return self.head(h)
 
 
+# Models that use the edge weights of a dataset, as ``graphscale train`` and its help list them.
+EDGE_WEIGHT_MODELS = "gcn, sage (mean aggregator), appnp, sgc and sign"
+
+
+def edge_weight_use(model: nn.Module) -> str | None:
+    """How ``model``'s ``forward(graph, x, edge_weight=...)`` uses edge weights of a dataset.
+
+    Returns:
+        "gcn" (the weights enter the symmetric normalisation ``D^-1/2 (A_w + I) D^-1/2``: GCN stacks, APPNP,
+        SGC), "mean" (the aggregation becomes the weighted mean ``sum_u w_uv x_u / sum_u w_uv``: GraphSAGE
+        stacks with the mean aggregator) or None (the model cannot use edge weights: attention, GIN,
+        Chebyshev, GatedGCN, SAGE pool / gcn aggregators).
+    """
+    if isinstance(model, (APPNPNet, SGCNet)):
+        return "gcn"
+    if isinstance(model, ConvStack) and len(model.convs) > 0:
+        if all(type(conv) is GCNConv for conv in model.convs):
+            return "gcn"
+        if all(type(conv) is SAGEConv and conv.aggregator == "mean" for conv in model.convs):
+            return "mean"
+    return None
+
+
+def check_edge_weight(graph: Graph, edge_weight: Tensor, where: str) -> None:
+    """Reject edge weights a model cannot normalise.
+
+    Raises:
+        ShapeError: ``edge_weight`` not a floating ``[E]`` tensor.
+        DatasetError: A NaN, infinite or negative weight (named by its edge ``src -> dst``).
+    """
+    if not isinstance(edge_weight, Tensor) or edge_weight.shape != (graph.num_edges,) \
+            or not edge_weight.is_floating_point():
+        got = (f"{edge_weight.dtype} of shape {tuple(edge_weight.shape)}" if isinstance(edge_weight, Tensor)
+               else type(edge_weight).__name__)
+        raise ShapeError(f"{where}: expected edge weights as a float tensor of shape [{graph.num_edges}] (one per "
+                         f"edge of the graph), got {got}.")
+    bad = (~torch.isfinite(edge_weight) | (edge_weight < 0)).nonzero().view(-1)
+    if bad.numel():
+        e = int(bad[0])
+        raise DatasetError(f"{where}: expected finite, non-negative edge weights, got {float(edge_weight[e])} on "
+                           f"edge {int(graph.src[e])} -> {int(graph.dst[e])} ({bad.numel()} such edges). Fix the "
+                           "weight column of edges.csv, or drop it.")
+
+
+def model_edge_weight(model: nn.Module, graph: Graph, edge_weight: Tensor | None) -> Tensor | None:
+    """A dataset's ``[E]`` edge weights as ``model``'s forward takes them, or None (no weights, or a model
+    that cannot use them: see :func:`edge_weight_use`).
+
+    GCN, APPNP and SGC take them as they are; GraphSAGE (mean) takes ``w_uv / sum_{u'} w_u'v``, so all-one
+    weights give the plain mean (a node whose in-edges weigh 0 in total aggregates zeros, as one without
+    in-edges does).
+
+    Raises:
+        ShapeError, DatasetError: See :func:`check_edge_weight`.
+    """
+    use = edge_weight_use(model)
+    if edge_weight is None or use is None:
+        return None
+    check_edge_weight(graph, edge_weight, f"{type(model).__name__} edge weights")
+    weight = edge_weight.float()
+    if use == "mean":
+        total = torch.zeros(graph.num_dst_nodes, dtype=weight.dtype, device=weight.device)
+        total.index_add_(0, graph.dst.long(), weight)
+        total = total[graph.dst.long()]
+        weight = torch.where(total > 0, weight / total.clamp(min=torch.finfo(weight.dtype).tiny),
+                             torch.zeros_like(weight))
+    return weight
+
+
 _COMMON = {"hidden_dim": 16, "num_layers": 2, "dropout": 0.5, "input_dropout": None}
 _ATTENTION = {"hidden_dim": 8, "num_layers": 2, "dropout": 0.6, "input_dropout": None, "heads": 8, "out_heads": 1,
               "attn_dropout": 0.6, "negative_slope": 0.2, "residual": False}
@@ -295,4 +368,5 @@ NODE_MODELS.register("cheb", ModelSpec(_cheb, {**_COMMON, "K": 3}))
 NODE_MODELS.register("gatedgcn", ModelSpec(GatedGCNNet, {**_COMMON, "hidden_dim": 64, "dropout": 0.0}))
 
 __all__ = ["build_node_model", "build_graph_model", "NODE_MODELS", "GRAPH_MODELS", "ModelSpec", "ConvStack",
-           "APPNPNet", "SGCNet", "GatedGCNNet", "resolve_hparams", "per_layer_graphs"]
+           "APPNPNet", "SGCNet", "GatedGCNNet", "resolve_hparams", "per_layer_graphs", "EDGE_WEIGHT_MODELS",
+           "edge_weight_use", "check_edge_weight", "model_edge_weight"]

@@ -87,14 +87,34 @@ def test_sgc_cache_reuses_propagation_for_same_graph_and_features():
     layer = SGConv(4, 2, K=2, cached=True).double()
     first = layer(graph, x)
     assert layer._cache is not None
-    cached_tensor = layer._cache[2]
+    cached_tensor = layer._cache[-1]
     torch.testing.assert_close(layer(graph, x), first)
-    assert layer._cache[2] is cached_tensor
+    assert layer._cache[-1] is cached_tensor
     other_x = torch.randn(15, 4, dtype=torch.float64)
     uncached = SGConv(4, 2, K=2).double()
     uncached.load_state_dict(layer.state_dict())
     torch.testing.assert_close(layer(graph, other_x), uncached(graph, other_x))
-    assert layer._cache[2] is not cached_tensor
+    assert layer._cache[-1] is not cached_tensor
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_sgc_edge_weights_match_dense_weighted_operator(cached):
+    graph = random_graph(15, 50, seed=4)
+    weight = torch.rand(graph.num_edges, dtype=torch.float64) + 0.1
+    x = torch.randn(15, 6, dtype=torch.float64)
+    layer = SGConv(6, 3, K=2, cached=cached).double()
+    s = sym_norm(adjacency(graph, weight) + torch.eye(15, dtype=torch.float64))
+    expected = s @ s @ x @ layer.linear.weight.T + layer.linear.bias
+    torch.testing.assert_close(layer(graph, x, weight), expected)
+    # the cache follows the weights: other weights, then none, recompute
+    other = torch.rand(graph.num_edges, dtype=torch.float64) + 0.1
+    s_other = sym_norm(adjacency(graph, other) + torch.eye(15, dtype=torch.float64))
+    torch.testing.assert_close(layer(graph, x, other), s_other @ s_other @ x @ layer.linear.weight.T
+                               + layer.linear.bias)
+    s_plain = _gcn_operator(graph)
+    torch.testing.assert_close(layer(graph, x), s_plain @ s_plain @ x @ layer.linear.weight.T + layer.linear.bias)
+    # all-one weights are the unweighted operator, bit for bit
+    assert torch.equal(layer(graph, x.float().double(), torch.ones_like(weight)), layer(graph, x.float().double()))
 
 
 def _dense_cheb(layer, graph, x):

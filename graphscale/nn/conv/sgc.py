@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ...graph import Graph
 from ...saga import gspmm
-from .utils import NodeInput, require_square, split_features, symmetric_norm, with_self_loops
+from .utils import NodeInput, check_edge_features, require_square, split_features, symmetric_norm, with_self_loops
 
 
 class SGConv(nn.Module):
@@ -21,9 +21,11 @@ class SGConv(nn.Module):
 
     Dataflow (NGra): without caching, ``W`` is applied before the ``K`` propagation steps when
     ``out_dim < in_dim`` and after them otherwise. With ``cached=True`` (transductive training, the
-    paper's set-up) :math:`S^K X` is computed once and reused while the same graph object and the same
-    feature tensor object come back; then ``W`` always runs after propagation, the cached product is
-    detached (no gradient reaches ``x``), and in-place edits of ``x`` are not detected.
+    paper's set-up) :math:`S^K X` is computed once and reused while the same graph object, the same
+    feature tensor object and the same ``edge_weight`` object (or None) come back; then ``W`` always runs
+    after propagation, the cached product is detached (no gradient reaches ``x`` or ``edge_weight``), and
+    in-place edits of ``x`` are not detected. With ``edge_weight`` ``S`` is the symmetric normalisation of
+    the weighted adjacency (self-loops of weight 1, degrees summed over the weights), as in ``GCNConv``.
 
     Args:
         in_dim: Input feature size ``F_in``.
@@ -35,7 +37,7 @@ class SGConv(nn.Module):
 
     Shapes:
         graph: ``Graph``/``BatchedGraph`` with ``N`` nodes (a ``Block`` only with ``N_src == N_dst``).
-        x: ``[N, F_in]``; returns ``[N, F_out]``.
+        x: ``[N, F_in]``; edge_weight: optional ``[E]`` float; returns ``[N, F_out]``.
 
     Raises:
         GraphFormatError: A Block with more source than destination nodes.
@@ -47,7 +49,7 @@ class SGConv(nn.Module):
         self.in_dim, self.out_dim, self.K = in_dim, out_dim, int(K)
         self.cached, self.add_self_loops = cached, add_self_loops
         self.linear = nn.Linear(in_dim, out_dim, bias=bias)
-        self._cache: tuple[weakref.ref, weakref.ref, Tensor] | None = None
+        self._cache: tuple[weakref.ref, weakref.ref, weakref.ref | None, Tensor] | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -56,30 +58,38 @@ class SGConv(nn.Module):
             nn.init.zeros_(self.linear.bias)
         self._cache = None
 
-    def propagate(self, graph: Graph, h: Tensor) -> Tensor:
-        """:math:`S^K h` with the symmetric-normalised (self-looped) adjacency ``S``."""
+    def propagate(self, graph: Graph, h: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        """:math:`S^K h` with the symmetric-normalised (self-looped, optionally weighted) adjacency ``S``."""
         if self.add_self_loops:
-            graph = with_self_loops(graph)
-        norm = symmetric_norm(graph, h.dtype)
+            if edge_weight is None:
+                graph = with_self_loops(graph)
+            else:
+                graph, edge_weight = with_self_loops(graph, edge_weight)
+        norm = symmetric_norm(graph, h.dtype, edge_weight)
         for _ in range(self.K):
             h = gspmm(graph, "mul", "sum", h, norm)
         return h
 
-    def forward(self, graph: Graph, x: NodeInput) -> Tensor:
+    def forward(self, graph: Graph, x: NodeInput, edge_weight: Tensor | None = None) -> Tensor:
         where = "SGConv.forward"
         require_square(graph, where)
         x, _ = split_features(graph, x, self.in_dim, where)
+        if edge_weight is not None:
+            check_edge_features(graph, edge_weight, None, "edge_weight", where)
         if self.cached:
             cache = self._cache
-            if cache is not None and cache[0]() is graph and cache[1]() is x:
-                return self.linear(cache[2])
-            propagated = self.propagate(graph, x.detach())
-            self._cache = (weakref.ref(graph), weakref.ref(x), propagated)
+            same_weight = cache is not None and (cache[2] is None if edge_weight is None
+                                                 else cache[2] is not None and cache[2]() is edge_weight)
+            if cache is not None and cache[0]() is graph and cache[1]() is x and same_weight:
+                return self.linear(cache[3])
+            propagated = self.propagate(graph, x.detach(), None if edge_weight is None else edge_weight.detach())
+            self._cache = (weakref.ref(graph), weakref.ref(x),
+                           None if edge_weight is None else weakref.ref(edge_weight), propagated)
             return self.linear(propagated)
         if self.out_dim < self.in_dim:
-            out = self.propagate(graph, torch.nn.functional.linear(x, self.linear.weight))
+            out = self.propagate(graph, torch.nn.functional.linear(x, self.linear.weight), edge_weight)
             return out if self.linear.bias is None else out + self.linear.bias
-        return self.linear(self.propagate(graph, x))
+        return self.linear(self.propagate(graph, x, edge_weight))
 
     def extra_repr(self) -> str:
         return f"{self.in_dim}, {self.out_dim}, K={self.K}, cached={self.cached}"
