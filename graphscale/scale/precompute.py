@@ -9,6 +9,11 @@ on node mini-batches (or one full batch):
   diffusion :math:`\\Pi X`, :math:`\\Pi = \\alpha \\sum_t ((1 - \\alpha) S)^t` truncated at ``ppr_steps``),
   each through its own linear branch, concatenated, then an MLP.
 
+With edge weights ``w`` (``NodeDataset.edge_weight``, the weight column of a custom ``edges.csv``) ``A`` is the
+weighted adjacency: "gcn" normalises ``A_w + I`` by its weighted degrees (as ``GCNConv`` / ``SGConv`` do with
+``edge_weight``), "mean" takes the weighted mean ``sum_u w_uv h_u / sum_u w_uv``. All-one weights give the
+unweighted operators exactly.
+
 ``propagate`` computes :math:`S h` in chunks of destination rows through the SAGA ``gspmm`` kernel:
 a chunk is a ``Block`` holding the in-edges of its rows (sources are all ``N`` nodes), so the working set
 is one chunk of edges plus one chunk of output rows. ``precompute_features`` keeps the operators in
@@ -39,6 +44,7 @@ from ..datasets.base import NodeDataset, random_split
 from ..errors import ConfigError, ShapeError
 from ..graph import Block, Graph, add_self_loops
 from ..nn.conv.utils import symmetric_norm
+from ..nn.models import check_edge_weight
 from ..saga import gspmm
 from ..train.common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
 from ..train.metrics import accuracy
@@ -76,21 +82,35 @@ class Adjacency:
     the one ``SGConv`` propagates with) or :math:`D^{-1} A` (``norm="mean"``: the mean over in-neighbours,
     GraphSAGE's aggregator, no self-loops).
 
+    With ``edge_weight`` (``[E]``, finite and non-negative) ``A`` is the weighted adjacency: "gcn" adds
+    self-loops of weight 1 and normalises by the weighted degrees, "mean" divides each weight by the sum of
+    its destination's in-edge weights (0 where that sum is 0).
+
     Attributes:
         indptr: ``[N+1]`` int64; src: ``[E']`` source ids by destination; weight: ``[E']`` float32 (``E' = E + N``
         with "gcn"'s self-loops, ``E`` with "mean").
     """
 
-    def __init__(self, graph: Graph, norm: str = "gcn") -> None:
+    def __init__(self, graph: Graph, norm: str = "gcn", edge_weight: Tensor | None = None) -> None:
         self.num_nodes = graph.num_nodes
+        weight = None if edge_weight is None else edge_weight.detach().float()
         if norm == "gcn":
-            looped = add_self_loops(graph)
+            if weight is None:
+                looped = add_self_loops(graph)
+            else:
+                looped, weight = add_self_loops(graph, weight)
             indptr, src, edge_ids = looped.csc()
-            self.weight = symmetric_norm(looped, torch.float32).index_select(0, edge_ids)
+            self.weight = symmetric_norm(looped, torch.float32, weight).index_select(0, edge_ids)
         elif norm == "mean":
-            indptr, src, _ = graph.csc()
+            indptr, src, edge_ids = graph.csc()
             degree = indptr.diff()
-            self.weight = torch.repeat_interleave(1.0 / degree.clamp(min=1).float(), degree)
+            if weight is None:
+                self.weight = torch.repeat_interleave(1.0 / degree.clamp(min=1).float(), degree)
+            else:
+                weight = weight.index_select(0, edge_ids)  # CSC order
+                total = torch.repeat_interleave(torch.segment_reduce(weight, "sum", lengths=degree), degree)
+                self.weight = torch.where(total > 0, weight / total.clamp(min=torch.finfo(torch.float32).tiny),
+                                          torch.zeros_like(weight))
         else:
             raise ConfigError(f"precompute: norm: expected one of {list(NORMS)}, got {norm!r}.")
         self.indptr, self.src = indptr, src
@@ -174,7 +194,7 @@ class PrecomputedFeatures:
 def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = True, ppr_alpha: float | None = None,
                         ppr_steps: int = 10, memory_budget: int | str | None = None,
                         folder: str | Path | None = None, out_of_core: bool | None = None,
-                        norm: str = "gcn") -> PrecomputedFeatures:
+                        norm: str = "gcn", edge_weight: Tensor | None = None) -> PrecomputedFeatures:
     """``[X, S X, ..., S^hops X]`` (or only ``S^hops X`` when not ``keep_all``), plus ``Pi X`` with ``ppr_alpha``.
 
     Args:
@@ -189,15 +209,19 @@ def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = 
             system's temporary folder.
         out_of_core: Force memmaps (True) or memory (False); None decides from ``memory_budget``.
         norm: The operator ``S``: "gcn" (``D^-1/2 (A + I) D^-1/2``) or "mean" (``D^-1 A``, no self-loops).
+        edge_weight: Weights of the graph's edges (``A`` becomes the weighted adjacency); None: all 1.
 
     Shapes:
-        x: ``[N, F]``; every operator: ``[N, F]`` float32.
+        x: ``[N, F]``; edge_weight: ``[E]``; every operator: ``[N, F]`` float32.
 
     Raises:
-        ShapeError: ``x`` without one row per node.
+        ShapeError: ``x`` without one row per node, ``edge_weight`` not ``[E]`` float.
+        DatasetError: NaN, infinite or negative edge weights.
     """
     if x.dim() != 2 or x.shape[0] != graph.num_nodes:
         raise ShapeError(f"precompute_features: expected x of shape [{graph.num_nodes}, F], got {tuple(x.shape)}.")
+    if edge_weight is not None:
+        check_edge_weight(graph, edge_weight, "precompute_features: edge_weight")
     budget = parse_size(memory_budget)
     num_nodes, width = x.shape
     kept = (hops if keep_all else 1) + (ppr_alpha is not None)  # outputs besides X
@@ -208,7 +232,7 @@ def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = 
     if budget is not None:  # a chunk: its edges (ids, weights, kernel scratch) plus its output rows
         average_degree = max(1.0, (graph.num_edges + num_nodes) / max(num_nodes, 1))
         max_edges = max(1, min(max_edges, budget // 8 // int(32 + row_bytes / average_degree)))
-    adjacency = Adjacency(graph, norm)
+    adjacency = Adjacency(graph, norm, edge_weight)
     directory = Path(tempfile.mkdtemp(prefix="graphscale-precompute-", dir=folder)) if out_of_core else None
 
     def new(name: str) -> Tensor:
@@ -247,21 +271,23 @@ def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = 
     return PrecomputedFeatures(operators, directory)
 
 
-_FEATURES: dict[tuple, tuple[weakref.ref, weakref.ref, PrecomputedFeatures]] = {}
+_FEATURES: dict[tuple, tuple[weakref.ref, weakref.ref, weakref.ref | None, PrecomputedFeatures]] = {}
 
 
-def cached_features(graph: Graph, x: Tensor, key: tuple, build: Callable[[], PrecomputedFeatures]) -> \
-        PrecomputedFeatures:
-    """``build()``, reused while the same graph and feature tensor objects come back with the same ``key``
-    (one entry: the runs of a multi-seed experiment share one precomputation)."""
+def cached_features(graph: Graph, x: Tensor, key: tuple, build: Callable[[], PrecomputedFeatures],
+                    edge_weight: Tensor | None = None) -> PrecomputedFeatures:
+    """``build()``, reused while the same graph, feature and edge-weight tensor objects (or no weights) come
+    back with the same ``key`` (one entry: the runs of a multi-seed experiment share one precomputation)."""
     entry = _FEATURES.get(key)
-    if entry is not None and entry[0]() is graph and entry[1]() is x:
-        return entry[2]
+    if entry is not None and entry[0]() is graph and entry[1]() is x and (
+            entry[2] is None if edge_weight is None else entry[2] is not None and entry[2]() is edge_weight):
+        return entry[3]
     for old in _FEATURES.values():
-        old[2].close()
+        old[3].close()
     _FEATURES.clear()
     features = build()
-    _FEATURES[key] = (weakref.ref(graph), weakref.ref(x), features)
+    _FEATURES[key] = (weakref.ref(graph), weakref.ref(x), None if edge_weight is None else weakref.ref(edge_weight),
+                      features)
     return features
 
 
@@ -272,9 +298,10 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
     """Train and evaluate one SGC or SIGN run on precomputed propagated features.
 
     The operators are computed once (and reused by later calls with the same dataset objects and
-    settings); training then runs on full batches of the training nodes (``batch_size`` null, the
-    default while the operators are in memory) or on shuffled mini-batches of ``batch_size`` nodes
-    (the default 4096 when out of core). Evaluation covers the labelled nodes after every epoch, with the
+    settings), over the weighted adjacency when the dataset has ``edge_weight`` (SGC and SIGN use it);
+    training then runs on full batches of the training nodes (``batch_size`` null, the default while the
+    operators are in memory) or on shuffled mini-batches of ``batch_size`` nodes (the default 4096 when out
+    of core). Evaluation covers the labelled nodes after every epoch, with the
     epoch selection and early stopping of the full-batch trainer.
 
     Args:
@@ -295,10 +322,12 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
             ``train_cfg.memory_budget``.
 
     Returns:
-        The keys of ``train_minibatch``'s result plus ``precompute_time_s`` (0 when reused).
+        The keys of ``train_minibatch``'s result plus ``precompute_time_s`` (0 when reused) and ``edge_weight``
+        ("used", or "none" for a dataset without edge weights).
 
     Raises:
         ConfigError: Multi-label data, an unknown model or hparam, a bad memory budget.
+        ShapeError, DatasetError: Edge weights that are not ``[E]``, or NaN, infinite or negative ones.
     """
     if dataset.y.dim() != 1:
         raise ConfigError(f"data.dataset: expected single-label classes y [N], got y of shape "
@@ -312,7 +341,7 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
     key = (hp["K"], keep_all, alpha, hp.get("ppr_steps"), budget, hp["norm"])
     features = cached_features(dataset.graph, dataset.x, key, lambda: precompute_features(
         dataset.graph, dataset.x, hp["K"], keep_all=keep_all, ppr_alpha=alpha, ppr_steps=hp.get("ppr_steps", 10),
-        memory_budget=budget, norm=hp["norm"]))
+        memory_budget=budget, norm=hp["norm"], edge_weight=dataset.edge_weight), edge_weight=dataset.edge_weight)
     precompute_time = time.perf_counter() - began
 
     seed_everything(seed)
@@ -386,7 +415,7 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
             "train_acc": best["train_acc"], "last_test_acc": last_test,
             "epoch_time_s": sum(times[1:]) / (len(times) - 1) if len(times) > 1 else (times[0] if times else None),
             "warmup_time_s": times[0] if times else None, "train_time_s": sum(times),
-            "precompute_time_s": precompute_time}
+            "precompute_time_s": precompute_time, "edge_weight": "none" if dataset.edge_weight is None else "used"}
 
 
 @torch.no_grad()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import dataclasses
+
 import pytest
 import torch
 
 import graphscale as gs
 from graphscale.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from graphscale.datasets import load_synthetic
-from graphscale.errors import ConfigError, ShapeError
+from graphscale.errors import ConfigError, DatasetError, ShapeError
 from graphscale.nn.models import build_node_model
 from graphscale.scale.precompute import (
     Adjacency,
@@ -23,7 +25,7 @@ from graphscale.scale.precompute import (
 from graphscale.train.node import train_node
 
 RESULT_KEYS = {"run", "seed", "split", "best_epoch", "epochs_run", "test_acc", "val_acc", "val_loss", "train_acc",
-               "last_test_acc", "epoch_time_s", "warmup_time_s", "train_time_s", "precompute_time_s"}
+               "last_test_acc", "epoch_time_s", "warmup_time_s", "train_time_s", "precompute_time_s", "edge_weight"}
 
 
 def messy_graph(num_nodes: int = 70, num_edges: int = 400, seed: int = 0) -> gs.Graph:
@@ -81,6 +83,35 @@ def test_mean_operator_equals_dense_neighbour_mean():
     assert (features.operators[1][66:] == 0).all()  # the 4 isolated nodes
     with pytest.raises(ConfigError, match="norm"):
         precompute_features(graph, x, 1, norm="sym")
+
+
+@pytest.mark.parametrize("max_edges", [7, 10**6])
+def test_weighted_operators_equal_dense_references(max_edges, monkeypatch):
+    import graphscale.scale.precompute as module
+
+    monkeypatch.setattr(module, "DEFAULT_CHUNK_EDGES", max_edges)
+    graph = messy_graph(seed=5)  # self-loops, multi-edges, isolated nodes
+    weight = torch.rand(graph.num_edges) + 0.05
+    weight[graph.dst == 2] = 0.0  # a node whose in-edges weigh nothing aggregates zeros under "mean"
+    x = torch.randn(70, 4)
+    adj = torch.zeros(70, 70, dtype=torch.float64)
+    adj.index_put_((graph.dst.long(), graph.src.long()), weight.double(), accumulate=True)
+    looped = adj + torch.eye(70, dtype=torch.float64)
+    gcn = looped.sum(1).pow(-0.5)[:, None] * looped * looped.sum(0).pow(-0.5)[None, :]
+    mean = adj / torch.where(adj.sum(1, keepdim=True) > 0, adj.sum(1, keepdim=True), 1.0)
+    for norm, s in (("gcn", gcn), ("mean", mean)):
+        features = precompute_features(graph, x, 2, norm=norm, edge_weight=weight)
+        torch.testing.assert_close(features.operators[2].double(), s @ s @ x.double(), rtol=1e-5, atol=1e-6)
+        # all-one weights: the unweighted operators, bit for bit
+        ones = precompute_features(graph, x, 2, norm=norm, edge_weight=torch.ones(graph.num_edges))
+        plain = precompute_features(graph, x, 2, norm=norm)
+        assert all(torch.equal(a, b) for a, b in zip(ones.operators, plain.operators)), norm
+    assert (precompute_features(graph, x, 1, norm="mean", edge_weight=weight).operators[1][2] == 0).all()
+    for bad in (float("nan"), -0.5):
+        with pytest.raises(DatasetError, match="expected finite, non-negative edge weights"):
+            precompute_features(graph, x, 1, edge_weight=torch.full((graph.num_edges,), bad))
+    with pytest.raises(ShapeError, match="edge_weight"):
+        precompute_features(graph, x, 1, edge_weight=torch.ones(3))
 
 
 def test_chunks_cover_the_rows_within_the_edge_limit():
@@ -154,6 +185,31 @@ def test_sgc_training_equals_full_batch_sgc_step_for_step():
         for key in ("train_loss", "val_loss"):
             assert ours[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), (key, ours["epoch"])
     assert result["test_acc"] == pytest.approx(summary["runs"][0]["test_acc"], abs=1e-6)
+
+
+def test_weighted_sgc_training_equals_full_batch_weighted_sgc_and_follows_the_weights():
+    data = load_synthetic(num_nodes=300, num_features=12, seed=6)
+    weighted = dataclasses.replace(data, edge_weight=torch.rand(data.graph.num_edges,
+                                                                generator=torch.Generator().manual_seed(0)) + 0.1)
+    train_cfg = TrainConfig(epochs=8, lr=0.2, select="last", seed=1, device="cpu")
+    cfg = RunConfig(data=DataConfig(dataset=data.name), model=ModelConfig(name="sgc", hparams={"K": 2}),
+                    train=train_cfg)
+    reference: list[dict] = []
+    summary = train_node(cfg, weighted, torch.device("cpu"), progress=False, on_epoch=reference.append)
+    assert summary["edge_weight"] == "used"
+    curve: list[dict] = []
+    result = train_precomputed(weighted, "sgc", {"K": 2}, train_cfg, seed=1, on_epoch=curve.append)
+    assert result["edge_weight"] == "used"
+    for ours, theirs in zip(curve, reference, strict=True):
+        assert ours["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-4, abs=1e-6), ours["epoch"]
+    # the cached operators follow the weights: other weights, or none, give another curve
+    plain: list[dict] = []
+    assert train_precomputed(data, "sgc", {"K": 2}, train_cfg, seed=1, on_epoch=plain.append)["edge_weight"] == "none"
+    assert [c["train_loss"] for c in plain] != [c["train_loss"] for c in curve]
+    ones: list[dict] = []
+    train_precomputed(dataclasses.replace(data, edge_weight=torch.ones(data.graph.num_edges)), "sgc", {"K": 2},
+                      train_cfg, seed=1, on_epoch=ones.append)
+    assert [c["train_loss"] for c in ones] == [c["train_loss"] for c in plain]
 
 
 def test_sign_trains_in_memory_mini_batched_and_out_of_core():
