@@ -11,6 +11,12 @@ With ``train.memory_budget`` (``--memory-budget 6GB``) the same model trains str
 (:mod:`graphscale.scale.stream`): the adjacency runs in destination-row chunks under the budget, the
 loss reads the logits of the training rows only, and evaluation streams too. GCN and GraphSAGE stacks
 stream; the results equal the unchunked run's up to float rounding.
+
+Edge weights of the dataset (``NodeDataset.edge_weight``, the weight column of a custom ``edges.csv``) reach
+the models that can use them (:func:`graphscale.nn.models.edge_weight_use`): GCN, APPNP and SGC normalise the
+weighted adjacency, GraphSAGE with the mean aggregator takes the weighted mean. Other models warn once that
+the weights are ignored. The summary's ``edge_weight`` says ``used``, ``ignored`` or ``none``. Streamed
+training takes no edge weights yet (a ConfigError says so, unless every weight is 1).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import torch.nn.functional as F
 from .. import seed as seed_everything
 from ..config import RunConfig
 from ..datasets.base import NodeDataset, random_split
-from ..errors import ConfigError
+from ..errors import ConfigError, warn_once
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .common import EpochSelector, build_optimizer, build_scheduler, check_resume, fingerprint, progress_bar
 from .metrics import accuracy, mean_std
@@ -134,6 +140,37 @@ class _Streaming:
                                 "estimate_mb": {k: round(v / 2**20, 1) for k, v in plan.estimate.items()}}}
 
 
+def _edge_weights(cfg: RunConfig, dataset: NodeDataset, graph: Any, device: torch.device,
+                  streamed: bool) -> tuple[torch.Tensor | None, str]:
+    """The dataset's edge weights as the model of ``cfg`` takes them (None: no weights, or a model that
+    cannot use them, or all-one weights in streamed training) and the summary's ``edge_weight``: ``used``,
+    ``ignored`` or ``none``.
+
+    Raises:
+        ConfigError: Weights other than all ones with streamed training.
+        ShapeError, DatasetError: Weights of the wrong shape, or NaN, infinite or negative ones.
+    """
+    from ..nn.models import EDGE_WEIGHT_MODELS, edge_weight_use, model_edge_weight
+
+    if dataset.edge_weight is None:
+        return None, "none"
+    probe = build_model(cfg, dataset.num_features, dataset.num_classes)  # which layers the runs will have
+    if edge_weight_use(probe) is None:
+        warn_once(f"model {cfg.model.name!r} cannot use edge weights: the dataset's edge weights (the weight "
+                  f"column of edges.csv) are ignored. Models that use them: {EDGE_WEIGHT_MODELS}.")
+        return None, "ignored"
+    weight = model_edge_weight(probe, graph, dataset.edge_weight.to(device))
+    if streamed:
+        if not bool((dataset.edge_weight == 1).all()):
+            raise ConfigError(
+                f"train.memory_budget: expected a dataset without edge weights for streamed training, got edge "
+                f"weights (the weight column of edges.csv) for model {cfg.model.name!r}"
+                f"{cfg.where('train.memory_budget')}. Edge weights are not supported with --memory-budget yet: "
+                "drop --memory-budget, or the weight column.")
+        weight = None  # all ones: the unweighted stream computes the same
+    return weight, "used"
+
+
 def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_dir: Path | None = None,
                resume: bool = False, progress: bool = True, on_epoch: EpochHook | None = None) -> dict[str, Any]:
     """Train ``train.seeds`` runs and summarise them.
@@ -153,13 +190,14 @@ def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_d
     graph, x, y = _prepare(dataset, cfg, device)
     train_cfg = cfg.train
     streaming = _Streaming(cfg, graph, x, device) if train_cfg.memory_budget is not None else None
+    edge_weight, edge_weight_status = _edge_weights(cfg, dataset, graph, device, streamed=streaming is not None)
     runs: list[dict[str, Any]] = []
     curves: list[dict[str, list[float]]] = []
     bar = progress_bar(train_cfg.seeds * train_cfg.epochs, f"train {dataset.name}/{cfg.model.name}", progress)
     try:
         for run in range(train_cfg.seeds):
             result, history = _train_one(cfg, dataset, graph, x, y, device, run, out_dir, resume, bar, on_epoch,
-                                         streaming)
+                                         streaming, edge_weight)
             runs.append(result)
             curves.append(history)
     finally:
@@ -174,14 +212,14 @@ def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_d
         "warmup_time_s": runs[0]["warmup_time_s"] if runs else None,
         "epochs_run": [r["epochs_run"] for r in runs], "runs": runs, "curves": curves,
         "num_nodes": dataset.num_nodes, "num_edges": dataset.graph.num_edges, "num_classes": dataset.num_classes,
-        **(streaming.summary() if streaming is not None else {}),
+        "edge_weight": edge_weight_status, **(streaming.summary() if streaming is not None else {}),
     }
 
 
 def _train_one(cfg: RunConfig, dataset: NodeDataset, graph: Any, x: torch.Tensor, y: torch.Tensor,
                device: torch.device, run: int, out_dir: Path | None, resume: bool, bar: Any,
-               on_epoch: EpochHook | None, streaming: _Streaming | None = None
-               ) -> tuple[dict[str, Any], dict[str, list[float]]]:
+               on_epoch: EpochHook | None, streaming: _Streaming | None = None,
+               weight: torch.Tensor | None = None) -> tuple[dict[str, Any], dict[str, list[float]]]:
     train_cfg = cfg.train
     seed = train_cfg.seed + run
     ckpt_path = out_dir / "checkpoints" / f"run{run}.pt" if out_dir is not None else None
@@ -197,6 +235,10 @@ def _train_one(cfg: RunConfig, dataset: NodeDataset, graph: Any, x: torch.Tensor
     train_mask, val_mask, test_mask = (m.to(device) & (y >= 0) for m in masks)
     model = build_model(cfg, dataset.num_features, dataset.num_classes).to(device)
     runner = streaming.runner(model) if streaming is not None else None
+
+    def forward() -> torch.Tensor:  # full-graph logits, with the dataset's edge weights where the model uses them
+        return model(graph, x) if weight is None else model(graph, x, edge_weight=weight)
+
     train_rows = train_mask.nonzero().view(-1)
     optimizer = build_optimizer(model, train_cfg)
     scheduler = build_scheduler(optimizer, train_cfg)
@@ -231,7 +273,7 @@ def _train_one(cfg: RunConfig, dataset: NodeDataset, graph: Any, x: torch.Tensor
         model.train()
         optimizer.zero_grad(set_to_none=True)
         if runner is None:
-            logits = model(graph, x)
+            logits = forward()
             loss = F.cross_entropy(logits[train_mask], y[train_mask])
         else:  # streamed: logits of the training rows only
             logits = runner(x, train_rows)
@@ -246,7 +288,7 @@ def _train_one(cfg: RunConfig, dataset: NodeDataset, graph: Any, x: torch.Tensor
 
         model.eval()
         with torch.no_grad():
-            logits = model(graph, x) if runner is None else runner(x)
+            logits = forward() if runner is None else runner(x)
             metrics = {"train_loss": loss.item(), "train_acc": accuracy(logits, y, train_mask),
                        "val_loss": float(F.cross_entropy(logits[val_mask], y[val_mask])) if val_mask.any() else 0.0,
                        "val_acc": accuracy(logits, y, val_mask), "test_acc": accuracy(logits, y, test_mask)}

@@ -11,8 +11,10 @@
   :func:`graphscale.scale.precompute.train_precomputed` (propagation computed once, then an MLP / linear model).
 
 :func:`train_scaled` runs ``train.seeds`` runs of one of the last three and returns the summary keys of
-``train_node``. Every finished run is saved atomically to ``checkpoints/run<i>.pt`` (its result and curves);
-``--resume`` skips the runs found there (a run interrupted mid-way starts over).
+``train_node``, ``edge_weight`` included: SGC/SIGN precomputation propagates over the dataset's edge weights
+("used"); the mini-batch and GAS trainers do not carry them (a warning, "ignored"). Every finished run is saved
+atomically to ``checkpoints/run<i>.pt`` (its result and curves); ``--resume`` skips the runs found there (a run
+interrupted mid-way starts over).
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ def train_scaled(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out
     if cfg.train.memory_budget is not None and kind != "precomputed":
         warn_once(f"train.memory_budget: applies to full-batch and SGC/SIGN training; the {kind} trainer "
                   "ignores it (its memory grows with the batch, not the graph).")
+    edge_weight = _edge_weight_status(kind, cfg, dataset)
     epochs, label = cfg.train.epochs, run_label(cfg)
     runs: list[dict[str, Any]] = []
     curves: list[dict[str, list[float]]] = []
@@ -168,7 +171,22 @@ def train_scaled(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out
             curves.append(history)
     finally:
         bar.close()
-    return summarize(runs, curves, dataset, label)
+    return {**summarize(runs, curves, dataset, label), "edge_weight": edge_weight}
+
+
+def _edge_weight_status(kind: str, cfg: RunConfig, dataset: NodeDataset) -> str:
+    """``none`` (no edge weights), ``used`` (SGC/SIGN precomputation) or ``ignored`` (with a warning: the
+    mini-batch and GAS trainers' blocks carry no dataset edge weights)."""
+    from ..nn.models import EDGE_WEIGHT_MODELS
+
+    if dataset.edge_weight is None:
+        return "none"
+    if kind == "precomputed":
+        return "used"
+    warn_once(f"sampler {cfg.sampler.name!r} does not carry edge weights: the dataset's edge weights (the weight "
+              f"column of edges.csv) are ignored by model {cfg.model.name!r}. Full-batch training (sampler none) "
+              f"uses them for {EDGE_WEIGHT_MODELS}.")
+    return "ignored"
 
 
 def summarize(runs: list[dict[str, Any]], curves: list[dict[str, list[float]]], dataset: NodeDataset,
