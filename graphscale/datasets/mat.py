@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,9 @@ def load_mat(path: str | os.PathLike[str], *, name: str | None = None, features:
     try:
         with open_binary(path) as handle:
             data = scipy.io.loadmat(io.BytesIO(handle.read()))
-    except (OSError, ValueError, EOFError, NotImplementedError) as err:
+    except DatasetError:  # a corrupt .xz / .gz around it, already named
+        raise
+    except (OSError, ValueError, EOFError, NotImplementedError, zlib.error) as err:
         raise DatasetError(f"{where}: expected a MATLAB v5 .mat file, got unreadable data ({err}). "
                            "Check that the file is complete.") from None
     network = _sparse(data, "network", where)

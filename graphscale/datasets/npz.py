@@ -11,7 +11,10 @@ per-class split is made: 20 training and 30 validation nodes per class, the rest
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,26 +50,34 @@ def _csr(arrays: np.lib.npyio.NpzFile, prefix: str, path: Path) -> sp.csr_matrix
                            "Replace the file with the published copy.") from err
 
 
+def _arrays(arrays: Any, path: Path) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    adjacency = _csr(arrays, "adj", path)
+    if "attr_matrix" in arrays.files:
+        features = np.asarray(arrays["attr_matrix"], dtype=np.float32)
+    else:
+        features = _csr(arrays, "attr", path).toarray().astype(np.float32)
+    if "labels" in arrays.files:
+        labels = np.asarray(arrays["labels"]).astype(np.int64).ravel()
+    elif "labels_data" in arrays.files:
+        onehot = _csr(arrays, "labels", path)
+        labels = np.where(np.asarray(onehot.sum(1)).ravel() > 0, np.asarray(onehot.argmax(1)).ravel(), -1)
+    else:
+        raise DatasetError(f"{path.name}: expected a 'labels' array, got {sorted(arrays.files)}.")
+    return adjacency, features, labels
+
+
 def read_npz(path: Path) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     """``(adjacency [N, N] CSR, features [N, F] float32, labels [N] int64)`` of a gnn-benchmark file."""
+    unreadable = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
     try:
         arrays = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
+        with arrays:
+            adjacency, features, labels = _arrays(arrays, path)
+    except DatasetError:
+        raise
+    except unreadable as err:  # not a zip, truncated, or a corrupt compressed member
         raise DatasetError(f"{path.name}: expected a gnn-benchmark .npz file, got {type(err).__name__}: "
-                           f"{err}.") from err
-    with arrays:
-        adjacency = _csr(arrays, "adj", path)
-        if "attr_matrix" in arrays.files:
-            features = np.asarray(arrays["attr_matrix"], dtype=np.float32)
-        else:
-            features = _csr(arrays, "attr", path).toarray().astype(np.float32)
-        if "labels" in arrays.files:
-            labels = np.asarray(arrays["labels"]).astype(np.int64).ravel()
-        elif "labels_data" in arrays.files:
-            onehot = _csr(arrays, "labels", path)
-            labels = np.where(np.asarray(onehot.sum(1)).ravel() > 0, np.asarray(onehot.argmax(1)).ravel(), -1)
-        else:
-            raise DatasetError(f"{path.name}: expected a 'labels' array, got {sorted(arrays.files)}.")
+                           f"{err}. Replace the file with the published copy.") from None
     n = adjacency.shape[0]
     if adjacency.shape != (n, n) or features.shape[0] != n or labels.shape[0] != n:
         raise DatasetError(f"{path.name}: expected a square adjacency and one feature row and label per node, got "
