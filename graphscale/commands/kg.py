@@ -50,7 +50,7 @@ def cmd_kg(args: argparse.Namespace) -> int:
     if args.print_config:
         print(dump_kg(cfg, comments=True), end="")
         return 0
-    summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress))
+    summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite))
     if args.json:
         print(json_line(summary))
         return 0
@@ -93,6 +93,8 @@ def register(subparsers: Any) -> None:
     kg.add_argument("--config", help="YAML config file")
     kg.add_argument("--out", help="output folder (default runs/kg-<dataset>-<model>)")
     kg.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
+    kg.add_argument("--overwrite", action="store_true", help="replace the earlier run in --out (kept until the new "
+                                                             "run finishes)")
     kg.add_argument("--device", help="cpu, cuda, cuda:N or auto (train.device)")
     kg.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     kg.add_argument("--print-config", action="store_true", help="print the resolved config and exit")

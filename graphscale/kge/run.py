@@ -19,13 +19,16 @@ from typing import Any
 import torch
 
 from ..config.registry import normalize_key
+from ..errors import ConfigError
 from ..train.checkpoint import write_text_atomic
 from ..train.common import resolve_device
 from ..train.metrics import peak_memory_mb, peak_rss_mb
-from .config import KGConfig, dump_kg
+from ..train.plot import clean_json
+from ..train.runtime import numbered_default, output_folder
+from .config import KGConfig, dump_kg, load_kg_config
 from .evaluate import evaluate
 from .model import KGEModel, build_model
-from .train import train
+from .train import fingerprint, train
 from .triples import FilterIndex, KGDataset, load_kg
 
 METRIC_KEYS = ("mrr", "mr", "hits_at_1", "hits_at_3", "hits_at_10")
@@ -36,10 +39,31 @@ def dataset_label(name: str) -> str:
     return normalize_key(path.name if (len(path.parts) > 1 or path.exists()) else name)
 
 
-def output_dir(cfg: KGConfig) -> Path:
+ARTIFACTS = ("config.yaml", "metrics.json", "progress.jsonl", "checkpoints", "embeddings")
+
+
+def output_dir(cfg: KGConfig, resume: bool = False) -> Path:
+    """``output.dir``, else ``runs/kg-<dataset>-<model>`` numbered past earlier runs."""
     if cfg.output.dir:
         return Path(cfg.output.dir)
-    return Path("runs") / f"kg-{dataset_label(cfg.data.dataset)}-{normalize_key(cfg.model.name)}"
+    base = Path("runs") / f"kg-{dataset_label(cfg.data.dataset)}-{normalize_key(cfg.model.name)}"
+    return numbered_default(base, ARTIFACTS, resume)
+
+
+def check_resume_config(cfg: KGConfig, out: Path) -> None:
+    """With ``--resume``: ConfigError before anything is written when ``out/config.yaml`` (the interrupted
+    run's) has other data, model or training settings than ``cfg`` (``train.epochs`` and the other
+    ``RESUME_MAY_CHANGE`` keys may differ)."""
+    saved_path = out / "config.yaml"
+    if not saved_path.is_file():
+        return
+    before, now = fingerprint(load_kg_config(saved_path)), fingerprint(cfg)
+    for section, values in now.items():
+        for key, value in values.items():
+            old = before.get(section, {}).get(key)
+            if old != value:
+                raise ConfigError(f"--resume: {saved_path} was written with {section}.{key}={old!r}, got {value!r}. "
+                                  "Resume with the same settings, or pick a new --out folder.")
 
 
 def model_for(cfg: KGConfig, data: KGDataset) -> KGEModel:
@@ -70,25 +94,29 @@ def run_eval(model: KGEModel, triples: torch.Tensor, index: FilterIndex, cfg: KG
 
 
 def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGDataset | None = None,
-        on_epoch: Any = None) -> dict[str, Any]:
+        on_epoch: Any = None, overwrite: bool = False) -> dict[str, Any]:
     """Train and evaluate as ``cfg`` says; writes the output folder and returns the summary.
 
     The summary's last keys are ``mrr, mr, hits_at_1, hits_at_3, hits_at_10`` (filtered, test),
     ``train_time_s``, ``triples_per_s`` and ``peak_rss_mb``. When ``train.max_time_s`` stopped the run
-    early, ``complete`` is False and no test metrics are computed (resume to finish).
+    early, ``complete`` is False and no test metrics are computed (resume to finish). A folder holding an
+    earlier run is refused unless ``resume`` or ``overwrite`` (:func:`graphscale.train.runtime.output_folder`).
     """
     torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     began = time.perf_counter()
     data = data if data is not None else load_kg(cfg.data.dataset, cfg.data.root, cfg.data.unseen)
     load_s = time.perf_counter() - began
-    out = output_dir(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt = out / "checkpoints" / "last.pt"
-    if not resume:
-        ckpt.unlink(missing_ok=True)
-        (out / "progress.jsonl").unlink(missing_ok=True)
-    write_text_atomic(dump_kg(cfg), out / "config.yaml")
+    out = output_dir(cfg, resume)
+    if resume:
+        check_resume_config(cfg, out)
+    with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):
+        write_text_atomic(dump_kg(cfg), out / "config.yaml")
+        return _train_and_evaluate(cfg, data, out, device, resume, progress, on_epoch, load_s)
+
+
+def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch.device, resume: bool,
+                        progress: bool, on_epoch: Any, load_s: float) -> dict[str, Any]:
     index = FilterIndex.build([data.train, data.valid, data.test], data.num_relations)
     model = model_for(cfg, data)
     valid_subset = data.valid
@@ -135,6 +163,6 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     summary["train_time_s"] = result["train_time_s"]
     summary["triples_per_s"] = result["triples_per_s"]
     summary["peak_rss_mb"] = peak_rss_mb()
-    write_text_atomic(json.dumps({**summary, "history": result["history"]}, indent=2, default=str),
-                      out / "metrics.json")
+    write_text_atomic(json.dumps(clean_json({**summary, "history": result["history"]}), indent=2, default=str,
+                                 allow_nan=False), out / "metrics.json")
     return summary
