@@ -92,7 +92,7 @@ def check_resume(saved: dict[str, Any], cfg: RunConfig, path: Any) -> None:
             before = old.get(key) if isinstance(old, dict) and key is not None else old
             if before != value:
                 name = section if key is None else f"{section}.{key}"
-                raise ConfigError(f"--resume: checkpoint {path} was written with {name}={before!r}, got {value!r}. "
+                raise ConfigError(f"--resume: {path} was written with {name}={before!r}, got {value!r}. "
                                   "Resume with the same config, or pick a new --out folder.")
 
 
