@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, ShapeError
+from ..train.checkpoint import write_text_atomic
 from .interactions import Interaction, build_interaction, embedding_range
 
 INITS = ("uniform", "normal")
@@ -137,7 +138,7 @@ class KGEModel(nn.Module):
                   "complex_layout": "[re | im] halves" if self.interaction.entity_factor == 2 else None}
         if self.interaction.name == "rotate":
             layout["relation_phase_scale"] = self.interaction.phase_scale  # type: ignore[attr-defined]
-        (folder / "embeddings.json").write_text(json.dumps(layout, indent=2), encoding="utf-8")
+        write_text_atomic(json.dumps(layout, indent=2), folder / "embeddings.json")
         paths["layout"] = str(folder / "embeddings.json")
         return paths
 
