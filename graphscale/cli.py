@@ -21,11 +21,12 @@ import errno
 import importlib
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import GraphscaleError
+from .errors import GraphscaleError, GraphscaleWarning
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -231,8 +232,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warnings_as_lines() -> None:
+    """Print graphscale's own warnings as one ``graphscale: warning: ...`` line (no source path and code line);
+    other warnings keep Python's format."""
+    plain = warnings.showwarning
+    if getattr(plain, "graphscale_lines", False):
+        return
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        if issubclass(category, GraphscaleWarning):
+            print(f"graphscale: warning: {_one_line(message)}", file=file or sys.stderr)
+        else:
+            plain(message, category, filename, lineno, file, line)
+
+    show.graphscale_lines = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``graphscale`` console script; returns the exit code."""
+    _show_warnings_as_lines()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may also follow options (``--out DIR train.lr=0.01``), which a positional
