@@ -172,9 +172,17 @@ def plan_for_budget(budget: int, num_nodes: int, num_edges: int, shape: ModelSha
             if fits and (temp >= GOOD_TEMP or not roomy):
                 return plan
     needed = min(c[2]["peak"] - base - MARGIN for c in candidates) + (budget - free)
-    raise ConfigError(f"{where}: expected a budget the streamed model fits in, got {budget / 2**30:.2f} GiB but it "
-                      f"needs about {needed / 2**30:.2f} GiB ({base / 2**30:.2f} GiB already in use, {n} nodes, "
+    raise ConfigError(f"{where}: expected a budget the streamed model fits in, got {_size(budget)} but it "
+                      f"needs about {_size(needed)} ({_size(base)} already in use, {n} nodes, "
                       f"{num_edges} edges). Raise the budget or lower model.hidden_dim.")
+
+
+def _size(num_bytes: float) -> str:
+    """``num_bytes`` in the largest unit that keeps it >= 1 (B, KiB, MiB, GiB)."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(num_bytes) >= scale:
+            return f"{num_bytes / scale:.2f} {unit}"
+    return f"{num_bytes:.0f} B"
 
 
 def with_sizes(plan: StreamPlan, **sizes: Any) -> StreamPlan:
