@@ -130,6 +130,31 @@ def emit(record: dict[str, Any], stream=None) -> None:
     stream.flush()
 
 
+RECORDS_DIR = BENCH_DIR / "records"
+
+
+def append_record(bench: str, name: str, record: dict[str, Any]) -> Path:
+    """Append ``record`` as one JSON line to the committed ``benchmarks/records/<bench>/<name>.jsonl``.
+
+    Lines that lack them gain the machine's core count, its 1-minute load when the line was written and the
+    commit (``git_commit`` / ``git_dirty``), so every figure in RESULTS.md traces to a line saying where and
+    on what code it was measured. Returns the file's path.
+    """
+    line = dict(record)
+    line.setdefault("cpus", os.cpu_count())
+    try:
+        line.setdefault("load_1m", round(os.getloadavg()[0], 2))
+    except OSError:
+        pass
+    if "git_commit" not in line:
+        line.update(git_state())
+    path = RECORDS_DIR / bench / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line, sort_keys=False) + "\n")
+    return path
+
+
 def machine_info() -> dict[str, Any]:
     """CPU count, total memory and Python version of the machine running the benchmark."""
     info: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
