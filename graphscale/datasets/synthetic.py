@@ -260,6 +260,7 @@ def load_planted(name: str, spec: PlantedSpec, root: str | Path | None = None, *
     y = torch.from_numpy(arrays["y"].astype(np.int64))
     train, val, test = _masks(arrays["split"])
     meta.update(split=f"random node sets of sizes {spec.split_sizes} (seeded)", synthetic=True,
+                generator_version=CACHE_VERSION,
                 description="degree-corrected SBM with power-law degrees and noisy class-centroid features")
     return NodeDataset(name=name, graph=graph, x=torch.from_numpy(arrays["x"]), y=y, num_classes=spec.num_classes,
                        train_mask=train, val_mask=val, test_mask=test, meta=meta)

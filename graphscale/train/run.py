@@ -208,6 +208,8 @@ def _finish(cfg: RunConfig, ds: NodeDataset | GraphDataset, task: str, device: A
         "peak_rss_mb": peak_memory_mb("cpu"), "peak_memory_mb": peak_memory_mb(device), "device": str(device),
         "output_dir": str(out), **result,
     }
+    if ds.meta.get("generator_version") is not None:  # generated data: which generator made it
+        summary["dataset_version"] = ds.meta["generator_version"]
     if task == "graph":
         summary["num_folds"] = cfg.train.folds
     else:

@@ -181,3 +181,17 @@ def test_planted_locality_puts_edges_inside_communities():
 
     assert inside(flat) < 0.1 and inside(local) > 0.4  # 60-node communities: ~2% by chance
     assert abs(homophily(local) - homophily(flat)) < 0.1
+
+
+def test_generated_datasets_carry_their_generator_version_into_the_summary(tmp_path):
+    from graphscale import config
+    from graphscale.datasets.synthetic import CACHE_VERSION, PlantedSpec, load_planted
+    from graphscale.train.run import run
+
+    spec = PlantedSpec(num_nodes=300, num_pairs=900, num_features=8, num_classes=3, homophily=0.7,
+                       feature_signal=0.5, degree_exponent=2.5, class_skew=0.0, split_sizes=(100, 50, 100),
+                       max_weight=10.0)
+    dataset = load_planted("tiny", spec, cache=False)
+    cfg = config.load(None, ["train.epochs=1", "train.seeds=1", "model.hidden_dim=4",
+                             f"output.dir={tmp_path / 'out'}", "output.plot=false"])
+    assert run(cfg, progress=False, dataset=dataset)["dataset_version"] == CACHE_VERSION
