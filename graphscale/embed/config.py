@@ -85,6 +85,11 @@ class EmbedEvaluate:
     repeats: int = option(3, "Random splits per ratio.", ge=1)
     c: float = option(1.0, "Inverse L2 strength of the logistic regression.", gt=0.0)
     normalize: bool = option(False, "L2-normalise embeddings before the classifier.")
+    validation_fraction: float = option(0.0, "Share of the labelled nodes held out (one fixed draw) for model "
+                                             "selection: validation_micro_f1 / validation_macro_f1 come from them "
+                                             "(50% train / 50% test inside the set), the reported F1 from the "
+                                             "other nodes only; 0 = off (the published protocol on all nodes).",
+                                        ge=0.0, lt=1.0)
     link_prediction: bool = option(False, "Also hold out edges, retrain on the rest and report the AUC.")
     test_fraction: float = option(0.1, "Link prediction: fraction of undirected edges held out.", gt=0.0, lt=1.0)
 

@@ -149,6 +149,32 @@ def node_classification(embeddings: np.ndarray, y: Any, ratios: Any = RATIOS, re
     return out
 
 
+SELECTION_SEED = 7919  # the held-out split is one fixed draw: the same nodes for every config and training seed
+
+
+def selection_split(y: Any, fraction: float, seed: int = SELECTION_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Split the labelled nodes once into a model-selection set (``fraction`` of them) and the rest.
+
+    Configs are compared on the node-classification F1 of the selection set only (``validation_*`` in the
+    summary); the reported F1 uses only the rest, so a tuned config never reads the nodes it is reported on.
+    Returns the label arrays of both sets, each shaped like ``y`` with the other set's nodes unlabelled
+    (``-1`` for ``[N]`` class ids, a zero row for ``[N, C]`` 0/1 labels).
+    """
+    y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if not 0.0 < fraction < 1.0:
+        raise ShapeError(f"selection_split: expected a fraction in (0, 1), got {fraction}.")
+    _, nodes = label_matrix(y)
+    if nodes.size < 4:
+        raise ShapeError(f"selection_split: expected at least 4 labelled nodes, got {nodes.size}.")
+    chosen = np.random.default_rng(seed).permutation(nodes)
+    cut = min(max(2, round(fraction * nodes.size)), nodes.size - 2)
+    empty = -1 if y.ndim == 1 else 0
+    select, report = np.full_like(y, empty), np.full_like(y, empty)
+    select[chosen[:cut]] = y[chosen[:cut]]
+    report[chosen[cut:]] = y[chosen[cut:]]
+    return select, report
+
+
 def link_split(graph: Graph, test_fraction: float = 0.1, seed: int = 0) -> tuple[Graph, np.ndarray, np.ndarray]:
     """Hold out ``test_fraction`` of the undirected edges (both directions removed) and draw as many
     non-edges: ``(train graph, positive pairs [T, 2], negative pairs [T, 2])``. Self-loops stay in training."""

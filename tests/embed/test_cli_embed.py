@@ -74,3 +74,35 @@ def test_bad_edge_list_line_is_named(tmp_path, capsys):
     edges.write_text("1 2\n2 3 4 5\n")
     assert main(["embed", "--dataset", str(edges), "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "bad.txt line 2: expected 2 fields" in capsys.readouterr().err
+
+
+def test_validation_fraction_selects_on_held_out_nodes_and_reports_on_the_rest(tmp_path, capsys, require_dataset):
+    from graphscale.datasets import load
+    from graphscale.embed.evaluate import node_classification, selection_split
+
+    require_dataset("karate")
+    out = tmp_path / "karate"
+    assert main(["embed", "--dataset", "karate", "--model", "deepwalk", "--out", str(out), "--json", *FAST,
+                 "evaluate.validation_fraction=0.3"]) == 0
+    summary = _last_json(capsys)
+    y = load("karate").y
+    selection, reported = selection_split(y, 0.3)
+    chosen, rest = set(np.flatnonzero(selection >= 0)), set(np.flatnonzero(reported >= 0))
+    assert len(chosen) == 10 and not chosen & rest and chosen | rest == set(range(34))
+    embeddings = np.load(out / "embeddings.npy")
+    settings = {"ratios": [0.5], "repeats": 2, "seed": 0}
+    assert summary["validation_micro_f1"] == node_classification(embeddings, selection, **settings)["micro_f1"][0]
+    assert summary["micro_f1"] == node_classification(embeddings, reported, **settings)["micro_f1"][0]
+    assert summary["micro_f1"] != node_classification(embeddings, y, **settings)["micro_f1"][0]
+
+
+def test_selection_split_is_one_fixed_draw_for_multi_label_data_too():
+    from graphscale.embed.evaluate import selection_split
+
+    y = np.zeros((50, 3), dtype=np.int8)
+    y[np.arange(40), np.arange(40) % 3] = 1  # ten unlabelled rows
+    first, second = selection_split(y, 0.25), selection_split(y, 0.25)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    selected, reported = (set(np.flatnonzero(part.any(1))) for part in first)
+    assert len(selected) == 10 and len(reported) == 30 and not selected & reported
+    assert np.array_equal(first[0] + first[1], y)
