@@ -3,9 +3,12 @@ ClusterGCN, GraphSAINT-RW and GNNAutoScale, and SIGN, on CiteSeer, facebook, git
 
 Every run is one seed of one config through ``graphscale.train.run.run`` (the code path of ``graphscale train``)
 and appends one JSON line (bench "minibatch-accuracy", impl "graphscale", status, stage, dataset, method,
-variant, seed, key, test_acc, val_acc, best_epoch, epochs_run, epoch_time_s, train_time_s) to ``--output``.
-A run whose key (a hash of the resolved config without seed and output) and seed are already there with
-status "ok" is skipped, so an interrupted sweep resumes, and a final run repeats no tuning run.
+variant, seed, key, test_acc, val_acc, best_epoch, epochs_run, epoch_time_s, train_time_s, and from
+``common.append_record`` the machine's cores, its load and the commit) to the committed record
+``benchmarks/records/minibatch/<dataset>.jsonl`` (``reproduce.jsonl`` for the reproduce stage); ``--output FILE``
+also appends it to FILE and makes the stages read FILE instead of the records. A run whose key (a hash of the
+resolved config without seed and output) and seed are already there with status "ok" is skipped, so an
+interrupted sweep resumes, and a final run repeats no tuning run.
 
 Stages:
 
@@ -19,10 +22,10 @@ Stages:
   (full-batch mean; target within 1.0 point of it, 1.5 for SIGN). The written file is read back and must give
   the key of the final runs (so the shipped config is the measured one).
 * ``table``: the markdown table of the final runs (mean ± std, delta vs full batch, met / not met).
-* ``reproduce``: the winners of ``--records`` (committed run records) run again for ``--seed-list`` seeds into
-  ``--output``, then a markdown table of recorded against rerun test accuracy, seed by seed.
+* ``reproduce``: the winners of ``--records`` (run records; default: the datasets' committed records) run again
+  for ``--seed-list`` seeds, then a markdown table of recorded against rerun test accuracy, seed by seed.
 
-Example (the order used for benchmarks/RESULTS.md)::
+Example (``python benchmarks/report.py`` tables the records into benchmarks/RESULTS.md)::
 
     nohup nice -n 5 python benchmarks/minibatch_accuracy.py --stage tune --datasets citeseer,facebook,github \\
         --methods full > benchmarks/out/minibatch/tune.log 2>&1 &
@@ -45,8 +48,12 @@ from statistics import mean, pstdev
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import common  # noqa: E402  (benchmarks/common.py, stdlib only)
+
 os.environ.setdefault("GRAPHSCALE_DATA", str(REPO.parent / "shared" / "datasets"))
 OUT = REPO / "benchmarks" / "out" / "minibatch"
+RECORDS = "minibatch"  # benchmarks/records/minibatch/<dataset>.jsonl (reproduce runs: reproduce.jsonl)
 DATASETS = ("citeseer", "facebook", "github", "synthetic-arxiv")
 METHODS = ("full", "neighbor", "cluster", "saint-rw", "gas", "sign")  # the issue's study (default --methods)
 EXTRA_METHODS = ("saint-node", "saint-edge")  # the other GraphSAINT samplers, default settings only
@@ -282,7 +289,8 @@ def base_config(dataset: str, method: str, overrides: list[str]) -> Any:
 
 # Fields that joined the schema after the study's runs began, with their defaults (the behaviour before them):
 # a config at the default gets the key it had before the field existed.
-LATER_DEFAULTS: dict[tuple[str, str], Any] = {("sampler", "cluster_norm"): "batch"}
+LATER_DEFAULTS: dict[tuple[str, str], Any] = {("sampler", "cluster_norm"): "batch",
+                                              ("data", "unknown_nodes"): "error"}
 _UNSET = object()
 
 
@@ -310,7 +318,26 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip().startswith("{")]
 
 
-def run_one(cfg: Any, dataset: Any, seed: int, record: dict[str, Any], output: Path) -> dict[str, Any]:
+def record_path(name: str) -> Path:
+    """The committed record ``benchmarks/records/minibatch/<name>.jsonl`` (a dataset, or "reproduce")."""
+    return common.RECORDS_DIR / RECORDS / f"{name}.jsonl"
+
+
+def record_lines(datasets: list[str]) -> list[dict[str, Any]]:
+    """The committed tune / final lines of ``datasets`` (a missing record file gives none)."""
+    return [line for d in datasets for line in read_lines(record_path(d))]
+
+
+def write_line(line: dict[str, Any], output: Path | None) -> None:
+    """Append ``line`` to its committed record (with cores, load and commit) and, when given, to ``output``."""
+    name = "reproduce" if line.get("stage") == "reproduce" else line["dataset"]
+    common.append_record(RECORDS, name, line)
+    if output is not None and output.resolve() != record_path(name).resolve():
+        with output.open("a") as handle:
+            handle.write(json.dumps(line) + "\n")
+
+
+def run_one(cfg: Any, dataset: Any, seed: int, record: dict[str, Any], output: Path | None) -> dict[str, Any]:
     """One seed of ``cfg``; appends and returns its JSON line (status "error: ..." instead of raising)."""
     from graphscale.train.run import run
 
@@ -331,17 +358,18 @@ def run_one(cfg: Any, dataset: Any, seed: int, record: dict[str, Any], output: P
         line.update(status=f"error: {type(err).__name__}: {' '.join(str(err).split())[:300]}")
         traceback.print_exc()
     line["wall_s"] = time.perf_counter() - began
-    with output.open("a") as handle:
-        handle.write(json.dumps(line) + "\n")
+    write_line(line, output)
     print(json.dumps(line), flush=True)
     return line
 
 
-def sweep(jobs: list[tuple[str, str, str, Any]], seeds: list[int], stage: str, output: Path) -> None:
-    """Run ``(dataset, method, variant, cfg)`` jobs for ``seeds``, dataset by dataset, skipping finished ones."""
+def sweep(jobs: list[tuple[str, str, str, Any]], seeds: list[int], stage: str, finished: list[dict[str, Any]],
+          output: Path | None) -> None:
+    """Run ``(dataset, method, variant, cfg)`` jobs for ``seeds``, dataset by dataset, skipping those with an
+    "ok" line in ``finished``."""
     from graphscale.train.run import load_dataset, reduce_features
 
-    done = {(r["key"], r["seed"]) for r in read_lines(output) if r.get("status") == "ok"}
+    done = {(r["key"], r["seed"]) for r in finished if r.get("status") == "ok"}
     by_dataset: dict[str, list[tuple[str, str, str, Any]]] = defaultdict(list)
     for job in jobs:
         by_dataset[job[0]].append(job)
@@ -407,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stage", choices=("tune", "configs", "final", "table", "reproduce"), required=True)
     parser.add_argument("--records", default=None,
-                        help="reproduce: the records whose winners are run again (into --output) and compared")
+                        help="reproduce: the run records whose winners are run again and compared (default: the "
+                             "committed records of --datasets)")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", type=int, default=5, help="final runs per config")
@@ -419,37 +448,47 @@ def main(argv: list[str] | None = None) -> int:
                         help="tune only the first N variants of each method's grid (a shorter sweep)")
     parser.add_argument("--variants", default=None,
                         help="tune only these variants (comma-separated names, of any of --methods)")
-    parser.add_argument("--output", default=str(OUT / "minibatch_accuracy.jsonl"))
+    parser.add_argument("--output", default=None,
+                        help="also append every line to this file, and read finished runs from it instead of the "
+                             "committed records (benchmarks/records/minibatch/<dataset>.jsonl)")
     args = parser.parse_args(argv)
     datasets, methods = args.datasets.split(","), args.methods.split(",")
-    output = Path(args.output)
+    output = Path(args.output) if args.output else None
     variants = None if args.variants is None else set(args.variants.split(","))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    import torch
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
 
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    def finished() -> list[dict[str, Any]]:
+        return read_lines(output) if output is not None else record_lines(datasets)
+
+    if args.stage in ("tune", "final", "reproduce"):
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     if args.stage == "tune":
         jobs = [(d, m, name, base_config(d, m, overrides)) for d in datasets for m in methods
                 for name, overrides in list(grid(d, m).items())[:args.max_variants]
                 if variants is None or name in variants]
-        sweep(jobs, list(range(args.tune_seeds)), "tune", output)
+        sweep(jobs, list(range(args.tune_seeds)), "tune", finished(), output)
     elif args.stage in ("final", "reproduce"):
         seeds = list(range(args.seeds)) if args.seed_list is None else [int(v) for v in args.seed_list.split(",")]
         if args.stage == "final":
-            sweep(winners(read_lines(output), datasets, methods), seeds, "final", output)
-        else:  # the winners of --records, run again into --output, then compared seed by seed
-            if args.records is None:
-                parser.error("--stage reproduce needs --records (the run records to reproduce)")
-            records = read_lines(Path(args.records))
+            lines = finished()
+            sweep(winners(lines, datasets, methods), seeds, "final", lines, output)
+        else:  # the winners of the records run again, then compared seed by seed
+            records = read_lines(Path(args.records)) if args.records else record_lines(datasets)
             jobs = winners(records, datasets, methods)
-            sweep(jobs, seeds, "reproduce", output)
-            print(reproduction(records, read_lines(output), jobs, seeds))
+            # resumes only inside --output: without it every rerun runs (the records keep earlier commits' reruns)
+            earlier = [r for r in read_lines(output) if r.get("stage") == "reproduce"] if output is not None else []
+            sweep(jobs, seeds, "reproduce", earlier, output)
+            reruns = read_lines(output) if output is not None else read_lines(record_path("reproduce"))
+            print(reproduction(records, reruns, jobs, seeds))
     elif args.stage == "configs":
         from minibatch_configs import write_configs  # benchmarks/
 
-        write_configs(read_lines(output), datasets, methods)
+        write_configs(finished(), datasets, methods)
     else:
-        print(table(read_lines(output), datasets, methods))
+        print(table(finished(), datasets, methods))
     return 0
 
 
@@ -508,5 +547,4 @@ def table(lines: list[dict[str, Any]], datasets: list[str], methods: list[str]) 
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     raise SystemExit(main())
