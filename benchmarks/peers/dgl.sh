@@ -1,27 +1,53 @@
 #!/usr/bin/env bash
-# Peer virtualenv for the sampling benchmark: DGL's NeighborSampler on the same torch as graphscale.
+# Peer virtualenv for the sampling and full-batch benchmarks: DGL 2.1.0 on the torch it was built for.
 #
-# Usage: bash benchmarks/setup_peers.sh dgl   (or run this script directly; idempotent)
-# Result: benchmarks/.peers/dgl/ (git-ignored) with torch==2.13.0 (CPU build, installed first and pinned)
-# and whichever dgl wheel pip resolves. A DGL wheel is built against one torch version, so it may install
-# and still fail to import here: the script reports that and exits 0, and benchmarks/sampling.py then
-# reports DGL's import error as its status ("error: ...") next to graphscale's figure.
+# Usage: bash benchmarks/setup_peers.sh dgl   (or run this script directly; idempotent: a second run checks)
+# Result: benchmarks/.peers/dgl/ (git-ignored) with
+#   torch==2.2.1      installed FIRST and pinned (torch_venv.bash). DGL 2.1.0's graphbolt library exists for
+#                     torch 2.0.0 ... 2.2.1 only; 2.2.1 is the newest. PyPI's Linux torch 2.2.1 is the CUDA
+#                     build (nvidia-* wheels, a few GB); the benchmarks run it on CPU.
+#   dgl==2.1.0        its C++ library and graphbolt come compiled in the wheel
+#   numpy<2           dgl 2.1 / torch 2.2 are built against numpy 1.x
+#   pandas<2.3, torchdata==0.7.1, pyyaml, pydantic, setuptools<70: what dgl 2.1 imports without declaring
+#                     it, or from releases since removed (torchdata.datapipes, setuptools.extern)
+#   scipy, psutil, networkx, tqdm, requests: its declared dependencies
 set -euo pipefail
 
+dgl_torch="2.2.1"
+dgl_specs=("dgl==2.1.0" "numpy<2" "pandas<2.3" "torchdata==0.7.1" "setuptools<70" pyyaml pydantic scipy psutil)
+
 source "$(dirname "${BASH_SOURCE[0]}")/torch_venv.bash"
-torch_venv dgl
-echo "peers/dgl: installing dgl, numpy, scipy, psutil (torch pinned)"
-if ! "${pip_cmd[@]}" -c "${constraints}" --only-binary=:all: dgl numpy scipy psutil; then
-    echo "peers/dgl: no dgl wheel installs for this python / torch (reported by the benchmark)"
-    "${pip_cmd[@]}" -c "${constraints}" numpy scipy psutil
+torch_venv dgl "${dgl_torch}"
+
+check_dgl() {
+    DGLBACKEND=pytorch "${py}" - <<'PYEOF'
+import sys
+from importlib.metadata import version
+
+import numpy, torch, dgl, dgl.dataloading, dgl.nn  # dgl.nn: GraphConv / SAGEConv / GATConv (full_batch.py)
+
+graph = dgl.graph((torch.tensor([0, 1, 2, 3]), torch.tensor([1, 2, 3, 0])), num_nodes=4)
+sampler = dgl.dataloading.NeighborSampler([5, 10, 15])
+_, _, blocks = sampler.sample_blocks(graph, torch.tensor([0, 1]))
+assert len(blocks) == 3, blocks
+print(f"  python     {sys.version.split()[0]}")
+print(f"  torch      {torch.__version__} (CUDA build: {torch.version.cuda is not None}, used on CPU)")
+print(f"  dgl        {dgl.__version__}")
+print(f"  numpy      {numpy.__version__}")
+for name in ("torchdata", "pandas", "setuptools", "scipy"):
+    print(f"  {name:<10} {version(name)}")
+PYEOF
+}
+
+# pip leaves requirements that are already satisfied alone, so a second run installs nothing.
+echo "peers/dgl: installing ${dgl_specs[*]} (torch ${dgl_torch} pinned)"
+"${pip_cmd[@]}" -c "${constraints}" --only-binary=:all: "${dgl_specs[@]}"
+if [[ "${installed_torch%%+*}" != "${torch_version}" ]]; then
+    echo "peers/dgl: expected torch ${torch_version} in ${venv}, got ${installed_torch}." >&2
+    exit 1
 fi
-# dgl 2.1 (the newest wheel pip resolves here) imports setuptools.extern (gone since setuptools 71) and
-# torchdata.datapipes (gone since torchdata 0.10) and needs pandas, pyyaml and pydantic without declaring them:
-# give it those, so that what remains is its real limit, the torch version its C++ library was built for.
-"${pip_cmd[@]}" --no-deps "setuptools<70" "torchdata<0.10" || true
-"${pip_cmd[@]}" -c "${constraints}" pandas pyyaml pydantic || true
-if "${py}" -c "import dgl, dgl.dataloading; print('  dgl', dgl.__version__)"; then
-    echo "peers/dgl: peer python is ${py}"
-else
-    echo "peers/dgl: dgl does not import with torch ${torch_version} (the benchmark reports the error)"
+if ! check_dgl; then
+    echo "peers/dgl: dgl does not import or sample in ${venv} (the benchmarks report its error)" >&2
+    exit 1
 fi
+echo "peers/dgl: peer python is ${py}"
