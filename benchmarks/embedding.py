@@ -22,11 +22,14 @@ Benches (``--benches``, all by default):
 
 Every measurement runs in its own subprocess (peak RSS is per process); peers run in their own virtualenvs
 (``bash benchmarks/setup_peers.sh gensim pecanpy``) and a failing peer is reported, never fatal. numba
-compilation is excluded from the timings (``warmup_s``). Output: JSON lines on stdout and in ``--out``.
+compilation is excluded from the timings (``warmup_s``). Output: JSON lines (with the versions of the libraries
+each worker used) on stdout, appended to the committed record ``benchmarks/records/embedding/speed.jsonl`` (with
+cores, load and commit; ``run`` names the invocation) and, with ``--out``, to that file too.
+``python benchmarks/report.py`` tables the records into RESULTS.md.
 
 Usage:
-    python benchmarks/embedding.py --out benchmarks/out/embedding/run.jsonl
-    python benchmarks/embedding.py --benches node2vec --node2vec-walks 1      # quick look
+    python benchmarks/embedding.py
+    python benchmarks/embedding.py --benches node2vec --node2vec-walks 1 --no-records     # quick look
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
+from record_fields import LIBRARIES, repo_relative
 
 WORKER = str(Path(__file__).resolve().parent / "embedding_workers.py")
 BENCHES = ("ttq", "node2vec", "scale", "largevis")
@@ -58,10 +62,13 @@ class Runner:
         self.data = Path(args.work) / "data"
         self.out = Path(args.out) if args.out else None
         self.stamp = {"machine": common.machine_info(), **common.git_state(("graphscale", "benchmarks"))}
+        self.run = time.strftime("%Y-%m-%dT%H:%M:%S")
 
     def emit(self, record: dict[str, Any]) -> dict[str, Any]:
-        record = {**record, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+        record = {**record, "run": self.run, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
         common.emit(record)
+        if not self.args.no_records:
+            common.append_record("embedding", "speed", repo_relative(record))
         if self.out:
             with open(self.out, "a") as handle:
                 handle.write(json.dumps(record) + "\n")
@@ -132,8 +139,8 @@ def run_pipeline(runner: Runner, impl: str, rung: Any) -> dict[str, Any]:
     if record.get("status") == "ok":
         scores = runner.worker(sys.executable, "evaluate", {}, embeddings=emb, ratio=0.5, repeats=args.repeats,
                                seed=args.seed)
-        if scores.get("status") == "ok":
-            record.update({k: v for k, v in scores.items() if k not in ("status", "worker_wall_s")})
+        if scores.get("status") == "ok":  # (the versions stay the pipeline's, not the evaluator's)
+            record.update({k: v for k, v in scores.items() if k not in ("status", "worker_wall_s", *LIBRARIES)})
         else:
             record["status"] = "error: evaluation failed: " + str(scores.get("status"))
     record["embeddings"] = emb
@@ -300,6 +307,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--work", default=str(common.OUT_DIR / "embedding"), help="data and embeddings folder")
     parser.add_argument("--out", help="also append the JSON lines to this file")
+    parser.add_argument("--no-records", action="store_true",
+                        help="smoke runs: do not append to benchmarks/records/embedding/")
     parser.add_argument("--report", nargs="+", help="print markdown tables of these JSON-line files and exit")
     args = parser.parse_args()
     if args.report:

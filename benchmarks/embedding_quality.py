@@ -1,13 +1,16 @@
 """Quality table of graphscale's node embeddings (issue 5): the shipped ``embed-<model>-<dataset>.yaml`` configs
 run through ``graphscale embed``, one JSON line per run, and a markdown table of the lines.
 
-    python benchmarks/embedding_quality.py                       # every shipped config, appended to the JSON lines
+    python benchmarks/embedding_quality.py                       # every shipped config, appended to the records
     python benchmarks/embedding_quality.py --datasets ppi --models deepwalk line
-    python benchmarks/embedding_quality.py --report              # markdown table of benchmarks/out/embed_quality.jsonl
+    python benchmarks/embedding_quality.py --report              # markdown table of the records
 
 Each line: ``bench`` ("embed-quality"), ``impl`` ("graphscale"), ``status`` ("ok" or "error: ..."), dataset, model,
 micro_f1 / macro_f1 at 50% labels (mean of the config's splits), the F1 curve over training ratios, the
 timings of ``graphscale embed`` (total_time_s = sampling + training, compile warm-up excluded) and peak_rss_mb.
+Lines are appended to the committed record ``benchmarks/records/embedding_quality/<dataset>.jsonl`` (with cores,
+load and commit) and, with ``--out``, to that file too; ``python benchmarks/report.py`` puts the table of the
+records into RESULTS.md.
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-OUT = BENCH_DIR / "out" / "embed_quality.jsonl"
+sys.path.insert(0, str(BENCH_DIR))
+import common  # noqa: E402  (stdlib only)
+from record_fields import repo_relative  # noqa: E402
+
+RECORDS = "embedding_quality"  # benchmarks/records/embedding_quality/<dataset>.jsonl
 
 
 def run_one(dataset: str, model: str, threads: int | None, extra: list[str]) -> dict:
@@ -41,17 +49,30 @@ def run_one(dataset: str, model: str, threads: int | None, extra: list[str]) -> 
     return {**record, "status": "ok", **{k: summary.get(k) for k in keep}}
 
 
-def report(path: Path) -> str:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def read_rows(paths: list[Path]) -> list[dict]:
+    """The JSON lines of ``paths`` (a missing file gives none)."""
+    return [json.loads(line) for path in paths if path.is_file()
+            for line in path.read_text().splitlines() if line.strip().startswith("{")]
+
+
+def provenance(row: dict) -> str:
+    """``commit | load / cores`` cells of a line (``+`` marks uncommitted graphscale changes)."""
+    commit = (row.get("git_commit") or "-") + ("+" if row.get("git_dirty") else "")
+    load = "-" if row.get("load_1m") is None else f"{row['load_1m']} / {row.get('cpus', '-')}"
+    return f"{commit} | {load}"
+
+
+def report(rows: list[dict]) -> str:
+    """Markdown table of the latest line of each (dataset, model)."""
     latest: dict[tuple[str, str], dict] = {}
     for row in rows:
         latest[(row["dataset"], row["model"])] = row
     header = ("| dataset | model | samples | Micro-F1 @50% | Macro-F1 @50% | published (50%) | total s | train s | "
-              "sample s (overlapped) | peak RSS MB |")
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
+              "sample s (overlapped) | peak RSS MB | commit | load / cores |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (dataset, model), row in sorted(latest.items()):
         if row["status"] != "ok":
-            lines.append(f"| {dataset} | {model} | | {row['status']} | | | | | | |")
+            lines.append(f"| {dataset} | {model} | | {row['status']} | | | | | | | {provenance(row)} |")
             continue
         exp = row.get("expected") or {}
         published = ", ".join(f"{k.replace('_f1', '')} {exp[k]:.3f}" for k in ("micro_f1", "macro_f1")
@@ -62,7 +83,7 @@ def report(path: Path) -> str:
             f"| {dataset} | {model}{extra} | {row['num_samples'] / 1e6:.0f}M | {row['micro_f1']:.4f} ± "
             f"{row['micro_f1_std']:.4f} | {row['macro_f1']:.4f} ± {row['macro_f1_std']:.4f} | {published} | "
             f"{row['total_time_s']:.1f} | {row['train_time_s']:.1f} | {row['sample_time_s']:.1f} | "
-            f"{row['peak_rss_mb']:.0f} |")
+            f"{row['peak_rss_mb']:.0f} | {provenance(row)} |")
     return "\n".join(lines)
 
 
@@ -71,19 +92,28 @@ def main() -> int:
     parser.add_argument("--datasets", nargs="*", default=["blogcatalog", "ppi"])
     parser.add_argument("--models", nargs="*", default=["deepwalk", "node2vec", "line"])
     parser.add_argument("--threads", type=int, help="numba threads (default: all cores)")
-    parser.add_argument("--out", type=Path, default=OUT, help="JSON-lines file (appended)")
-    parser.add_argument("--report", action="store_true", help="print the markdown table of --out and exit")
+    parser.add_argument("--out", type=Path, help="also append the JSON lines to this file")
+    parser.add_argument("--no-records", action="store_true",
+                        help="smoke runs: do not append to benchmarks/records/embedding_quality/")
+    parser.add_argument("--report", action="store_true",
+                        help="print the markdown table of the records (of --out when given) and exit")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="passed to graphscale embed")
     args = parser.parse_args()
     if args.report:
-        print(report(args.out))
+        paths = [args.out] if args.out else sorted((common.RECORDS_DIR / RECORDS).glob("*.jsonl"))
+        print(report(read_rows(paths)))
         return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+    run = time.strftime("%Y-%m-%dT%H:%M:%S")
     for dataset in args.datasets:
         for model in args.models:
-            record = run_one(dataset, model, args.threads, args.overrides)
-            with args.out.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            record = repo_relative({**run_one(dataset, model, args.threads, args.overrides), "run": run})
+            if not args.no_records:
+                common.append_record(RECORDS, dataset, record)
+            if args.out:
+                with args.out.open("a") as handle:
+                    handle.write(json.dumps(record) + "\n")
             print(json.dumps({k: record.get(k) for k in ("dataset", "model", "status", "micro_f1", "macro_f1",
                                                           "total_time_s")}), flush=True)
     return 0

@@ -19,6 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # stdlib only
+from record_fields import loaded_versions  # stdlib only
 
 TOKEN_WIDTH = 7  # zero-padded node ids in walk corpora ("0001234"): every id is one fixed-width token
 
@@ -205,7 +206,7 @@ def main() -> None:
         import embedding_graphscale  # graphscale's interpreter only
 
         record = embedding_graphscale.WORKERS[args.kind](Path(args.data), Path(args.out), opts)
-    common.emit({"status": "ok", **record})
+    common.emit({"status": "ok", **record, **loaded_versions()})
 
 
 if __name__ == "__main__":

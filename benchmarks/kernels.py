@@ -3,9 +3,13 @@
 Default input is an ogbn-arxiv-shaped random graph (169,343 nodes, 2,332,486 directed edges). Every
 measurement is the median of ``--repeat`` runs after a warm-up call; the warm-up (numba compile or cache
 load) is reported separately as ``op="compile:<name>"``. One JSON line per measurement:
-``{"bench": "kernels", "impl": "graphscale"|"torch-sparse", "op": ..., "time_s": ..., "min_s": ...}``.
+``{"bench": "kernels", "impl": "graphscale"|"torch-sparse", "op": ..., "task": ..., "time_s": ..., "min_s": ...}``
+(``task`` names what the op computes, the same for graphscale's op and the torch.sparse op it is compared with),
+after a ``setup`` line (graph size, machine, commit). Every line is also appended to the committed record
+``benchmarks/records/kernels/random-n<nodes>-e<edges>.jsonl`` (with cores, load, commit and the torch / numba
+versions); ``python benchmarks/report.py`` tables the records into RESULTS.md.
 
-Usage: ``python benchmarks/kernels.py [--repeat 5] [--feats 128 256] [--threads 2] [--only spmm]``.
+Usage: ``python benchmarks/kernels.py [--repeat 5] [--feats 128 256] [--threads 2] [--only spmm] [--no-records]``.
 """
 
 from __future__ import annotations
@@ -13,20 +17,48 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import torch
 
 import graphscale as gs
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (stdlib only)
+from record_fields import loaded_versions  # noqa: E402
+
 warnings.filterwarnings("ignore", message=".*Sparse.*")
+# what an op computes: graphscale's op and the torch.sparse op that computes the same thing share a task
+TASKS = {"gspmm_copy_lhs_sum": "sum of neighbour rows", "spmm_sum": "sum of neighbour rows",
+         "gspmm_mul_sum": "edge-weighted sum of neighbour rows",
+         "spmm_weighted_sum": "edge-weighted sum of neighbour rows"}
+RECORD: dict = {}  # run fields shared by every line, and where the lines go (set by main)
+
+
+def task_of(op: str) -> str:
+    """What ``op`` (``<name>_f<feats>_<fwd|bwd>``) computes, in words shared with the op it is compared with;
+    an op without a counterpart is its own task."""
+    for prefix, task in TASKS.items():
+        if op.startswith(prefix + "_f"):
+            feats, direction = op[len(prefix) + 2:].split("_")
+            return f"{task}, {feats} features, {direction}"
+    return op
 
 
 def emit(impl: str, op: str, times: list[float], **extra) -> None:
-    record = {"bench": "kernels", "impl": impl, "op": op, "time_s": round(statistics.median(times), 5),
-              "min_s": round(min(times), 5), "threads": torch.get_num_threads(), **extra}
+    record = {"bench": "kernels", "impl": impl, "op": op, "task": task_of(op.removeprefix("compile:")),
+              "time_s": round(statistics.median(times), 5), "min_s": round(min(times), 5),
+              "threads": torch.get_num_threads(), **extra, **RECORD.get("fields", {})}
+    write(record)
+
+
+def write(record: dict) -> None:
     print(json.dumps(record), flush=True)
+    if RECORD.get("name"):
+        common.append_record("kernels", RECORD["name"], record)
 
 
 def forward_timer(op_fn):
@@ -75,9 +107,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--only", default=None, help="run only ops whose name contains this string")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-records", action="store_true",
+                        help="smoke runs: do not append to benchmarks/records/kernels/")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    import numba  # noqa: F401  (its version goes into the records)
+
+    RECORD["fields"] = {"nodes": args.nodes, "edges": args.edges, "seed": args.seed, "repeat": args.repeat,
+                        "run": time.strftime("%Y-%m-%dT%H:%M:%S"), **loaded_versions()}
+    RECORD["name"] = None if args.no_records else f"random-n{args.nodes}-e{args.edges}"
+    write({"bench": "kernels", "record": "setup", "status": "ok", "graph": "uniform random (seeded)",
+           **RECORD["fields"], **common.machine_info(), **common.git_state()})
     generator = torch.Generator().manual_seed(args.seed)
     src = torch.randint(0, args.nodes, (args.edges,), generator=generator)
     dst = torch.randint(0, args.nodes, (args.edges,), generator=generator)

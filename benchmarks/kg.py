@@ -15,12 +15,14 @@ Benches:
 Measurements are interleaved (graphscale, PyKEEN, graphscale ...) so that load from other processes on a
 shared machine hits both alike; each runs in a fresh subprocess with ``--threads`` threads. A failing peer
 is reported as a status line. One JSON line per measurement (bench, impl, model, mode, status,
-triples_per_s or eval_time_s), plus ``ratio`` lines.
+triples_per_s or eval_time_s, the library versions), plus ``ratio`` lines, each appended to the committed record
+``benchmarks/records/kg_speed/<dataset>.jsonl`` (with cores, load and commit; ``run`` names the invocation) and,
+with ``--out``, to that file too. ``python benchmarks/report.py`` tables the records into RESULTS.md.
 
 Usage:
     bash benchmarks/setup_peers.sh pykeen
-    python benchmarks/kg.py --out benchmarks/out/kg.jsonl
-    python benchmarks/kg.py --benches train --models rotate --num-triples 10240     # quick look
+    python benchmarks/kg.py
+    python benchmarks/kg.py --benches train --models rotate --num-triples 10240 --no-records   # quick look
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
+from record_fields import repo_relative
 
 WORKER = str(Path(__file__).resolve().parent / "kg_workers.py")
 MODELS = {"transe": 200, "rotate": 100}
@@ -74,17 +77,22 @@ def main() -> None:
                         help="PyKEEN queries per batch (its RotatE/TransE scoring holds batch x N x dim)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=3600)
-    parser.add_argument("--out", help="append the JSON lines to this file")
+    parser.add_argument("--out", help="also append the JSON lines to this file")
+    parser.add_argument("--no-records", action="store_true",
+                        help="smoke runs: do not append to benchmarks/records/kg_speed/")
     args = parser.parse_args()
     benches, models = args.benches.split(","), args.models.split(",")
     impls = args.impls.split(",")
     stamp = {"machine": common.machine_info(), **common.git_state(("graphscale", "benchmarks"))}
+    run = time.strftime("%Y-%m-%dT%H:%M:%S")
     results: list[dict[str, Any]] = []
 
     def emit(record: dict[str, Any]) -> None:
-        record = {**record, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+        record = {**record, "run": run, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
         results.append(record)
         common.emit(record)
+        if not args.no_records:
+            common.append_record("kg_speed", args.dataset, repo_relative(record))
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             with open(args.out, "a") as handle:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
+from record_fields import loaded_versions
 
 
 def load(folder: Path):
@@ -165,6 +166,7 @@ def main() -> None:
         record = {"status": "ok", **WORKERS[(args.kind, args.impl)](meta, splits, opt)}
     except Exception as err:  # noqa: BLE001 - reported as a status line, never a crash of the benchmark
         record = {"status": common.failure_status(err)}
+    record.update(loaded_versions())  # the library measured (pykeen or graphscale) and its torch
     record["peak_rss_mb"] = round(common.peak_rss_mb(), 1)
     common.emit(record)
 

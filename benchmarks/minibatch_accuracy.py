@@ -50,6 +50,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import common  # noqa: E402  (benchmarks/common.py, stdlib only)
+from record_fields import repo_relative  # noqa: E402
 
 os.environ.setdefault("GRAPHSCALE_DATA", str(REPO.parent / "shared" / "datasets"))
 OUT = REPO / "benchmarks" / "out" / "minibatch"
@@ -331,7 +332,7 @@ def record_lines(datasets: list[str]) -> list[dict[str, Any]]:
 def write_line(line: dict[str, Any], output: Path | None) -> None:
     """Append ``line`` to its committed record (with cores, load and commit) and, when given, to ``output``."""
     name = "reproduce" if line.get("stage") == "reproduce" else line["dataset"]
-    common.append_record(RECORDS, name, line)
+    common.append_record(RECORDS, name, repo_relative(line))
     if output is not None and output.resolve() != record_path(name).resolve():
         with output.open("a") as handle:
             handle.write(json.dumps(line) + "\n")

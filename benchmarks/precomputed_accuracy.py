@@ -1,8 +1,10 @@
 """Accuracy of precomputed-propagation models (SGC, SIGN) and GNNAutoScale against full-batch training.
 
 One JSON line per run (bench "precomputed-accuracy", impl "graphscale", status, dataset, model, mode,
-seed, test_acc, val_acc, times) appended to ``--output``, so an interrupted sweep keeps what it measured;
-a final line per (dataset, model, mode) gives the mean and std over the seeds.
+seed, test_acc, val_acc, times) appended to the committed record
+``benchmarks/records/precomputed_accuracy/<dataset>.jsonl`` (with cores, load and commit; ``--output FILE``: to FILE
+too), so an interrupted sweep keeps what it measured; a final line per (dataset, model, mode) gives the mean and
+std over the seeds (``seed`` "mean"). ``python benchmarks/report.py`` tables the final lines into RESULTS.md.
 
 Examples:
     python benchmarks/precomputed_accuracy.py --dataset cora --model sgc --mode precomputed --seeds 10 \\
@@ -30,6 +32,10 @@ from graphscale.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from graphscale.scale.gas import train_gas
 from graphscale.scale.precompute import train_precomputed
 from graphscale.train.node import train_node
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (stdlib only)
+from record_fields import repo_relative  # noqa: E402
 
 
 def load_config(path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -72,7 +78,9 @@ def main() -> None:
                         help="replace x by its top-k singular directions (data.feature_svd of the accuracy study)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--tag", default="", help="free label copied into every line")
-    parser.add_argument("--output", default="benchmarks/out/precomputed_accuracy.jsonl")
+    parser.add_argument("--output", default=None, help="also append the JSON lines to this file")
+    parser.add_argument("--no-records", action="store_true",
+                        help="smoke runs: do not append to benchmarks/records/precomputed_accuracy/")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model_hparams, train = load_config(args.config)
@@ -83,10 +91,21 @@ def main() -> None:
         from graphscale.train.run import reduce_features
 
         dataset = reduce_features(dataset, args.feature_svd)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(line: dict[str, Any]) -> None:
+        if not args.no_records:
+            common.append_record("precomputed_accuracy", args.dataset, repo_relative(line))
+        if output is not None:
+            with output.open("a") as handle:
+                handle.write(json.dumps(line) + "\n")
+        print(json.dumps(line), flush=True)
+
     base = {"bench": "precomputed-accuracy", "impl": "graphscale", "dataset": args.dataset, "model": args.model,
-            "mode": args.mode, "hparams": hparams, "train": train, "feature_svd": args.feature_svd, "tag": args.tag}
+            "mode": args.mode, "hparams": hparams, "train": train, "feature_svd": args.feature_svd, "tag": args.tag,
+            "run": time.strftime("%Y-%m-%dT%H:%M:%S")}
     accuracies, vals = [], []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         began = time.perf_counter()
@@ -99,16 +118,12 @@ def main() -> None:
             vals.append(result["val_acc"])
         except Exception as err:  # noqa: BLE001 - reported, never fatal to the sweep
             line = {**base, "status": f"error: {type(err).__name__}: {err}", "seed": seed}
-        with output.open("a") as handle:
-            handle.write(json.dumps(line) + "\n")
-        print(json.dumps(line), flush=True)
+        write(line)
     summary = {**base, "status": "ok" if accuracies else "error", "seed": "mean", "seeds": len(accuracies),
                "test_acc": statistics.mean(accuracies) if accuracies else None,
                "test_acc_std": statistics.pstdev(accuracies) if accuracies else None,
                "val_acc": statistics.mean(vals) if vals else None}
-    with output.open("a") as handle:
-        handle.write(json.dumps(summary) + "\n")
-    print(json.dumps(summary), flush=True)
+    write(summary)
     sys.exit(0 if accuracies else 1)
 
 
