@@ -1,4 +1,4 @@
-"""Full-batch node-classification training: graphscale vs PyTorch Geometric, time per epoch and peak RSS.
+"""Full-batch node-classification training: graphscale vs PyTorch Geometric and DGL, epoch time and peak RSS.
 
 Models (2 layers each, dropout 0.5 between them, Adam lr 0.01, cross-entropy on the train nodes):
 GCN (hidden 256, ReLU), GraphSAGE (mean aggregation, hidden 256, ReLU), GAT (4 heads x 64 concatenated,
@@ -12,16 +12,26 @@ run by ``graphscale.scale.stream.streamed_model`` with an in-memory plan, ``STRE
 chunks, the hidden layer recomputed in backward, logits for the training rows only, and for GCN ``A_0`` of
 the raw features recomputed per chunk instead of stored; GCN and SAGE, attention layers do not stream), "pyg" (GCNConv/SAGEConv/GATConv on
 an int64 ``edge_index``), "pyg-csr" (the same layers on the adjacency as a ``torch.sparse_csr_tensor``,
-rows = destinations: PyG's fused sparse path without torch-sparse). GCNConv runs with ``cached=True`` in
-both PyG modes, as graphscale caches its normalisation on the graph.
+rows = destinations: PyG's fused sparse path without torch-sparse), "dgl" (dgl.nn GraphConv (norm "both") /
+SAGEConv ("mean") / GATConv on a ``dgl.graph`` of the same edges, with a self-loop on every node for GCN and
+GAT as PyG and graphscale add them; DGL 2.1.0 on torch 2.2.1 in its own virtualenv, ``setup_peers.sh dgl``).
+GCNConv runs with ``cached=True`` in both PyG modes, as graphscale caches its normalisation on the graph;
+DGL's GraphConv has no cache and recomputes its degree norms each forward, as DGL always does.
+
+Memory (``rss_window.py``): ``peak_rss_mb`` (the worker's whole peak), ``train_rss_mb`` (peak minus the RSS
+once data and model are loaded) and ``rss_growth_mb``, how far the resident set grew during the timed epochs
+(their peak minus the RSS after warm-up): it leaves out library pages, which differ between a CPU build of
+torch and the CUDA build the DGL peer runs on CPU.
 
 Usage:
     python benchmarks/full_batch.py                                  # everything, full size
-    python benchmarks/full_batch.py --scale 0.01 --epochs 1          # smoke run, seconds
+    python benchmarks/full_batch.py --scale 0.01 --epochs 1 --no-records   # smoke run, seconds
     python benchmarks/full_batch.py --models gcn --impls graphscale --profile
 
 Output: one JSON line per measurement (bench, impl, model, status, epoch_time_s, peak_rss_mb, ...), then
-one "ratio" line per model and graphscale mode against the fastest PyG mode; a markdown table on stderr.
+one "ratio" line per model and graphscale mode against the fastest peer mode (PyG or DGL); a markdown table on
+stderr. Every JSON line is also appended to the committed ``benchmarks/records/full_batch/<graph>.jsonl``
+(``common.append_record``; ``--no-records`` for smoke runs).
 """
 
 from __future__ import annotations
@@ -39,9 +49,10 @@ from typing import Any, Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (stdlib only: safe in the peer interpreters)
+import rss_window  # noqa: E402  (stdlib only)
 
 MODELS = ("gcn", "sage", "gat")
-IMPLS = ("graphscale", "graphscale-stream", "pyg", "pyg-csr")
+IMPLS = ("graphscale", "graphscale-stream", "pyg", "pyg-csr", "dgl")
 OURS = ("graphscale", "graphscale-stream")
 # graphscale-stream: the same model run by graphscale.scale.stream (NGra-style row chunks, recomputation in
 # backward, logits of the training rows only), everything in memory, nothing spilled to disk. GCN recomputes
@@ -49,7 +60,7 @@ OURS = ("graphscale", "graphscale-stream")
 # resident for ~0.1 s more per epoch (measured: ~800 MB -> ~720 MB peak); SAGE keeps A_0 (it already fits).
 STREAM_PLANS = {model: {"rows_per_chunk": 4096, "edges_per_block": 1 << 20, "cache_constant": model != "gcn"}
                 for model in ("gcn", "sage")}
-PEER_VENV = {"pyg": "pyg", "pyg-csr": "pyg"}
+PEER_VENV = {"pyg": "pyg", "pyg-csr": "pyg", "dgl": "dgl"}
 HIDDEN_DIM, HEADS, DROPOUT, LEARNING_RATE = 256, 4, 0.5, 0.01
 TARGET_SPEEDUP, TARGET_RSS_RATIO = 2.0, 0.5
 
@@ -72,6 +83,12 @@ def arxiv_dataset(scale: float, seed: int) -> tuple[Any, str]:
             f"graphscale.datasets.synthetic.load_planted(ARXIV scaled by {scale}, seed={seed})")
 
 
+def graph_name(dataset: Any, seed: int) -> str:
+    """Records file name: the dataset's name and generator version (``synthetic-arxiv-v3``), seed if not 0."""
+    version = dataset.meta.get("generator_version")
+    return f"{dataset.name}{f'-v{version}' if version else ''}{f'-seed{seed}' if seed else ''}"
+
+
 def write_dataset(out_dir: Path, scale: float, seed: int) -> dict[str, Any]:
     """Build the synthetic arxiv-like dataset with graphscale and save it as .npy files in ``out_dir``."""
     import numpy as np
@@ -87,7 +104,7 @@ def write_dataset(out_dir: Path, scale: float, seed: int) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, array in arrays.items():
         np.save(out_dir / f"{name}.npy", np.ascontiguousarray(array))
-    meta = {"source": source,
+    meta = {"source": source, "graph": graph_name(dataset, seed),
             "num_nodes": graph.num_nodes, "num_edges": graph.num_edges, "num_features": dataset.num_features,
             "num_classes": dataset.num_classes, "num_train": int(arrays["train_idx"].size)}
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -170,6 +187,42 @@ def setup_pyg(model_name: str, data: dict[str, Any], mode: str) -> tuple[Any, Ca
     return model, lambda: model(x, adjacency), {"torch_geometric": torch_geometric.__version__}
 
 
+def setup_dgl(model_name: str, data: dict[str, Any]) -> tuple[Any, Callable[[], Any], dict[str, Any]]:
+    """dgl.nn's GraphConv / SAGEConv / GATConv stacks of the same shapes as the PyG and graphscale models."""
+    os.environ.setdefault("DGLBACKEND", "pytorch")  # else DGL writes its choice to ~/.dgl/config.json
+    import dgl
+    import torch
+    import torch.nn.functional as F
+    from dgl.nn import GATConv, GraphConv, SAGEConv
+
+    num_nodes, in_dim, out_dim = data["num_nodes"], data["num_features"], data["num_classes"]
+    graph = dgl.graph((data.pop("src"), data.pop("dst")), num_nodes=num_nodes)
+    if model_name in ("gcn", "gat"):  # PyG's GCNConv / GATConv and graphscale's add a self-loop on every node
+        graph = dgl.add_self_loop(dgl.remove_self_loop(graph))
+    graph.create_formats_()  # DGL's CSR/CSC built once here, not in the first epoch
+    if model_name == "gcn":
+        convs = [GraphConv(in_dim, HIDDEN_DIM, norm="both"), GraphConv(HIDDEN_DIM, out_dim, norm="both")]
+    elif model_name == "sage":
+        convs = [SAGEConv(in_dim, HIDDEN_DIM, "mean"), SAGEConv(HIDDEN_DIM, out_dim, "mean")]
+    else:
+        convs = [GATConv(in_dim, HIDDEN_DIM // HEADS, num_heads=HEADS), GATConv(HIDDEN_DIM, out_dim, num_heads=1)]
+    activation = F.elu if model_name == "gat" else F.relu
+
+    class TwoLayer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.convs = torch.nn.ModuleList(convs)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.convs[0](graph, x).flatten(1)  # GAT: [N, heads, 64] -> [N, 256] (concatenated heads)
+            h = F.dropout(activation(h), p=DROPOUT, training=self.training)
+            out = self.convs[1](graph, h)
+            return out.squeeze(1) if out.dim() == 3 else out  # GAT: [N, 1, C] -> [N, C]
+
+    model, x = TwoLayer(), data["x"]
+    return model, lambda: model(x), {"dgl": dgl.__version__}
+
+
 # -- worker: one (impl, model) measurement in this process ----------------------------------------------
 @contextmanager
 def numba_compile_timer() -> Iterator[list[float]]:
@@ -222,6 +275,8 @@ def build_step(args: argparse.Namespace, record: dict[str, Any]) -> tuple[Callab
         numba.set_num_threads(args.threads)
         record["numba"] = numba.__version__
         model, forward, versions = setup_graphscale(args.model, data, stream=args.impl == "graphscale-stream")
+    elif args.impl == "dgl":
+        model, forward, versions = setup_dgl(args.model, data)
     else:
         model, forward, versions = setup_pyg(args.model, data, args.impl)
     record.update(versions)
@@ -255,22 +310,25 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             step, losses = build_step(args, record)
             record["rss_before_train_mb"] = round(common.current_rss_mb(), 1)
             warmup_times, _ = common.time_epochs(step, args.warmup)
+        window = rss_window.MeasuredWindow()  # the timed epochs' own peak and growth (library pages excluded)
+        window.open()
         epoch_times, epoch_cpu = common.time_epochs(step, args.epochs)
-        peak = common.peak_rss_mb()
-        record.update(status="ok", **common.summarize_times(epoch_times, epoch_cpu), peak_rss_mb=round(peak, 1),
-                      train_rss_mb=round(peak - record["rss_before_train_mb"], 1), warmup_s=round(sum(warmup_times), 3), compile_s=round(sum(compile_times), 3),
+        memory = window.close()
+        record.update(status="ok", **common.summarize_times(epoch_times, epoch_cpu), **memory,
+                      train_rss_mb=round(memory["peak_rss_mb"] - record["rss_before_train_mb"], 1),
+                      warmup_s=round(sum(warmup_times), 3), compile_s=round(sum(compile_times), 3),
                       epochs=args.epochs, loss_first=round(losses[0], 4), loss_last=round(losses[-1], 4))
         if args.profile:
             record["profile"] = profile_epoch(step, Path(args.profile_dir), f"{args.impl}-{args.model}")
     except Exception as err:  # noqa: BLE001  (a failed measurement is a result, not a crash)
-        record.update(status=common.failure_status(err), peak_rss_mb=round(common.peak_rss_mb(), 1),
+        record.update(status=common.failure_status(err), peak_rss_mb=round(rss_window.peak_mb(), 1),
                       detail=(str(err).strip().splitlines() or [""])[0][:300])
     return record
 
 
 # -- orchestrator ---------------------------------------------------------------------------------------
 def ratio_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each graphscale mode vs the fastest PyG mode that finished, per model."""
+    """Each graphscale mode vs the fastest peer mode (pyg, pyg-csr or dgl) that finished, per model."""
     out = []
     for model, impl in ((m, i) for m in dict.fromkeys(r["model"] for r in records) for i in OURS):
         ours = next((r for r in records if r["model"] == model and r["impl"] == impl
@@ -282,23 +340,26 @@ def ratio_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         speedup = best["epoch_time_s"] / ours["epoch_time_s"]
         rss_ratio = ours["peak_rss_mb"] / best["peak_rss_mb"]
         train_rss_ratio = ours["train_rss_mb"] / max(best["train_rss_mb"], 1.0)
+        growth_ratio = ours["total_rss_growth_mb"] / max(best["total_rss_growth_mb"], 1.0)
         out.append({"bench": "full_batch", "record": "ratio", "model": model, "impl": impl,
                     "baseline": best["impl"], "speedup": round(speedup, 3), "rss_ratio": round(rss_ratio, 3),
-                    "train_rss_ratio": round(train_rss_ratio, 3),
+                    "train_rss_ratio": round(train_rss_ratio, 3), "rss_growth_ratio": round(growth_ratio, 3),
                     "meets_target": speedup >= TARGET_SPEEDUP and rss_ratio <= TARGET_RSS_RATIO})
     return out
 
 
 def markdown_table(records: list[dict[str, Any]], ratios: list[dict[str, Any]]) -> str:
     by_model = {(r["model"], r["impl"]): r for r in ratios}
-    lines = ["| impl | model | epoch_time_s | peak_rss_mb | train_rss_mb | status | speedup vs fastest PyG "
-             "| rss ratio | train rss ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| impl | model | epoch_time_s | peak_rss_mb | train_rss_mb | rss_growth_mb | status "
+             "| speedup vs fastest peer | rss ratio | train rss ratio | rss growth ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         ratio = by_model.get((r["model"], r["impl"]))
         cells = [r["impl"], r["model"], r.get("epoch_time_s", "-"), r.get("peak_rss_mb", "-"),
-                 r.get("train_rss_mb", "-"), r["status"],
+                 r.get("train_rss_mb", "-"), r.get("rss_growth_mb", "-"), r["status"],
                  f"{ratio['speedup']}x vs {ratio['baseline']}" if ratio else "-",
-                 ratio["rss_ratio"] if ratio else "-", ratio["train_rss_ratio"] if ratio else "-"]
+                 ratio["rss_ratio"] if ratio else "-", ratio["train_rss_ratio"] if ratio else "-",
+                 ratio["rss_growth_ratio"] if ratio else "-"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -313,6 +374,13 @@ def orchestrate(args: argparse.Namespace) -> int:
     temp_dir = None if args.data_dir else Path(tempfile.mkdtemp(prefix="graphscale-full-batch-"))
     data_dir = Path(args.data_dir) if args.data_dir else temp_dir / "data"
     output = open(args.output, "a") if args.output else None
+    graph = "synthetic-arxiv" if args.scale >= 1.0 else f"synthetic-arxiv-x{args.scale}"  # until meta names it
+
+    def emit(record: dict[str, Any]) -> None:  # print, and append to benchmarks/records/full_batch/<graph>.jsonl
+        common.emit(record)
+        if not args.no_records:
+            common.append_record("full_batch", graph, record)
+
     try:
         start = time.perf_counter()
         try:
@@ -321,14 +389,15 @@ def orchestrate(args: argparse.Namespace) -> int:
             else:
                 meta = write_dataset(data_dir, args.scale, args.seed)
         except Exception as err:  # noqa: BLE001  (no data, no benchmark: say why in the same format)
-            common.emit({"bench": "full_batch", "record": "setup", "status": common.failure_status(err)})
+            emit({"bench": "full_batch", "record": "setup", "status": common.failure_status(err)})
             return 1
         info = {"bench": "full_batch", "record": "setup", "status": "ok", **meta, "scale": args.scale,
                 "seed": args.seed, "omp_wait_policy": args.omp_wait_policy, "threads": args.threads,
                 "data_s": round(time.perf_counter() - start, 2), **common.machine_info(),
                 **common.git_state()}
+        graph = meta.get("graph", graph)
         records = [info]
-        common.emit(info)
+        emit(info)
         for model in models:
             for impl in impls:
                 if impl == "graphscale-stream" and model == "gat":
@@ -344,11 +413,11 @@ def orchestrate(args: argparse.Namespace) -> int:
                 record = common.run_worker(python, worker_args, base=base, num_threads=args.threads,
                                            timeout_s=args.timeout, omp_wait_policy=args.omp_wait_policy)
                 records.append(record)
-                common.emit(record)
+                emit(record)
         results = [r for r in records if "record" not in r]
         ratios = ratio_records(results)
         for ratio in ratios:
-            common.emit(ratio)
+            emit(ratio)
         if output is not None:
             for record in records + ratios:
                 common.emit(record, output)
@@ -377,6 +446,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="OMP_WAIT_POLICY for every worker alike (graphscale's own default is PASSIVE)")
     parser.add_argument("--data-dir", help="keep/reuse the .npy dataset here instead of a temp dir")
     parser.add_argument("--output", help="also append the JSON lines to this file")
+    parser.add_argument("--no-records", action="store_true",
+                        help="do not append the lines to benchmarks/records/full_batch/ (smoke runs)")
     parser.add_argument("--profile", action="store_true",
                         help="after timing, profile one epoch per run (cProfile + torch.profiler)")
     parser.add_argument("--profile-dir", default=str(common.OUT_DIR / "profile"), help="where profile tables go")

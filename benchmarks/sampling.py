@@ -11,19 +11,25 @@ sampling is timed (no feature gathering, no model). Implementations:
   numba thread each (parallel over batches, what a training loop gets);
 * ``pyg``: ``torch_geometric.loader.NeighborLoader`` in the peer virtualenv (``setup_peers.sh``). It needs
   pyg-lib or torch-sparse; where neither has a wheel its failure is reported as ``"error: ..."``;
-* ``dgl``: ``dgl.dataloading.NeighborSampler`` through ``dgl.dataloading.DataLoader`` in its own virtualenv
-  (``setup_peers.sh dgl``; fanouts given input layer first, so the seeds get 15 as for the others). A DGL
-  wheel is built for one torch version; where it does not import, that error is its status.
+* ``dgl``: ``dgl.dataloading.NeighborSampler`` through ``dgl.dataloading.DataLoader`` with ``--threads``
+  (persistent) worker processes, as many as graphscale-loader's workers, in its own virtualenv
+  (``setup_peers.sh dgl``: DGL 2.1.0 on torch 2.2.1, the newest torch it was built for; fanouts given input
+  layer first, so the seeds get 15 as for the others).
 
 Every measurement runs in a fresh subprocess (peer under an address-space limit) with
 ``OMP_WAIT_POLICY=PASSIVE`` for all. The first ``--warmup`` batches (numba compile or cache load) are not
 timed; their time is reported as ``warmup_s``. Output: one JSON line per measurement (bench, impl, status,
 seeds_per_s (wall clock, the reported figure), seeds_per_cpu_s (per CPU-second of the process: reads the noise
 of a shared machine), batches_per_s, mean_sampled_nodes, mean_sampled_edges, ...), then a ``ratio`` line.
+Memory (``rss_window.py``): ``peak_rss_mb`` of the whole worker, and ``rss_growth_mb``, how far its resident
+set grew during the timed epochs (peak after warm-up minus RSS after warm-up), which leaves out library pages
+(DGL's torch is a CUDA build used on CPU); loader worker processes are reported apart (``worker_peak_rss_mb``,
+``workers_rss_growth_mb``). Every line printed is also appended to the committed
+``benchmarks/records/sampling/<graph>.jsonl`` (``common.append_record``; ``--no-records`` for smoke runs).
 
 Usage:
     python benchmarks/sampling.py                       # everything, full size (about a minute per impl)
-    python benchmarks/sampling.py --scale 0.05 --epochs 1 --impls graphscale   # smoke run
+    python benchmarks/sampling.py --scale 0.05 --epochs 1 --impls graphscale --no-records   # smoke run
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # stdlib only: safe in the peer interpreters
+import rss_window  # stdlib only
 
 IMPLS = ("graphscale", "graphscale-loader", "pyg", "dgl")
 PEER_VENV = {"pyg": "pyg", "dgl": "dgl"}
@@ -51,7 +58,7 @@ TARGET_SPEEDUP = 3.0
 def write_dataset(out_dir: Path, scale: float, seed: int) -> dict[str, Any]:
     """The synthetic arxiv graph's edges and training nodes as .npy files (+ meta.json) in ``out_dir``."""
     import numpy as np
-    from full_batch import arxiv_dataset  # same generator (and scaling) as the full-batch benchmark
+    from full_batch import arxiv_dataset, graph_name  # same generator (and scaling) as the full-batch benchmark
 
     dataset, source = arxiv_dataset(scale, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -59,8 +66,8 @@ def write_dataset(out_dir: Path, scale: float, seed: int) -> dict[str, Any]:
               "train_idx": dataset.train_mask.nonzero().view(-1).numpy()}
     for name, array in arrays.items():
         np.save(out_dir / f"{name}.npy", np.ascontiguousarray(array))
-    meta = {"source": source, "num_nodes": dataset.num_nodes, "num_edges": dataset.graph.num_edges,
-            "num_train": int(arrays["train_idx"].size)}
+    meta = {"source": source, "graph": graph_name(dataset, seed), "num_nodes": dataset.num_nodes,
+            "num_edges": dataset.graph.num_edges, "num_train": int(arrays["train_idx"].size)}
     (out_dir / "sampling_meta.json").write_text(json.dumps(meta, indent=1))
     return meta
 
@@ -124,15 +131,22 @@ def pyg_batches(args: argparse.Namespace, data: dict[str, Any], record: dict[str
 
 
 def dgl_batches(args: argparse.Namespace, data: dict[str, Any], record: dict[str, Any]):
+    import os
+
+    os.environ.setdefault("DGLBACKEND", "pytorch")  # else DGL writes its choice to ~/.dgl/config.json
     import dgl  # torch's thread count is set by worker()
 
     record["dgl"] = dgl.__version__
     start = time.perf_counter()
     graph = dgl.graph((data["src"], data["dst"]), num_nodes=data["num_nodes"])
+    graph.create_formats_()  # DGL's own CSC/CSR, built once here as graphscale builds its CSC in setup
     sampler = dgl.dataloading.NeighborSampler(list(reversed(FANOUTS)))  # DGL: fanouts[0] is the input layer
+    # as many loader worker processes as graphscale-loader has worker threads; persistent, so the timed
+    # epochs reuse the processes the warm-up started (torch gives each worker one intra-op thread)
     loader = dgl.dataloading.DataLoader(graph, data["train_idx"], sampler, batch_size=BATCH_SIZE, shuffle=True,
-                                        drop_last=False, num_workers=0)
-    record["setup_s"] = round(time.perf_counter() - start, 3)
+                                        drop_last=False, num_workers=args.threads,
+                                        persistent_workers=args.threads > 0)
+    record.update(setup_s=round(time.perf_counter() - start, 3), loader_workers=args.threads)
     return lambda: ((len(seeds), len(inputs), sum(block.num_edges() for block in blocks))
                     for inputs, seeds, blocks in loader)
 
@@ -162,6 +176,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             import numba
 
             record["threading_layer"] = numba.threading_layer()
+        window = rss_window.MeasuredWindow()
+        window.open()
         seeds = nodes = edges = batches = 0
         elapsed, cpu = [], []
         for _ in range(args.epochs):
@@ -171,14 +187,15 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             elapsed.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
         total = sum(elapsed)
+        memory = window.close()
         # CPU seconds of all this process's threads: less sensitive to other load than wall time (README)
         record.update(status="ok", seeds_per_s=round(seeds / total, 1), batches_per_s=round(batches / total, 2),
                       seeds_per_cpu_s=round(seeds / max(sum(cpu), 1e-9), 1),
                       epoch_time_s=round(total / len(elapsed), 3), epochs=args.epochs, batches=batches,
                       mean_sampled_nodes=round(nodes / batches, 1), mean_sampled_edges=round(edges / batches, 1),
-                      peak_rss_mb=round(common.peak_rss_mb(), 1))
+                      **memory)
     except Exception as err:  # noqa: BLE001  (a failed measurement is a result, not a crash)
-        record.update(status=common.failure_status(err), peak_rss_mb=round(common.peak_rss_mb(), 1))
+        record.update(status=common.failure_status(err), peak_rss_mb=round(rss_window.peak_mb(), 1))
     return record
 
 
@@ -197,6 +214,9 @@ def ratio_record(records: list[dict[str, Any]]) -> dict[str, Any]:
     best_peer = max(peers, key=lambda r: r["seeds_per_s"])
     speedup = best_ours["seeds_per_s"] / best_peer["seeds_per_s"]
     return {**record, "status": "ok", "baseline": best_peer["impl"], "speedup": round(speedup, 3),
+            "rss_ratio": round(best_ours["peak_rss_mb"] / best_peer["peak_rss_mb"], 3),
+            "rss_growth_ratio": round(best_ours["total_rss_growth_mb"] / max(best_peer["total_rss_growth_mb"], 1.0),
+                                      3),
             "meets_target": speedup >= TARGET_SPEEDUP}
 
 
@@ -210,6 +230,13 @@ def orchestrate(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # inherited by every worker (graphscale and peer)
     temp_dir = None if args.data_dir else Path(tempfile.mkdtemp(prefix="graphscale-sampling-"))
     data_dir = Path(args.data_dir) if args.data_dir else temp_dir / "data"
+    graph = "synthetic-arxiv" if args.scale >= 1.0 else f"synthetic-arxiv-x{args.scale}"  # until meta names it
+
+    def emit(record: dict[str, Any]) -> None:  # print, and append to benchmarks/records/sampling/<graph>.jsonl
+        common.emit(record)
+        if not args.no_records:
+            common.append_record("sampling", graph, record)
+
     try:
         start = time.perf_counter()
         try:
@@ -218,11 +245,12 @@ def orchestrate(args: argparse.Namespace) -> int:
             else:
                 meta = write_dataset(data_dir, args.scale, args.seed)
         except Exception as err:  # noqa: BLE001
-            common.emit({"bench": "sampling", "record": "setup", "status": common.failure_status(err)})
+            emit({"bench": "sampling", "record": "setup", "status": common.failure_status(err)})
             return 1
-        common.emit({"bench": "sampling", "record": "setup", "status": "ok", **meta, "scale": args.scale,
-                     "seed": args.seed, "data_s": round(time.perf_counter() - start, 2), **common.machine_info(),
-                     **common.git_state()})
+        graph = meta.get("graph", graph)
+        emit({"bench": "sampling", "record": "setup", "status": "ok", **meta, "scale": args.scale,
+              "seed": args.seed, "data_s": round(time.perf_counter() - start, 2), **common.machine_info(),
+              **common.git_state()})
         records = []
         for impl in impls:
             python = sys.executable if impl.startswith("graphscale") else common.peer_python(PEER_VENV[impl])
@@ -233,8 +261,8 @@ def orchestrate(args: argparse.Namespace) -> int:
             record = common.run_worker(python, worker_args, base=base, num_threads=args.threads,
                                        timeout_s=args.timeout)
             records.append(record)
-            common.emit(record)
-        common.emit(ratio_record(records))
+            emit(record)
+        emit(ratio_record(records))
     finally:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -252,6 +280,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory-limit-gb", type=float, default=18.0, help="address-space limit per worker")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per measurement")
     parser.add_argument("--data-dir", help="keep/reuse the .npy graph here instead of a temp dir")
+    parser.add_argument("--no-records", action="store_true",
+                        help="do not append the lines to benchmarks/records/sampling/ (smoke runs)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
