@@ -17,8 +17,8 @@
   (61,859,140 pairs), 100 features, 47 classes, power-law degrees, split sizes 196,615 / 39,323 /
   2,213,091. Planted communities with 90% of edges inside; 20% of the labels are redrawn inside their group
   of 4 related classes (annotation noise), so labels agree along ~66% of the edges and no model can exceed
-  ~85% (SGC reaches 85%, logistic regression on x 32%). Generated with int32 arrays in ~35 s (2 cores, peak
-  RSS ~3 GB) and cached as ``.npy`` files under the data root (second load: a few seconds).
+  ~85%. Generated with int32 arrays and cached as ``.npy`` files under the data root (a second load only reads
+  them).
 
 Features are ``x = centroid[y] + N(0, 1)`` with small centroids: each node's features carry little signal,
 neighbourhood averaging (the graph) makes most classes separable, related classes stay confusable.

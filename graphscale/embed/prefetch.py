@@ -1,7 +1,8 @@
 """``prefetch(table, row, col)``: a software prefetch of ``table[row, col]``'s cache line, callable from numba.
 
 The SGD kernels are bound by memory latency (every sample reads rows of the vertex and context tables at
-random); prefetching the rows of a sample a few samples ahead hides most of it (about 1.8x on BlogCatalog).
+random); prefetching the rows of a sample a few samples ahead hides most of it (training speed against the
+peers: ``benchmarks/RESULTS.md``).
 Lowered to LLVM's ``llvm.prefetch`` (read, high locality, data cache); a no-op where the target lacks it.
 """
 

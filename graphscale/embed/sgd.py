@@ -61,7 +61,7 @@ def _softplus(x):
 @numba.njit(cache=True, nogil=True, inline="always", fastmath=True)
 def _update_one_negative(vertex, context, u, t, n, step, negative_weight):
     """The update of one sample with one negative in two passes over the rows (both dots, then all three
-    rows), about 1.5x faster than the general loop. Returns the two logits (positive, negative)."""
+    rows), faster than the general loop. Returns the two logits (positive, negative)."""
     dim = vertex.shape[1]
     dot_pos = np.float32(0.0)
     dot_neg = np.float32(0.0)

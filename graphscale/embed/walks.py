@@ -16,9 +16,9 @@ otherwise (Grover & Leskovec, KDD 2016, eq. 2). Two exact samplers:
   directly (KnightKing's outlier folding), so low ``p`` does not lower the acceptance rate. Memory O(E).
 
 ``"auto"`` takes the alias tables when they fit in ``alias_budget_mb`` (default 8 MB) and rejection sampling
-otherwise: once the tables fall out of the CPU caches every alias step is a cache miss, and rejection is faster
-(measured on PPI, 47 MB of tables: rejection 2-4x faster for p, q in {0.25, 1, 4}; on karate, in cache,
-the tables are 2-3x faster).
+otherwise: once the tables fall out of the CPU caches every alias step is a cache miss, and rejection is faster;
+while they stay in cache the tables are faster (both modes are timed by the node2vec bench of
+``benchmarks/embedding.py``: ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations

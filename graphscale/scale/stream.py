@@ -59,10 +59,8 @@ kept at the output rows, so the hidden rows are recomputed only in the parameter
 ``cache_constant=False`` stores no ``A_0`` at all and aggregates the rows each chunk needs from ``x``.
 Between phases the freed heap is handed back to the OS (``malloc_trim``).
 
-Measured (``benchmarks/RESULTS.md``): on the ogbn-arxiv-shaped graph, in memory, a GCN epoch peaks at 0.47x
-and a SAGE epoch at 0.45x the RSS of PyG's fastest mode while running 2.7x / 2.2x faster. A 2-layer GCN (hidden 256) epoch on the ogbn-products-shaped
-``synthetic-products`` graph peaks at 5.7 GB RSS under a 6 GB budget and 3.3 GB under 4 GB, vs 15.0 GB
-unchunked, with the same losses and the same CPU time per epoch at 6 GB.
+Epoch time and peak RSS against PyG and against the unchunked model (``graphscale-stream`` in
+``benchmarks/full_batch.py``, the budgeted runs of ``benchmarks/products_full_batch.py``): ``benchmarks/RESULTS.md``.
 
 Limits: CPU tensors in float32; max/min aggregations (GraphSAGE pool) and attention layers are not
 streamed (a ConfigError says so); the input ``x`` gets no gradient.
