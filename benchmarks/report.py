@@ -1,0 +1,690 @@
+"""Regenerate benchmarks/RESULTS.md from the committed records under ``benchmarks/records/<benchmark>/``.
+
+    python benchmarks/report.py              # rewrite benchmarks/RESULTS.md
+    python benchmarks/report.py --check      # exit 1 when RESULTS.md is not what the records give
+    python benchmarks/report.py --records DIR --out FILE
+
+One section per benchmark: the command that produces its records, the machine the records name (cores, load,
+commit), tables built from the record lines, the ratio lines the script printed, and a line on what limits
+graphscale there (prose kept in ``SECTIONS`` below, without figures). A table row is the latest line of one
+(implementation, setting): the last one in file order, files read by name. Every figure is a field of a record
+line, or a ratio or mean of such fields computed here, and its row (or its table) names the commit and the load.
+A benchmark without records says so and gives the command that makes them; a missing folder or file is no error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+RECORDS_DIR = BENCH_DIR / "records"
+RESULTS = BENCH_DIR / "RESULTS.md"
+# library versions shown per row: the peer's own package first, then the torch it ran on
+VERSION_KEYS = ("torch_geometric", "dgl", "pykeen", "gensim", "pecanpy", "sklearn", "torch")
+# fields that say where and on what a line was measured, not what was measured
+PROVENANCE_KEYS = {"cpus", "load_1m", "git_commit", "git_dirty", "run", "time", "bench", "record"}
+
+Line = dict[str, Any]
+
+
+# -- reading records --------------------------------------------------------------------------------------------
+def is_setup(line: Line) -> bool:
+    return line.get("record") == "setup" or line.get("bench") == "setup"
+
+
+def is_ratio(line: Line) -> bool:
+    return (line.get("record") == "ratio" or str(line.get("bench", "")).endswith("-ratio")
+            or line.get("impl") == "ratio")
+
+
+@dataclass
+class Records:
+    """The record lines of one benchmark folder, each annotated with ``_file``, ``_line``, ``_run`` (the
+    invocation: its ``run`` field, else the file and the setup line it follows) and ``_setup`` (that line)."""
+
+    bench: str
+    lines: list[Line] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    unreadable: int = 0
+
+
+def parse_lines(text: str) -> tuple[list[Line], int]:
+    """JSON objects of a JSON-lines text (or of one JSON document), and how many lines were not objects."""
+    stripped = text.strip()
+    if stripped.startswith("{") and "\n{" not in stripped:  # one object, possibly pretty-printed
+        try:
+            value = json.loads(stripped)
+            return ([value], 0) if isinstance(value, dict) else ([], 1)
+        except json.JSONDecodeError:
+            pass
+    lines, bad = [], 0
+    for text_line in stripped.splitlines():
+        if not text_line.strip():
+            continue
+        try:
+            value = json.loads(text_line)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(value, dict):
+            lines.append(value)
+        else:
+            bad += 1
+    return lines, bad
+
+
+def load(records: Path, bench: str, suffixes: tuple[str, ...] = (".jsonl",)) -> Records:
+    """Every record line under ``records/bench`` (progress files left out); none when the folder is missing."""
+    out = Records(bench)
+    folder = records / bench
+    paths = sorted(p for p in folder.iterdir() if p.name.endswith(suffixes)
+                   and not p.name.endswith(".progress.jsonl")) if folder.is_dir() else []
+    for path in paths:
+        try:
+            lines, bad = parse_lines(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        out.unreadable += bad
+        out.files.append(path.name)
+        setup: Line = {}
+        setups = 0
+        for number, line in enumerate(lines, 1):
+            if is_setup(line):
+                setup, setups = line, setups + 1
+            line.update(_file=f"{bench}/{path.name}", _line=number, _setup=setup,
+                        _run=line.get("run") or f"{path.name}#{setups}")
+            out.lines.append(line)
+    return out
+
+
+def get(line: Line, key: str) -> Any:
+    """``line[key]``; ``setup.<key>`` reads the setup line of the line's run."""
+    if key.startswith("setup."):
+        return line.get("_setup", {}).get(key[6:])
+    return line.get(key)
+
+
+# -- formatting -------------------------------------------------------------------------------------------------
+def fmt(value: Any) -> str:
+    """A table cell: numbers to 4 significant digits (thousands with separators), text with ``|`` escaped."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10000 else str(value)
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "nan"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, (list, dict)):
+        value = json.dumps(value, separators=(", ", ": "))
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def commit_of(line: Line) -> str:
+    """The measured commit (from the line, else its setup line); ``+`` marks uncommitted graphscale changes."""
+    setup = line.get("_setup", {})
+    commit = line.get("git_commit") or setup.get("git_commit")
+    dirty = line.get("git_dirty") if "git_dirty" in line else setup.get("git_dirty")
+    return f"{commit}{'+' if dirty else ''}" if commit else "-"
+
+
+def cores_of(line: Line) -> Any:
+    setup = line.get("_setup", {})
+    return line.get("cpus") or setup.get("cpus") or (setup.get("machine") or {}).get("cpus")
+
+
+def load_of(line: Line) -> str:
+    """``load / cores``: the 1-minute load average when the line was written, and the machine's cores."""
+    load = line.get("load_1m", line.get("_setup", {}).get("load_1m"))
+    cores = cores_of(line)
+    if load is None and cores is None:
+        return "-"
+    return f"{fmt(load)} / {fmt(cores)}"
+
+
+def versions_of(line: Line) -> str:
+    return ", ".join(f"{key} {line[key]}" for key in VERSION_KEYS if line.get(key)) or "-"
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def machine_line(lines: list[Line]) -> str:
+    """Cores, memory and Python of the setup lines, the load range and the commits of ``lines``."""
+    if not lines:
+        return ""
+    if not any(cores_of(line) or line.get("load_1m") is not None or commit_of(line) != "-" for line in lines):
+        return ("**Machine**: not recorded in these lines (written before the records carried cores, load and "
+                "commit; `git log` of the record files dates them).")
+    setups = [line.get("_setup") or {} for line in lines]
+    machines = [s.get("machine") or s for s in setups]
+    cores = sorted({c for c in (cores_of(line) for line in lines) if c})
+    memory = sorted({m["mem_total_gb"] for m in machines if m.get("mem_total_gb")})
+    python = sorted({m["python"] for m in machines if m.get("python")})
+    loads = [line["load_1m"] for line in lines if isinstance(line.get("load_1m"), (int, float))]
+    commits = sorted({c for c in map(commit_of, lines) if c != "-"})
+    parts = []
+    if cores:
+        parts.append(f"{', '.join(map(str, cores))} cores")
+    if memory:
+        parts.append(f"{', '.join(map(fmt, memory))} GiB RAM")
+    if python:
+        parts.append(f"Python {', '.join(python)}")
+    parts.append(f"1-minute load when the lines were written {fmt(min(loads))}-{fmt(max(loads))}" if loads
+                 else "load not recorded")
+    parts.append(f"commits {', '.join(commits)}" if commits else "commit not recorded")
+    missing = sum(1 for line in lines if commit_of(line) == "-")
+    note = (f" ({missing} of these {len(lines)} lines predate records that carry commit and load: their history "
+            "is `git log` of the record files)") if missing else ""
+    return f"**Machine** (from the records): {'; '.join(parts)}.{note}"
+
+
+# -- generic tables ---------------------------------------------------------------------------------------------
+def graphscale_impl(impl: str) -> bool:
+    return str(impl).startswith("graphscale")
+
+
+@dataclass
+class Table:
+    """One markdown table of a benchmark's measurement lines.
+
+    ``setting``: fields that, with ``impl``, make one row (the latest line wins). ``columns``: (header, field)
+    shown after impl and status, dropped when no row has the field. ``speed``: (field, "lower" | "higher") for the
+    ratio against the best peer of the same run with the same ``compare_on`` fields; ``memory``: a field whose
+    ratio (ours / that peer's) is shown beside it.
+    """
+
+    title: str
+    select: Callable[[Line], bool]
+    setting: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+    speed: tuple[str, str] | None = None
+    memory: str | None = "peak_rss_mb"
+    compare_on: tuple[str, ...] = ()
+    ours: Callable[[str], bool] = graphscale_impl
+    note: str = ""
+
+    def rows(self, lines: list[Line]) -> list[Line]:
+        latest: dict[tuple, Line] = {}
+        for line in lines:
+            if self.select(line):
+                latest[(line.get("impl"), *(fmt(get(line, key)) for key in self.setting))] = line
+        return list(latest.values())
+
+    def ratio(self, row: Line, lines: list[Line]) -> tuple[str, str]:
+        """``(speed-up cell, memory-ratio cell)`` of ``row`` against the best peer of its run."""
+        if self.speed is None or not self.ours(row.get("impl", "")):
+            return "-", "-"
+        metric, better = self.speed
+        if row.get("status") != "ok" or not isinstance(row.get(metric), (int, float)) or not row[metric]:
+            return "-", "-"
+        peers = [line for line in lines if self.select(line) and line["_run"] == row["_run"]
+                 and not self.ours(line.get("impl", "")) and all(get(line, k) == get(row, k) for k in self.compare_on)]
+        done = [p for p in peers if p.get("status") == "ok" and isinstance(p.get(metric), (int, float)) and p[metric]]
+        if not done:
+            return ("no peer finished in this run" if peers else "no peer in this run"), "-"
+        pick = min if better == "lower" else max
+        best = pick(done, key=lambda p: p[metric])
+        value = best[metric] / row[metric] if better == "lower" else row[metric] / best[metric]
+        memory = "-"
+        if self.memory and isinstance(row.get(self.memory), (int, float)) and best.get(self.memory):
+            memory = f"{row[self.memory] / best[self.memory]:.2f}"
+        return f"{value:.2f}x vs {best.get('impl')}", memory
+
+    def render(self, lines: list[Line]) -> tuple[list[str], list[Line]]:
+        rows = self.rows(lines)
+        if not rows:
+            return [], []
+        columns = [(h, k) for h, k in self.columns if any(get(r, k) is not None for r in rows)]
+        header = ["impl", "status", *(h for h, _ in columns)]
+        if self.speed:
+            metric = self.speed[0]
+            header += [f"vs best peer ({metric}, same run)"]
+            if self.memory:
+                header += [f"{self.memory} / that peer's"]
+        header += ["versions", "commit", "load / cores"]
+        body = []
+        for row in rows:
+            cells = [fmt(row.get("impl")), fmt(row.get("status")), *(fmt(get(row, k)) for _, k in columns)]
+            if self.speed:
+                speed, memory = self.ratio(row, lines)
+                cells += [speed] + ([memory] if self.memory else [])
+            cells += [versions_of(row), commit_of(row), load_of(row)]
+            body.append(cells)
+        out = [f"**{self.title}**", ""]
+        if self.note:
+            out += [self.note, ""]
+        return out + markdown(header, body) + [""], rows
+
+
+def ratio_lines(lines: list[Line], runs: set[str]) -> list[str]:
+    """The ratio lines the scripts printed in ``runs``, field by field."""
+    out = []
+    for line in lines:
+        if is_ratio(line) and line["_run"] in runs:
+            fields = ", ".join(f"{k} {fmt(v)}" for k, v in line.items()
+                               if not k.startswith("_") and k not in PROVENANCE_KEYS)
+            out.append(f"* `{line['_file']}` line {line['_line']} (commit {commit_of(line)}, load / cores "
+                       f"{load_of(line)}): {fields}")
+    return ["Ratio lines as the script printed them:", "", *out, ""] if out else []
+
+
+def render_tables(records: Records, tables: list[Table]) -> tuple[list[str], list[Line]]:
+    out: list[str] = []
+    shown: list[Line] = []
+    for table in tables:
+        lines, rows = table.render(records.lines)
+        out += lines
+        shown += rows
+    out += ratio_lines(records.lines, {row["_run"] for row in shown})
+    return out, shown
+
+
+def measured(bench: str) -> Callable[[Line], bool]:
+    """Measurement lines of ``bench`` (not its setup, prepare or ratio lines)."""
+    return lambda line: line.get("bench") == bench and "record" not in line and not is_ratio(line)
+
+
+# -- custom sections --------------------------------------------------------------------------------------------
+def minibatch_tables(records: Records) -> tuple[list[str], list[Line]]:
+    """The accuracy table of ``minibatch_accuracy.py --stage table`` over the datasets' records, the extra
+    GraphSAINT samplers, and the reproduction table of the reproduce records."""
+    import minibatch_accuracy as study  # graphscale's config code decides which variant won
+
+    per_dataset = [d for d in study.DATASETS if f"{d}.jsonl" in records.files]
+    lines = [line for line in records.lines if line["_file"].split("/")[-1] in {f"{d}.jsonl" for d in per_dataset}]
+    reruns = [line for line in records.lines if line["_file"].split("/")[-1].startswith("reproduce")]
+    out: list[str] = []
+    if lines:
+        out += ["**Test accuracy of each method's validation winner** (mean ± std over its seeds; `python "
+                "benchmarks/minibatch_accuracy.py --stage table`, the code this table comes from)", "",
+                study.table(lines, per_dataset, list(study.METHODS)), ""]
+        extra = study.table(lines, per_dataset, list(study.EXTRA_METHODS))
+        if extra.count("\n") > 1:
+            out += ["**The other GraphSAINT samplers** (outside the issue's four methods)", "", extra, ""]
+        out += [provenance_line(lines), ""]
+    if reruns and lines:
+        jobs = study.winners(lines, per_dataset, list(study.METHODS))
+        seeds = sorted({r["seed"] for r in reruns if isinstance(r.get("seed"), int)})
+        out += ["**Reproduced**: each winner run again for these seeds on later code (`--stage reproduce`), the "
+                "recorded test accuracy against the rerun's", "", study.reproduction(lines, reruns, jobs, seeds), "",
+                provenance_line(reruns), ""]
+    others = sorted({line["_file"] for line in records.lines} - {line["_file"] for line in lines + reruns})
+    for name in others:
+        why = NOT_TABLED.get(name.split("/")[-1], "a file of no dataset the study names")
+        out += [f"Not tabled: `{name}` ({why}).", ""]
+    return out, lines + reruns
+
+
+NOT_TABLED = {"synthetic-arxiv-v2.jsonl": "runs on the earlier v2 generator of synthetic-arxiv, which the grid's "
+                                          "comments in minibatch_accuracy.py cite; the table's synthetic-arxiv is v3"}
+
+
+def provenance_line(lines: list[Line]) -> str:
+    """Per table: the record files, the commits and the load range of ``lines``."""
+    files = sorted({line["_file"] for line in lines})
+    commits = sorted({c for c in map(commit_of, lines) if c != "-"})
+    loads = [line["load_1m"] for line in lines if isinstance(line.get("load_1m"), (int, float))]
+    missing = sum(1 for line in lines if commit_of(line) == "-")
+    text = f"From {len(lines)} lines of {', '.join(f'`{f}`' for f in files)}"
+    if commits:
+        text += f"; commits {', '.join(commits)}"
+    if loads:
+        text += f"; 1-minute load {fmt(min(loads))}-{fmt(max(loads))} on {fmt(cores_of(lines[0]))} cores"
+    if missing:
+        text += (f"; {missing} lines carry no commit or load (written before the records did): `git log` of the "
+                 "files dates them")
+    return text + "."
+
+
+def file_added_in(records: Path, name: str) -> str:
+    """The commit that added a record file (for lines that do not name the commit they measured)."""
+    try:
+        out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%h", "--", name], cwd=records,
+                             capture_output=True, text=True, timeout=20).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return "-"
+    return f"- (file added in {out[-1]})" if out else "- (file not committed)"
+
+
+def kg_accuracy_tables(records: Records, root: Path) -> tuple[list[str], list[Line]]:
+    """Every KG accuracy run (``*.json`` metrics files and ``*.jsonl`` lines of ``graphscale kg`` summaries)."""
+    runs = [line for line in records.lines if "mrr" in line]
+    if not runs:
+        return [], []
+    header = ["run", "dataset", "model", "dim", "negatives", "epochs", "threads", "train s", "test MRR", "MR",
+              "Hits@1", "Hits@3", "Hits@10", "head / tail MRR", "target MRR / Hits@10", "met", "commit",
+              "load / cores"]
+    body, curves = [], []
+    per_file: dict[str, int] = {}
+    for line in runs:
+        per_file[line["_file"]] = per_file.get(line["_file"], 0) + 1
+    for line in runs:
+        name = line["_file"].split("/")[-1].rsplit(".", 1)[0]
+        # a file of several runs (a screen) names each run by its change, or by its output folder
+        change = line.get("change") or (Path(str(line.get("output_dir") or "")).name if per_file[line["_file"]] > 1
+                                        else None)
+        label = f"{name}: {change}" if change else name
+        met = "-"
+        if line.get("target_mrr") is not None:
+            met = ("yes" if line.get("reached_target_mrr") and line.get("reached_target_hits_at_10") else
+                   "MRR only" if line.get("reached_target_mrr") else
+                   "Hits@10 only" if line.get("reached_target_hits_at_10") else "no")
+        commit = commit_of(line)
+        if commit == "-":
+            commit = file_added_in(root, f"{line['_file']}")
+        body.append([fmt(label), fmt(line.get("dataset")), fmt(line.get("model")), fmt(line.get("dim")),
+                     f"{fmt(line.get('negatives'))} {line.get('negative_mode') or ''}".strip(),
+                     fmt(line.get("epochs_done", line.get("epochs"))), fmt(line.get("threads")),
+                     fmt(line.get("train_time_s")), fmt(line.get("mrr")), fmt(line.get("mr")),
+                     fmt(line.get("hits_at_1")), fmt(line.get("hits_at_3")), fmt(line.get("hits_at_10")),
+                     f"{fmt(line.get('test_head_mrr'))} / {fmt(line.get('test_tail_mrr'))}",
+                     f"{fmt(line.get('target_mrr'))} / {fmt(line.get('target_hits_at_10'))}", met, commit,
+                     load_of(line)])
+        curve = kg_curve(line, records, root)
+        if curve:
+            step = max(1, -(-len(curve) // 8))
+            points = curve[step - 1::step] if curve[-1] in curve[step - 1::step] else [*curve[step - 1::step], curve[-1]]
+            curves.append([fmt(label), ", ".join(f"{e}: {fmt(s)} / {fmt(m)}" for e, s, m in points)])
+    out = ["**Filtered test metrics** (realistic ranks, head and tail prediction averaged)", "",
+           *markdown(header, body), ""]
+    if curves:
+        out += ["**Validation MRR against training seconds** (epoch: seconds / MRR on the run's periodic "
+                "validation sample)", "", *markdown(["run", "curve"], curves), ""]
+    recorded = {(line.get("model"), line.get("dataset")) for line in runs}
+    missing = [(model, dataset) for model, dataset in shipped_kg_configs() if (model, dataset) not in recorded]
+    if missing:
+        out += ["No records yet for the shipped configs of " + ", ".join(f"{m} on {d}" for m, d in missing)
+                + "; for each: `python benchmarks/kg_accuracy.py --name <dataset>-<model> -- --dataset <dataset> "
+                "--model <model>`.", ""]
+    return out, runs
+
+
+def shipped_kg_configs() -> list[tuple[str, str]]:
+    """``(model, dataset)`` of every shipped ``kg-<model>-<dataset>.yaml`` (the ``-paper`` variants left out)."""
+    folder = BENCH_DIR.parent / "graphscale" / "configs"
+    pairs = []
+    for path in sorted(folder.glob("kg-*.yaml")):
+        stem = path.stem[3:]
+        if not stem.endswith("-paper") and "-" in stem:
+            model, dataset = stem.split("-", 1)
+            pairs.append((model, dataset))
+    return pairs
+
+
+def kg_curve(line: Line, records: Records, root: Path) -> list[tuple[int, float, float]]:
+    """``(epoch, training s, validation MRR)`` of a run: its ``valid_curve``, its ``history``, or the
+    ``<name>.progress.jsonl`` beside its ``.json`` file."""
+    if line.get("valid_curve"):
+        return [tuple(point) for point in line["valid_curve"]]
+    history = line.get("history")
+    if history is None and line["_file"].endswith(".json"):
+        progress = root / (line["_file"][:-5] + ".progress.jsonl")
+        history = parse_lines(progress.read_text())[0] if progress.is_file() else []
+    return [(h["epoch"], h["train_time_s"], h["valid"]["mrr"]) for h in history or []
+            if isinstance(h.get("valid"), dict) and "mrr" in h["valid"]]
+
+
+def embedding_quality_tables(records: Records) -> tuple[list[str], list[Line]]:
+    import embedding_quality
+
+    if not records.lines:
+        return [], []
+    return ["**Micro / Macro-F1 at 50 % training labels** (`embedding_quality.py --report`, the code this table "
+            "comes from)", "", embedding_quality.report(records.lines), ""], records.lines
+
+
+# -- the sections -----------------------------------------------------------------------------------------------
+@dataclass
+class Section:
+    key: str  # benchmarks/records/<key>/
+    title: str
+    what: str
+    commands: str
+    limits: str  # what limits graphscale there: prose, no figures
+    tables: list[Table] = field(default_factory=list)
+    custom: str = ""  # name of a custom renderer
+    suffixes: tuple[str, ...] = (".jsonl",)
+
+
+SECTIONS = [
+    Section(
+        "full_batch", "Full-batch training vs PyTorch Geometric (`full_batch.py`)",
+        "One full-batch training epoch (forward + backward + Adam step) of 2-layer GCN, GraphSAGE and GAT on the "
+        "ogbn-arxiv-shaped `synthetic-arxiv` graph, every implementation on the same arrays in its own process: "
+        "graphscale, graphscale's streamed executor in memory, and PyG on `edge_index` and on a CSR adjacency. "
+        "Median of the timed epochs; peak RSS of the worker, and `train_rss_mb`, the peak minus the RSS before "
+        "the first epoch.",
+        "bash benchmarks/setup_peers.sh pyg\npython benchmarks/full_batch.py --data-dir benchmarks/out/arxiv-seed0",
+        "Peak RSS counts what every worker holds before training (interpreter, torch, the dataset), which both "
+        "sides pay, so for GCN and SAGE the part graphscale controls is the training working set, and any "
+        "2-layer backward keeps at least two full-graph hidden activations; the rest of a GCN / SAGE epoch is "
+        "mostly dense matrix products (`--profile` shows where it goes). GAT's gap comes from PyG materialising "
+        "per-edge messages.",
+        [Table("Epoch time and peak RSS (latest run of each implementation and model)", measured("full_batch"),
+               ("model", "setup.scale", "setup.graph", "setup.num_nodes"),
+               (("model", "model"), ("graph", "setup.graph"), ("scale", "setup.scale"),
+                ("epoch_time_s (median)", "epoch_time_s"), ("epoch_cpu_s", "epoch_cpu_s"),
+                ("peak_rss_mb", "peak_rss_mb"), ("train_rss_mb", "train_rss_mb"), ("epochs", "epochs")),
+               speed=("epoch_time_s", "lower"), compare_on=("model",))]),
+    Section(
+        "products_full_batch", "Full batch beyond memory: synthetic-products (`products_full_batch.py`)",
+        "A 2-layer GCN epoch (hidden 256) on the ogbn-products-shaped `synthetic-products` graph: graphscale "
+        "unbudgeted, streamed under `--memory-budget`, and through `graphscale train --memory-budget`, against "
+        "PyG under an address-space limit (a run out of memory reports status \"oom\").",
+        "bash benchmarks/setup_peers.sh pyg\npython benchmarks/products_full_batch.py",
+        "Unbudgeted, the epoch needs more memory than a small machine has; under a budget the streamed executor "
+        "recomputes hidden rows in backward and spills to disk when the plan needs it, so its time depends on the "
+        "budget and the disk. Attention layers and max/min aggregations are not streamed.",
+        [Table("Epoch time and peak RSS", measured("products_full_batch"), ("mode", "memory_budget"),
+               (("mode", "mode"), ("memory_budget", "memory_budget"), ("epoch_time_s (median)", "epoch_time_s"),
+                ("epoch_cpu_s", "epoch_cpu_s"), ("peak_rss_mb", "peak_rss_mb"),
+                ("rss_before_train_mb", "rss_before_train_mb"), ("epochs", "epochs")),
+               speed=("epoch_time_s", "lower"))]),
+    Section(
+        "sampling", "Neighbour-sampling throughput vs PyG and DGL (`sampling.py`)",
+        "Seeds per second of 3-hop neighbour sampling (fanouts [15, 10, 5], 1,024 seeds a batch) over the "
+        "training nodes of `synthetic-arxiv`: graphscale's sampler called in one thread and through its loader "
+        "workers, against PyG's `NeighborLoader` and DGL's `NeighborSampler`, each in its own virtualenv.",
+        "bash benchmarks/setup_peers.sh pyg dgl\npython benchmarks/sampling.py",
+        "Sampling is bound by memory latency (random reads of neighbour lists), so throughput follows the cores "
+        "given to the loader workers. A peer whose compiled sampler has no build for its torch reports that as "
+        "its status, and then there is no ratio.",
+        [Table("Sampling throughput", measured("sampling"),
+               ("fanouts", "batch_size", "num_threads", "setup.scale", "setup.graph"),
+               (("graph", "setup.graph"), ("scale", "setup.scale"), ("seeds_per_s", "seeds_per_s"),
+                ("seeds_per_cpu_s", "seeds_per_cpu_s"), ("batches_per_s", "batches_per_s"),
+                ("peak_rss_mb", "peak_rss_mb"), ("rss_growth_mb", "rss_growth_mb"),
+                ("worker_peak_rss_mb", "worker_peak_rss_mb"), ("workers_rss_growth_mb", "workers_rss_growth_mb"),
+                ("threads / workers", "num_threads")),
+               speed=("seeds_per_s", "higher"))]),
+    Section(
+        "kernels", "Sparse kernels vs torch.sparse (`kernels.py`)",
+        "graphscale's gSpMM / gSDDMM / edge softmax, forward and backward, on a uniform random graph of "
+        "ogbn-arxiv's size, against `torch.sparse.mm` on a CSR matrix where torch has the same operation; median "
+        "of the timed calls after a warm-up (numba compile or cache load).",
+        "python benchmarks/kernels.py --threads 2",
+        "Aggregations gather a source row per edge, so they are bound by memory bandwidth; backward needs the "
+        "transposed index, built once per graph; max/min aggregations keep argmax indices for backward.",
+        [Table("Kernel time (median)", lambda line: measured("kernels")(line)
+               and not str(line.get("op", "")).startswith("compile:"), ("op", "nodes", "edges", "threads"),
+               (("op", "op"), ("task", "task"), ("time_s (median)", "time_s"), ("min_s", "min_s"),
+                ("nodes", "nodes"), ("edges", "edges"), ("threads", "threads")),
+               speed=("time_s", "lower"), memory=None, compare_on=("task",))]),
+    Section(
+        "minibatch", "Mini-batch accuracy vs full batch (`minibatch_accuracy.py`)",
+        "GraphSAGE trained full batch (the reference) and with neighbour sampling, ClusterGCN, GraphSAINT-RW and "
+        "GNNAutoScale, and SIGN, on CiteSeer, facebook, github and synthetic-arxiv. Each method's settings are "
+        "tuned on validation accuracy (tuning seeds), then the winner runs for the final seeds; the target is a "
+        "mean test accuracy within the tolerance of full batch.",
+        "python benchmarks/minibatch_accuracy.py --stage tune  --datasets citeseer --methods full,neighbor\n"
+        "python benchmarks/minibatch_accuracy.py --stage final --datasets citeseer --methods full,neighbor\n"
+        "python benchmarks/minibatch_accuracy.py --stage table",
+        "A sampled neighbourhood averages input dropout's noise away less than the full graph does, and a few "
+        "large batches an epoch give noisy Adam steps: on graphs whose labels come from whole neighbourhoods "
+        "(synthetic-arxiv) the mini-batch methods need less dropout, decayed learning rates and longer budgets "
+        "to come within tolerance. GraphSAINT's node sampler reaches fewer of a sparse graph's edges per subgraph "
+        "than the other samplers.",
+        custom="minibatch"),
+    Section(
+        "precomputed_accuracy", "Precomputed propagation and GNNAutoScale vs full batch (`precomputed_accuracy.py`)",
+        "Test accuracy of SGC and SIGN trained on precomputed propagated features, and of GNNAutoScale, against "
+        "full-batch training of the same model, over several seeds (the line with seed \"mean\").",
+        "python benchmarks/precomputed_accuracy.py --dataset cora --model sgc --mode precomputed --seeds 10 "
+        "--config graphscale/configs/node-sgc-cora.yaml\n"
+        "python benchmarks/precomputed_accuracy.py --dataset citeseer --model sage --mode gas --seeds 5",
+        "Precomputed models fix the propagation before training, so their accuracy is bounded by what a fixed "
+        "operator over a few hops carries; GNNAutoScale's histories are one step stale.",
+        [Table("Test accuracy (mean over the seeds)", lambda line: line.get("bench") == "precomputed-accuracy"
+               and line.get("seed") == "mean", ("dataset", "model", "mode", "tag", "hparams", "train", "feature_svd"),
+               (("dataset", "dataset"), ("model", "model"), ("mode", "mode"), ("tag", "tag"),
+                ("hparams", "hparams"), ("train", "train"), ("seeds", "seeds"), ("test_acc (mean)", "test_acc"),
+                ("test_acc_std", "test_acc_std"), ("val_acc (mean)", "val_acc")))]),
+    Section(
+        "embedding", "Node embeddings: speed (`embedding.py`)",
+        "Time to quality on BlogCatalog (walks + training until Micro-F1 reaches the target at 50 % labels, the "
+        "cheapest rung of each pipeline's ladder): graphscale's DeepWalk against gensim Word2Vec on numpy walks "
+        "and on pecanpy's walks; node2vec walk generation against pecanpy's modes; DeepWalk on a "
+        "million-node power-law graph; LargeVis against scikit-learn's t-SNE.",
+        "bash benchmarks/setup_peers.sh gensim pecanpy\npython benchmarks/embedding.py",
+        "Skip-gram SGD on the embedding tables is bound by memory latency (random rows of two tables per "
+        "sample); walks cost little next to training; node2vec's alias tables stop fitting in the caches on "
+        "larger graphs, where rejection sampling takes over.",
+        [Table("Time to quality (cheapest rung reaching the target)", lambda line: line.get("bench") ==
+               "time-to-quality" and line.get("impl") != "ratio", ("dataset", "target_micro_f1"),
+               (("target_micro_f1", "target_micro_f1"), ("walks per node", "num_walks"), ("epochs", "epochs"),
+                ("total_time_s", "total_time_s"), ("cpu_time_s", "cpu_time_s"), ("micro_f1", "micro_f1"),
+                ("macro_f1", "macro_f1"), ("peak_rss_mb", "peak_rss_mb")),
+               speed=("total_time_s", "lower")),
+         Table("Every rung run", measured("ttq-run"), ("num_walks", "epochs"),
+               (("walks per node", "num_walks"), ("epochs", "epochs"), ("total_time_s", "total_time_s"),
+                ("walk_time_s", "walk_time_s"), ("train_time_s", "train_time_s"), ("cpu_time_s", "cpu_time_s"),
+                ("micro_f1", "micro_f1"), ("macro_f1", "macro_f1"), ("peak_rss_mb", "peak_rss_mb"))),
+         Table("node2vec walk generation", lambda line: line.get("bench") == "node2vec-walks"
+               and line.get("impl") != "ratio", ("p", "q", "num_walks", "walk_length"),
+               (("p", "p"), ("q", "q"), ("walks per node", "num_walks"), ("walk_time_s", "walk_time_s"),
+                ("cpu_time_s", "cpu_time_s"), ("prep_time_s", "prep_time_s"), ("kernel_time_s", "kernel_time_s"),
+                ("api_time_s", "api_time_s"), ("mode_used", "mode_used"), ("peak_rss_mb", "peak_rss_mb")),
+               speed=("walk_time_s", "lower")),
+         Table("Scale: DeepWalk on a power-law graph", measured("scale"), ("num_nodes", "num_edges", "num_walks"),
+               (("num_nodes", "num_nodes"), ("num_edges_directed", "num_edges_directed"),
+                ("num_samples", "num_samples"), ("total_time_s", "total_time_s"), ("cpu_time_s", "cpu_time_s"),
+                ("samples_per_s", "samples_per_s"), ("generate_time_s", "generate_time_s"),
+                ("peak_rss_mb", "peak_rss_mb"))),
+         Table("2-D layout: LargeVis vs t-SNE", measured("layout"), ("num_points",),
+               (("num_points", "num_points"), ("total_time_s", "total_time_s"), ("cpu_time_s", "cpu_time_s"),
+                ("knn_preservation_10", "knn_preservation_10"), ("peak_rss_mb", "peak_rss_mb")),
+               speed=("total_time_s", "lower"), ours=lambda impl: impl == "largevis")]),
+    Section(
+        "embedding_quality", "Node embeddings: quality (`embedding_quality.py`)",
+        "The shipped `embed-<model>-<dataset>.yaml` configs (DeepWalk, node2vec, LINE on BlogCatalog and PPI) run "
+        "through `graphscale embed`: Micro / Macro-F1 of a one-vs-rest classifier at 50 % training labels, "
+        "against the published figures the configs cite.",
+        "python benchmarks/embedding_quality.py",
+        "Quality follows the walk budget (samples drawn), and the budget is bounded by the time the machine's "
+        "cores give; the classifier protocol (splits, regularisation) is the published one.",
+        custom="embedding_quality"),
+    Section(
+        "kg_speed", "Knowledge-graph embeddings: speed vs PyKEEN (`kg.py`)",
+        "FB15k-237: training throughput (positive triples per second) of TransE and RotatE with graphscale's "
+        "shared negatives and per-positive negatives against PyKEEN's per-positive sampler, and the wall time of "
+        "the full filtered test evaluation, measurements interleaved in one run.",
+        "bash benchmarks/setup_peers.sh pykeen\npython benchmarks/kg.py",
+        "With per-positive negatives every positive brings its own candidate rows, which cheap distances (TransE's "
+        "L1) leave little arithmetic to hide; shared negatives gather a few rows per batch side. The evaluator "
+        "holds a batch of scores against every entity, so query batches are bounded by memory.",
+        [Table("Training throughput", measured("train"), ("model", "mode", "dim", "batch_size", "negatives",
+                                                           "dataset"),
+               (("model", "model"), ("mode", "mode"), ("dim", "dim"), ("triples_per_s", "triples_per_s"),
+                ("cpu_s per pass", "cpu_s"), ("peak_rss_mb", "peak_rss_mb")),
+               speed=("triples_per_s", "higher"), compare_on=("model",)),
+         Table("Filtered test evaluation", measured("eval"), ("model", "dim", "dataset"),
+               (("model", "model"), ("dim", "dim"), ("eval_time_s", "eval_time_s"), ("cpu_s", "cpu_s"),
+                ("MRR (untrained model)", "mrr"), ("peak_rss_mb", "peak_rss_mb")),
+               speed=("eval_time_s", "lower"), compare_on=("model",))]),
+    Section(
+        "kg", "Knowledge-graph embeddings: accuracy (`graphscale kg`, `kg_accuracy.py`)",
+        "Filtered link prediction on the test set (realistic ranks) of `graphscale kg` runs, one record per run: "
+        "the shipped configs and the screens that chose them, with the paper's targets where a config names them.",
+        "python benchmarks/kg_accuracy.py --name fb15k-237-rotate -- --dataset fb15k-237 --model rotate",
+        "An epoch's cost grows with the dimension times the negatives per positive, so on a CPU the reachable "
+        "budget is far fewer steps than the papers use; reciprocal relations and self-adversarial weighting are "
+        "what close the gap within it.",
+        custom="kg", suffixes=(".jsonl", ".json")),
+]
+
+
+def render_section(section: Section, root: Path) -> tuple[list[str], bool]:
+    """Markdown of one section, and whether it has records."""
+    records = load(root, section.key, section.suffixes)
+    if section.custom == "minibatch":
+        tables, shown = minibatch_tables(records)
+    elif section.custom == "kg":
+        tables, shown = kg_accuracy_tables(records, root)
+    elif section.custom == "embedding_quality":
+        tables, shown = embedding_quality_tables(records)
+    else:
+        tables, shown = render_tables(records, section.tables)
+    out = [f"## {section.title}", "", section.what, "", "```console", section.commands, "```", ""]
+    if shown:
+        files = ", ".join(f"`{name}`" for name in records.files)
+        skipped = f" ({records.unreadable} unreadable lines skipped)" if records.unreadable else ""
+        out += [f"Records: `benchmarks/records/{section.key}/` {files}{skipped}.", "", machine_line(shown), "",
+                *tables]
+    else:
+        out += [f"**No records yet.** `benchmarks/records/{section.key}/` holds no measurement lines; the command "
+                "above appends them.", ""]
+    out += [f"**What limits graphscale here.** {section.limits}", ""]
+    return out, bool(shown)
+
+
+def build(root: Path = RECORDS_DIR) -> str:
+    """The whole RESULTS.md for the records under ``root``."""
+    sections, contents = [], []
+    for section in SECTIONS:
+        lines, has_records = render_section(section, root)
+        sections += lines
+        contents.append(f"* {section.title}: {'records' if has_records else 'no records yet'}")
+    head = ["# Benchmark results", "",
+            "Generated by `python benchmarks/report.py` from the record lines under `benchmarks/records/`; do not "
+            "edit by hand (change `report.py`, or run a benchmark, which appends its lines). A row is the latest "
+            "line of one implementation and setting; `commit` is the code it measured (`+`: with uncommitted "
+            "graphscale changes) and `load / cores` the machine's 1-minute load average when the line was written "
+            "and its core count. Ratios are computed here from the lines of one run. Timings on a shared machine "
+            "are noisy: compare ratios from one run. How to run the benchmarks: [README.md](README.md); earlier "
+            "results: the git history of this file and of the records.", "", *contents, ""]
+    return "\n".join(head + sections).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=Path, default=RECORDS_DIR, help="records folder")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="file to write")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if --out differs")
+    args = parser.parse_args(argv)
+    text = build(args.records)
+    if args.check:
+        current = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+        if current != text:
+            print(f"report: {args.out.name} is not what the records give; run python benchmarks/report.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
