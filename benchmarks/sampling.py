@@ -19,8 +19,8 @@ sampling is timed (no feature gathering, no model). Implementations:
 Every measurement runs in a fresh subprocess (peer under an address-space limit) with
 ``OMP_WAIT_POLICY=PASSIVE`` for all. The first ``--warmup`` batches (numba compile or cache load) are not
 timed; their time is reported as ``warmup_s``. Output: one JSON line per measurement (bench, impl, status,
-seeds_per_s (wall clock, the reported figure), seeds_per_cpu_s (per CPU-second of the process: reads the noise
-of a shared machine), batches_per_s, mean_sampled_nodes, mean_sampled_edges, ...), then a ``ratio`` line.
+seeds_per_s (wall clock, the reported figure), seeds_per_cpu_s (per CPU-second of the process and its loader
+worker processes: reads the noise of a shared machine), batches_per_s, mean_sampled_nodes, mean_sampled_edges, ...), then a ``ratio`` line.
 Memory (``rss_window.py``): ``peak_rss_mb`` of the whole worker, and ``rss_growth_mb``, how far its resident
 set grew during the timed epochs (peak after warm-up minus RSS after warm-up), which leaves out library pages
 (DGL's torch is a CUDA build used on CPU); loader worker processes are reported apart (``worker_peak_rss_mb``,
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -131,8 +132,6 @@ def pyg_batches(args: argparse.Namespace, data: dict[str, Any], record: dict[str
 
 
 def dgl_batches(args: argparse.Namespace, data: dict[str, Any], record: dict[str, Any]):
-    import os
-
     os.environ.setdefault("DGLBACKEND", "pytorch")  # else DGL writes its choice to ~/.dgl/config.json
     import dgl  # torch's thread count is set by worker()
 
@@ -181,11 +180,11 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         seeds = nodes = edges = batches = 0
         elapsed, cpu = [], []
         for _ in range(args.epochs):
-            start, start_cpu = time.perf_counter(), time.process_time()
+            start, start_cpu = time.perf_counter(), process_tree_cpu_s()
             for num_seeds, num_nodes, num_edges in make_epoch():
                 seeds, nodes, edges, batches = seeds + num_seeds, nodes + num_nodes, edges + num_edges, batches + 1
             elapsed.append(time.perf_counter() - start)
-            cpu.append(time.process_time() - start_cpu)
+            cpu.append(process_tree_cpu_s() - start_cpu)
         total = sum(elapsed)
         memory = window.close()
         # CPU seconds of all this process's threads: less sensitive to other load than wall time (README)
@@ -197,6 +196,20 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001  (a failed measurement is a result, not a crash)
         record.update(status=common.failure_status(err), peak_rss_mb=round(rss_window.peak_mb(), 1))
     return record
+
+
+def process_tree_cpu_s() -> float:
+    """CPU seconds of this process and its live worker processes (DGL's loader samples in its workers)."""
+    total = time.process_time()
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in rss_window.descendants():
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 # -- orchestrator ----------------------------------------------------------------------------------------
@@ -225,8 +238,6 @@ def orchestrate(args: argparse.Namespace) -> int:
     unknown = sorted(set(impls) - set(IMPLS))
     if unknown or not impls:
         raise SystemExit(f"sampling: expected --impls from {','.join(IMPLS)}, got {unknown or 'nothing'}.")
-    import os
-
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # inherited by every worker (graphscale and peer)
     temp_dir = None if args.data_dir else Path(tempfile.mkdtemp(prefix="graphscale-sampling-"))
     data_dir = Path(args.data_dir) if args.data_dir else temp_dir / "data"
