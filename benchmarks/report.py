@@ -200,7 +200,8 @@ def graphscale_impl(impl: str) -> bool:
 class Table:
     """One markdown table of a benchmark's measurement lines.
 
-    ``setting``: fields that, with ``impl``, make one row (the latest line wins). ``columns``: (header, field)
+    ``setting``: fields that, with ``impl``, make one row (the latest line wins; ``_file``: the record file,
+    named after the graph or dataset, ``setup.<key>``: a field of the run's setup line). ``columns``: (header, field)
     shown after impl and status, dropped when no row has the field. ``speed``: (field, "lower" | "higher") for the
     ratio against the best peer of the same run with the same ``compare_on`` fields; ``memory``: a field whose
     ratio (ours / that peer's) is shown beside it.
@@ -254,14 +255,14 @@ class Table:
             header += [f"vs best peer ({metric}, same run)"]
             if self.memory:
                 header += [f"{self.memory} / that peer's"]
-        header += ["versions", "commit", "load / cores"]
+        header += ["versions", "commit", "load / cores", "record"]
         body = []
         for row in rows:
             cells = [fmt(row.get("impl")), fmt(row.get("status")), *(fmt(get(row, k)) for _, k in columns)]
             if self.speed:
                 speed, memory = self.ratio(row, lines)
                 cells += [speed] + ([memory] if self.memory else [])
-            cells += [versions_of(row), commit_of(row), load_of(row)]
+            cells += [versions_of(row), commit_of(row), load_of(row), f"{row['_file'].split('/')[-1]}:{row['_line']}"]
             body.append(cells)
         out = [f"**{self.title}**", ""]
         if self.note:
@@ -349,11 +350,11 @@ def provenance_line(lines: list[Line]) -> str:
     return text + "."
 
 
-def file_added_in(records: Path, name: str) -> str:
-    """The commit that added a record file (for lines that do not name the commit they measured)."""
+def file_added_in(name: str) -> str:
+    """The commit that added ``benchmarks/records/<name>`` (for lines that do not name the commit they measured)."""
     try:
-        out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%h", "--", name], cwd=records,
-                             capture_output=True, text=True, timeout=20).stdout.split()
+        out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%h", "--", f"records/{name}"],
+                             cwd=BENCH_DIR, capture_output=True, text=True, timeout=20).stdout.split()
     except (OSError, subprocess.SubprocessError):
         return "-"
     return f"- (file added in {out[-1]})" if out else "- (file not committed)"
@@ -366,7 +367,7 @@ def kg_accuracy_tables(records: Records, root: Path) -> tuple[list[str], list[Li
         return [], []
     header = ["run", "dataset", "model", "dim", "negatives", "epochs", "threads", "train s", "test MRR", "MR",
               "Hits@1", "Hits@3", "Hits@10", "head / tail MRR", "target MRR / Hits@10", "met", "commit",
-              "load / cores"]
+              "load / cores", "record"]
     body, curves = [], []
     per_file: dict[str, int] = {}
     for line in runs:
@@ -384,7 +385,7 @@ def kg_accuracy_tables(records: Records, root: Path) -> tuple[list[str], list[Li
                    "Hits@10 only" if line.get("reached_target_hits_at_10") else "no")
         commit = commit_of(line)
         if commit == "-":
-            commit = file_added_in(root, f"{line['_file']}")
+            commit = file_added_in(line["_file"])
         body.append([fmt(label), fmt(line.get("dataset")), fmt(line.get("model")), fmt(line.get("dim")),
                      f"{fmt(line.get('negatives'))} {line.get('negative_mode') or ''}".strip(),
                      fmt(line.get("epochs_done", line.get("epochs"))), fmt(line.get("threads")),
@@ -392,11 +393,13 @@ def kg_accuracy_tables(records: Records, root: Path) -> tuple[list[str], list[Li
                      fmt(line.get("hits_at_1")), fmt(line.get("hits_at_3")), fmt(line.get("hits_at_10")),
                      f"{fmt(line.get('test_head_mrr'))} / {fmt(line.get('test_tail_mrr'))}",
                      f"{fmt(line.get('target_mrr'))} / {fmt(line.get('target_hits_at_10'))}", met, commit,
-                     load_of(line)])
-        curve = kg_curve(line, records, root)
+                     load_of(line), f"{line['_file'].split('/')[-1]}:{line['_line']}"])
+        curve = kg_curve(line, root)
         if curve:
             step = max(1, -(-len(curve) // 8))
-            points = curve[step - 1::step] if curve[-1] in curve[step - 1::step] else [*curve[step - 1::step], curve[-1]]
+            points = list(curve[step - 1::step])
+            if points[-1] != curve[-1]:
+                points.append(curve[-1])
             curves.append([fmt(label), ", ".join(f"{e}: {fmt(s)} / {fmt(m)}" for e, s, m in points)])
     out = ["**Filtered test metrics** (realistic ranks, head and tail prediction averaged)", "",
            *markdown(header, body), ""]
@@ -424,7 +427,7 @@ def shipped_kg_configs() -> list[tuple[str, str]]:
     return pairs
 
 
-def kg_curve(line: Line, records: Records, root: Path) -> list[tuple[int, float, float]]:
+def kg_curve(line: Line, root: Path) -> list[tuple[int, float, float]]:
     """``(epoch, training s, validation MRR)`` of a run: its ``valid_curve``, its ``history``, or the
     ``<name>.progress.jsonl`` beside its ``.json`` file."""
     if line.get("valid_curve"):
@@ -474,7 +477,7 @@ SECTIONS = [
         "mostly dense matrix products (`--profile` shows where it goes). GAT's gap comes from PyG materialising "
         "per-edge messages.",
         [Table("Epoch time and peak RSS (latest run of each implementation and model)", measured("full_batch"),
-               ("model", "setup.scale", "setup.graph", "setup.num_nodes"),
+               ("_file", "model", "setup.scale", "setup.num_nodes"),
                (("model", "model"), ("graph", "setup.graph"), ("scale", "setup.scale"),
                 ("epoch_time_s (median)", "epoch_time_s"), ("epoch_cpu_s", "epoch_cpu_s"),
                 ("peak_rss_mb", "peak_rss_mb"), ("train_rss_mb", "train_rss_mb"), ("epochs", "epochs")),
@@ -488,7 +491,7 @@ SECTIONS = [
         "Unbudgeted, the epoch needs more memory than a small machine has; under a budget the streamed executor "
         "recomputes hidden rows in backward and spills to disk when the plan needs it, so its time depends on the "
         "budget and the disk. Attention layers and max/min aggregations are not streamed.",
-        [Table("Epoch time and peak RSS", measured("products_full_batch"), ("mode", "memory_budget"),
+        [Table("Epoch time and peak RSS", measured("products_full_batch"), ("_file", "mode", "memory_budget"),
                (("mode", "mode"), ("memory_budget", "memory_budget"), ("epoch_time_s (median)", "epoch_time_s"),
                 ("epoch_cpu_s", "epoch_cpu_s"), ("peak_rss_mb", "peak_rss_mb"),
                 ("rss_before_train_mb", "rss_before_train_mb"), ("epochs", "epochs")),
@@ -503,7 +506,7 @@ SECTIONS = [
         "given to the loader workers. A peer whose compiled sampler has no build for its torch reports that as "
         "its status, and then there is no ratio.",
         [Table("Sampling throughput", measured("sampling"),
-               ("fanouts", "batch_size", "num_threads", "setup.scale", "setup.graph"),
+               ("_file", "fanouts", "batch_size", "num_threads", "setup.scale", "setup.num_nodes"),
                (("graph", "setup.graph"), ("scale", "setup.scale"), ("seeds_per_s", "seeds_per_s"),
                 ("seeds_per_cpu_s", "seeds_per_cpu_s"), ("batches_per_s", "batches_per_s"),
                 ("peak_rss_mb", "peak_rss_mb"), ("rss_growth_mb", "rss_growth_mb"),
