@@ -2,14 +2,15 @@
 # Create the peer virtualenv used by the benchmarks (PyTorch Geometric on the same torch as graphscale).
 #
 # Usage: bash benchmarks/setup_peers.sh [PEER ...]  (from anywhere; idempotent, safe to re-run)
-#        PEER: pyg (below) or the name of a script in benchmarks/peers/ (gensim, pecanpy, pykeen ...);
+#        PEER: pyg (below) or the name of a script in benchmarks/peers/ (dgl, gensim, pecanpy, pykeen ...);
 #        no argument: every peer. Each peer gets its own virtualenv under benchmarks/.peers/<peer>/.
 #        PYTHON=python3.11 bash benchmarks/setup_peers.sh
 #
 # Result: benchmarks/.peers/pyg/ (git-ignored) with torch==2.13.0 (CPU build), torch_geometric 2.8.x,
 # numpy, scipy, psutil; optional PyG backends (pyg-lib, torch-scatter, torch-sparse) are tried and
 # reported, never required. torch is installed FIRST and pinned through a constraints file so that no
-# later install can replace it with another build.
+# later install can replace it with another build. A peer built for another torch asks torch_venv for it
+# (peers/dgl.sh: DGL 2.1.0 on torch 2.2.1).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
