@@ -69,13 +69,17 @@ def graphscale_eval(meta, splits, opt):
 
     torch.set_num_threads(opt["threads"])
     model = build_model(opt["model"], meta["num_entities"], meta["num_relations"], opt["dim"], gamma=9.0)
-    index = FilterIndex.build([splits["train"], splits["valid"], splits["test"]], meta["num_relations"])
-    evaluate(model.score_all, splits["test"][:64], index, batch_size=64)  # numba cache load
+    warm = FilterIndex.build([splits["test"][:64]], meta["num_relations"])
+    evaluate(model.score_all, splits["test"][:64], warm, batch_size=64)  # numba cache load
+    # timed like PyKEEN's evaluate(), which builds its filter from the additional triples inside the call:
+    # the filter index of train + valid + test is part of the evaluation time
     began = time.perf_counter()
     cpu = time.process_time()
+    index = FilterIndex.build([splits["train"], splits["valid"], splits["test"]], meta["num_relations"])
+    index_s = time.perf_counter() - began
     out = evaluate(model.score_all, splits["test"], index, batch_size=opt["eval_batch_size"])
-    return {"eval_time_s": time.perf_counter() - began, "cpu_s": time.process_time() - cpu, "mrr": out["mrr"],
-            "num_ranks": out["num_ranks"]}
+    return {"eval_time_s": time.perf_counter() - began, "filter_index_s": round(index_s, 4),
+            "cpu_s": time.process_time() - cpu, "mrr": out["mrr"], "num_ranks": out["num_ranks"]}
 
 
 # -- PyKEEN --------------------------------------------------------------------------------------------------
