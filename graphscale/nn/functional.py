@@ -60,10 +60,10 @@ def _scale(x: Tensor, p: float) -> float:
     return x.new_tensor(1.0 / (1.0 - p)).item()
 
 
-def _apply(x: Tensor, seed: int, p: float, relu: bool = False) -> Tensor:
+def _apply(x: Tensor, seed: int, p: float, relu: bool = False, out: Tensor | None = None) -> Tensor:
     from ..saga.kernels.cpu import num_threads
 
-    out = torch.empty_like(x)
+    out = torch.empty_like(x) if out is None else out
     threshold = np.uint64(min(int(p * 2.0**53), 2**53))
     num_threads(x.numel())
     _dropout_kernel(x.reshape(-1).numpy(), out.view(-1).numpy(), np.uint64(seed), threshold, _scale(x, p), relu)
@@ -102,15 +102,31 @@ class _HashReluDropout(torch.autograd.Function):
         return grad_in, None, None
 
 
+class _HashReluDropoutInplace(_HashReluDropout):
+    """``_HashReluDropout`` written over its input: no new ``[N, F]`` buffer (on CPU, the page faults of a
+    fresh one cost as much as the pass itself). Marked dirty, so autograd raises if a backward needed the
+    overwritten values."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, p: float, seed: int) -> Tensor:  # type: ignore[override]
+        _apply(x, seed, p, relu=True, out=x)
+        ctx.mark_dirty(x)
+        ctx.p = p
+        ctx.save_for_backward(x)
+        return x
+
+
 def _fast_path(x: Tensor, p: float) -> bool:
     return 0.0 < p < 1.0 and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) \
         and x.numel() >= 4096
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, relu: bool = False) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, relu: bool = False, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability ``p``, scale the rest by ``1 / (1 - p)``.
 
     With ``relu=True`` computes ``dropout(relu(x))`` in one fused pass (relu alone when not training).
+    ``inplace=True`` (with ``relu``) lets it overwrite ``x`` when ``x`` is an intermediate result (not a leaf,
+    not a view, contiguous); the caller promises nothing else reads ``x`` afterwards.
 
     Shapes:
         x: any shape; return: same shape and dtype.
@@ -123,5 +139,6 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, relu: bool = False
         return F.dropout(F.relu(x) if relu else x, p, training)
     seed = int(torch.randint(0, 2**62, (1,)).item())
     if relu:
-        return _HashReluDropout.apply(x, p, seed)
+        reusable = inplace and x.grad_fn is not None and x._base is None and x.is_contiguous()
+        return (_HashReluDropoutInplace if reusable else _HashReluDropout).apply(x, p, seed)
     return _HashDropout.apply(x, p, seed)

@@ -155,7 +155,7 @@ class ConvStack(nn.Module):
         fuse_relu = self.activation is F.relu  # relu + dropout as one pass, no mask kept for backward
         for i, (layer_graph, conv) in enumerate(zip(graphs, self.convs)):
             if i > 0:
-                h = fast_dropout(h, self.dropout, self.training, relu=fuse_relu)
+                h = fast_dropout(h, self.dropout, self.training, relu=fuse_relu, inplace=True)  # h: a layer's output
             h = conv(layer_graph, h) if edge_weight is None else conv(layer_graph, h, edge_weight=edge_weight)
             if i < len(self.convs) - 1 and not fuse_relu:
                 h = self.activation(h)

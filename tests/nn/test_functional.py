@@ -59,3 +59,30 @@ def test_fused_relu_dropout_equals_dropout_of_relu_with_the_same_mask():
     fused.backward(upstream)
     assert torch.allclose(x.grad, torch.where(plain > 0, upstream / 0.6, torch.zeros_like(upstream)))
     assert torch.equal(dropout(x, 0.4, training=False, relu=True), torch.relu(x))
+
+
+def test_inplace_relu_dropout_equals_the_copying_one_and_reuses_the_buffer():
+    weight = torch.randn(32, 48, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(300, 32, dtype=torch.float64)
+    results = []
+    for inplace in (False, True):
+        weight.grad = None
+        torch.manual_seed(4)
+        h = x @ weight  # an intermediate result: nothing else reads it
+        out = dropout(h, 0.4, relu=True, inplace=inplace)
+        assert (out.data_ptr() == h.data_ptr()) == inplace
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        results.append((out.detach().clone(), weight.grad.clone()))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+
+
+def test_inplace_relu_dropout_never_overwrites_what_it_must_not():
+    leaf = torch.randn(100, 64, requires_grad=True)
+    assert dropout(leaf, 0.5, relu=True, inplace=True).data_ptr() != leaf.data_ptr()  # a leaf: copied
+    base = (leaf * 2).view(64, 100)
+    view = base.view(100, 64)
+    assert dropout(view, 0.5, relu=True, inplace=True).data_ptr() != view.data_ptr()  # a view: copied
+    saved = (leaf * 1.0).sigmoid()  # sigmoid's backward reads its output
+    out = dropout(saved, 0.5, relu=True, inplace=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()  # overwriting what a backward needs is caught, never silently wrong
