@@ -1,17 +1,29 @@
-"""Node-embedding speed: graphscale's engine vs gensim / pecanpy pipelines, side by side in one run (issue 5).
+r"""Node-embedding speed: graphscale's engine vs gensim / pecanpy pipelines, side by side in one run (issue 5).
 
 Benches (``--benches``, all by default):
 
 * ``ttq`` -- time to quality on BlogCatalog (``../shared/datasets/blogcatalog``): wall time of walks + training
-  until Micro-F1 >= ``--target`` (0.40) at 50% training labels. Every pipeline has a ladder of budgets (number
-  of walks per node); a bisection over the ladder finds the cheapest rung that reaches the target, every run is
-  one ``ttq-run`` line, then one ``time-to-quality`` line per pipeline and a ``ratio`` line. Pipelines:
-  ``gensim`` (vectorised numpy walks + gensim Word2Vec, DeepWalk's reference settings: walk length 40,
-  window 10, dim 128, skip-gram with hierarchical softmax, 2 workers; rungs of (walks per node, epochs): 80 walks
-  with 1, 2 and 5 epochs, the DeepWalk code's gensim default being 5), ``pecanpy+gensim`` (pecanpy's
-  first-order walk kernel + the same Word2Vec, pecanpy's venv), and ``graphscale`` (its DeepWalk engine with
-  the settings of the shipped ``embed-deepwalk-blogcatalog.yaml``, walks per node scaled by the ladder).
-  Every embedding is scored by the same code, ``graphscale.embed.evaluate.node_classification`` (5 splits).
+  until Micro-F1 >= ``--target`` (0.40) at 50% training labels; each pipeline's fastest setting that reaches it is
+  its figure. Every run is one ``ttq-run`` line (settings, times, Micro/Macro-F1), then one ``time-to-quality``
+  line per pipeline names its winning setting (with the runs it took and what each family gave), and a ``ratio``
+  line compares graphscale with the faster peer. Every embedding is scored by the same code,
+  ``graphscale.embed.evaluate.node_classification`` (5 splits). Pipelines:
+
+  - ``graphscale``: its DeepWalk engine with the settings of the shipped ``embed-deepwalk-blogcatalog.yaml``
+    (tuned), walks per node scaled by ``--graphscale-ladder`` (0.5, 0.75, 1.0 x the config's 120), bisected.
+  - ``gensim``: vectorised numpy walks of 40 nodes + gensim Word2Vec skip-gram (dim 128, 2 workers), and
+    ``pecanpy+gensim``: pecanpy's first-order walk kernel + the same Word2Vec, in pecanpy's venv. Both get the
+    search budget graphscale's config got: every family of (window, loss) -- window 5 and 10 (``--peer-windows``)
+    x negative sampling (``ns``: negative=5, hs=0) and hierarchical softmax (``hs``: hs=1, negative=0;
+    ``--peer-losses``) -- has a ladder of (walks per node, epochs) rungs, walks 10, 20, 40, 80 (``--peer-walks``)
+    x epochs 1, 2, 5 (``--peer-epochs``), ordered by cost (walks x epochs; at equal products fewer walks
+    first). Per family the search bisects that ladder for the cheapest rung reaching the target (about 4 runs
+    of 12; ``--peer-search scan`` runs the rungs cheapest first up to the first that reaches it); families run
+    cheapest per sample first (window 5 before 10, ns before hs). Once the pipeline has a run reaching the target,
+    a family stops at any rung that missed the target in at least that time: its costlier rungs can only be
+    slower (``--no-peer-prune`` runs them anyway). DeepWalk's reference setting (window 10, hs, 80 walks, 5
+    epochs, the DeepWalk code's gensim default) is one rung of the window-10 hs family. The bisection assumes
+    that quality grows along a family's ladder; a run that times out (``--timeout``) ends the search above it.
 * ``node2vec`` -- node2vec walk generation (p = 0.25, q = 4, 10 walks of 80 nodes per node) on BlogCatalog:
   graphscale (alias tables / rejection sampling) vs pecanpy's PreComp, SparseOTF and DenseOTF (its numba
   kernel alone, ``walk_time_s``; ``api_time_s`` adds its mapping to string ids, what ``simulate_walks`` returns).
@@ -28,7 +40,12 @@ cores, load and commit; ``run`` names the invocation) and, with ``--out``, to th
 ``python benchmarks/report.py`` tables the records into RESULTS.md.
 
 Usage:
-    python benchmarks/embedding.py
+    python benchmarks/embedding.py                           # every bench, the full ttq search
+    python benchmarks/embedding.py --benches ttq             # the full time-to-quality search alone (~2 h, 2 cores)
+    python benchmarks/embedding.py --benches ttq --impls gensim --peer-windows 10 --peer-losses hs \
+        --peer-walks 80 --peer-epochs 1,2,5                  # only DeepWalk's reference settings, as before
+    python benchmarks/embedding.py --benches ttq --impls gensim,pecanpy+gensim --peer-windows 5 \
+        --peer-losses ns --peer-walks 1 --peer-epochs 1 --target 0.1 --no-records   # smoke run: one cheap rung
     python benchmarks/embedding.py --benches node2vec --node2vec-walks 1 --no-records     # quick look
 """
 
@@ -48,8 +65,15 @@ from record_fields import LIBRARIES, repo_relative
 
 WORKER = str(Path(__file__).resolve().parent / "embedding_workers.py")
 BENCHES = ("ttq", "node2vec", "scale", "largevis")
-GENSIM = {"walk_length": 40, "window": 10, "dim": 128, "hs": 1, "negative": 0, "workers": 2}
-PEER_LADDER = ((80, 1), (80, 2), (80, 5))  # (walks per node, Word2Vec epochs); DeepWalk's code runs 5 epochs
+GENSIM = {"walk_length": 40, "dim": 128, "workers": 2}  # fixed: DeepWalk's walk length and dimension, 2 cores
+# The peers' search space (the budget graphscale's config was tuned with): families of (window, loss), each with a
+# ladder of (walks per node, Word2Vec epochs) rungs ordered by cost. DeepWalk's reference settings are window 10,
+# hierarchical softmax, 80 walks, 5 epochs (its code's gensim default).
+PEER_WINDOWS = (5, 10)
+LOSSES = {"ns": {"hs": 0, "negative": 5}, "hs": {"hs": 1, "negative": 0}}  # negative sampling / hierarchical softmax
+PEER_WALKS = (10, 20, 40, 80)
+PEER_EPOCHS = (1, 2, 5)
+SEARCHES = ("bisect", "scan")
 GRAPHSCALE_LADDER = (0.5, 0.75, 1.0)  # multiples of the shipped config's walks per node
 TARGET_TTQ_SPEEDUP, TARGET_WALK_SPEEDUP = 3.0, 1.5
 
@@ -117,25 +141,43 @@ def graphscale_settings() -> tuple[dict[str, Any], str]:
 
 
 # -- benches -----------------------------------------------------------------------------------------------
-def run_pipeline(runner: Runner, impl: str, rung: Any) -> dict[str, Any]:
-    """One pipeline at one ladder rung (walks per node; ``(walks, epochs)`` for the peers): train, then evaluate
+def peer_ladder(walks: tuple[int, ...], epochs: tuple[int, ...]) -> list[tuple[int, int]]:
+    """The (walks per node, epochs) rungs of one peer family, cheapest first: Word2Vec's work grows with
+    walks x epochs; at equal products fewer walks come first (less walking and corpus writing)."""
+    return sorted({(w, e) for w in walks for e in epochs}, key=lambda rung: (rung[0] * rung[1], rung[0]))
+
+
+def peer_setting(window: int, loss: str, walks: int, epochs: int) -> dict[str, Any]:
+    """The recorded settings of one peer rung (the fixed ones, ``GENSIM``, are in every line too)."""
+    name = f"negative sampling ({LOSSES[loss]['negative']})" if loss == "ns" else "hierarchical softmax"
+    return {"window": window, "loss": loss, **LOSSES[loss], "num_walks": walks, "epochs": epochs,
+            "setting": f"window {window}, {name}, {walks} walks x {epochs} epochs"}
+
+
+def run_pipeline(runner: Runner, impl: str, setting: dict[str, Any]) -> dict[str, Any]:
+    """One pipeline at one setting (graphscale: ``num_walks``; the peers: ``peer_setting``): train, then evaluate
     with graphscale's evaluation code."""
     args = runner.args
-    walks, epochs = rung if isinstance(rung, tuple) else (rung, None)
-    emb = str(Path(args.work) / f"emb-{impl.replace('+', '-')}-{walks}{f'x{epochs}' if epochs else ''}.npy")
-    base = {"bench": "ttq-run", "impl": impl, "dataset": "blogcatalog", "num_walks": walks}
-    if epochs:
-        base["epochs"] = epochs
+    walks = setting["num_walks"]
+    if impl == "graphscale":
+        tag = str(walks)
+    else:
+        tag = f"w{setting['window']}-{setting['loss']}-{walks}x{setting['epochs']}"
+    emb = str(Path(args.work) / f"emb-{impl.replace('+', '-')}-{tag}.npy")
+    base = {"bench": "ttq-run", "impl": impl, "dataset": "blogcatalog"}
     if impl == "graphscale":
         settings, source = graphscale_settings()
-        base["config"] = source
+        base.update(num_walks=walks, window=settings.get("window"), loss="ns", negative=settings.get("negatives"),
+                    config=source, setting=f"{source}, {walks} walks")
         record = runner.worker(sys.executable, "graphscale-deepwalk", base, emb,
                                **{**settings, "num_walks": walks, "seed": args.seed})
     else:
         venv = "gensim" if impl == "gensim" else "pecanpy"
         source = "numpy" if impl == "gensim" else "pecanpy"
+        base.update(setting, walk_length=GENSIM["walk_length"], dim=GENSIM["dim"])
+        options = {k: setting[k] for k in ("window", "hs", "negative", "num_walks", "epochs")}
         record = runner.worker(common.peer_python(venv), "gensim-deepwalk", base, emb,
-                               **{**GENSIM, "walks": source, "num_walks": walks, "epochs": epochs, "seed": args.seed})
+                               **{**GENSIM, **options, "walks": source, "seed": args.seed})
     if record.get("status") == "ok":
         scores = runner.worker(sys.executable, "evaluate", {}, embeddings=emb, ratio=0.5, repeats=args.repeats,
                                seed=args.seed)
@@ -147,37 +189,107 @@ def run_pipeline(runner: Runner, impl: str, rung: Any) -> dict[str, Any]:
     return runner.emit(record)
 
 
+def search_ladder(ladder: list[Any], run, target: float, mode: str = "bisect",
+                  best_time=lambda: None) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str, str]:
+    """The cheapest rung of ``ladder`` (ordered by cost) whose run reaches Micro-F1 >= ``target``.
+
+    ``mode`` "bisect" assumes that reaching the target is monotone along the ladder and runs ~log2(len) rungs;
+    "scan" runs the rungs cheapest first and stops at the first that reaches it. A rung that times out ends the
+    search above it (every costlier rung would too). A rung that misses the target after ``best_time()`` seconds
+    or more (the fastest run of this pipeline that reached it so far) ends the search above it too: those rungs
+    can only be slower. Returns ``(cheapest record reaching the target or None, records run, note, failure)``:
+    the note says why rungs were left out, the failure is the status of a run that failed otherwise (an error or
+    "oom", which ends the search).
+    """
+    lo, hi, found, runs, note = 0, len(ladder) - 1, None, [], ""
+    while lo <= hi:
+        mid = (lo + hi) // 2 if mode == "bisect" else lo
+        record = run(ladder[mid])
+        runs.append(record)
+        status = str(record.get("status"))
+        if status == "ok" and record.get("micro_f1", 0) >= target:
+            found, hi = record, mid - 1
+        elif status == "ok":
+            fastest = best_time()
+            if fastest is not None and record["total_time_s"] >= fastest:
+                note = (f"stopped above {record.get('setting')}: it missed the target in {record['total_time_s']} s, "
+                        f"not faster than {fastest} s")
+                break
+            lo = mid + 1
+        elif status.startswith("timeout"):
+            note = f"rungs from {record.get('setting')} up left out: it timed out"
+            hi = mid - 1
+        else:
+            return found, runs, note, status
+    return found, runs, note, ""
+
+
+def summary_fields(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("setting", "num_walks", "epochs", "window", "loss", "hs", "negative", "config", "total_time_s",
+            "walk_time_s", "train_time_s", "cpu_time_s", "micro_f1", "macro_f1", "peak_rss_mb", "embeddings")
+    return {k: record[k] for k in keys if k in record}
+
+
 def bench_ttq(runner: Runner) -> dict[str, Any]:
-    """Bisection over each pipeline's ladder for the cheapest rung with Micro-F1 >= target."""
+    """Each pipeline's fastest setting with Micro-F1 >= target: graphscale by bisection over its ladder (multiples
+    of the shipped config's walks), each peer by a search of every (window, loss) family's ladder of (walks,
+    epochs) rungs (``search_ladder``); then one ``time-to-quality`` line per pipeline and the ``ratio`` line."""
     args = runner.args
     best: dict[str, dict[str, Any]] = {}
     runner.all_runs = []
     for impl in args.impls:
-        ladder = args.peer_ladder
-        if impl == "graphscale":
-            walks = graphscale_settings()[0]["num_walks"]
-            ladder = tuple(sorted({max(1, round(m * walks)) for m in args.graphscale_ladder}))
-        lo, hi, found, runs = 0, len(ladder) - 1, None, []
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            record = run_pipeline(runner, impl, ladder[mid])
+        start = time.perf_counter()
+        summary = {"bench": "time-to-quality", "impl": impl, "dataset": "blogcatalog", "target_micro_f1": args.target}
+        runs, failure, families = [], "", []
+
+        def run(setting: dict[str, Any], impl: str = impl) -> dict[str, Any]:
+            record = run_pipeline(runner, impl, setting)
             runs.append(record)
             runner.all_runs.append(record)
-            if record.get("status") == "ok" and record.get("micro_f1", 0) >= args.target:
-                found, hi = record, mid - 1
-            elif record.get("status") == "ok":
-                lo = mid + 1
-            else:
-                break
-        summary = {"bench": "time-to-quality", "impl": impl, "dataset": "blogcatalog", "target_micro_f1": args.target}
-        if found is not None:
-            keys = ("num_walks", "epochs", "total_time_s", "walk_time_s", "train_time_s", "cpu_time_s", "micro_f1", "macro_f1",
-                    "peak_rss_mb", "embeddings")
-            summary.update({"status": "ok", **{k: found.get(k) for k in keys}})
-            best[impl] = found
+            return record
+
+        if impl == "graphscale":
+            walks = graphscale_settings()[0]["num_walks"]
+            ladder = sorted({max(1, round(m * walks)) for m in args.graphscale_ladder})
+            found, _, note, failure = search_ladder([{"num_walks": w} for w in ladder], run, args.target)
+            hits = [found] if found else []
+            if note:
+                summary["note"] = note
         else:
-            failed = next((r["status"] for r in runs if r.get("status") != "ok"), None)
-            summary["status"] = failed or f"target not reached (best Micro-F1 {max(r.get('micro_f1', 0) for r in runs)})"
+            summary.update(search=args.peer_search, **GENSIM)
+            hits = []
+
+            def fastest() -> float | None:
+                return min((h["total_time_s"] for h in hits), default=None) if args.peer_prune else None
+
+            rungs = peer_ladder(args.peer_walks, args.peer_epochs)
+            for window in args.peer_windows:
+                for loss in args.peer_losses:
+                    ladder = [peer_setting(window, loss, w, e) for w, e in rungs]
+                    found, ran, note, failure = search_ladder(ladder, run, args.target, args.peer_search, fastest)
+                    family = {"window": window, "loss": loss, "runs": len(ran),
+                              "cheapest_reaching": f"{found['num_walks']}x{found['epochs']}" if found else None}
+                    if found:
+                        hits.append(found)
+                        family.update(total_time_s=found["total_time_s"], micro_f1=found["micro_f1"])
+                    if note or failure:
+                        family["note"] = note or failure
+                    families.append(family)
+                    if failure:
+                        break
+                if failure:
+                    break
+        summary["runs"] = len(runs)
+        summary["search_wall_s"] = round(time.perf_counter() - start, 1)
+        if families:
+            summary["families"] = families
+        winner = min(hits, key=lambda r: r["total_time_s"]) if hits else None
+        if winner is not None and not failure:
+            summary.update({"status": "ok", **summary_fields(winner)})
+            best[impl] = winner
+        else:
+            scores = [r.get("micro_f1", 0) for r in runs if r.get("status") == "ok"]
+            summary["status"] = failure or f"target not reached (best Micro-F1 {max(scores, default=None)})"
         runner.emit(summary)
     peers = {k: v for k, v in best.items() if k != "graphscale"}
     if "graphscale" in best and peers:
@@ -185,7 +297,8 @@ def bench_ttq(runner: Runner) -> dict[str, Any]:
         ours = best["graphscale"]
         speedup = peer["total_time_s"] / ours["total_time_s"]
         runner.emit({"bench": "time-to-quality", "impl": "ratio", "status": "ok", "best_peer": name,
-                     "speedup": round(speedup, 2), "target_speedup": TARGET_TTQ_SPEEDUP,
+                     "best_peer_setting": peer.get("setting"), "speedup": round(speedup, 2),
+                     "target_speedup": TARGET_TTQ_SPEEDUP,
                      "met": bool(speedup >= TARGET_TTQ_SPEEDUP and ours["micro_f1"] >= peer["micro_f1"])})
     return best
 
@@ -259,13 +372,14 @@ def report(paths: list[str]) -> str:
             if line.startswith("{"):
                 record = json.loads(line)
                 key = (record.get("bench"), record.get("impl"), record.get("num_walks"), record.get("epochs"),
-                       record.get("mode"))
+                       record.get("window"), record.get("loss"), record.get("mode"))
                 records[key] = record
     tables = {
-        "ttq-run": ("impl", "num_walks", "epochs", "status", "total_time_s", "walk_time_s", "train_time_s", "cpu_time_s",
-                    "micro_f1", "macro_f1", "peak_rss_mb"),
-        "time-to-quality": ("impl", "status", "num_walks", "epochs", "total_time_s", "cpu_time_s", "micro_f1", "macro_f1",
-                            "peak_rss_mb", "best_peer", "speedup", "met"),
+        "ttq-run": ("impl", "window", "loss", "num_walks", "epochs", "status", "total_time_s", "walk_time_s",
+                    "train_time_s", "cpu_time_s", "micro_f1", "macro_f1", "peak_rss_mb"),
+        "time-to-quality": ("impl", "status", "window", "loss", "num_walks", "epochs", "runs", "total_time_s",
+                            "cpu_time_s", "micro_f1", "macro_f1", "peak_rss_mb", "best_peer", "best_peer_setting",
+                            "speedup", "met"),
         "node2vec-walks": ("impl", "status", "walk_time_s", "cpu_time_s", "prep_time_s", "kernel_time_s",
                            "api_time_s", "peak_rss_mb", "best_peer", "speedup", "met"),
         "scale": ("impl", "status", "num_nodes", "num_edges_directed", "num_samples", "total_time_s", "cpu_time_s",
@@ -291,8 +405,19 @@ def main() -> None:
     parser.add_argument("--node2vec-impls", default="graphscale-alias,graphscale-rejection,pecanpy-PreComp,"
                         "pecanpy-SparseOTF,pecanpy-DenseOTF")
     parser.add_argument("--target", type=float, default=0.40, help="Micro-F1 at 50%% labels to reach")
-    parser.add_argument("--peer-ladder", default=",".join(f"{w}:{e}" for w, e in PEER_LADDER),
-                        help="walks:epochs rungs tried for the gensim pipelines")
+    parser.add_argument("--peer-windows", default=",".join(map(str, PEER_WINDOWS)),
+                        help="Word2Vec windows searched for the gensim pipelines (one family per window and loss)")
+    parser.add_argument("--peer-losses", default=",".join(LOSSES),
+                        help="losses searched: ns (negative=5, hs=0), hs (hs=1, negative=0)")
+    parser.add_argument("--peer-walks", default=",".join(map(str, PEER_WALKS)),
+                        help="walks per node of the peers' rungs (every walks x epochs pair is a rung)")
+    parser.add_argument("--peer-epochs", default=",".join(map(str, PEER_EPOCHS)), help="Word2Vec epochs of the rungs")
+    parser.add_argument("--peer-search", choices=SEARCHES, default="bisect",
+                        help="per family: bisect the cost-ordered rungs, or scan them cheapest first up to the "
+                        "first that reaches the target")
+    parser.add_argument("--no-peer-prune", dest="peer_prune", action="store_false",
+                        help="run costlier rungs even after one missed the target in more time than the "
+                        "pipeline's fastest run reaching it")
     parser.add_argument("--graphscale-ladder", default=",".join(map(str, GRAPHSCALE_LADDER)),
                         help="multiples of the shipped config's walks per node tried for graphscale")
     parser.add_argument("--repeats", type=int, default=5, help="evaluation splits")
@@ -316,7 +441,13 @@ def main() -> None:
         return
     args.impls = [name for name in args.impls.split(",") if name]
     args.node2vec_impls = [name for name in args.node2vec_impls.split(",") if name]
-    args.peer_ladder = tuple(tuple(int(x) for x in v.split(":")) for v in args.peer_ladder.split(","))
+    args.peer_windows = tuple(int(v) for v in args.peer_windows.split(",") if v)
+    args.peer_losses = tuple(v for v in args.peer_losses.split(",") if v)
+    unknown = [v for v in args.peer_losses if v not in LOSSES]
+    if unknown:
+        parser.error(f"--peer-losses: unknown {unknown} (choose from {', '.join(LOSSES)})")
+    args.peer_walks = tuple(int(v) for v in args.peer_walks.split(",") if v)
+    args.peer_epochs = tuple(int(v) for v in args.peer_epochs.split(",") if v)
     args.graphscale_ladder = tuple(float(v) for v in args.graphscale_ladder.split(","))
     benches = [name for name in args.benches.split(",") if name]
     os.environ.setdefault("GRAPHSCALE_DATA", str(common.REPO_ROOT.parent / "shared" / "datasets"))
