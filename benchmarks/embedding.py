@@ -41,7 +41,7 @@ cores, load and commit; ``run`` names the invocation) and, with ``--out``, to th
 
 Usage:
     python benchmarks/embedding.py                           # every bench, the full ttq search
-    python benchmarks/embedding.py --benches ttq             # the full time-to-quality search alone (~2 h, 2 cores)
+    python benchmarks/embedding.py --benches ttq             # the full time-to-quality search alone (~1 h quiet)
     python benchmarks/embedding.py --benches ttq --impls gensim --peer-windows 10 --peer-losses hs \
         --peer-walks 80 --peer-epochs 1,2,5                  # only DeepWalk's reference settings, as before
     python benchmarks/embedding.py --benches ttq --impls gensim,pecanpy+gensim --peer-windows 5 \
