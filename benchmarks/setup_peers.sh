@@ -7,9 +7,11 @@
 #        PYTHON=python3.11 bash benchmarks/setup_peers.sh
 #
 # Result: benchmarks/.peers/pyg/ (git-ignored) with torch==2.13.0 (CPU build), torch_geometric 2.8.x,
-# numpy, scipy, psutil; optional PyG backends (pyg-lib, torch-scatter, torch-sparse) are tried and
-# reported, never required. torch is installed FIRST and pinned through a constraints file so that no
-# later install can replace it with another build. A peer built for another torch asks torch_venv for it
+# numpy, scipy, psutil, and PyG's optional compiled backends torch-scatter / torch-sparse built once from their
+# source distributions on PyPI against that torch (peers/pyg_backends.bash; pyg-lib has no distribution on
+# PyPI): a failed build is recorded as the backend's status, which the benchmark rows that need it report.
+# torch is installed FIRST and pinned through a constraints file so that no later install can replace it with
+# another build. A peer built for another torch asks torch_venv for it
 # (peers/dgl.sh: DGL 2.1.0 on torch 2.2.1).
 set -euo pipefail
 
@@ -20,6 +22,8 @@ wants() { [[ ${#wanted[@]} -eq 0 ]] || [[ " ${wanted[*]} " == *" $1 "* ]]; }
 setup_pyg() {
 
 pyg_spec="torch_geometric>=2.8,<2.9"
+# the newest releases on PyPI (torch-sparse 0.6.18 imports torch-scatter, so scatter is built first)
+declare -A pyg_backend_versions=([pyg-lib]="" [torch-scatter]="2.1.2" [torch-sparse]="0.6.18")
 # shellcheck source=peers/torch_venv.bash
 source "${here}/peers/torch_venv.bash"
 torch_venv pyg
@@ -27,32 +31,27 @@ torch_venv pyg
 echo "setup_peers: installing ${pyg_spec}, numpy, scipy, psutil"
 "${pip_cmd[@]}" -c "${constraints}" "${pyg_spec}" numpy scipy psutil
 
-# Optional compiled backends: no wheels are expected for this torch; a failure is reported, not fatal.
+# Optional compiled backends (peers/pyg_backends.bash): a binary wheel where the index has one, else built from
+# PyPI's source distribution against this venv's torch, once; a failure is recorded as the backend's status
+# (benchmarks/common.py reads it), never fatal. pyg-lib has no distribution on PyPI at all.
+# shellcheck source=peers/pyg_backends.bash
+source "${here}/peers/pyg_backends.bash"
 declare -A optional_status
-set +e
 for package in pyg-lib torch-scatter torch-sparse; do
-    if "${py}" -m pip show "${package}" >/dev/null 2>&1; then
-        optional_status[${package}]="installed"
-        continue
-    fi
-    # --only-binary: never try to compile a C++/CUDA extension from source on this machine.
-    if log="$("${pip_cmd[@]}" -q -c "${constraints}" --only-binary=:all: "${package}" 2>&1)"; then
-        optional_status[${package}]="installed"
-    else
-        reason="$(grep -m1 '^ERROR' <<<"${log}" | cut -c1-120)"
-        optional_status[${package}]="not installed (${reason:-pip failed}); PyG falls back to pure torch"
-    fi
+    pyg_backend "${package}" "${pyg_backend_versions[${package}]}"
+    optional_status[${package}]="${pyg_backend_line}"
 done
-set -e
 
 echo "setup_peers: summary"
 "${py}" - <<'EOF'
-import numpy, scipy, torch, torch_geometric
+import numpy, scipy, torch, torch_geometric, torch_geometric.typing as pyg_typing
 print(f"  python          {__import__('sys').version.split()[0]}")
 print(f"  torch           {torch.__version__}")
 print(f"  torch_geometric {torch_geometric.__version__}")
 print(f"  numpy           {numpy.__version__}")
 print(f"  scipy           {scipy.__version__}")
+print(f"  PyG sees        pyg-lib {pyg_typing.WITH_PYG_LIB}, torch-scatter {pyg_typing.WITH_TORCH_SCATTER}, "
+      f"torch-sparse {pyg_typing.WITH_TORCH_SPARSE}")
 EOF
 for package in pyg-lib torch-scatter torch-sparse; do
     printf '  %-15s %s\n' "${package}" "${optional_status[${package}]}"
