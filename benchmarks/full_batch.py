@@ -12,10 +12,14 @@ run by ``graphscale.scale.stream.streamed_model`` with an in-memory plan, ``STRE
 chunks, the hidden layer recomputed in backward, logits for the training rows only, and for GCN ``A_0`` of
 the raw features recomputed per chunk instead of stored; GCN and SAGE, attention layers do not stream), "pyg" (GCNConv/SAGEConv/GATConv on
 an int64 ``edge_index``), "pyg-csr" (the same layers on the adjacency as a ``torch.sparse_csr_tensor``,
-rows = destinations: PyG's fused sparse path without torch-sparse), "dgl" (dgl.nn GraphConv (norm "both") /
-SAGEConv ("mean") / GATConv on a ``dgl.graph`` of the same edges, with a self-loop on every node for GCN and
-GAT as PyG and graphscale add them; DGL 2.1.0 on torch 2.2.1 in its own virtualenv, ``setup_peers.sh dgl``).
-GCNConv runs with ``cached=True`` in both PyG modes, as graphscale caches its normalisation on the graph;
+rows = destinations: PyG's fused sparse path without torch-sparse), "pyg-sparse" (the same layers on a
+``torch_sparse.SparseTensor`` ``adj_t``, rows = destinations, as PyG documents its sparse path: needs the
+compiled torch-sparse / torch-scatter, which ``setup_peers.sh pyg`` builds from their source distributions;
+where that build failed the rows report its error, ``pyg_backend_status``), "dgl" (dgl.nn GraphConv
+(norm "both") / SAGEConv ("mean") / GATConv on a ``dgl.graph`` of the same edges, with a self-loop on every
+node for GCN and GAT as PyG and graphscale add them; DGL 2.1.0 on torch 2.2.1 in its own virtualenv,
+``setup_peers.sh dgl``).
+GCNConv runs with ``cached=True`` in all PyG modes, as graphscale caches its normalisation on the graph;
 DGL's GraphConv has no cache and recomputes its degree norms each forward, as DGL always does.
 
 Memory (``rss_window.py``): ``peak_rss_mb`` (the worker's whole peak), ``train_rss_mb`` (peak minus the RSS
@@ -52,7 +56,7 @@ import common  # noqa: E402  (stdlib only: safe in the peer interpreters)
 import rss_window  # noqa: E402  (stdlib only)
 
 MODELS = ("gcn", "sage", "gat")
-IMPLS = ("graphscale", "graphscale-stream", "pyg", "pyg-csr", "dgl")
+IMPLS = ("graphscale", "graphscale-stream", "pyg", "pyg-csr", "pyg-sparse", "dgl")
 OURS = ("graphscale", "graphscale-stream")
 # graphscale-stream: the same model run by graphscale.scale.stream (NGra-style row chunks, recomputation in
 # backward, logits of the training rows only), everything in memory, nothing spilled to disk. GCN recomputes
@@ -60,7 +64,7 @@ OURS = ("graphscale", "graphscale-stream")
 # resident for ~0.1 s more per epoch (measured: ~800 MB -> ~720 MB peak); SAGE keeps A_0 (it already fits).
 STREAM_PLANS = {model: {"rows_per_chunk": 4096, "edges_per_block": 1 << 20, "cache_constant": model != "gcn"}
                 for model in ("gcn", "sage")}
-PEER_VENV = {"pyg": "pyg", "pyg-csr": "pyg", "dgl": "dgl"}
+PEER_VENV = {"pyg": "pyg", "pyg-csr": "pyg", "pyg-sparse": "pyg", "dgl": "dgl"}
 HIDDEN_DIM, HEADS, DROPOUT, LEARNING_RATE = 256, 4, 0.5, 0.01
 TARGET_SPEEDUP, TARGET_RSS_RATIO = 2.0, 0.5
 
@@ -123,6 +127,23 @@ def read_dataset(data_dir: Path) -> dict[str, Any]:
 
 
 # -- the implementations: each returns (model, forward) -------------------------------------------------
+def pyg_backend_status(packages: tuple[str, ...] = ("torch-scatter", "torch-sparse", "pyg-lib")) -> str:
+    """What ``setup_peers.sh`` recorded for PyG's compiled backends in this interpreter's virtualenv.
+
+    One line per package in ``<venv>/backend-status/`` (``peers/pyg_backends.bash``): "installed ..." or
+    "not installed: <the build's error line>"; joined as "package: line; ...". Run in the peer interpreter.
+    """
+    folder = Path(sys.prefix) / "backend-status"
+    parts = []
+    for package in packages:
+        try:
+            line = (folder / package).read_text().strip()
+        except OSError:
+            line = "no build recorded (run bash benchmarks/setup_peers.sh pyg)"
+        parts.append(f"{package}: {line}")
+    return "; ".join(parts)
+
+
 def setup_graphscale(model_name: str, data: dict[str, Any], stream: bool = False
                      ) -> tuple[Any, Callable[[], Any], dict[str, Any]]:
     import graphscale
@@ -153,12 +174,23 @@ def setup_pyg(model_name: str, data: dict[str, Any], mode: str) -> tuple[Any, Ca
     import torch
     import torch.nn.functional as F
     import torch_geometric
+    import torch_geometric.typing
     from torch_geometric.nn import GATConv, GCNConv, SAGEConv
 
     num_nodes, in_dim, out_dim = data["num_nodes"], data["num_features"], data["num_classes"]
+    versions = {"torch_geometric": torch_geometric.__version__}
+    if mode == "pyg-sparse" and not torch_geometric.typing.WITH_TORCH_SPARSE:  # the build's error is the status
+        raise ImportError("torch_sparse.SparseTensor unavailable: "
+                          + pyg_backend_status(("torch-sparse", "torch-scatter")))
     src, dst = data.pop("src"), data.pop("dst")
     if mode == "pyg":
         adjacency = torch.stack([src, dst])  # [2, E] int64 edge_index
+    elif mode == "pyg-sparse":  # adj_t: row = destination, col = source (PyG's ToSparseTensor layout)
+        import torch_scatter
+        import torch_sparse
+
+        adjacency = torch_sparse.SparseTensor(row=dst, col=src, sparse_sizes=(num_nodes, num_nodes))
+        versions.update(torch_sparse=torch_sparse.__version__, torch_scatter=torch_scatter.__version__)
     else:  # adj_t: rows = destinations, columns = sources, as PyG's sparse path expects
         order = torch.sort(dst, stable=True).indices
         crow = torch.zeros(num_nodes + 1, dtype=torch.int64)
@@ -184,7 +216,7 @@ def setup_pyg(model_name: str, data: dict[str, Any], mode: str) -> tuple[Any, Ca
             return self.convs[1](h, adj)
 
     model, x = TwoLayer(), data["x"]
-    return model, lambda: model(x, adjacency), {"torch_geometric": torch_geometric.__version__}
+    return model, lambda: model(x, adjacency), versions
 
 
 def setup_dgl(model_name: str, data: dict[str, Any]) -> tuple[Any, Callable[[], Any], dict[str, Any]]:
@@ -328,7 +360,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 # -- orchestrator ---------------------------------------------------------------------------------------
 def ratio_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each graphscale mode vs the fastest peer mode (pyg, pyg-csr or dgl) that finished, per model."""
+    """Each graphscale mode vs the fastest peer mode (pyg, pyg-csr, pyg-sparse or dgl) that finished, per model."""
     out = []
     for model, impl in ((m, i) for m in dict.fromkeys(r["model"] for r in records) for i in OURS):
         ours = next((r for r in records if r["model"] == model and r["impl"] == impl

@@ -9,8 +9,11 @@ sampling is timed (no feature gathering, no model). Implementations:
   run parallel over the destination nodes on ``--threads`` numba threads);
 * ``graphscale-loader``: the same sampler through ``NodeLoader`` with ``--threads`` background workers of one
   numba thread each (parallel over batches, what a training loop gets);
-* ``pyg``: ``torch_geometric.loader.NeighborLoader`` in the peer virtualenv (``setup_peers.sh``). It needs
-  pyg-lib or torch-sparse; where neither has a wheel its failure is reported as ``"error: ..."``;
+* ``pyg``: ``torch_geometric.loader.NeighborLoader`` with ``--threads`` (persistent) worker processes, as DGL's
+  loader, in the peer virtualenv (``setup_peers.sh pyg``). It needs pyg-lib or torch-sparse: pyg-lib has no distribution on
+  PyPI, torch-sparse is built there from its source distribution against the venv's torch
+  (``peers/pyg_backends.bash``); where that build failed, the row's status is its recorded error
+  (``full_batch.pyg_backend_status``);
 * ``dgl``: ``dgl.dataloading.NeighborSampler`` through ``dgl.dataloading.DataLoader`` with ``--threads``
   (persistent) worker processes, as many as graphscale-loader's workers, in its own virtualenv
   (``setup_peers.sh dgl``: DGL 2.1.0 on torch 2.2.1, the newest torch it was built for; fanouts given input
@@ -119,15 +122,27 @@ def graphscale_batches(args: argparse.Namespace, data: dict[str, Any], record: d
 def pyg_batches(args: argparse.Namespace, data: dict[str, Any], record: dict[str, Any]):
     import torch
     import torch_geometric
+    import torch_geometric.typing as pyg_typing
+    from full_batch import pyg_backend_status  # stdlib-only at import: safe in the peer interpreter
     from torch_geometric.data import Data
     from torch_geometric.loader import NeighborLoader
 
     record["torch_geometric"] = torch_geometric.__version__
+    if not (pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE):  # the builds' errors are the status
+        raise ImportError("NeighborLoader needs pyg-lib or torch-sparse: "
+                          + pyg_backend_status(("torch-sparse", "torch-scatter", "pyg-lib")))
+    # the sampler PyG picks: pyg-lib's when importable, else torch-sparse's neighbor_sample
+    record["sampler_backend"] = "pyg-lib" if pyg_typing.WITH_PYG_LIB else "torch-sparse"
+    if pyg_typing.WITH_TORCH_SPARSE:
+        import torch_sparse
+
+        record["torch_sparse"] = torch_sparse.__version__
     start = time.perf_counter()
     graph = Data(edge_index=torch.stack([data["src"], data["dst"]]), num_nodes=data["num_nodes"])
+    # as many (persistent) loader worker processes as DGL's loader and graphscale-loader's worker threads
     loader = NeighborLoader(graph, num_neighbors=list(FANOUTS), batch_size=BATCH_SIZE, input_nodes=data["train_idx"],
-                            shuffle=True, num_workers=0)
-    record["setup_s"] = round(time.perf_counter() - start, 3)
+                            shuffle=True, num_workers=args.threads, persistent_workers=args.threads > 0)
+    record.update(setup_s=round(time.perf_counter() - start, 3), loader_workers=args.threads)
     return lambda: ((batch.batch_size, batch.num_nodes, batch.num_edges) for batch in loader)
 
 
