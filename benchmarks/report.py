@@ -28,7 +28,7 @@ sys.path.insert(0, str(BENCH_DIR))
 RECORDS_DIR = BENCH_DIR / "records"
 RESULTS = BENCH_DIR / "RESULTS.md"
 # library versions shown per row: the peer's own package first, then the torch it ran on
-VERSION_KEYS = ("torch_geometric", "dgl", "pykeen", "gensim", "pecanpy", "sklearn", "torch")
+VERSION_KEYS = ("torch_geometric", "torch_sparse", "dgl", "pykeen", "gensim", "pecanpy", "sklearn", "torch")
 # fields that say where and on what a line was measured, not what was measured
 PROVENANCE_KEYS = {"cpus", "load_1m", "git_commit", "git_dirty", "run", "time", "bench", "record"}
 
@@ -467,7 +467,8 @@ SECTIONS = [
         "full_batch", "Full-batch training vs PyTorch Geometric and DGL (`full_batch.py`)",
         "One full-batch training epoch (forward + backward + Adam step) of 2-layer GCN, GraphSAGE and GAT on the "
         "ogbn-arxiv-shaped `synthetic-arxiv` graph, every implementation on the same arrays in its own process: "
-        "graphscale, graphscale's streamed executor in memory, PyG on `edge_index` and on a CSR adjacency, and "
+        "graphscale, graphscale's streamed executor in memory, PyG on `edge_index`, on a CSR adjacency and on "
+        "torch-sparse's `SparseTensor` (`pyg-sparse`: torch-sparse built from source by `setup_peers.sh pyg`), and "
         "DGL 2.1 (`dgl.nn`, its fused C++ SpMM / SDDMM, on the torch 2.2.1 it was built for). Median of the "
         "timed epochs; peak RSS of the worker, `train_rss_mb` (the peak minus the RSS before the first epoch) and "
         "`rss_growth_mb` (the peak of the timed epochs minus the RSS after warm-up: DGL's torch is a CUDA build "
