@@ -180,7 +180,8 @@ def git_state(paths: tuple[str, ...] = ("graphscale",)) -> dict[str, Any]:
     return {"git_commit": commit, "git_dirty": sorted(line[3:] for line in dirty if line.strip())}
 
 
-def _last_json(text: str) -> dict[str, Any] | None:
+def last_json(text: str) -> dict[str, Any] | None:
+    """The last line of ``text`` that is a JSON object (a worker's or a ``--json`` command's summary)."""
     for line in reversed(text.strip().splitlines()):
         line = line.strip()
         if line.startswith("{"):
@@ -220,7 +221,7 @@ def run_worker(python: Path | str, args: Iterable[str], *, base: dict[str, Any],
     except OSError as err:
         return {**base, "status": f"error: cannot start {python}: {err}"}
     wall = round(time.perf_counter() - start, 2)
-    record = _last_json(proc.stdout)
+    record = last_json(proc.stdout)
     if proc.returncode == 0 and record is not None:
         return {**base, **record, "worker_wall_s": wall}
     if proc.returncode < 0:

@@ -35,18 +35,6 @@ def valid_curve(history: list[dict[str, Any]]) -> list[list[float]]:
             for entry in history if isinstance(entry.get("valid"), dict) and "mrr" in entry["valid"]]
 
 
-def last_json(stdout: str) -> dict[str, Any] | None:
-    """The last stdout line that is a JSON object (``graphscale kg --json`` prints its summary last)."""
-    for line in reversed(stdout.strip().splitlines()):
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            return value
-    return None
-
-
 def run(name: str, kg_args: list[str]) -> dict[str, Any]:
     """One ``graphscale kg`` run; its record line (never raises on a failed run)."""
     extra = [] if "--out" in kg_args else ["--out", str(common.OUT_DIR / "kg" / name)]
@@ -57,7 +45,7 @@ def run(name: str, kg_args: list[str]) -> dict[str, Any]:
                               "command": " ".join(["graphscale", *command[3:]]),
                               "run": time.strftime("%Y-%m-%dT%H:%M:%S")}
     proc = subprocess.run(command, cwd=common.REPO_ROOT, stdout=subprocess.PIPE, text=True, check=False)
-    summary = last_json(proc.stdout)
+    summary = common.last_json(proc.stdout)
     if proc.returncode != 0 or summary is None:
         return {**record, "status": f"error: graphscale kg exit code {proc.returncode} (its stderr above)"}
     return {**record, "status": "ok", **summary, "valid_curve": valid_curve(history(summary))}
