@@ -112,6 +112,9 @@ def output_dir(cfg: RunConfig, dataset_name: str | None = None, resume: bool = F
     return numbered_default(base, ARTIFACTS, resume)
 
 
+MIN_LABELLED_FOR_RANDOM_SPLIT = 5  # 60/20/20 rounds to at least one node in each part
+
+
 def check_trainable(dataset: NodeDataset) -> None:
     """Raise DatasetError unless ``dataset`` has labels and labelled nodes in each of train / val / test."""
     import torch
@@ -121,6 +124,12 @@ def check_trainable(dataset: NodeDataset) -> None:
         raise DatasetError(f"dataset {dataset.name!r}: expected node labels to train on, got none (a custom folder: "
                            "no label column in nodes.csv, or every label empty). Add a label column to nodes.csv.")
     labelled = (y >= 0) if y.dim() == 1 else torch.ones(y.shape[0], dtype=torch.bool)
+    if dataset.num_splits == 0:  # no published split: the trainer draws a random 60/20/20 one of the labelled
+        count = int(labelled.sum())
+        if count < MIN_LABELLED_FOR_RANDOM_SPLIT:
+            raise DatasetError(f"dataset {dataset.name!r}: expected at least {MIN_LABELLED_FOR_RANDOM_SPLIT} labelled "
+                               f"nodes for a random train / val / test split, got {count}. Label more nodes.")
+        return
     for split, mask in (("train", dataset.train_mask), ("val", dataset.val_mask), ("test", dataset.test_mask)):
         if mask is None:
             raise DatasetError(f"dataset {dataset.name!r}: expected a {split} split, got none. Give nodes.csv a "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from graphscale.errors import ConfigError, DatasetError
 from graphscale.train.runtime import numbered_default, output_folder
@@ -120,3 +121,20 @@ def test_unusable_paths_are_refused_before_anything_is_made(tmp_path, where):
     finally:
         locked.chmod(0o700)
     assert not (locked / "run").exists()
+
+
+def test_a_dataset_without_a_published_split_still_trains_on_a_random_one(tmp_path):
+    """check_trainable asks for labelled nodes, not for masks: without them the trainer draws a split."""
+    import dataclasses
+
+    from graphscale import config
+    from graphscale.datasets import load_synthetic
+    from graphscale.train.run import run
+
+    data = dataclasses.replace(load_synthetic(num_nodes=200, seed=1), train_mask=None, val_mask=None, test_mask=None)
+    cfg = config.load(None, ["train.epochs=2", "train.seeds=1", "model.hidden_dim=4", "output.plot=false",
+                             f"output.dir={tmp_path / 'out'}"])
+    assert 0.0 <= run(cfg, progress=False, dataset=data)["test_acc"] <= 1.0
+    few = dataclasses.replace(data, y=data.y.masked_fill(torch.arange(200) >= 4, -1))
+    with pytest.raises(DatasetError, match="at least 5 labelled nodes"):
+        run(cfg, progress=False, dataset=few, overwrite=True)
