@@ -30,7 +30,7 @@ import torch
 import graphscale.datasets as gd
 from graphscale.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from graphscale.scale.gas import train_gas
-from graphscale.scale.precompute import train_precomputed
+from graphscale.train.precomputed import train_precomputed
 from graphscale.train.node import train_node
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

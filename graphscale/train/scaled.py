@@ -8,7 +8,7 @@
   :func:`graphscale.train.minibatch.train_minibatch`;
 * ``gas``: ``sampler: gas`` -> :func:`graphscale.scale.gas.train_gas` (ClusterGCN batches + history buffers);
 * ``precomputed``: ``model: sign`` (and ``sgc`` when ``PRECOMPUTED_SGC``) without a sampler ->
-  :func:`graphscale.scale.precompute.train_precomputed` (propagation computed once, then an MLP / linear model).
+  :func:`graphscale.train.precomputed.train_precomputed` (propagation computed once, then an MLP / linear model).
 
 :func:`train_scaled` runs ``train.seeds`` runs of one of the last three and returns the summary keys of
 ``train_node``, ``edge_weight`` included: SGC/SIGN precomputation propagates over the dataset's edge weights
@@ -81,7 +81,7 @@ def _trainer(kind: str, cfg: RunConfig) -> Callable[..., dict[str, Any]]:
         def one(dataset: NodeDataset, seed: int, run: int, split: int | None, on_epoch: EpochHook) -> dict[str, Any]:
             return train_gas(dataset, model, hparams, sampler, train, seed, run=run, split=split, on_epoch=on_epoch)
     elif kind == "precomputed":
-        from ..scale.precompute import train_precomputed
+        from .precomputed import train_precomputed
 
         def one(dataset: NodeDataset, seed: int, run: int, split: int | None, on_epoch: EpochHook) -> dict[str, Any]:
             return train_precomputed(dataset, model, hparams, train, seed, run=run, split=split, on_epoch=on_epoch,

@@ -20,8 +20,8 @@ from graphscale.scale.precompute import (
     SGCHead,
     parse_size,
     precompute_features,
-    train_precomputed,
 )
+from graphscale.train.precomputed import train_precomputed
 from graphscale.train.node import train_node
 
 RESULT_KEYS = {"run", "seed", "split", "best_epoch", "epochs_run", "test_acc", "val_acc", "val_loss", "train_acc",
