@@ -9,7 +9,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..errors import ConfigError, DatasetError
+from ..errors import DatasetError
 from ..train import runtime
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_rss_mb
@@ -101,16 +101,13 @@ def check_resume_config(cfg: EmbedConfig, folder: Path) -> None:
     saved_path = folder / "config.yaml"
     if not saved_path.is_file():
         return
-    saved = load(saved_path)
-    before = {"data.dataset": saved.data.dataset, "data.directed": saved.data.directed,
-              "model.name": saved.model.name, "model.dim": saved.model.dim,
-              **{k: v for k, v in _settings(saved).items() if k not in RESUME_MAY_CHANGE}}
-    now = {"data.dataset": cfg.data.dataset, "data.directed": cfg.data.directed, "model.name": cfg.model.name,
-           "model.dim": cfg.model.dim, **{k: v for k, v in _settings(cfg).items() if k not in RESUME_MAY_CHANGE}}
-    for key, value in now.items():
-        if before.get(key) != value:
-            raise ConfigError(f"--resume: {saved_path} was written with {key}={before.get(key)!r}, got {value!r}. "
-                              "Resume with the same settings, or pick a new --out folder.")
+    runtime.check_same_settings(_resume_settings(load(saved_path)), _resume_settings(cfg), saved_path)
+
+
+def _resume_settings(cfg: EmbedConfig) -> dict[str, Any]:
+    """What a resumed run must share with the interrupted one: the data, the model and its training settings."""
+    return {"data.dataset": cfg.data.dataset, "data.directed": cfg.data.directed, "model.name": cfg.model.name,
+            "model.dim": cfg.model.dim, **{k: v for k, v in _settings(cfg).items() if k not in RESUME_MAY_CHANGE}}
 
 
 def run(cfg: EmbedConfig, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:

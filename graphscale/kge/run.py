@@ -19,12 +19,11 @@ from typing import Any
 import torch
 
 from ..config.registry import normalize_key
-from ..errors import ConfigError
 from ..train.checkpoint import write_text_atomic
 from ..train.common import resolve_device
 from ..train.metrics import peak_memory_mb, peak_rss_mb
 from ..train.plot import clean_json
-from ..train.runtime import numbered_default, output_folder
+from ..train.runtime import check_same_settings, numbered_default, output_folder
 from .config import KGConfig, dump_kg, load_kg_config
 from .evaluate import evaluate
 from .model import KGEModel, build_model
@@ -57,13 +56,7 @@ def check_resume_config(cfg: KGConfig, out: Path) -> None:
     saved_path = out / "config.yaml"
     if not saved_path.is_file():
         return
-    before, now = fingerprint(load_kg_config(saved_path)), fingerprint(cfg)
-    for section, values in now.items():
-        for key, value in values.items():
-            old = before.get(section, {}).get(key)
-            if old != value:
-                raise ConfigError(f"--resume: {saved_path} was written with {section}.{key}={old!r}, got {value!r}. "
-                                  "Resume with the same settings, or pick a new --out folder.")
+    check_same_settings(fingerprint(load_kg_config(saved_path)), fingerprint(cfg), saved_path)
 
 
 def model_for(cfg: KGConfig, data: KGDataset) -> KGEModel:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from ..config import RunConfig, TrainConfig, to_dict
 from ..config.registry import Registry
 from ..errors import ConfigError
+from .runtime import check_same_settings
 
 OPTIMIZERS: Registry[type[torch.optim.Optimizer]] = Registry("train.optimizer")
 OPTIMIZERS.register("adam", torch.optim.Adam)
@@ -83,17 +84,8 @@ def fingerprint(cfg: RunConfig) -> dict[str, Any]:
 
 
 def check_resume(saved: dict[str, Any], cfg: RunConfig, path: Any) -> None:
-    """Raise ConfigError when a checkpoint was written under a different config."""
-    now = fingerprint(cfg)
-    for section, values in now.items():
-        old = saved.get(section)
-        pairs = values.items() if isinstance(values, dict) else [(None, values)]
-        for key, value in pairs:
-            before = old.get(key) if isinstance(old, dict) and key is not None else old
-            if before != value:
-                name = section if key is None else f"{section}.{key}"
-                raise ConfigError(f"--resume: {path} was written with {name}={before!r}, got {value!r}. "
-                                  "Resume with the same config, or pick a new --out folder.")
+    """Raise ConfigError when a checkpoint (or config.yaml) was written under a different config."""
+    check_same_settings(saved, fingerprint(cfg), path)
 
 
 class EpochSelector:

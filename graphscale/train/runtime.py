@@ -24,6 +24,7 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..datasets.io import is_writable_dir
 from ..errors import ConfigError, GraphscaleError
@@ -53,6 +54,20 @@ def check_writable_path(path: Path, flag: str = "--out", kind: str = "folder") -
     if not is_writable_dir(existing):
         raise ConfigError(f"{flag} '{path}': expected a writable location, got the read-only folder '{existing}'. "
                           f"Pick another {flag} or make the folder writable.")
+
+
+def check_same_settings(saved: dict[str, Any], now: dict[str, Any], source: Any) -> None:
+    """ConfigError naming the first setting of ``now`` (``{section: {key: value}}`` or ``{name: value}``)
+    that ``saved``, the interrupted run's settings read from ``source``, holds with another value."""
+    for section, values in now.items():
+        old = saved.get(section)
+        pairs = values.items() if isinstance(values, dict) else [(None, values)]
+        for key, value in pairs:
+            before = old.get(key) if isinstance(old, dict) and key is not None else old
+            if before != value:
+                name = section if key is None else f"{section}.{key}"
+                raise ConfigError(f"--resume: {source} was written with {name}={before!r}, got {value!r}. "
+                                  "Resume with the same config, or pick a new --out folder.")
 
 
 def present_artifacts(folder: Path, artifacts: Sequence[str]) -> list[str]:
