@@ -33,11 +33,11 @@ from ..errors import DatasetError
 from ..graph import Graph, to_undirected
 from .base import NodeDataset, random_split
 from .io import open_text, resolve
-from .parse import structural_features
+from .parse import FLOAT32_MAX, parse_float, parse_weight, structural_features
 
 SPLITS = ("train", "val", "test")
 UNKNOWN_NODES = ("error", "add")
-FLOAT32_MAX = float(np.finfo(np.float32).max)
+WEIGHT_FIX = "GCN normalisation needs finite non-negative weights; fix the value or drop the edge."
 
 
 def _rows(path: Path):
@@ -61,21 +61,6 @@ def _header(path: Path, rows, required: tuple[str, ...], example: str) -> list[s
         raise DatasetError(f"{path.name} line {number}: expected a header '{example}', got {','.join(header)!r} "
                            f"({problem}). Fix the first line of the file.")
     return header
-
-
-def _float(value: str, path: Path, number: int, column: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise DatasetError(f"{path.name} line {number}, column {column}: expected a number, got {value!r}.") from None
-
-
-def _weight(value: str, path: Path, number: int) -> float:
-    weight = _float(value, path, number, "weight")
-    if not 0.0 <= weight <= FLOAT32_MAX:  # NaN fails both comparisons
-        raise DatasetError(f"{path.name} line {number}, column weight: expected a finite number >= 0, got {value!r}. "
-                           "GCN normalisation needs finite non-negative weights; fix the value or drop the edge.")
-    return weight
 
 
 def _check_width(path: Path, number: int, fields: list[str], header: list[str]) -> None:
@@ -113,7 +98,7 @@ def _read_nodes(path: Path, ids: dict[str, int]):
                                f"{split!r}, got ''. Give the node a label or leave its split empty.")
         labels.append(label)
         splits.append(split)
-        features.append([_float(fields[i], path, number, header[i]) for i in feature_cols])
+        features.append([parse_float(fields[i], path, number, header[i]) for i in feature_cols])
         lines.append(number)
     if not lines:
         raise DatasetError(f"{path.name}: expected at least one node row under the header, got none. Add one line "
@@ -166,7 +151,7 @@ def _read_edges(path: Path, ids: dict[str, int], listed_only: bool):
                 ids[node] = len(ids)
             out.append(ids[node])
         if weight_at is not None:
-            weights.append(_weight(fields[weight_at], path, number))
+            weights.append(parse_weight(fields[weight_at], path, number, WEIGHT_FIX))
     return src, dst, (weights if weight_at is not None else None)
 
 

@@ -25,7 +25,7 @@ from ..errors import DatasetError
 from ..graph import Graph, to_undirected
 from .base import NodeDataset
 from .io import data_root, open_text, require_files
-from .parse import structural_features
+from .parse import parse_weight, structural_features
 
 KARATE_URL = ("https://raw.githubusercontent.com/phanein/deepwalk/6e6dff245e4692e9bea47e9017c1034e51afbf29/"
               "example_graphs/karate.adjlist")
@@ -38,7 +38,6 @@ HEADER_PAIRS = frozenset({
     ("source_id", "target_id"), ("from_id", "to_id"), ("from_node", "to_node"), ("start", "end"),
     ("sender", "receiver"), ("node_a", "node_b"), ("nodea", "nodeb"),
 })
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _tokens(path: Path):
@@ -108,15 +107,7 @@ def load_edgelist(path: str | os.PathLike[str], *, undirected: bool = True, feat
         src.append(ids.setdefault(fields[0], len(ids)))
         dst.append(ids.setdefault(fields[1], len(ids)))
         if width == 3:
-            try:
-                weight = float(fields[2])
-            except ValueError:
-                raise DatasetError(f"{path.name} line {number}, column weight: expected a number, "
-                                   f"got {fields[2]!r}.") from None
-            if not 0.0 <= weight <= FLOAT32_MAX:  # NaN fails both comparisons
-                raise DatasetError(f"{path.name} line {number}, column weight: expected a finite number >= 0, got "
-                                   f"{fields[2]!r}. Fix the weight or drop the edge.")
-            weights.append(weight)
+            weights.append(parse_weight(fields[2], path, number, "Fix the weight or drop the edge."))
     dataset = _build(name or path.name.split(".")[0], path, src, dst, weights if width == 3 else None, ids,
                      undirected, features)
     if header is not None:

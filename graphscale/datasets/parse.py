@@ -14,6 +14,27 @@ from ..graph import Graph
 from .io import read_text
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def parse_float(value: str, path: Path, number: int, column: str) -> float:
+    """``float(value)``, or a DatasetError naming ``path``'s line ``number`` and ``column``."""
+    try:
+        return float(value)
+    except ValueError:
+        raise DatasetError(f"{path.name} line {number}, column {column}: expected a number, got {value!r}.") from None
+
+
+def parse_weight(value: str, path: Path, number: int, fix: str) -> float:
+    """An edge weight of ``path``'s line ``number``: a finite number >= 0 (within float32), else a DatasetError
+    ending in ``fix`` (what to do)."""
+    weight = parse_float(value, path, number, "weight")
+    if not 0.0 <= weight <= FLOAT32_MAX:  # NaN fails both comparisons
+        raise DatasetError(f"{path.name} line {number}, column weight: expected a finite number >= 0, got {value!r}. "
+                           f"{fix}")
+    return weight
+
+
 def read_numbers(path: Path, columns: int, dtype: type = np.int64, skip_header: bool = False) -> np.ndarray:
     """Parse a text table of numbers separated by commas, tabs or spaces into ``[rows, columns]``.
 
