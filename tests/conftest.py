@@ -16,6 +16,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GRAPHSCALE_DATA", str(REPO_ROOT.parent / "shared" / "datasets"))
+# Absolute, so that tests which chdir (into tmp_path) still find it; CI passes a relative path.
+os.environ["GRAPHSCALE_DATA"] = str(Path(os.environ["GRAPHSCALE_DATA"]).expanduser().resolve())
 os.environ.setdefault("GRAPHSCALE_DOWNLOAD", "0")
 # Before torch is imported: idle OpenMP threads sleep instead of spinning (see graphscale/__init__.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

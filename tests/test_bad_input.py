@@ -34,7 +34,7 @@ import pytest
 from graphscale.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("GRAPHSCALE_DATA", REPO.parent / "shared" / "datasets")).expanduser()
+DATA = Path(os.environ.get("GRAPHSCALE_DATA", REPO.parent / "shared" / "datasets")).expanduser().resolve()
 FAST_TRAIN = ("--no-progress", "--epochs", "2", "--seeds", "1", "model.hidden_dim=4", "output.plot=false")
 FAST_KG = ("--no-progress", "--epochs", "2", "--dim", "4", "--negatives", "2", "train.batch_size=8")
 FAST_EMBED = ("--no-progress", "--model", "line", "--dim", "4", "model.num_samples=2000", "evaluate.repeats=1")

@@ -122,10 +122,10 @@ def test_bad_weights_and_streaming(tmp_path):
         with pytest.raises(DatasetError, match="expected finite, non-negative edge weights, got nan"):
             train(dataclasses.replace(dataset, edge_weight=nan), model, "train.epochs=1")
     with pytest.raises(ConfigError, match="Edge weights are not supported with --memory-budget yet"):
-        train(dataset, "gcn", "train.epochs=1", "train.memory_budget=1GB")
+        train(dataset, "gcn", "train.epochs=1", "train.memory_budget=8GB")
     # all-one weights stream as the unweighted graph does
-    ones = train(without_weights(dataset, ones=True), "gcn", "train.epochs=3", "train.memory_budget=1GB")
-    plain = train(without_weights(dataset), "gcn", "train.epochs=3", "train.memory_budget=1GB")
+    ones = train(without_weights(dataset, ones=True), "gcn", "train.epochs=3", "train.memory_budget=8GB")
+    plain = train(without_weights(dataset), "gcn", "train.epochs=3", "train.memory_budget=8GB")
     assert ones["edge_weight"] == "used" and losses(ones) == losses(plain)
 
 
