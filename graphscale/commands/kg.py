@@ -67,6 +67,9 @@ def cmd_kg(args: argparse.Namespace) -> int:
     if "mrr" in summary:
         print(f"  test (filtered)  MRR {summary['mrr']:.4f}  MR {summary['mr']:.1f}  Hits@1 "
               f"{summary['hits_at_1']:.4f}  Hits@3 {summary['hits_at_3']:.4f}  Hits@10 {summary['hits_at_10']:.4f}")
+    elif "valid_mrr" in summary:
+        print(f"  valid (filtered) MRR {summary['valid_mrr']:.4f}  Hits@10 {summary['valid_hits_at_10']:.4f}  "
+              "(evaluate.test=false: test not read)")
     else:
         print(f"  {summary['note']}")
     print(f"  training         {summary['train_time_s']:.1f} s, {summary['triples_per_s']:.0f} triples/s, peak RSS "

@@ -15,7 +15,7 @@ from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_rss_mb
 from ..train.plot import save_json
 from .config import EmbedConfig, dump, load
-from .evaluate import link_prediction, link_split, node_classification, plot_f1, selection_split
+from .evaluate import label_matrix, link_prediction, link_split, node_classification, plot_f1, selection_split
 from .trainer import train_embeddings
 
 
@@ -151,15 +151,15 @@ def _train_and_save(cfg: EmbedConfig, dataset: Any, folder: Path, resume: bool, 
         start = time.perf_counter()
         evaluation = {"repeats": cfg.evaluate.repeats, "seed": cfg.train.seed, "c": cfg.evaluate.c,
                       "normalize": cfg.evaluate.normalize}
-        reported_y = dataset.y
         if cfg.evaluate.validation_fraction > 0:
             selection_y, reported_y = selection_split(dataset.y, cfg.evaluate.validation_fraction)
             chosen = node_classification(result.embeddings, selection_y, ratios=[0.5], **evaluation)
             summary.update(validation_micro_f1=chosen["micro_f1"][0], validation_macro_f1=chosen["macro_f1"][0],
                            validation_fraction=cfg.evaluate.validation_fraction)
-        scores = node_classification(result.embeddings, reported_y, ratios=ratios, **evaluation)
+            evaluation["test_nodes"] = label_matrix(reported_y)[1]
+        scores = node_classification(result.embeddings, dataset.y, ratios=ratios, **evaluation)
         if 0.5 not in ratios:
-            half = node_classification(result.embeddings, reported_y, ratios=[0.5], **evaluation)
+            half = node_classification(result.embeddings, dataset.y, ratios=[0.5], **evaluation)
         else:
             half = {k: [v[ratios.index(0.5)]] for k, v in scores.items()}
         summary.update(micro_f1=half["micro_f1"][0], macro_f1=half["macro_f1"][0],

@@ -95,6 +95,8 @@ class KGEvaluateConfig:
     memory_mb: int = option(256, "Bound on the [batch, N] score matrix when batch_size is 0.", ge=1)
     chunk_size: int | None = option(None, "Entities per scoring chunk (null = all at once).", ge=1)
     valid: bool = option(True, "Also report filtered validation metrics.")
+    test: bool = option(True, "Evaluate on the test triples; false for model selection (validation only, "
+                              "test read once for the chosen config).")
 
 
 @dataclass

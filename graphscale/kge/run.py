@@ -139,16 +139,18 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
         if cfg.evaluate.valid and data.valid.shape[0]:
             valid = run_eval(model, data.valid, index, cfg, device, progress, "valid")
             summary.update({f"valid_{k}": valid[k] for k in METRIC_KEYS})
-        test = run_eval(model, data.test, index, cfg, device, progress, "test")
+        test = run_eval(model, data.test, index, cfg, device, progress, "test") if cfg.evaluate.test else None
         summary["eval_time_s"] = time.perf_counter() - eval_began
-        summary.update({f"test_{side}_{k}": test[f"{side}_{k}"] for side in ("head", "tail") for k in METRIC_KEYS})
         if cfg.output.export:
             model.export(out / "embeddings", data.entity_names, data.relation_names)
-        for key, target in (("mrr", cfg.expected.target_mrr), ("hits_at_10", cfg.expected.target_hits_at_10)):
-            if target is not None:
-                summary[f"target_{key}"] = target
-                summary[f"reached_target_{key}"] = bool(test[key] >= target)
-        summary.update({k: test[k] for k in METRIC_KEYS})
+        if test is not None:
+            summary.update({f"test_{side}_{k}": test[f"{side}_{k}"] for side in ("head", "tail")
+                            for k in METRIC_KEYS})
+            for key, target in (("mrr", cfg.expected.target_mrr), ("hits_at_10", cfg.expected.target_hits_at_10)):
+                if target is not None:
+                    summary[f"target_{key}"] = target
+                    summary[f"reached_target_{key}"] = bool(test[key] >= target)
+            summary.update({k: test[k] for k in METRIC_KEYS})
     else:
         summary["note"] = (f"stopped after {result['epochs_done']} of {cfg.train.epochs} epochs (train.max_time_s); "
                            "run the same command with --resume to continue.")

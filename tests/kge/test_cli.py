@@ -163,3 +163,16 @@ def test_json_summary_is_strict_json(monkeypatch, tmp_path, capsys, ring):
     assert printed["mrr"] is None and printed["mr"] is None and printed["hits_at_3"] is None
     assert printed["hits_at_1"] == 0.5 and printed["hits_at_10"] == 1.0 and printed["history"] == [{"loss": None}]
 
+
+
+def test_selection_runs_read_validation_only(tmp_path, capsys, ring):
+    """``evaluate.test=false``: validation metrics and no test metric in the summary (configs are chosen on it)."""
+    folder = write_kg_folder(tmp_path / "kg", ring)
+    code, stdout, err = run_cli(capsys, "kg", "--dataset", str(folder), *QUICK, "evaluate.test=false",
+                                "--out", str(tmp_path / "a"), "--json")
+    assert code == 0, err
+    summary = strict_loads(stdout.strip().splitlines()[-1])
+    assert summary["valid_mrr"] > 0 and not any(k.startswith(("test_", "mrr", "hits_", "mr")) for k in summary)
+    code, stdout, err = run_cli(capsys, "kg", "--dataset", str(folder), *QUICK, "evaluate.test=false",
+                                "--out", str(tmp_path / "b"))
+    assert code == 0 and "valid (filtered) MRR" in stdout and "test (filtered)" not in stdout
