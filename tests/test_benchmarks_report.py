@@ -120,12 +120,13 @@ def test_kg_runs_and_their_validation_curve(records: Path) -> None:
 def test_minibatch_table_reuses_the_study_code(records: Path) -> None:
     lines = [{"bench": "minibatch-accuracy", "stage": "final", "dataset": "citeseer", "method": method,
               "key": f"k-{method}", "seed": seed, "status": "ok", "test_acc": acc, "val_acc": acc}
-             for method, acc in (("full", 0.70), ("neighbor", 0.68)) for seed in range(5)]
+             for method, acc in (("full", 0.70), ("neighbor", 0.68)) for seed in range(7)]
+    lines += [{**lines[0], "seed": 0, "stage": "tune", "test_acc": 0.99}]  # a tuning seed is never reported
     write(records / "minibatch" / "citeseer.jsonl", lines)
     mini = section(report.build(records), "Mini-batch accuracy")
-    assert "| citeseer | full | - | 5 | 70.00 ± 0.00 |" in mini
+    assert "| citeseer | full | - | 5 | 70.00 ± 0.00 |" in mini  # seeds 2-6: 0 and 1 tune
     assert "| citeseer | neighbor | - | 5 | 68.00 ± 0.00 | -2.00 | ≥ full − 1.0 | NOT met |" in mini
-    assert "10 lines carry no commit or load" in mini
+    assert "15 lines carry no commit or load" in mini
 
 
 def test_main_writes_and_checks(records: Path, tmp_path: Path) -> None:
