@@ -60,7 +60,7 @@ def prepare(folder: Path, dataset: str) -> dict[str, Any]:
     return meta
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benches", default="train,eval")
     parser.add_argument("--models", default="transe,rotate")
@@ -100,7 +100,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="kg-bench-") as work:
         data = Path(work) / "data"
-        meta = prepare(data, args.dataset)
+        try:
+            meta = prepare(data, args.dataset)
+        except Exception as err:  # noqa: BLE001  (graphscale's DatasetError: the data is missing or bad)  # no data: one status line, no traceback
+            print(json.dumps({"bench": "setup", "impl": "-", "status": f"error: {err}"}), flush=True)
+            return 1
         emit({"bench": "setup", "impl": "-", "status": "ok", **meta, **stamp, "threads": args.threads})
         plan = []
         for model in models:
@@ -141,7 +145,8 @@ def main() -> None:
                 emit({"bench": f"{bench}-ratio", "impl": "graphscale/pykeen", "model": model, "mode": mode,
                       "status": "ok", "speedup": round(speedup, 2), "target": TARGET_SPEEDUP if bench == "train"
                       else None, "meets_target": bool(speedup >= TARGET_SPEEDUP) if bench == "train" else None})
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
