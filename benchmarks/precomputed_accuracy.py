@@ -29,7 +29,7 @@ import torch
 
 import graphscale.datasets as gd
 from graphscale.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from graphscale.scale.gas import train_gas
+from graphscale.train.gas import train_gas
 from graphscale.train.precomputed import train_precomputed
 from graphscale.train.node import train_node
 

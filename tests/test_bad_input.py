@@ -410,7 +410,7 @@ def test_disk_full_while_writing_is_one_line(tmp_path, capsys, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(checkpoint, "save_atomic", full)
-    monkeypatch.setattr("graphscale.train.node.save_atomic", full)
+    monkeypatch.setattr("graphscale.train.loop.save_atomic", full)
     code, _, err = run_case(capsys, ["train", "--dataset", str(folder), *FAST_TRAIN, "--out", str(out)])
     assert_one_error_line(code, err, ("run0.pt",), "No space left on device")
 

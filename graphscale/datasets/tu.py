@@ -66,6 +66,31 @@ def find_prefix(folder: Path) -> str | None:
     return None
 
 
+def _edge_graphs(edge_file: str, indicator_file: str, edges: np.ndarray, indicator: np.ndarray,
+                 num_graphs: int) -> np.ndarray:
+    """The 1-based graph id of every edge ``[E]``, after checking that the graph indicator is sorted and in
+    range, that edge endpoints are node ids, and that no edge joins two graphs.
+
+    Raises:
+        DatasetError: Naming the file (and the line of the first edge joining two graphs).
+    """
+    num_nodes = indicator.size
+    if num_nodes and (np.any(np.diff(indicator) < 0) or indicator[0] < 1 or indicator[-1] > num_graphs):
+        raise DatasetError(f"{indicator_file}: expected graph ids sorted ascending in [1, {num_graphs}], "
+                           f"got values from {indicator.min()} to {indicator.max()}. Replace the file with the "
+                           "published copy.")
+    if edges.size and (edges.min() < 0 or edges.max() >= num_nodes):
+        raise DatasetError(f"{edge_file}: expected node ids in [1, {num_nodes}], got "
+                           f"{edges.min() + 1}..{edges.max() + 1}. Check it against the graph indicator file.")
+    edge_graph = indicator[edges[:, 0]] if edges.size else np.zeros(0, dtype=np.int64)
+    if edges.size and np.any(edge_graph != indicator[edges[:, 1]]):
+        bad = int(np.nonzero(edge_graph != indicator[edges[:, 1]])[0][0])
+        raise DatasetError(f"{edge_file} line {bad + 1}: expected both nodes in one graph, got nodes "
+                           f"{edges[bad, 0] + 1} and {edges[bad, 1] + 1} of graphs {edge_graph[bad]} and "
+                           f"{indicator[edges[bad, 1]]}. Replace the file with the published copy.")
+    return edge_graph
+
+
 def load_tu(folder: str | Path, prefix: str | None = None, *, use_node_attributes: bool = False,
             use_edge_attributes: bool = True, download: bool = False, name: str | None = None) -> GraphDataset:
     """Load a TU dataset folder into a ``GraphDataset``.
@@ -101,19 +126,7 @@ def load_tu(folder: str | Path, prefix: str | None = None, *, use_node_attribute
     indicator = read_numbers(paths[required[1]], 1, np.int64).ravel()
     graph_labels = read_numbers(paths[required[2]], 1, np.int64).ravel()
     num_nodes, num_graphs = indicator.size, graph_labels.size
-    if num_nodes and (np.any(np.diff(indicator) < 0) or indicator[0] < 1 or indicator[-1] > num_graphs):
-        raise DatasetError(f"{paths[required[1]].name}: expected graph ids sorted ascending in [1, {num_graphs}], "
-                           f"got values from {indicator.min()} to {indicator.max()}. Replace the file with the "
-                           "published copy.")
-    if edges.size and (edges.min() < 0 or edges.max() >= num_nodes):
-        raise DatasetError(f"{paths[required[0]].name}: expected node ids in [1, {num_nodes}], got "
-                           f"{edges.min() + 1}..{edges.max() + 1}. Check it against the graph indicator file.")
-    edge_graph = indicator[edges[:, 0]] if edges.size else np.zeros(0, dtype=np.int64)
-    if edges.size and np.any(edge_graph != indicator[edges[:, 1]]):
-        bad = int(np.nonzero(edge_graph != indicator[edges[:, 1]])[0][0])
-        raise DatasetError(f"{paths[required[0]].name} line {bad + 1}: expected both nodes in one graph, got nodes "
-                           f"{edges[bad, 0] + 1} and {edges[bad, 1] + 1} of graphs {edge_graph[bad]} and "
-                           f"{indicator[edges[bad, 1]]}. Replace the file with the published copy.")
+    edge_graph = _edge_graphs(paths[required[0]].name, paths[required[1]].name, edges, indicator, num_graphs)
 
     node_blocks, edge_blocks, meta_files = [], [], [p.name for p in paths.values()]
     for part, path in optional.items():

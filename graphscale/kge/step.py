@@ -68,6 +68,27 @@ def _loss(opts: StepOptions, pos: Tensor, neg: Tensor, weight: Tensor | None, ta
     return nssa(pos, neg, temperature=opts.adversarial_temperature, weight=weight)
 
 
+def _corrupt(batch: Tensor, opts: StepOptions, generator: torch.Generator, head_range: tuple[int, int],
+             tail_range: tuple[int, int], head_prob: Tensor | None) -> tuple[Tensor, Tensor, int, list[Tensor]]:
+    """Draw the corrupted side of every positive and its negatives.
+
+    Returns ``(batch reordered: tail-corrupting positives first, the order applied, the number of
+    tail-corrupting positives, the entity ids the step reads: heads, tails, then the negatives)``.
+    """
+    num_pos, k = batch.shape[0], opts.negatives
+    is_head = draw_sides(batch[:, 1], head_prob, generator, opts.tail_only)
+    order = torch.cat([torch.nonzero(~is_head).flatten(), torch.nonzero(is_head).flatten()])
+    num_tail = int((~is_head).sum())
+    batch = batch[order]
+    ids = [batch[:, 0], batch[:, 2]]
+    if opts.negative_mode == "shared":
+        ids += [_randint(*tail_range, (k,), generator), _randint(*head_range, (k,), generator)]
+    elif opts.negative_mode == "per-positive":
+        ids += [_randint(*tail_range, (num_tail, k), generator).flatten(),
+                _randint(*head_range, (num_pos - num_tail, k), generator).flatten()]
+    return batch, order, num_tail, ids
+
+
 def train_step(interaction: Interaction, entities: EmbeddingTable, relations: EmbeddingTable, batch: Tensor,
                opts: StepOptions, *, lr: float, step: int, generator: torch.Generator,
                head_range: tuple[int, int], tail_range: tuple[int, int], head_prob: Tensor | None = None,
@@ -93,21 +114,9 @@ def train_step(interaction: Interaction, entities: EmbeddingTable, relations: Em
     device = entities.weight.device
     num_pos = batch.shape[0]
     k = opts.negatives
-    is_head = draw_sides(batch[:, 1], head_prob, generator, opts.tail_only)
-    order = torch.cat([torch.nonzero(~is_head).flatten(), torch.nonzero(is_head).flatten()])
-    num_tail = int((~is_head).sum())
-    batch = batch[order]  # tail-corrupting positives first, then head-corrupting ones
+    batch, order, num_tail, ids = _corrupt(batch, opts, generator, head_range, tail_range, head_prob)
     if weight is not None:
         weight = weight[order].to(device)
-    ids = [batch[:, 0], batch[:, 2]]
-    if opts.negative_mode == "shared":
-        neg_tail = _randint(*tail_range, (k,), generator)
-        neg_head = _randint(*head_range, (k,), generator)
-        ids += [neg_tail, neg_head]
-    elif opts.negative_mode == "per-positive":
-        neg_tail = _randint(*tail_range, (num_tail, k), generator)
-        neg_head = _randint(*head_range, (num_pos - num_tail, k), generator)
-        ids += [neg_tail.flatten(), neg_head.flatten()]
 
     if opts.negative_mode == "all":
         rows = None

@@ -13,15 +13,12 @@ training step for step.
 with a page-locked staging buffer for asynchronous pulls). ``GASModel`` wraps an unchanged ``ConvStack``
 (GCN, SAGE, GAT, GATv2, GIN layers): layers whose output for a node depends only on its in-edges run as
 they are on the block; GCN layers, whose normalisation reads the *source's* degree, run with the
-full-graph ``gcn_norm`` weights of the block's edges (a twin layer sharing the parameters). ``train_gas``
-trains one run and evaluates on the full graph like ``train_minibatch``.
+full-graph ``gcn_norm`` weights of the block's edges (a twin layer sharing the parameters). The training
+run is :func:`graphscale.train.gas.train_gas`.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,21 +26,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import seed as seed_everything
-from ..config import SamplerConfig, TrainConfig
-from ..datasets.base import NodeDataset, random_split
+from ..config import SamplerConfig
 from ..errors import ConfigError, ShapeError
 from ..graph import Block, Graph, add_self_loops
 from ..loader import NodeLoader
 from ..nn.conv import GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
 from ..nn.conv.utils import symmetric_norm, with_self_loops
 from ..nn.functional import dropout as fast_dropout
-from ..nn.models import ConvStack, build_node_model
+from ..nn.models import ConvStack
 from ..sampling import ClusterSampler, NeighborSampler, cluster_cache_dir
 from ..sampling.base import MiniBatch
-from ..train.common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
-from ..train.metrics import accuracy
-from ..train.minibatch import check_layerwise, layerwise_inference
 
 GAS_LAYERS = (GCNConv, SAGEConv, GATConv, GATv2Conv, GINConv)
 
@@ -272,128 +264,5 @@ def gas_sampler_config(value: SamplerConfig | dict[str, Any] | str | None) -> Sa
     return cfg
 
 
-def train_gas(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None,
-              sampler_cfg: SamplerConfig | dict[str, Any] | str | None, train_cfg: TrainConfig, seed: int, *,
-              run: int = 0, split: int | None = None, progress: bool = False,
-              on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train and evaluate one GNNAutoScale run (ClusterGCN batches with historical embeddings).
-
-    The histories are filled by one evaluation-mode pass over every batch before the first epoch (as in
-    the GAS reference code); every epoch then visits each cluster group once, and a batch without
-    training nodes still runs (without gradient) to refresh its nodes' histories. Evaluation is on the
-    full graph after every epoch, with the epoch selection and early stopping of ``train_minibatch``.
-
-    Args:
-        dataset: Single-label node-classification dataset.
-        model_name: gcn, sage, gat, gatv2 or gin (``build_node_model`` name).
-        hparams: Model hyper-parameters.
-        sampler_cfg: "gas", or a ``SamplerConfig`` / dict named "gas" or "cluster" (``num_parts``,
-            ``clusters_per_batch``, ``cache_dir``, ``num_workers``, ``prefetch``, ``eval``).
-        train_cfg: Epochs, optimizer, lr, weight decay, patience, selection metric, device.
-        seed: Seed of the model initialisation, the split (datasets without one) and the cluster grouping.
-        run: Run number (picks published split ``run % S`` when ``split`` is None).
-        split: Published split index to use.
-        progress: Show a tqdm bar on stderr.
-        on_epoch: Called after each epoch with ``{"run", "epoch", train_loss, train_acc, val_loss, val_acc,
-            test_acc}``.
-
-    Returns:
-        The keys of ``train_minibatch``'s result: ``run, seed, split, best_epoch, epochs_run, test_acc,
-        val_acc, val_loss, train_acc, last_test_acc, epoch_time_s, warmup_time_s, train_time_s``.
-
-    Raises:
-        ConfigError: Multi-label data, a model GAS cannot run, a bad sampler config.
-    """
-    if dataset.y.dim() != 1:
-        raise ConfigError(f"data.dataset: expected single-label classes y [N], got y of shape "
-                          f"{tuple(dataset.y.shape)} ({dataset.name} is multi-label).")
-    cfg = gas_sampler_config(sampler_cfg)
-    device = resolve_device(train_cfg.device)
-    seed_everything(seed)
-    if dataset.num_splits == 0:
-        split_index, masks = -1, random_split(dataset.num_nodes, seed=seed, labels=dataset.y)
-    else:
-        split_index = split if split is not None else run % dataset.num_splits
-        masks = dataset.split(split_index)
-    x, y = dataset.x.float(), dataset.y.long()
-    train_mask, val_mask, test_mask = (m & (y >= 0) for m in masks)
-    model = build_node_model(model_name, dataset.num_features, dataset.num_classes, **(hparams or {})).to(device)
-    check_gas_model(model)
-    if cfg.eval == "layerwise":
-        check_layerwise(model)
-    num_parts = cfg.num_parts or min(max(4, dataset.num_nodes // 150), dataset.num_nodes)
-    cache = cfg.cache_dir if cfg.cache_dir is not None else cluster_cache_dir(dataset.name)
-    sampler = GASSampler(dataset.graph, num_parts, cache_dir=cache, metis_seed=0)
-    groups = cfg.clusters_per_batch or min(20, max(1, sampler.num_parts // 4))
-    options = {"seed": seed, "num_workers": cfg.num_workers, "prefetch": cfg.prefetch}
-    loader = NodeLoader(sampler, train_mask.nonzero().view(-1), groups, shuffle=True, **options)
-    gas = GASModel(model, dataset.graph, device)
-    if gas.histories and len(loader) > 1:
-        gas.fill(NodeLoader(sampler, None, groups, shuffle=False, **options), x)
-    optimizer = build_optimizer(model, train_cfg)
-    scheduler = build_scheduler(optimizer, train_cfg)
-    selector = EpochSelector(train_cfg.select, train_cfg.patience)
-    full_graph, full_x = (dataset.graph.to(device), x.to(device)) if cfg.eval == "full" else (dataset.graph, x)
-    times: list[float] = []
-    last_test, epoch, stopped = math.nan, 0, False
-    bar = progress_bar(train_cfg.epochs, f"train {dataset.name}/{model_name}/gas", progress)
-    try:
-        while not stopped and epoch < train_cfg.epochs:
-            began = time.perf_counter()
-            loss_sum, batches = _train_epoch(gas, loader, optimizer, x, y, device)
-            if scheduler is not None:
-                scheduler.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - began)
-            model.eval()
-            with torch.no_grad():
-                logits = (model(full_graph, full_x) if cfg.eval == "full"
-                          else layerwise_inference(model, dataset.graph, x, cfg.eval_batch_size, device)).cpu()
-            metrics = {"train_loss": loss_sum / max(batches, 1), "train_acc": accuracy(logits, y, train_mask),
-                       "val_loss": float(F.cross_entropy(logits[val_mask], y[val_mask])) if val_mask.any() else 0.0,
-                       "val_acc": accuracy(logits, y, val_mask), "test_acc": accuracy(logits, y, test_mask)}
-            last_test = metrics["test_acc"]
-            stopped = selector.update(epoch, metrics, model)
-            epoch += 1
-            bar.update(1)
-            bar.set_postfix(val=f"{metrics['val_acc']:.3f}", best=f"{selector.best['val_acc']:.3f}")
-            if on_epoch is not None:
-                on_epoch({"run": run, "epoch": epoch - 1, **metrics})
-    finally:
-        bar.close()
-    best = selector.best
-    if selector.best_state is not None:
-        model.load_state_dict(selector.best_state)
-    return {"run": run, "seed": seed, "split": split_index, "best_epoch": best["epoch"], "epochs_run": epoch,
-            "test_acc": best["test_acc"], "val_acc": best["val_acc"], "val_loss": best["val_loss"],
-            "train_acc": best["train_acc"], "last_test_acc": last_test,
-            "epoch_time_s": sum(times[1:]) / (len(times) - 1) if len(times) > 1 else (times[0] if times else None),
-            "warmup_time_s": times[0] if times else None, "train_time_s": sum(times)}
-
-
-def _train_epoch(gas: GASModel, loader: NodeLoader, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
-                 device: torch.device) -> tuple[float, int]:
-    """One pass over the cluster groups; returns the summed batch losses and the number of batches with a loss."""
-    gas.model.train()
-    total, count = 0.0, 0
-    for batch in loader:
-        (block,) = batch.graph
-        block = block.to(device)
-        x_in = batch_features(x, batch.input_ids, device)
-        if batch.output_ids.numel() == 0:
-            with torch.no_grad():
-                gas(block, x_in)  # no training node: only refresh the histories
-            continue
-        optimizer.zero_grad(set_to_none=True)
-        logits = gas(block, x_in)[batch.output_index.to(device)]
-        loss = F.cross_entropy(logits, y[batch.output_ids].to(device, non_blocking=True))
-        loss.backward()
-        optimizer.step()
-        total += loss.item()
-        count += 1
-    return total, count
-
-
 __all__ = ["GAS_LAYERS", "GASModel", "GASSampler", "History", "batch_features", "check_gas_model",
-           "gas_sampler_config", "train_gas"]
+           "gas_sampler_config"]

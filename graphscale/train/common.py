@@ -1,8 +1,7 @@
-"""Pieces shared by the node and graph trainers: device, optimizer, LR schedule, epoch selection."""
+"""Pieces shared by the trainers: device, optimizer, LR schedule, resume checks, progress bar."""
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Any
 
@@ -86,55 +85,6 @@ def fingerprint(cfg: RunConfig) -> dict[str, Any]:
 def check_resume(saved: dict[str, Any], cfg: RunConfig, path: Any) -> None:
     """Raise ConfigError when a checkpoint (or config.yaml) was written under a different config."""
     check_same_settings(saved, fingerprint(cfg), path)
-
-
-class EpochSelector:
-    """Best-epoch tracking and early stopping on validation metrics.
-
-    ``select``: ``val_acc`` (higher accuracy; ties broken by lower loss), ``val_loss`` (lower loss), or
-    ``gat`` (Veličković et al. reference code: patience counts epochs where neither accuracy nor loss
-    reached a new best; the kept epoch is the last one where both did), or ``last`` (no selection: the
-    final epoch is kept, as in the SGC reference code). ``patience`` 0 never stops.
-    """
-
-    def __init__(self, select: str, patience: int) -> None:
-        self.select, self.patience = select, patience
-        self.best: dict[str, Any] = {}
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.acc_max, self.loss_min, self.bad_epochs = -math.inf, math.inf, 0
-
-    def _improved(self, metrics: dict[str, float]) -> tuple[bool, bool]:
-        """``(keep this epoch, reset patience)``."""
-        acc, loss = metrics["val_acc"], metrics["val_loss"]
-        if not self.best or self.select == "last":
-            return True, True
-        best_acc, best_loss = self.best["val_acc"], self.best["val_loss"]
-        if self.select == "val_loss":
-            better = loss < best_loss
-            return better, better
-        if self.select == "gat":
-            return acc >= self.acc_max and loss <= self.loss_min, acc >= self.acc_max or loss <= self.loss_min
-        better = acc > best_acc or (acc == best_acc and loss < best_loss)
-        return better, better
-
-    def update(self, epoch: int, metrics: dict[str, float], model: nn.Module) -> bool:
-        """Record ``epoch``; returns True when training should stop."""
-        keep, reset = self._improved(metrics)
-        if keep:
-            self.best = {"epoch": epoch, **metrics}
-            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        self.acc_max = max(self.acc_max, metrics["val_acc"])
-        self.loss_min = min(self.loss_min, metrics["val_loss"])
-        self.bad_epochs = 0 if reset else self.bad_epochs + 1
-        return self.patience > 0 and self.bad_epochs >= self.patience
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"best": dict(self.best), "best_state": self.best_state, "acc_max": self.acc_max,
-                "loss_min": self.loss_min, "bad_epochs": self.bad_epochs}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.best_state = dict(state["best"]), state["best_state"]
-        self.acc_max, self.loss_min, self.bad_epochs = state["acc_max"], state["loss_min"], state["bad_epochs"]
 
 
 def progress_bar(total: int, desc: str, enabled: bool) -> tqdm:

@@ -16,8 +16,6 @@ fed only to models that read them (gine, gatedgcn); GIN, like the paper, ignores
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +29,12 @@ from ..config import RunConfig
 from ..datasets.base import GraphDataset
 from ..errors import ConfigError
 from ..graph import batch
-from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
-from .common import build_optimizer, build_scheduler, check_resume, fingerprint, progress_bar
+from .common import build_optimizer, build_scheduler, fingerprint
+from .loop import Checkpoints, EpochHook, Fitted, Task, fit, run_seeds
 from .metrics import mean_std
 from .node import build_model, uses_edge_attr
 
-FORMAT = "graphscale-graph-fold/1"
 EVAL_BATCH = 256
-EpochHook = Callable[[dict[str, Any]], None]
 
 
 def _folds(dataset: GraphDataset, cfg: RunConfig, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -95,20 +91,23 @@ def train_graph(cfg: RunConfig, dataset: GraphDataset, device: torch.device, out
     """
     train_cfg = cfg.train
     batches = _Batches(dataset, device, uses_edge_attr(cfg))
-    folds_total = train_cfg.seeds * train_cfg.folds
-    bar = progress_bar(folds_total * train_cfg.epochs, f"cv {dataset.name}/{cfg.model.name}", progress)
-    results: list[dict[str, Any]] = []
-    histories: list[dict[str, list[float]]] = []
-    try:
-        for rep in range(train_cfg.seeds):
-            seed = train_cfg.seed + rep
-            for fold, (train_ids, test_ids) in enumerate(_folds(dataset, cfg, seed)):
-                result, history = _train_fold(cfg, dataset, batches, device, rep, fold, seed, train_ids, test_ids,
-                                              out_dir, resume, bar, on_epoch)
-                results.append(result)
-                histories.append(history)
-    finally:
-        bar.close()
+    folds: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    def one_fold(index: int, saved: dict[str, Any] | None, checkpoints: Checkpoints,
+                 bar: Any) -> tuple[dict[str, Any], dict[str, list[float]]]:
+        rep, fold = divmod(index, train_cfg.folds)
+        seed = train_cfg.seed + rep
+        if rep not in folds:
+            folds[rep] = _folds(dataset, cfg, seed)
+        train_ids, test_ids = folds[rep][fold]
+        return _train_fold(cfg, dataset, batches, device, rep, fold, seed, train_ids, test_ids, saved, checkpoints,
+                           bar, on_epoch)
+
+    results, histories = run_seeds(
+        train_cfg.seeds * train_cfg.folds, one_fold, cfg=cfg, kind="graph", header={"config": fingerprint(cfg)},
+        out_dir=out_dir, resume=resume, epochs=train_cfg.epochs, every=cfg.output.checkpoint_every,
+        desc=f"cv {dataset.name}/{cfg.model.name}", progress=progress,
+        name=lambda index: "rep{}-fold{}".format(*divmod(index, train_cfg.folds)))
     curves = np.array([h["test_acc"] for h in histories])  # [folds_total, epochs]
     mean_curve = curves.mean(axis=0)
     best_epoch = int(mean_curve.argmax())
@@ -129,49 +128,19 @@ def train_graph(cfg: RunConfig, dataset: GraphDataset, device: torch.device, out
 
 
 def _train_fold(cfg: RunConfig, dataset: GraphDataset, batches: _Batches, device: torch.device, rep: int, fold: int,
-                seed: int, train_ids: np.ndarray, test_ids: np.ndarray, out_dir: Path | None, resume: bool,
-                bar: Any, on_epoch: EpochHook | None) -> tuple[dict[str, Any], dict[str, list[float]]]:
+                seed: int, train_ids: np.ndarray, test_ids: np.ndarray, saved: dict[str, Any] | None,
+                checkpoints: Checkpoints, bar: Any,
+                on_epoch: EpochHook | None) -> tuple[dict[str, Any], dict[str, list[float]]]:
     train_cfg = cfg.train
-    ckpt_path = out_dir / "checkpoints" / f"rep{rep}-fold{fold}.pt" if out_dir is not None else None
-    saved = load_checkpoint(ckpt_path) if resume and ckpt_path is not None else None
-    if saved is not None:
-        check_resume(saved["config"], cfg, ckpt_path)
-        if saved["done"]:
-            bar.update(train_cfg.epochs)
-            return saved["result"], saved["history"]
-
     fold_seed = seed * train_cfg.folds + fold
     seed_everything(fold_seed)
     generator = torch.Generator().manual_seed(fold_seed)
     edge_dim = dataset.num_edge_features if batches.edge_features else None
     model = build_model(cfg, dataset.num_features, dataset.num_classes, graph_task=True, edge_dim=edge_dim).to(device)
     optimizer = build_optimizer(model, train_cfg)
-    scheduler = build_scheduler(optimizer, train_cfg)
-    history: dict[str, list[float]] = {k: [] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
-    times: list[float] = []
-    start = 0
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        if scheduler is not None and saved["scheduler"] is not None:
-            scheduler.load_state_dict(saved["scheduler"])
-        history, times, start = saved["history"], saved["times"], saved["epoch"]
-        set_rng_state(saved["rng"], generator)
-        bar.update(start)
     test_batches = [batches.make(ids) for ids in batches.chunks(test_ids, EVAL_BATCH)]
 
-    def checkpoint(epoch: int, done: bool, result: dict[str, Any] | None = None) -> None:
-        if ckpt_path is None:
-            return
-        save_atomic({"format": FORMAT, "config": fingerprint(cfg), "rep": rep, "fold": fold, "epoch": epoch,
-                     "done": done, "result": result, "model": model.state_dict(),
-                     "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                     "history": history, "times": times, "rng": rng_state(generator)}, ckpt_path)
-
-    for epoch in range(start, train_cfg.epochs):
-        began = time.perf_counter()
-        model.train()
+    def train_epoch(epoch: int) -> dict[str, float]:
         order = torch.as_tensor(train_ids)[torch.randperm(len(train_ids), generator=generator)].numpy()
         total_loss, correct = 0.0, 0
         for ids in batches.chunks(order, train_cfg.batch_size):
@@ -183,33 +152,23 @@ def _train_fold(cfg: RunConfig, dataset: GraphDataset, batches: _Batches, device
             optimizer.step()
             total_loss += loss.item() * len(ids)
             correct += int((logits.argmax(-1) == item[3]).sum())
-        if scheduler is not None:
-            scheduler.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - began)
+        return {"train_loss": total_loss / len(train_ids), "train_acc": correct / len(train_ids)}
 
-        model.eval()
+    def evaluate() -> dict[str, float]:
         test_loss, test_correct = 0.0, 0
-        with torch.no_grad():
-            for item in test_batches:
-                logits = _forward(model, item)
-                test_loss += float(F.cross_entropy(logits, item[3], reduction="sum"))
-                test_correct += int((logits.argmax(-1) == item[3]).sum())
-        metrics = {"train_loss": total_loss / len(train_ids), "train_acc": correct / len(train_ids),
-                   "test_loss": test_loss / len(test_ids), "test_acc": test_correct / len(test_ids)}
-        for key, value in metrics.items():
-            history[key].append(value)
-        if cfg.output.checkpoint_every > 0 and (epoch + 1) % cfg.output.checkpoint_every == 0:
-            checkpoint(epoch + 1, done=False)
-        bar.update(1)
-        bar.set_postfix(fold=f"{rep}.{fold}", test=f"{metrics['test_acc']:.3f}")
-        if on_epoch is not None:
-            on_epoch({"rep": rep, "fold": fold, "epoch": epoch, **metrics})
+        for item in test_batches:
+            logits = _forward(model, item)
+            test_loss += float(F.cross_entropy(logits, item[3], reduction="sum"))
+            test_correct += int((logits.argmax(-1) == item[3]).sum())
+        return {"test_loss": test_loss / len(test_ids), "test_acc": test_correct / len(test_ids)}
 
-    result = {"rep": rep, "fold": fold, "seed": fold_seed, "num_train": len(train_ids), "num_test": len(test_ids),
-              "last_test_acc": history["test_acc"][-1], "best_fold_test_acc": max(history["test_acc"]),
-              "epoch_time_s": sum(times[1:]) / (len(times) - 1) if len(times) > 1 else (times[0] if times else None),
-              "warmup_time_s": times[0] if times else None, "train_time_s": sum(times)}
-    checkpoint(train_cfg.epochs, done=True, result=result)
-    return result, history
+    def result(fitted: Fitted) -> dict[str, Any]:
+        return {"rep": rep, "fold": fold, "seed": fold_seed, "num_train": len(train_ids),
+                "num_test": len(test_ids), "last_test_acc": fitted.history["test_acc"][-1],
+                "best_fold_test_acc": max(fitted.history["test_acc"]), **fitted.timing()}
+
+    checkpoints.header.update(rep=rep, fold=fold)
+    task = Task(model, optimizer, build_scheduler(optimizer, train_cfg), train_epoch, evaluate, device,
+                generator=generator)
+    return fit(task, train_cfg.epochs, result, checkpoints=checkpoints, saved=saved, bar=bar,
+               tags={"rep": rep, "fold": fold}, on_epoch=on_epoch)

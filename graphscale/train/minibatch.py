@@ -15,8 +15,6 @@ models get the loss normalisation only).
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +25,7 @@ from torch import Tensor, nn
 from .. import seed as seed_everything
 from ..config import SamplerConfig, TrainConfig
 from ..config.registry import did_you_mean
-from ..datasets.base import NodeDataset, random_split
+from ..datasets.base import NodeDataset
 from ..errors import ConfigError, warn_once
 from ..graph import Graph
 from ..loader import NodeLoader
@@ -41,8 +39,9 @@ from ..sampling import (
     SaintRandomWalkSampler,
     cluster_cache_dir,
 )
-from .common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
-from .metrics import accuracy
+from .common import build_optimizer, build_scheduler, resolve_device
+from .loop import Checkpoints, EpochHook, EpochSelector, Task, fit, single_run
+from .node import check_single_label, node_metrics, node_result, node_split
 
 SAMPLERS = ("neighbor", "cluster", "saint-node", "saint-edge", "saint-rw")  # the ones train_minibatch runs
 LAYERWISE_EXACT = (SAGEConv,)  # layers whose output on a full-neighbourhood block equals the full-graph one
@@ -178,9 +177,19 @@ def train_minibatch(dataset: NodeDataset, model_name: str, hparams: dict[str, An
     Raises:
         ConfigError: Multi-label data, a bad sampler config or model name, fanouts not matching the layers.
     """
-    if dataset.y.dim() != 1:
-        raise ConfigError(f"data.dataset: expected single-label classes y [N], got y of shape "
-                          f"{tuple(dataset.y.shape)} ({dataset.name} is multi-label).")
+    name = SamplerConfig.from_any(sampler_cfg).name
+    return single_run(minibatch_run, train_cfg.epochs, f"train {dataset.name}/{model_name}/{name}", progress,
+                      dataset=dataset, model_name=model_name, hparams=hparams, sampler_cfg=sampler_cfg,
+                      train_cfg=train_cfg, seed=seed, run=run, split=split, on_epoch=on_epoch)
+
+
+def minibatch_run(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None,
+                  sampler_cfg: SamplerConfig | dict[str, Any] | str | None, train_cfg: TrainConfig, seed: int, *,
+                  run: int, split: int | None, saved: dict[str, Any] | None = None,
+                  checkpoints: Checkpoints | None = None, bar: Any = None,
+                  on_epoch: EpochHook | None = None) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """:func:`train_minibatch` on the training engine: ``(result, curves)``, resumable from ``saved``."""
+    check_single_label(dataset)
     cfg = SamplerConfig.from_any(sampler_cfg)
     if cfg.name not in SAMPLERS:
         hint = " Use train_gas for gas." if cfg.name == "gas" else " Use train_node for full-batch training."
@@ -188,57 +197,38 @@ def train_minibatch(dataset: NodeDataset, model_name: str, hparams: dict[str, An
                           f"{did_you_mean(cfg.name, SAMPLERS)}")
     device = resolve_device(train_cfg.device)
     seed_everything(seed)
-    if dataset.num_splits == 0:
-        split_index, masks = -1, random_split(dataset.num_nodes, seed=seed, labels=dataset.y)
-    else:
-        split_index = split if split is not None else run % dataset.num_splits
-        masks = dataset.split(split_index)
+    split_index, masks = node_split(dataset, run, seed, split)
     x, y = dataset.x.float(), dataset.y.long()
-    train_mask, val_mask, test_mask = (m & (y >= 0) for m in masks)
     model = build_node_model(model_name, dataset.num_features, dataset.num_classes, **(hparams or {})).to(device)
     if cfg.eval == "layerwise":
         check_layerwise(model)
-    loader, use_edge_weight = build_loader(cfg, dataset, train_mask.nonzero().view(-1), model, seed)
+    loader, use_edge_weight = build_loader(cfg, dataset, masks[0].nonzero().view(-1), model, seed)
     optimizer = build_optimizer(model, train_cfg)
-    scheduler = build_scheduler(optimizer, train_cfg)
-    selector = EpochSelector(train_cfg.select, train_cfg.patience)
+    evaluate = full_graph_evaluation(model, dataset, cfg, x, y, masks, device)
+
+    def train_epoch(epoch: int) -> dict[str, float]:
+        loader.set_epoch(epoch)  # epoch e's batches are fixed by (seed, e): a resumed run draws the same ones
+        loss_sum, batches = _train_epoch(model, loader, optimizer, x, y, device, use_edge_weight)
+        return {"train_loss": loss_sum / max(batches, 1)}
+
+    task = Task(model, optimizer, build_scheduler(optimizer, train_cfg), train_epoch, evaluate, device,
+                selector=EpochSelector(train_cfg.select, train_cfg.patience))
+    return fit(task, train_cfg.epochs, lambda fitted: node_result(run, seed, split_index, fitted),
+               checkpoints=checkpoints, saved=saved, bar=bar, tags={"run": run}, on_epoch=on_epoch)
+
+
+def full_graph_evaluation(model: nn.Module, dataset: NodeDataset, cfg: SamplerConfig, x: Tensor, y: Tensor,
+                          masks: tuple[Tensor, ...], device: torch.device) -> Callable[[], dict[str, float]]:
+    """The evaluation of the sampled trainers: full-graph logits (``sampler.eval`` full, on ``device``, or
+    layer-wise in chunks), then :func:`~graphscale.train.node.node_metrics`."""
     full_graph, full_x = (dataset.graph.to(device), x.to(device)) if cfg.eval == "full" else (dataset.graph, x)
-    times: list[float] = []
-    last_test, epoch, stopped = math.nan, 0, False
-    bar = progress_bar(train_cfg.epochs, f"train {dataset.name}/{model_name}/{cfg.name}", progress)
-    try:
-        while not stopped and epoch < train_cfg.epochs:
-            began = time.perf_counter()
-            loss_sum, batches = _train_epoch(model, loader, optimizer, x, y, device, use_edge_weight)
-            if scheduler is not None:
-                scheduler.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - began)
-            model.eval()
-            with torch.no_grad():
-                logits = (model(full_graph, full_x) if cfg.eval == "full"
-                          else layerwise_inference(model, dataset.graph, x, cfg.eval_batch_size, device)).cpu()
-            metrics = {"train_loss": loss_sum / max(batches, 1), "train_acc": accuracy(logits, y, train_mask),
-                       "val_loss": float(F.cross_entropy(logits[val_mask], y[val_mask])) if val_mask.any() else 0.0,
-                       "val_acc": accuracy(logits, y, val_mask), "test_acc": accuracy(logits, y, test_mask)}
-            last_test = metrics["test_acc"]
-            stopped = selector.update(epoch, metrics, model)
-            epoch += 1
-            bar.update(1)
-            bar.set_postfix(val=f"{metrics['val_acc']:.3f}", best=f"{selector.best['val_acc']:.3f}")
-            if on_epoch is not None:
-                on_epoch({"run": run, "epoch": epoch - 1, **metrics})
-    finally:
-        bar.close()
-    best = selector.best
-    if selector.best_state is not None:
-        model.load_state_dict(selector.best_state)
-    return {"run": run, "seed": seed, "split": split_index, "best_epoch": best["epoch"], "epochs_run": epoch,
-            "test_acc": best["test_acc"], "val_acc": best["val_acc"], "val_loss": best["val_loss"],
-            "train_acc": best["train_acc"], "last_test_acc": last_test,
-            "epoch_time_s": sum(times[1:]) / (len(times) - 1) if len(times) > 1 else (times[0] if times else None),
-            "warmup_time_s": times[0] if times else None, "train_time_s": sum(times)}
+
+    def evaluate() -> dict[str, float]:
+        logits = (model(full_graph, full_x) if cfg.eval == "full"
+                  else layerwise_inference(model, dataset.graph, x, cfg.eval_batch_size, device)).cpu()
+        return node_metrics(logits, y, masks)
+
+    return evaluate
 
 
 def _train_epoch(model: nn.Module, loader: NodeLoader, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,

@@ -6,7 +6,6 @@ The propagation lives in ``scale/``; the training loop around it lives here, bes
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,12 +17,12 @@ from torch import Tensor, nn
 
 from .. import seed as seed_everything
 from ..config import TrainConfig
-from ..datasets.base import NodeDataset, random_split
-from ..errors import ConfigError, ShapeError
+from ..datasets.base import NodeDataset
 from ..scale.precompute import ROW_CACHE_BYTES, PrecomputedFeatures, cached_features, parse_size, precompute_features
 from ..scale.sign import SIGN, SGCHead, resolve_precomputed
-from .common import EpochSelector, build_optimizer, build_scheduler, progress_bar, resolve_device
-from .metrics import accuracy
+from .common import build_optimizer, build_scheduler, resolve_device
+from .loop import Checkpoints, EpochHook, EpochSelector, Fitted, Task, fit, single_run
+from .node import check_single_label, node_metrics, node_result, node_split
 
 
 def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None, train_cfg: TrainConfig,
@@ -64,9 +63,17 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
         ConfigError: Multi-label data, an unknown model or hparam, a bad memory budget.
         ShapeError, DatasetError: Edge weights that are not ``[E]``, or NaN, infinite or negative ones.
     """
-    if dataset.y.dim() != 1:
-        raise ConfigError(f"data.dataset: expected single-label classes y [N], got y of shape "
-                          f"{tuple(dataset.y.shape)} ({dataset.name} is multi-label).")
+    return single_run(precomputed_run, train_cfg.epochs, f"train {dataset.name}/{model_name}/precomputed", progress,
+                      dataset=dataset, model_name=model_name, hparams=hparams, train_cfg=train_cfg, seed=seed,
+                      run=run, split=split, memory_budget=memory_budget, on_epoch=on_epoch)
+
+
+def precomputed_run(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None, train_cfg: TrainConfig,
+                    seed: int, *, run: int, split: int | None, memory_budget: int | str | None = None,
+                    saved: dict[str, Any] | None = None, checkpoints: Checkpoints | None = None, bar: Any = None,
+                    on_epoch: EpochHook | None = None) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """:func:`train_precomputed` on the training engine: ``(result, curves)``, resumable from ``saved``."""
+    check_single_label(dataset)
     name, hp = resolve_precomputed(model_name, hparams)
     device = resolve_device(train_cfg.device)
     budget = parse_size(memory_budget if memory_budget is not None else train_cfg.memory_budget)
@@ -80,13 +87,9 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
     precompute_time = time.perf_counter() - began
 
     seed_everything(seed)
-    if dataset.num_splits == 0:
-        split_index, masks = -1, random_split(dataset.num_nodes, seed=seed, labels=dataset.y)
-    else:
-        split_index = split if split is not None else run % dataset.num_splits
-        masks = dataset.split(split_index)
+    split_index, masks = node_split(dataset, run, seed, split)
     y = dataset.y.long()
-    train_mask, val_mask, test_mask = (m & (y >= 0) for m in masks)
+    train_mask, val_mask, test_mask = masks
     if name == "sgc":
         model: nn.Module = SGCHead(dataset.num_features, dataset.num_classes, bias=hp["bias"],
                                    input_dropout=hp["input_dropout"])
@@ -96,8 +99,6 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
                      batch_norm=hp["batch_norm"])
     model.to(device)
     optimizer = build_optimizer(model, train_cfg)
-    scheduler = build_scheduler(optimizer, train_cfg)
-    selector = EpochSelector(train_cfg.select, train_cfg.patience)
     train_ids = train_mask.nonzero().view(-1)
     eval_ids = (train_mask | val_mask | test_mask).nonzero().view(-1)
     batch_size = hp["batch_size"] or (4096 if features.out_of_core else max(train_ids.numel(), 1))
@@ -106,51 +107,32 @@ def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, 
     gather_once = not features.out_of_core and (train_ids.numel() + eval_ids.numel()) * width * 4 <= ROW_CACHE_BYTES
     train_rows = features.rows(train_ids, device) if gather_once and batch_size >= train_ids.numel() else None
     eval_rows = features.rows(eval_ids, device) if gather_once else None
-    times: list[float] = []
-    last_test, epoch, stopped = math.nan, 0, False
-    bar = progress_bar(train_cfg.epochs, f"train {dataset.name}/{name}/precomputed", progress)
-    try:
-        while not stopped and epoch < train_cfg.epochs:
-            began = time.perf_counter()
-            model.train()
-            order = train_ids
-            if batch_size < train_ids.numel():
-                order = train_ids[torch.from_numpy(np.random.default_rng([seed, epoch]).permutation(train_ids.numel()))]
-            losses = []
-            for batch in order.split(batch_size):
-                optimizer.zero_grad(set_to_none=True)
-                inputs = train_rows if train_rows is not None else features.rows(batch, device)
-                loss = F.cross_entropy(model(inputs), y[batch].to(device))
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.item())
-            if scheduler is not None:
-                scheduler.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - began)
-            logits = predict(model, features, eval_ids, dataset.num_nodes, device, rows=eval_rows)
-            metrics = {"train_loss": sum(losses) / max(len(losses), 1), "train_acc": accuracy(logits, y, train_mask),
-                       "val_loss": float(F.cross_entropy(logits[val_mask], y[val_mask])) if val_mask.any() else 0.0,
-                       "val_acc": accuracy(logits, y, val_mask), "test_acc": accuracy(logits, y, test_mask)}
-            last_test = metrics["test_acc"]
-            stopped = selector.update(epoch, metrics, model)
-            epoch += 1
-            bar.update(1)
-            bar.set_postfix(val=f"{metrics['val_acc']:.3f}", best=f"{selector.best['val_acc']:.3f}")
-            if on_epoch is not None:
-                on_epoch({"run": run, "epoch": epoch - 1, **metrics})
-    finally:
-        bar.close()
-    best = selector.best
-    if selector.best_state is not None:
-        model.load_state_dict(selector.best_state)
-    return {"run": run, "seed": seed, "split": split_index, "best_epoch": best["epoch"], "epochs_run": epoch,
-            "test_acc": best["test_acc"], "val_acc": best["val_acc"], "val_loss": best["val_loss"],
-            "train_acc": best["train_acc"], "last_test_acc": last_test,
-            "epoch_time_s": sum(times[1:]) / (len(times) - 1) if len(times) > 1 else (times[0] if times else None),
-            "warmup_time_s": times[0] if times else None, "train_time_s": sum(times),
-            "precompute_time_s": precompute_time, "edge_weight": "none" if dataset.edge_weight is None else "used"}
+
+    def train_epoch(epoch: int) -> dict[str, float]:
+        order = train_ids
+        if batch_size < train_ids.numel():
+            order = train_ids[torch.from_numpy(np.random.default_rng([seed, epoch]).permutation(train_ids.numel()))]
+        losses = []
+        for batch in order.split(batch_size):
+            optimizer.zero_grad(set_to_none=True)
+            inputs = train_rows if train_rows is not None else features.rows(batch, device)
+            loss = F.cross_entropy(model(inputs), y[batch].to(device))
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return {"train_loss": sum(losses) / max(len(losses), 1)}
+
+    def evaluate() -> dict[str, float]:
+        return node_metrics(predict(model, features, eval_ids, dataset.num_nodes, device, rows=eval_rows), y, masks)
+
+    def result(fitted: Fitted) -> dict[str, Any]:
+        return {**node_result(run, seed, split_index, fitted), "precompute_time_s": precompute_time,
+                "edge_weight": "none" if dataset.edge_weight is None else "used"}
+
+    task = Task(model, optimizer, build_scheduler(optimizer, train_cfg), train_epoch, evaluate, device,
+                selector=EpochSelector(train_cfg.select, train_cfg.patience))
+    return fit(task, train_cfg.epochs, result, checkpoints=checkpoints, saved=saved, bar=bar, tags={"run": run},
+               on_epoch=on_epoch)
 
 
 @torch.no_grad()

@@ -1,6 +1,6 @@
 """The ``load -> build -> train -> evaluate -> save`` life cycle behind ``graphscale train``.
 
-The trainer follows ``sampler.name`` and ``model.name`` (:func:`graphscale.train.scaled.trainer_kind`):
+The trainer follows ``sampler.name`` and ``model.name`` (:func:`graphscale.train.node.trainer_kind`):
 full batch (``train_node``), mini-batch samplers (``train_minibatch``), GAS (``train_gas``) or SGC/SIGN
 precomputation (``train_precomputed``); graph datasets go to ``train_graph``. Every path writes the same summary.
 
@@ -90,7 +90,7 @@ def check_model_name(cfg: RunConfig) -> None:
     """Fail before loading any data when ``model.name`` is in neither model registry."""
     from ..config import did_you_mean
     from ..nn import models
-    from .scaled import PRECOMPUTED_MODELS
+    from .node import PRECOMPUTED_MODELS
 
     known = [*models.NODE_MODELS, *(n for n in models.GRAPH_MODELS if n not in models.NODE_MODELS),
              *(n for n in PRECOMPUTED_MODELS if n not in models.NODE_MODELS)]
@@ -172,8 +172,7 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
         The summary written to ``metrics.json`` (``runs`` or ``folds`` hold the per-run details).
     """
     from .graph import train_graph
-    from .node import train_node
-    from .scaled import train_scaled, trainer_kind
+    from .node import train_node, trainer_kind
 
     device = resolve_device(cfg.train.device)
     check_model_name(cfg)
@@ -201,7 +200,7 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
 
             torch.cuda.reset_peak_memory_stats(device)
         began = time.perf_counter()
-        trainer = {"graph": train_graph, "full": train_node}.get(kind, train_scaled)
+        trainer = train_graph if kind == "graph" else train_node
         result = trainer(cfg, ds, device, out_dir=out, resume=resume, progress=progress, on_epoch=on_epoch)
         train_time = time.perf_counter() - began
         return _finish(cfg, ds, task, device, out, result, train_time)

@@ -14,7 +14,8 @@ from graphscale.datasets import load_synthetic
 from graphscale.errors import ConfigError, ShapeError
 from graphscale.loader import NodeLoader
 from graphscale.nn.models import build_node_model
-from graphscale.scale.gas import GASModel, GASSampler, History, gas_sampler_config, train_gas
+from graphscale.scale.gas import GASModel, GASSampler, History, gas_sampler_config
+from graphscale.train.gas import train_gas
 from graphscale.train.node import train_node
 
 RESULT_KEYS = {"run", "seed", "split", "best_epoch", "epochs_run", "test_acc", "val_acc", "val_loss", "train_acc",

@@ -9,7 +9,6 @@ from torch import nn
 from graphscale import config
 from graphscale.errors import ConfigError
 from graphscale.train.common import (
-    EpochSelector,
     build_optimizer,
     build_scheduler,
     check_resume,
@@ -17,6 +16,7 @@ from graphscale.train.common import (
     first_layer_prefix,
     resolve_device,
 )
+from graphscale.train.loop import EpochSelector
 
 
 class Stack(nn.Module):

@@ -19,7 +19,6 @@ from graphscale.errors import ConfigError, DatasetError, GraphscaleWarning
 from graphscale.graph import to_undirected
 from graphscale.train import run
 from graphscale.train.node import train_node
-from graphscale.train.scaled import train_scaled, trainer_kind
 
 
 def weighted_graph(num_nodes: int = 160, same: int = 4, other: int = 4, light: float = 0.02,
@@ -52,8 +51,7 @@ def train(dataset: NodeDataset, model: str, *extra: str) -> dict:
     """``train.seeds`` full-batch (or precomputed / sampled) runs without an output folder."""
     cfg = config.load(None, ["train.epochs=40", "train.lr=0.05", "train.device=cpu", "data.normalize_features=false",
                              f"model.name={model}", *extra])
-    trainer = train_node if trainer_kind(cfg) == "full" else train_scaled
-    return trainer(cfg, dataset, torch.device("cpu"), progress=False)
+    return train_node(cfg, dataset, torch.device("cpu"), progress=False)
 
 
 def losses(summary: dict) -> list[float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -10,7 +11,7 @@ from graphscale import config
 from graphscale.datasets import load_synthetic, random_split
 from graphscale.errors import ConfigError
 from graphscale.train.run import compact, run
-from graphscale.train.scaled import trainer_kind
+from graphscale.train.node import trainer_kind
 
 SUMMARY_KEYS = {"dataset", "model", "task", "sampler", "test_acc", "test_acc_std", "val_acc", "val_acc_std",
                 "train_acc", "seeds", "epochs", "epoch_time_s", "warmup_time_s", "train_time_s", "peak_rss_mb",
@@ -98,3 +99,28 @@ def test_reduce_features_is_the_truncated_svd(dataset):
     assert reduce_features(reduced, 6) is reduced
     with pytest.raises(ConfigError, match="data.feature_svd: expected fewer dimensions than the 40"):
         reduce_features(dataclasses.replace(dataset, x=x, meta={}), 40)
+
+
+@pytest.mark.parametrize("overrides", [("sampler.name=neighbor",), ("sampler.name=gas", "sampler.num_parts=8"),
+                                       ("model.name=sign",)], ids=["neighbor", "gas", "sign"])
+def test_interrupted_run_continues_from_its_last_checkpoint(tmp_path, dataset, overrides):
+    """Every trainer runs on the one engine: a run killed mid-way continues from its checkpoint, not from
+    scratch, and ends exactly where the uninterrupted run ends (GAS histories included)."""
+    extra = (*overrides, "train.epochs=6", "train.seeds=1", "train.patience=0", "output.checkpoint_every=2",
+             f"sampler.cache_dir={tmp_path}")
+    reference = run(make(tmp_path / "a", *extra), progress=False, dataset=dataset)
+
+    def interrupt(metrics):
+        if metrics["epoch"] == 4:  # after the checkpoint of epoch 4 (epochs 0-3 done), before the next
+            raise KeyboardInterrupt
+
+    cfg = make(tmp_path / "b", *extra)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, progress=False, on_epoch=interrupt, dataset=dataset)
+    seen: list[int] = []
+    resumed = run(cfg, resume=True, progress=False, on_epoch=lambda m: seen.append(m["epoch"]), dataset=dataset)
+    assert seen == [4, 5]
+    for key in ("test_acc", "val_acc", "val_loss", "best_epoch", "epochs_run"):
+        assert resumed["runs"][0][key] == reference["runs"][0][key], key
+    curves = [json.loads((tmp_path / part / "out" / "history.json").read_text()) for part in ("a", "b")]
+    assert curves[0] == curves[1] and len(curves[0]["curves"][0]["val_acc"]) == 6
