@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 import graphscale as gs
+from graphscale.saga.ops import gsddmm, gspmm  # the fused kernels behind saga() (internal)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (stdlib only)
@@ -144,20 +145,20 @@ def main() -> None:
     for feats in args.feats:
         x = torch.randn(args.nodes, feats, generator=generator).requires_grad_()
         w = weight.clone().requires_grad_()
-        add("graphscale", f"gspmm_copy_lhs_sum_f{feats}", lambda x=x: gs.gspmm(graph, "copy_lhs", "sum", x), [x])
+        add("graphscale", f"gspmm_copy_lhs_sum_f{feats}", lambda x=x: gspmm(graph, "copy_lhs", "sum", x), [x])
         add("torch-sparse", f"spmm_sum_f{feats}", lambda x=x: torch.sparse.mm(adj_ones, x), [x])
-        add("graphscale", f"gspmm_mul_sum_f{feats}", lambda x=x, w=w: gs.gspmm(graph, "mul", "sum", x, w), [x, w])
+        add("graphscale", f"gspmm_mul_sum_f{feats}", lambda x=x, w=w: gspmm(graph, "mul", "sum", x, w), [x, w])
         add("torch-sparse", f"spmm_weighted_sum_f{feats}", lambda x=x: torch.sparse.mm(adj, x), [x])
-        add("graphscale", f"gspmm_copy_lhs_mean_f{feats}", lambda x=x: gs.gspmm(graph, "copy_lhs", "mean", x), [x])
-        add("graphscale", f"gspmm_copy_lhs_max_f{feats}", lambda x=x: gs.gspmm(graph, "copy_lhs", "max", x), [x])
+        add("graphscale", f"gspmm_copy_lhs_mean_f{feats}", lambda x=x: gspmm(graph, "copy_lhs", "mean", x), [x])
+        add("graphscale", f"gspmm_copy_lhs_max_f{feats}", lambda x=x: gspmm(graph, "copy_lhs", "max", x), [x])
     heads, per_head = 4, 64
     h = torch.randn(args.nodes, heads, per_head, generator=generator).requires_grad_()
     q = torch.randn(args.nodes, heads, per_head, generator=generator).requires_grad_()
     logits = torch.randn(args.edges, heads, 1, generator=generator).requires_grad_()
     attn = torch.rand(args.edges, heads, 1, generator=generator).requires_grad_()
-    add("graphscale", "gsddmm_dot_h4x64", lambda: gs.gsddmm(graph, "dot", h, q, "src", "dst"), [h, q])
+    add("graphscale", "gsddmm_dot_h4x64", lambda: gsddmm(graph, "dot", h, q, "src", "dst"), [h, q])
     add("graphscale", "edge_softmax_h4", lambda: gs.edge_softmax(graph, logits), [logits])
-    add("graphscale", "gspmm_mul_sum_h4x64", lambda: gs.gspmm(graph, "mul", "sum", h, attn), [h, attn])
+    add("graphscale", "gspmm_mul_sum_h4x64", lambda: gspmm(graph, "mul", "sum", h, attn), [h, attn])
     measure(cases, args.repeat)
 
 

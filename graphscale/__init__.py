@@ -20,8 +20,7 @@ from .errors import (ConfigError, DatasetError, GraphFormatError, GraphscaleErro
 from .graph import (BatchedGraph, Block, Graph, add_self_loops, batch, check_node_features, gcn_norm,
                     remove_self_loops, reverse, subgraph, to_block, to_undirected, unbatch)
 from .graph.transform import coalesce, edge_subgraph
-from .saga import (Edges, edge_softmax, fn, gsddmm, gspmm, saga, scatter_reduce, segment_reduce,
-                   segment_softmax)
+from .saga import Edges, edge_softmax, fn, saga, scatter_reduce, segment_reduce, segment_softmax
 
 __version__ = "0.1.0"
 
@@ -52,7 +51,7 @@ def seed(value: int) -> None:
 
 
 __all__ = [
-    "Graph", "Block", "BatchedGraph", "batch", "unbatch", "to_block", "saga", "fn", "Edges", "gspmm", "gsddmm",
+    "Graph", "Block", "BatchedGraph", "batch", "unbatch", "to_block", "saga", "fn", "Edges",
     "edge_softmax", "segment_reduce", "scatter_reduce", "segment_softmax", "add_self_loops", "remove_self_loops",
     "reverse", "subgraph", "edge_subgraph", "to_undirected", "coalesce", "gcn_norm", "check_node_features",
     "seed", "errors", "GraphscaleError", "GraphFormatError", "ShapeError", "ConfigError", "DatasetError",

@@ -343,7 +343,7 @@ def _check_range(ids: Tensor, num_nodes: int, name: str) -> None:
 def _compress(rows: Tensor, cols: Tensor, num_rows: int) -> tuple[Tensor, Tensor, Tensor]:
     """Sort edges by ``rows`` (stable) into ``(indptr, cols in row order, edge ids)``."""
     if rows.device.type == "cpu" and rows.numel() > 0:
-        from ..saga.kernels.cpu import counting_sort
+        from .sort import counting_sort  # (numba loads on first use)
 
         return counting_sort(rows, cols, num_rows)
     rows_long = rows.long()

@@ -1,10 +1,14 @@
-"""SAGA message passing: the ``saga`` call, builtins (``fn``), sparse ops and segment ops."""
+"""SAGA message passing: the ``saga`` call, builtins (``fn``), edge softmax and segment ops.
+
+``saga()`` is the one door to message passing: its fused path runs the gSpMM / gSDDMM kernels of
+:mod:`graphscale.saga.ops`, which are internal (layers and the scale mechanisms never call them directly).
+"""
 
 from . import fn
 from .edges import Edges
 from .engine import saga
-from .ops import edge_softmax, gsddmm, gspmm
+from .ops import edge_softmax
 from .segment import scatter_reduce, segment_max, segment_mean, segment_min, segment_reduce, segment_softmax, segment_sum
 
-__all__ = ["saga", "fn", "Edges", "gspmm", "gsddmm", "edge_softmax", "segment_reduce", "scatter_reduce",
+__all__ = ["saga", "fn", "Edges", "edge_softmax", "segment_reduce", "scatter_reduce",
            "segment_sum", "segment_mean", "segment_max", "segment_min", "segment_softmax"]

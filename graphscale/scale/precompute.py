@@ -14,7 +14,7 @@ weighted adjacency: "gcn" normalises ``A_w + I`` by its weighted degrees (as ``G
 ``edge_weight``), "mean" takes the weighted mean ``sum_u w_uv h_u / sum_u w_uv``. All-one weights give the
 unweighted operators exactly.
 
-``propagate`` computes :math:`S h` in chunks of destination rows through the SAGA ``gspmm`` kernel:
+``propagate`` computes :math:`S h` in chunks of destination rows through ``saga()`` (its fused weighted-sum kernel):
 a chunk is a ``Block`` holding the in-edges of its rows (sources are all ``N`` nodes), so the working set
 is one chunk of edges plus one chunk of output rows. ``precompute_features`` keeps the operators in
 memory, or, when they do not fit in half of ``memory_budget``, writes each to a ``.npy`` memmap in a
@@ -39,7 +39,7 @@ from ..errors import ConfigError, ShapeError
 from ..graph import Block, Graph, add_self_loops
 from ..nn.conv.utils import symmetric_norm
 from ..nn.models import check_edge_weight
-from ..saga import gspmm
+from ..saga import fn, saga
 from .sign import NORMS, PRECOMPUTED_MODELS, SIGN, SGCHead
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
@@ -142,7 +142,7 @@ def propagate(adjacency: Adjacency, h: Tensor, out: Tensor, max_edges: int = DEF
     """
     for start, end in adjacency.chunks(max_edges):
         block, weight = adjacency.block(start, end)
-        part = gspmm(block, "mul", "sum", h, weight)  # [end - start, F]
+        part = saga(block, src=h, edge=weight, apply_edge=fn.src_mul_edge)  # [end - start, F]
         if scale != 1.0:
             part.mul_(scale)
         if add is not None:

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...graph import Graph
-from ...saga import gspmm
+from ...saga import fn, saga
 from .utils import NodeInput, check_edge_features, require_square, split_features, symmetric_norm, with_self_loops
 
 
@@ -56,7 +56,7 @@ class APPNP(nn.Module):
         z = h
         for _ in range(self.K):
             weight = F.dropout(norm, self.edge_drop, self.training) if self.edge_drop > 0 else norm
-            z = (1.0 - self.alpha) * gspmm(graph, "mul", "sum", z, weight) + self.alpha * h
+            z = (1.0 - self.alpha) * saga(graph, src=z, edge=weight, apply_edge=fn.src_mul_edge) + self.alpha * h
         return z
 
     def extra_repr(self) -> str:

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from ...errors import ConfigError
 from ...graph import Graph
-from ...saga import gspmm
+from ...saga import fn, saga
 from .utils import NodeInput, require_square, split_features, symmetric_norm, without_self_loops
 
 
@@ -68,7 +68,7 @@ class ChebConv(nn.Module):
         scale = 2.0 / self.lambda_max
 
         def laplacian(h: Tensor) -> Tensor:  # L~ h = (2/lambda - 1) h - (2/lambda) D^-1/2 A D^-1/2 h
-            return (scale - 1.0) * h - scale * gspmm(graph, "mul", "sum", h, norm)
+            return (scale - 1.0) * h - scale * saga(graph, src=h, edge=norm, apply_edge=fn.src_mul_edge)
 
         if self.out_dim < self.in_dim:
             out = self._clenshaw(x, laplacian)

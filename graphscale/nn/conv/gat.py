@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...graph import Graph
-from ...saga import edge_softmax, gsddmm, gspmm
+from ...saga import edge_softmax, fn, saga
 from .utils import NodeInput, split_features, with_self_loops
 
 
@@ -84,9 +84,10 @@ class GATConv(nn.Module):
         er = (h_dst * self.attn_dst).sum(-1, keepdim=True)                          # [N_dst, H, 1]
         if self.add_self_loops:
             graph = with_self_loops(graph)
-        logits = F.leaky_relu(gsddmm(graph, "add", el, er, "src", "dst"), self.negative_slope)  # [E, H, 1]
+        logits = F.leaky_relu(saga(graph, src=el, dst=er, apply_edge=fn.src_add_dst, gather=None),
+                              self.negative_slope)  # [E, H, 1]
         attention = edge_softmax(graph, logits)
-        out = gspmm(graph, "mul", "sum", h_src, self.attn_drop(attention))         # [N_dst, H, F]
+        out = saga(graph, src=h_src, edge=self.attn_drop(attention), apply_edge=fn.src_mul_edge)  # [N_dst, H, F]
         out = finish_heads(out, x_dst, self.residual, self.concat, self.bias)
         return (out, attention.squeeze(-1)) if return_attention else out
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...graph import Graph
-from ...saga import gsddmm, gspmm
+from ...saga import fn, saga
 from .utils import NodeInput, check_edge_features, split_features
 
 
@@ -66,10 +66,10 @@ class GatedGCNConv(nn.Module):
         x_src, x_dst = split_features(graph, x, self.in_dim, where)
         check_edge_features(graph, edge_attr, self.edge_dim, "edge_attr", where)
         gate_dst, gate_src = self.lin_a(x_dst), self.lin_b(x_src)                 # [N_dst, F], [N_src, F]
-        gate = gsddmm(graph, "add", gate_src, gate_dst, "src", "dst") + self.lin_c(edge_attr)  # [E, F]
+        gate = saga(graph, src=gate_src, dst=gate_dst, apply_edge=fn.src_add_dst, gather=None) + self.lin_c(edge_attr)
         sigma = gate.sigmoid()
-        numerator = gspmm(graph, "mul", "sum", self.lin_v(x_src), sigma)           # [N_dst, F]
-        denominator = gspmm(graph, "copy_rhs", "sum", None, sigma)                 # [N_dst, F]
+        numerator = saga(graph, src=self.lin_v(x_src), edge=sigma, apply_edge=fn.src_mul_edge)  # [N_dst, F]
+        denominator = saga(graph, edge=sigma, apply_edge=fn.copy_edge)                       # [N_dst, F]
         h = self.lin_u(x_dst) + numerator / (denominator + self.eps)
         h = self.dropout(F.relu(self.bn_node(h)))
         if self.node_residual:

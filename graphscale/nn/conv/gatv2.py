@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...graph import Graph
-from ...saga import Edges, edge_softmax, gspmm, saga
+from ...saga import Edges, edge_softmax, fn, saga
 from .gat import finish_heads
 from .utils import NodeInput, split_features, with_self_loops
 
@@ -95,7 +95,7 @@ class GATv2Conv(nn.Module):
             graph = with_self_loops(graph)
         logits = saga(graph, src=h_src, dst=h_dst, apply_edge=self._score, gather=None)  # [E, H, 1]
         attention = edge_softmax(graph, logits)
-        out = gspmm(graph, "mul", "sum", h_src, self.attn_drop(attention))         # [N_dst, H, F]
+        out = saga(graph, src=h_src, edge=self.attn_drop(attention), apply_edge=fn.src_mul_edge)  # [N_dst, H, F]
         out = finish_heads(out, x_dst, self.residual, self.concat, self.bias)
         return (out, attention.squeeze(-1)) if return_attention else out
 

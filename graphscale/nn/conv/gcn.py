@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...graph import Graph
-from ...saga import gspmm
+from ...saga import fn, saga
 from .utils import ConstantAggregate, NodeInput, check_edge_features, split_features, symmetric_norm, with_self_loops
 
 
@@ -90,8 +90,8 @@ class GCNConv(nn.Module):
 
         def propagate() -> Tensor:
             if norm is None:
-                return gspmm(prop_graph, "copy_lhs", "sum", h, None)
-            return gspmm(prop_graph, "mul", "sum", h, norm.to(h.dtype))
+                return saga(prop_graph, src=h, apply_edge=fn.copy_src)
+            return saga(prop_graph, src=h, edge=norm.to(h.dtype), apply_edge=fn.src_mul_edge)
 
         # aggregating first over an input without gradient (raw features): the same every call
         constant = not project_first and edge_weight is None and (norm is None or not norm.requires_grad)

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ...graph import Graph
-from ...saga import gspmm
+from ...saga import fn, saga
 from .utils import NodeInput, split_features
 
 
@@ -70,12 +70,12 @@ class GINConv(nn.Module):
         x_src, x_dst = split_features(graph, x, self.in_dim, "GINConv.forward")
         split = leading_linear(self.mlp)
         if split is None:
-            combined = (1 + self.eps) * x_dst + gspmm(graph, "copy_lhs", "sum", x_src, None)
+            combined = (1 + self.eps) * x_dst + saga(graph, src=x_src, apply_edge=fn.copy_src)
             return self.mlp(combined)
         first, rest = split
         h_src = nn.functional.linear(x_src, first.weight)
         h_dst = h_src[: graph.num_dst_nodes] if isinstance(x, Tensor) else nn.functional.linear(x_dst, first.weight)
-        combined = (1 + self.eps) * h_dst + gspmm(graph, "copy_lhs", "sum", h_src, None)
+        combined = (1 + self.eps) * h_dst + saga(graph, src=h_src, apply_edge=fn.copy_src)
         if first.bias is not None:
             combined = combined + first.bias
         return rest(combined)

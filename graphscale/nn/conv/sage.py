@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ...errors import ConfigError
 from ...graph import Graph
-from ...saga import gspmm
+from ...saga import fn, saga
 from .utils import ConstantAggregate, NodeInput, check_edge_features, split_features
 
 AGGREGATORS = ("mean", "pool", "gcn")
@@ -29,8 +29,9 @@ class SAGEConv(nn.Module):
 
     With ``normalize`` the output is L2-normalised per node (Algorithm 1, line 7). Nodes without in-edges
     aggregate a zero vector. With ``edge_weight`` (mean aggregator only) the mean becomes the weighted sum
-    :math:`\sum_u w_{uv} x_u`: pass ``1 / d_v`` for the plain mean, or GraphSAINT's normalised weights. Dataflow (NGra): for "mean" and "gcn", ``W_neigh`` (linear, commutes with
-    the mean) is applied before aggregation when ``out_dim < in_dim``.
+    :math:`\sum_u w_{uv} x_u`: pass ``1 / d_v`` for the plain mean, or GraphSAINT's normalised weights.
+    Dataflow (NGra): for "mean" and "gcn", ``W_neigh`` (linear, commutes with the mean) is applied before
+    aggregation when ``out_dim < in_dim``.
 
     Args:
         in_dim: Input feature size ``F_in``.
@@ -86,17 +87,17 @@ class SAGEConv(nn.Module):
             return self._project_first_fused(graph, x_src, edge_weight)
         # ``agg``: the aggregated neighbourhood, still [N_dst, F_in] unless W_neigh was applied first
         if self.aggregator == "pool":
-            agg = gspmm(graph, "copy_lhs", "max", F.relu(self.pool(x_src)), None)
+            agg = saga(graph, src=F.relu(self.pool(x_src)), apply_edge=fn.copy_src, gather="max")
         elif self.aggregator == "mean" and edge_weight is None and not project_first:
-            agg = self._constant(graph, x_src, lambda: gspmm(graph, "copy_lhs", "mean", x_src, None))
+            agg = self._constant(graph, x_src, lambda: saga(graph, src=x_src, apply_edge=fn.copy_src, gather="mean"))
         elif self.aggregator == "mean":
             h = self.lin_neigh(x_src) if project_first else x_src
-            agg = (gspmm(graph, "copy_lhs", "mean", h, None) if edge_weight is None
-                   else gspmm(graph, "mul", "sum", h, edge_weight.to(h.dtype)))
+            agg = (saga(graph, src=h, apply_edge=fn.copy_src, gather="mean") if edge_weight is None
+                   else saga(graph, src=h, edge=edge_weight.to(h.dtype), apply_edge=fn.src_mul_edge))
         else:  # gcn: (x_v + sum_u x_u) / (deg_v + 1)
             h_src = self.lin_neigh(x_src) if project_first else x_src
             h_dst = self.lin_neigh(x_dst) if project_first else x_dst
-            total = gspmm(graph, "copy_lhs", "sum", h_src, None) + h_dst
+            total = saga(graph, src=h_src, apply_edge=fn.copy_src) + h_dst
             agg = total / (graph.in_degrees().to(total.dtype).unsqueeze(-1) + 1.0)
         if project_first and self.aggregator != "pool":
             out = agg if self.bias is None else agg + self.bias
@@ -118,8 +119,8 @@ class SAGEConv(nn.Module):
         """
         weight = torch.cat([self.lin_neigh.weight, self.lin_root.weight], dim=0)  # [2 F_out, F_in]
         neigh_in, root = (x @ weight.t()).split(self.out_dim, dim=1)
-        neigh = (gspmm(graph, "copy_lhs", "mean", neigh_in, None) if edge_weight is None
-                 else gspmm(graph, "mul", "sum", neigh_in, edge_weight.to(neigh_in.dtype)))
+        neigh = (saga(graph, src=neigh_in, apply_edge=fn.copy_src, gather="mean") if edge_weight is None
+                 else saga(graph, src=neigh_in, edge=edge_weight.to(neigh_in.dtype), apply_edge=fn.src_mul_edge))
         num_dst = graph.num_dst_nodes
         out = neigh + (root if root.shape[0] == num_dst else root[:num_dst])
         if self.bias is not None:

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ...graph import Graph
-from ...saga import gspmm
+from ...saga import fn, saga
 from .utils import NodeInput, check_edge_features, require_square, split_features, symmetric_norm, with_self_loops
 
 
@@ -67,7 +67,7 @@ class SGConv(nn.Module):
                 graph, edge_weight = with_self_loops(graph, edge_weight)
         norm = symmetric_norm(graph, h.dtype, edge_weight)
         for _ in range(self.K):
-            h = gspmm(graph, "mul", "sum", h, norm)
+            h = saga(graph, src=h, edge=norm, apply_edge=fn.src_mul_edge)
         return h
 
     def forward(self, graph: Graph, x: NodeInput, edge_weight: Tensor | None = None) -> Tensor:

@@ -3,8 +3,7 @@
 This module turns torch tensors into the kernels' flat numpy rows (no copies for contiguous inputs),
 picks the kernel built for the operator, and keeps numba on ``torch.get_num_threads()`` threads
 (one thread for small work, where waking the pool costs more than it saves). float32 and float64 run
-here; other dtypes go through ``reference.py`` (see ``supports``). It also holds the O(E) counting sort
-that builds every ``Graph.csr()`` / ``Graph.csc()``.
+here; other dtypes go through ``reference.py`` (see ``supports``).
 """
 
 from __future__ import annotations
@@ -16,31 +15,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ...graph.sort import counting_sort
 from . import autograd
 from . import cpu_kernels as K
 
 OP_CODES = {"copy_lhs": K.COPY_LHS, "copy_rhs": K.COPY_RHS, "mul": K.MUL, "add": K.ADD, "sub": K.SUB, "div": K.DIV,
             "dot": K.DOT}
 TARGET_CODES = {"row": 0, "col": 1, "edge": 2}
-
-
-@numba.njit(cache=True, nogil=True)
-def _counting_sort(rows, cols, num_rows):
-    counts = np.zeros(num_rows + 1, dtype=np.int64)
-    for i in range(rows.shape[0]):
-        counts[rows[i] + 1] += 1
-    for r in range(num_rows):
-        counts[r + 1] += counts[r]
-    indptr = counts.copy()
-    fill = counts[:-1].copy()
-    perm = np.empty(rows.shape[0], dtype=np.int64)
-    out_cols = np.empty_like(cols)
-    for i in range(rows.shape[0]):
-        pos = fill[rows[i]]
-        fill[rows[i]] = pos + 1
-        perm[pos] = i
-        out_cols[pos] = cols[i]
-    return indptr, out_cols, perm
 
 
 PARALLEL_MIN_WORK = 1 << 21  # below ~2M element operations one thread beats waking the pool (measured)
@@ -55,15 +36,6 @@ def num_threads(work: int | None = None) -> int:
     if numba.get_num_threads() != wanted:
         numba.set_num_threads(wanted)
     return wanted
-
-
-def counting_sort(rows: Tensor, cols: Tensor, num_rows: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Stable O(E) bucket sort of edges by ``rows``: ``(indptr [R+1] int64, cols [E], perm [E] int64)``.
-
-    Serial: a parallel version with per-thread histograms measured no faster on 2 cores.
-    """
-    indptr, out_cols, perm = _counting_sort(rows.contiguous().numpy(), cols.contiguous().numpy(), num_rows)
-    return torch.from_numpy(indptr), torch.from_numpy(out_cols), torch.from_numpy(perm)
 
 
 # -- backend primitives used by autograd.py ---------------------------------------------------------------
