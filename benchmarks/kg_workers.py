@@ -35,16 +35,17 @@ def graphscale_train(meta, splits, opt):
     import torch
 
     import graphscale  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts its pool)
-    from graphscale.kge.config import load_kg_config
+    from graphscale.config import load
+    from graphscale.kge.config import KGConfig
     from graphscale.kge.model import build_model
     from graphscale.kge.train import train
 
     torch.set_num_threads(opt["threads"])
     loss = "margin" if opt["model"] == "transe" else "nssa"
-    cfg = load_kg_config(None, [f"model.name={opt['model']}", f"model.dim={opt['dim']}", "train.epochs=1",
+    cfg = load(None, [f"model.name={opt['model']}", f"model.dim={opt['dim']}", "train.epochs=1",
                                 f"train.batch_size={opt['batch_size']}", f"train.negatives={opt['negatives']}",
                                 f"train.negative_mode={opt['mode']}", f"train.loss={loss}", "train.lr=0.001",
-                                f"train.threads={opt['threads']}", "model.gamma=9.0"])
+                                f"train.threads={opt['threads']}", "model.gamma=9.0"], cls=KGConfig)
     model = build_model(opt["model"], meta["num_entities"], meta["num_relations"], opt["dim"], gamma=9.0)
     train_triples = splits["train"]
     began = time.perf_counter()

@@ -70,7 +70,7 @@ def _guess_task(dataset: str) -> str:
 
 def resolve_train_config(args: argparse.Namespace) -> Any:
     """The RunConfig of ``graphscale train`` from its parsed arguments (see module docstring)."""
-    from .config import apply_overrides, find_shipped, load, read_yaml, set_key, task_defaults
+    from .config import find_shipped, from_command, read_yaml, task_defaults
     from .train.run import dataset_label
 
     path: Path | None = Path(args.config) if args.config else None
@@ -84,24 +84,18 @@ def resolve_train_config(args: argparse.Namespace) -> Any:
         model = args.model or task_defaults(task).model.name
         label = dataset_label(args.dataset or "synthetic")
         path = find_shipped(task, model, label, args.sampler) or find_shipped(task, model, label)
-    base = task_defaults(task)
-    cfg = load(path, base=base) if path is not None else base
     batch_key = "train.batch_size" if task == "graph" else "sampler.batch_size"
-    for flag, key, value in (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
-                             ("--sampler", "sampler.name", args.sampler), ("--fanouts", "sampler.fanouts", args.fanouts),
-                             ("--batch-size", batch_key, args.batch_size),
-                             ("--num-parts", "sampler.num_parts", args.num_parts),
-                             ("--clusters-per-batch", "sampler.clusters_per_batch", args.clusters_per_batch),
-                             ("--walk-length", "sampler.walk_length", args.walk_length),
-                             ("--num-roots", "sampler.num_roots", args.num_roots),
-                             ("--num-workers", "sampler.num_workers", args.num_workers),
-                             ("--memory-budget", "train.memory_budget", args.memory_budget),
-                             ("--epochs", "train.epochs", args.epochs), ("--seeds", "train.seeds", args.seeds),
-                             ("--out", "output.dir", args.out), ("--device", "train.device", args.device)):
-        if value is not None:
-            set_key(cfg, key, value, flag)
-    cfg.locations.setdefault("config", str(path) if path is not None else "defaults")
-    return apply_overrides(cfg, args.overrides)
+    flags = (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
+             ("--sampler", "sampler.name", args.sampler), ("--fanouts", "sampler.fanouts", args.fanouts),
+             ("--batch-size", batch_key, args.batch_size), ("--num-parts", "sampler.num_parts", args.num_parts),
+             ("--clusters-per-batch", "sampler.clusters_per_batch", args.clusters_per_batch),
+             ("--walk-length", "sampler.walk_length", args.walk_length),
+             ("--num-roots", "sampler.num_roots", args.num_roots),
+             ("--num-workers", "sampler.num_workers", args.num_workers),
+             ("--memory-budget", "train.memory_budget", args.memory_budget),
+             ("--epochs", "train.epochs", args.epochs), ("--seeds", "train.seeds", args.seeds),
+             ("--out", "output.dir", args.out), ("--device", "train.device", args.device))
+    return from_command(task_defaults(task), path, flags, args.overrides)
 
 
 def _print_summary(summary: dict[str, Any], cfg: Any) -> None:

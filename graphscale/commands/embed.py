@@ -25,24 +25,19 @@ SUMMARY_LAST = ("micro_f1", "macro_f1", "train_time_s", "sample_time_s", "peak_r
 
 
 def resolve_config(args: argparse.Namespace) -> Any:
-    from ..config.loader import parse_override
-    from ..embed.config import EmbedConfig, find_shipped, load, set_key
+    from ..config import from_command
+    from ..embed.config import EmbedConfig, find_shipped
 
     path = Path(args.config) if args.config else None
     if path is None and args.dataset and args.model:
         path = find_shipped(args.model, Path(args.dataset).name if args.dataset else "")
-    cfg = load(path) if path is not None else EmbedConfig()
-    for flag, key, value in (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
-                             ("--dim", "model.dim", args.dim), ("--p", "model.p", args.p), ("--q", "model.q", args.q),
-                             ("--out", "output.dir", args.out), ("--seed", "train.seed", args.seed),
-                             ("--threads", "train.threads", args.threads), ("--device", "train.device", args.device),
-                             ("--backend", "train.backend", args.backend)):
-        if value is not None:
-            set_key(cfg, key, value, flag)
+    flags = (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
+             ("--dim", "model.dim", args.dim), ("--p", "model.p", args.p), ("--q", "model.q", args.q),
+             ("--out", "output.dir", args.out), ("--seed", "train.seed", args.seed),
+             ("--threads", "train.threads", args.threads), ("--device", "train.device", args.device),
+             ("--backend", "train.backend", args.backend))
+    cfg = from_command(EmbedConfig(), path, flags, args.overrides)
     cfg.source = str(path) if path is not None else "defaults"
-    for text in args.overrides:
-        key, value = parse_override(text)
-        set_key(cfg, key, value, f"override '{text}'")
     return cfg
 
 
@@ -53,12 +48,12 @@ def _ordered(summary: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     from ..cli import json_line
-    from ..embed.config import dump
+    from ..config import dump
     from ..embed.run import run
 
     cfg = resolve_config(args)
     if args.print_config:
-        print(dump(cfg), end="")
+        print(dump(cfg, comments=True), end="")
         return 0
     start = time.perf_counter()
     summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite))

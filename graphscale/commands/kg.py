@@ -18,22 +18,18 @@ SUMMARY_LAST = ("mrr", "mr", "hits_at_1", "hits_at_3", "hits_at_10", "train_time
 
 
 def resolve_config(args: argparse.Namespace) -> Any:
-    from ..config import find_shipped
-    from ..kge.config import KGConfig, load_kg_config, set_key
+    from ..config import find_shipped, from_command
+    from ..kge.config import KGConfig
     from ..kge.run import dataset_label
 
     path = Path(args.config) if args.config else None
     if path is None and args.dataset and args.model:
         path = find_shipped("kg", args.model, dataset_label(args.dataset))
-    cfg = load_kg_config(path) if path is not None else KGConfig()
-    for flag, key, value in (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
-                             ("--dim", "model.dim", args.dim), ("--negatives", "train.negatives", args.negatives),
-                             ("--epochs", "train.epochs", args.epochs), ("--out", "output.dir", args.out),
-                             ("--device", "train.device", args.device)):
-        if value is not None:
-            set_key(cfg, key, value, flag)
-    cfg.locations.setdefault("config", str(path) if path is not None else "defaults")
-    return load_kg_config(None, args.overrides, base=cfg)
+    flags = (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
+             ("--dim", "model.dim", args.dim), ("--negatives", "train.negatives", args.negatives),
+             ("--epochs", "train.epochs", args.epochs), ("--out", "output.dir", args.out),
+             ("--device", "train.device", args.device))
+    return from_command(KGConfig(), path, flags, args.overrides)
 
 
 def _ordered(summary: dict[str, Any]) -> dict[str, Any]:
@@ -42,13 +38,13 @@ def _ordered(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_kg(args: argparse.Namespace) -> int:
-    from ..kge.config import dump_kg
+    from ..config import dump
     from ..kge.run import run
     from ..cli import json_line
 
     cfg = resolve_config(args)
     if args.print_config:
-        print(dump_kg(cfg, comments=True), end="")
+        print(dump(cfg, comments=True), end="")
         return 0
     summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite))
     if args.json:

@@ -274,25 +274,40 @@ def set_section(section: Any, values: Any, prefix: str, locate: Any) -> None:
         setattr(section, name, check_value(value, hints[name], checks, key, locate(key)))
 
 
-def _apply(cfg: RunConfig, data: dict[str, Any], locate: Any) -> None:
-    top = {f.name: f for f in fields(RunConfig)}
-    hints = _hints(RunConfig)
+def _settable(cfg: Any) -> dict[str, Any]:
+    """The top-level fields of a config dataclass a file or an override may set (``internal`` ones not)."""
+    return {f.name: f for f in fields(cfg) if not f.metadata.get("internal")}
+
+
+def _apply(cfg: Any, data: dict[str, Any], locate: Any) -> None:
+    """Check and set a nested mapping on any config dataclass: scalar top-level keys and section dataclasses."""
+    top = _settable(cfg)
+    hints = _hints(type(cfg))
     for name, value in data.items():
         name = str(name)
         if name not in top:
             raise _unknown(name, name, top, locate(name))
-        if name in SECTIONS:
-            set_section(getattr(cfg, name), value, name, locate)
+        current = getattr(cfg, name)
+        if is_dataclass(current):
+            set_section(current, value, name, locate)
         else:
             checks = {k: v for k, v in top[name].metadata.items() if k != "help"}
             setattr(cfg, name, check_value(value, hints[name], checks, name, locate(name)))
 
 
-def from_dict(data: dict[str, Any], lines: dict[str, str] | None = None, base: RunConfig | None = None) -> RunConfig:
-    """Build a checked config from a nested mapping (as read from YAML) on top of ``base`` or the defaults."""
-    cfg = base if base is not None else RunConfig()
+def _remember(cfg: Any, lines: dict[str, str]) -> None:
+    """Record where keys came from on configs that keep ``locations`` (for errors raised later)."""
+    if isinstance(getattr(cfg, "locations", None), dict):
+        cfg.locations.update(lines)
+
+
+def from_dict(data: dict[str, Any], lines: dict[str, str] | None = None, base: Any = None,
+              cls: type = RunConfig) -> Any:
+    """Build a checked config (``cls``, default :class:`RunConfig`) from a nested mapping (as read from YAML)
+    on top of ``base`` or the defaults."""
+    cfg = base if base is not None else cls()
     lines = lines or {}
-    cfg.locations.update(lines)
+    _remember(cfg, lines)
     _apply(cfg, data, lambda key: lines.get(key, ""))
     return cfg
 
@@ -310,7 +325,21 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def apply_overrides(cfg: RunConfig, overrides: Iterable[str]) -> RunConfig:
+def from_command(base: Any, path: str | os.PathLike | None, flags: Iterable[tuple[str, str, Any]],
+                 overrides: Iterable[str]) -> Any:
+    """A command's config: ``base`` (its defaults), then the YAML file at ``path``, then the command's flags
+    ``(flag, dotted key, value)`` (a None value was not given; errors name the flag), then ``key=value``
+    overrides (errors name the override)."""
+    cfg = load(path, base=base) if path is not None else base
+    for flag, key, value in flags:
+        if value is not None:
+            set_key(cfg, key, value, flag)
+    if isinstance(getattr(cfg, "locations", None), dict):
+        cfg.locations.setdefault("config", str(path) if path is not None else "defaults")
+    return apply_overrides(cfg, overrides)
+
+
+def apply_overrides(cfg: Any, overrides: Iterable[str]) -> Any:
     """Apply ``section.key=value`` overrides in order (later ones win); errors name the override."""
     for text in overrides:
         key, value = parse_override(text)
@@ -318,30 +347,35 @@ def apply_overrides(cfg: RunConfig, overrides: Iterable[str]) -> RunConfig:
     return cfg
 
 
-def set_key(cfg: RunConfig, key: str, value: Any, where: str) -> RunConfig:
+def set_key(cfg: Any, key: str, value: Any, where: str) -> Any:
     """Set one dotted ``key`` to an already-typed ``value`` (checked); errors end with ``(where)``."""
     parts = key.split(".")
     nested: Any = value
     for part in reversed(parts[1:]):
         nested = {part: nested}
-    cfg.locations.update({".".join(parts[:i + 1]): where for i in range(len(parts))})
+    _remember(cfg, {".".join(parts[:i + 1]): where for i in range(len(parts))})
     _apply(cfg, {parts[0]: nested}, lambda _key: where)
     return cfg
 
 
 def load(path: str | os.PathLike | None = None, overrides: Iterable[str] = (),
-         base: RunConfig | None = None) -> RunConfig:
+         base: Any = None, cls: type = RunConfig) -> Any:
     """Read a YAML config (or start from the defaults when ``path`` is None) and apply overrides.
+
+    The one schema engine of every command: ``cls`` is the command's config dataclass (``RunConfig`` for
+    ``graphscale train``, ``KGConfig``, ``EmbedConfig``), whose fields are scalars or section dataclasses
+    built with :func:`~graphscale.config.schema.option`.
 
     Args:
         path: YAML file with any of the sections data, model, train, output, expected, plus version and task.
         overrides: ``"section.key=value"`` strings applied after the file.
         base: Config to start from instead of the defaults.
+        cls: The config dataclass.
 
     Raises:
         ConfigError: With the dotted key and ``file:line`` of the first problem.
     """
-    cfg = copy.deepcopy(base) if base is not None else RunConfig()
+    cfg = copy.deepcopy(base) if base is not None else cls()
     if path is not None:
         data, lines = read_yaml(path)
         cfg = from_dict(data, lines, base=cfg)
@@ -349,17 +383,17 @@ def load(path: str | os.PathLike | None = None, overrides: Iterable[str] = (),
 
 
 # -- dumping ------------------------------------------------------------------------------------------------
-def to_dict(cfg: RunConfig) -> dict[str, Any]:
-    """Plain nested dict of ``cfg`` in YAML layout (model hyper-parameters flat beside ``name``)."""
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain nested dict of a config in YAML layout (``train``'s model hyper-parameters flat beside ``name``)."""
     out: dict[str, Any] = {}
-    for f in fields(RunConfig):
-        value = getattr(cfg, f.name)
+    for name in _settable(cfg):
+        value = getattr(cfg, name)
         if isinstance(value, ModelConfig):
-            out[f.name] = {"name": value.name, **value.hparams}
+            out[name] = {"name": value.name, **copy.deepcopy(value.hparams)}
         elif is_dataclass(value):
-            out[f.name] = {g.name: getattr(value, g.name) for g in fields(value)}
+            out[name] = {g.name: copy.deepcopy(getattr(value, g.name)) for g in fields(value)}
         else:
-            out[f.name] = value
+            out[name] = value
     return out
 
 
@@ -367,18 +401,19 @@ def _scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
-def dump(cfg: RunConfig, comments: bool = False) -> str:
+def dump(cfg: Any, comments: bool = False) -> str:
     """The resolved config as YAML text; with ``comments`` every key carries its help text."""
     if not comments:
         return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=False)
     lines: list[str] = []
     data = to_dict(cfg)
-    for f in fields(RunConfig):
+    for f in _settable(cfg).values():
         value = data[f.name]
+        help_text = f.metadata.get("help", "")
         if not isinstance(value, dict):
-            lines.append(f"{f.name}: {_scalar(value)}  # {f.metadata['help']}")
+            lines.append(f"{f.name}: {_scalar(value)}" + (f"  # {help_text}" if help_text else ""))
             continue
-        lines.append(f"{f.name}:  # {f.metadata['help']}")
+        lines.append(f"{f.name}:" + (f"  # {help_text}" if help_text else ""))
         section = getattr(cfg, f.name)
         helps = {g.name: g.metadata.get("help", "") for g in fields(section)}
         if isinstance(section, ModelConfig):

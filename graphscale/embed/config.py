@@ -8,20 +8,14 @@ Shipped configs: ``graphscale/configs/embed-<model>-<dataset>.yaml``.
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from ..config.loader import check_value, parse_override, read_yaml, set_section
-from ..config.registry import did_you_mean
+from ..config.loader import load as core_load
 from ..config.schema import option
 from ..config.shipped import config_dir
-from ..errors import ConfigError
 from .trainer import MODELS
 
 
@@ -113,10 +107,6 @@ class EmbedExpected:
     source: str = option("", "Citation of the published numbers.")
 
 
-SECTIONS = {"data": EmbedData, "model": EmbedModel, "train": EmbedTrain, "evaluate": EmbedEvaluate,
-            "output": EmbedOutput, "expected": EmbedExpected}
-
-
 @dataclass
 class EmbedConfig:
     """Everything ``graphscale embed`` needs."""
@@ -129,45 +119,15 @@ class EmbedConfig:
     evaluate: EmbedEvaluate = field(default_factory=EmbedEvaluate)
     output: EmbedOutput = field(default_factory=EmbedOutput)
     expected: EmbedExpected = field(default_factory=EmbedExpected)
-    source: str = field(default="defaults", metadata={"help": "Where the config came from."})
-
-
-def _apply(cfg: EmbedConfig, data: dict[str, Any], locate: Any) -> None:
-    for name, value in data.items():
-        name = str(name)
-        if name in SECTIONS:
-            set_section(getattr(cfg, name), value, name, locate)
-        elif name in ("version", "task"):
-            meta = {f.name: f.metadata for f in fields(EmbedConfig)}[name]
-            checks = {k: v for k, v in meta.items() if k != "help"}
-            setattr(cfg, name, check_value(value, int if name == "version" else str, checks, name, locate(name)))
-        else:
-            known = [*SECTIONS, "version", "task"]
-            loc = locate(name)
-            hint = did_you_mean(name, known) or f" Known keys: {', '.join(known)}."
-            raise ConfigError(f"{name}: unknown key{f' ({loc})' if loc else ''}.{hint}")
-
-
-def set_key(cfg: EmbedConfig, key: str, value: Any, where: str) -> EmbedConfig:
-    """Set one dotted ``key`` (``model.window``) to ``value``, checked; errors end with ``(where)``."""
-    parts = key.split(".")
-    nested: Any = value
-    for part in reversed(parts[1:]):
-        nested = {part: nested}
-    _apply(cfg, {parts[0]: nested}, lambda _key: where)
-    return cfg
+    source: str = field(default="defaults", metadata={"help": "Where the config came from.", "internal": True})
 
 
 def load(path: str | os.PathLike[str] | None = None, overrides: Iterable[str] = ()) -> EmbedConfig:
-    """Defaults, then the YAML file (if any), then ``section.key=value`` overrides."""
-    cfg = EmbedConfig()
+    """Defaults, then the YAML file (if any), then ``section.key=value`` overrides (the one schema engine,
+    :func:`graphscale.config.load`); ``source`` records the file."""
+    cfg = core_load(path, overrides, cls=EmbedConfig)
     if path is not None:
-        data, lines = read_yaml(path)
-        _apply(cfg, data, lambda key: lines.get(key, ""))
         cfg.source = str(path)
-    for text in overrides:
-        key, value = parse_override(text)
-        set_key(cfg, key, value, f"override '{text}'")
     return cfg
 
 
@@ -175,18 +135,3 @@ def find_shipped(model: str, dataset: str) -> Path | None:
     """``graphscale/configs/embed-<model>-<dataset>.yaml`` when shipped, else None."""
     path = config_dir() / f"embed-{model.strip().lower()}-{dataset.strip().lower()}.yaml"
     return path if path.is_file() else None
-
-
-def to_dict(cfg: EmbedConfig) -> dict[str, Any]:
-    """Nested plain dict in YAML layout."""
-    out: dict[str, Any] = {"version": cfg.version, "task": cfg.task}
-    for name in SECTIONS:
-        section = getattr(cfg, name)
-        out[name] = {f.name: copy.deepcopy(getattr(section, f.name)) for f in fields(section)} \
-            if is_dataclass(section) else section
-    return out
-
-
-def dump(cfg: EmbedConfig) -> str:
-    """The resolved config as YAML."""
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None)

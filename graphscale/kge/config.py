@@ -3,22 +3,15 @@
 Sections follow the life cycle: ``data`` (load), ``model`` (build), ``train``, ``evaluate``, ``output``
 (save), plus ``expected`` (the numbers a shipped config reaches). YAML files and ``key=value`` overrides
 are checked with the same path-aware errors as ``graphscale train``
-(``train.negatives: expected int >= 1, got 0 (kg-rotate-fb15k-237.yaml:12).``).
+(``train.negatives: expected int >= 1, got 0 (kg-rotate-fb15k-237.yaml:12).``): they are read, overridden
+and dumped by the one schema engine, ``graphscale.config`` (``load(path, overrides, cls=KGConfig)``).
 """
 
 from __future__ import annotations
 
-import copy
-import os
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-import yaml
-
-from ..config import check_value, did_you_mean, parse_override, read_yaml
 from ..config.schema import option
-from ..errors import ConfigError
 
 KG_CONFIG_VERSION = 1
 
@@ -116,10 +109,6 @@ class KGExpectedConfig:
     source: str = option("", "Where the numbers come from (machine, paper).")
 
 
-SECTIONS = {"data": KGDataConfig, "model": KGModelConfig, "train": KGTrainConfig, "evaluate": KGEvaluateConfig,
-            "output": KGOutputConfig, "expected": KGExpectedConfig}
-
-
 @dataclass
 class KGConfig:
     version: int = option(KG_CONFIG_VERSION, "Config format version.", ge=1, le=KG_CONFIG_VERSION)
@@ -133,83 +122,3 @@ class KGConfig:
 
     def __post_init__(self) -> None:
         self.locations: dict[str, str] = {}
-
-
-def _unknown(key: str, name: str, known: list[str], loc: str) -> ConfigError:
-    hint = did_you_mean(name, known) or f" Known keys: {', '.join(known)}."
-    return ConfigError(f"{key}: unknown key{f' ({loc})' if loc else ''}.{hint}")
-
-
-def _apply(cfg: KGConfig, data: dict[str, Any], locate: Any) -> None:
-    top = {f.name: f for f in fields(KGConfig)}
-    hints = typing.get_type_hints(KGConfig)
-    for name, value in data.items():
-        name = str(name)
-        if name not in top:
-            raise _unknown(name, name, list(top), locate(name))
-        if name not in SECTIONS:
-            checks = {k: v for k, v in top[name].metadata.items() if k != "help"}
-            setattr(cfg, name, check_value(value, hints[name], checks, name, locate(name)))
-            continue
-        section = getattr(cfg, name)
-        if not isinstance(value, dict):
-            loc = locate(name)
-            raise ConfigError(f"{name}: expected a mapping of keys, got {value!r}{f' ({loc})' if loc else ''}.")
-        by_name = {f.name: f for f in fields(section)}
-        section_hints = typing.get_type_hints(type(section))
-        for key, item in value.items():
-            dotted = f"{name}.{key}"
-            if key not in by_name:
-                raise _unknown(dotted, str(key), list(by_name), locate(dotted))
-            checks = {k: v for k, v in by_name[key].metadata.items() if k != "help"}
-            setattr(section, key, check_value(item, section_hints[key], checks, dotted, locate(dotted)))
-
-
-def set_key(cfg: KGConfig, key: str, value: Any, where: str) -> KGConfig:
-    """Set one dotted ``key`` to ``value`` (checked); errors end with ``(where)``."""
-    parts = key.split(".")
-    nested: Any = value
-    for part in reversed(parts[1:]):
-        nested = {part: nested}
-    cfg.locations.update({".".join(parts[:i + 1]): where for i in range(len(parts))})
-    _apply(cfg, {parts[0]: nested}, lambda _key: where)
-    return cfg
-
-
-def load_kg_config(path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = (),
-                   base: KGConfig | None = None) -> KGConfig:
-    """YAML file (or defaults) + ``section.key=value`` overrides -> checked :class:`KGConfig`."""
-    cfg = copy.deepcopy(base) if base is not None else KGConfig()
-    if path is not None:
-        data, lines = read_yaml(path)
-        cfg.locations.update(lines)
-        _apply(cfg, data, lambda key: lines.get(key, ""))
-    for text in overrides:
-        key, value = parse_override(text)
-        set_key(cfg, key, value, f"override '{text}'")
-    return cfg
-
-
-def kg_to_dict(cfg: KGConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in fields(KGConfig):
-        value = getattr(cfg, f.name)
-        out[f.name] = {g.name: getattr(value, g.name) for g in fields(value)} if is_dataclass(value) else value
-    return out
-
-
-def dump_kg(cfg: KGConfig, comments: bool = False) -> str:
-    """The resolved config as YAML; with ``comments`` each key carries its help text."""
-    if not comments:
-        return yaml.safe_dump(kg_to_dict(cfg), sort_keys=False, default_flow_style=False)
-    lines = []
-    for f in fields(KGConfig):
-        value = getattr(cfg, f.name)
-        if not is_dataclass(value):
-            lines.append(f"{f.name}: {value}  # {f.metadata.get('help', '')}")
-            continue
-        lines.append(f"{f.name}:")
-        for g in fields(value):
-            text = yaml.safe_dump(getattr(value, g.name), default_flow_style=True).strip().removesuffix("...").strip()
-            lines.append(f"  {g.name}: {text}  # {g.metadata.get('help', '')}")
-    return "\n".join(lines) + "\n"

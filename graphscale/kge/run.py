@@ -24,7 +24,8 @@ from ..train.common import resolve_device
 from ..train.metrics import peak_memory_mb, peak_rss_mb
 from ..train.plot import clean_json
 from ..train.runtime import check_same_settings, numbered_default, output_folder
-from .config import KGConfig, dump_kg, load_kg_config
+from ..config import dump, load, to_dict
+from .config import KGConfig
 from .evaluate import evaluate
 from .model import KGEModel, build_model
 from .train import fingerprint, train
@@ -56,7 +57,7 @@ def check_resume_config(cfg: KGConfig, out: Path) -> None:
     saved_path = out / "config.yaml"
     if not saved_path.is_file():
         return
-    check_same_settings(fingerprint(load_kg_config(saved_path)), fingerprint(cfg), saved_path)
+    check_same_settings(fingerprint(load(saved_path, cls=KGConfig)), fingerprint(cfg), saved_path)
 
 
 def model_for(cfg: KGConfig, data: KGDataset) -> KGEModel:
@@ -104,7 +105,7 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     if resume:
         check_resume_config(cfg, out)
     with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):
-        write_text_atomic(dump_kg(cfg), out / "config.yaml")
+        write_text_atomic(dump(cfg), out / "config.yaml")
         return _train_and_evaluate(cfg, data, out, device, resume, progress, on_epoch, load_s)
 
 

@@ -28,7 +28,8 @@ from tqdm import tqdm
 from ..errors import ConfigError, GraphscaleError
 from ..train.checkpoint import load_checkpoint, save_atomic, write_text_atomic
 from ..train.plot import clean_json
-from .config import KGConfig, kg_to_dict
+from ..config import to_dict
+from .config import KGConfig
 from .model import KGEModel
 from .optim import EmbeddingTable, learning_rate
 from .partition import bucketize, episode_rows, localize, plan_partitions
@@ -61,7 +62,7 @@ def fingerprint(cfg: KGConfig | dict[str, Any]) -> dict[str, Any]:
     total), as may the span of the cosine decay (``lr_decay_epochs``: extend a finished run at its final rate),
     the time limit, the periodic validation, the device and the thread count.
     """
-    data = kg_to_dict(cfg) if isinstance(cfg, KGConfig) else cfg
+    data = to_dict(cfg) if isinstance(cfg, KGConfig) else cfg
     train = {k: v for k, v in data["train"].items() if k not in RESUME_MAY_CHANGE}
     # data.unseen (newer than the format) counts only when set: checkpoints written before it still resume
     data_section = {k: v for k, v in data["data"].items() if not (k == "unseen" and v is None)}

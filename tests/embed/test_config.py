@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from graphscale.config import config_dir, shipped_configs
-from graphscale.embed.config import dump, find_shipped, load
+from graphscale.config import dump
+from graphscale.embed.config import find_shipped, load
 from graphscale.errors import ConfigError
 
 

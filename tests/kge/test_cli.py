@@ -79,14 +79,15 @@ def test_shipped_config_is_picked_up(capsys):
 
 def test_shipped_kg_configs_load_and_match_their_names():
     from graphscale.config import config_dir, find_shipped, shipped_configs
-    from graphscale.kge.config import load_kg_config
+    from graphscale.config import load
+    from graphscale.kge.config import KGConfig
 
     names = [n for n in shipped_configs() if n.startswith("kg-")]
     for required in ("transe", "distmult", "complex", "simple", "rotate"):  # every model on FB15k-237
         assert f"kg-{required}-fb15k-237" in names
     for name in names:
         _, model, dataset = name.split("-", 2)
-        cfg = load_kg_config(config_dir() / f"{name}.yaml")
+        cfg = load(config_dir() / f"{name}.yaml", cls=KGConfig)
         assert (cfg.task, cfg.model.name) == ("kg", model)
         assert cfg.expected.source
         if not dataset.endswith("-paper"):  # the plain --dataset D --model M command picks the measured one

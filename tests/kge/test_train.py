@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from graphscale.errors import ConfigError
-from graphscale.kge.config import load_kg_config
+from graphscale.config import load
+from graphscale.kge.config import KGConfig
 from graphscale.kge.evaluate import evaluate
 from graphscale.kge.losses import margin_ranking, nssa, regularization, softmax_cross_entropy
 from graphscale.kge.optim import EmbeddingTable, learning_rate, sparse_step
@@ -24,7 +25,7 @@ RING_SETTINGS = ["model.name=rotate", "model.dim=8", "model.gamma=4.0", "train.b
 
 
 def fit(data, *overrides, out_dir=None, resume=False, on_epoch=None):
-    cfg = load_kg_config(None, [*RING_SETTINGS, *overrides])
+    cfg = load(None, [*RING_SETTINGS, *overrides], cls=KGConfig)
     torch.set_num_threads(cfg.train.threads)
     model = model_for(cfg, data)
     result = train(model, data.train, cfg, device=torch.device("cpu"), out_dir=out_dir, resume=resume,
@@ -47,7 +48,7 @@ def filtered_test_mrr(data, model):
 def test_models_learn_the_ring(ring, overrides):
     if "model.name=transe" in overrides:
         ring = ring_kg(wrap=False)
-    untrained = model_for(load_kg_config(None, [*RING_SETTINGS, *overrides]), ring)
+    untrained = model_for(load(None, [*RING_SETTINGS, *overrides], cls=KGConfig), ring)
     model, result = fit(ring, *overrides)
     assert result["complete"] and result["epochs_done"] == 40
     assert result["history"][-1]["loss"] < result["history"][0]["loss"]
