@@ -22,7 +22,8 @@ the other nodes (the classifier still trains on the published share of all label
 ``--stage tune`` trains each variant of ``GRIDS[model]`` (the shipped config, then one changed setting at a time)
 with the tuning seed ``TUNING_SEED``; its lines (``benchmarks/records/embedding_quality/<dataset>-tune.jsonl``)
 keep only the validation F1, never the held-out one. ``--stage select`` prints each (dataset, model)'s choice:
-the highest validation Micro-F1; variants within ``TIE_F1`` of it are a tie, won by the fewest training samples.
+the highest validation Micro-F1; variants within ``TIE_F1`` of it are a tie, won by the fewest training samples
+(then the higher validation Micro-F1).
 The default stage (``final``) runs the shipped configs with their seed 0 and reports the held-out F1.
 """
 
@@ -124,14 +125,15 @@ def tune_lines(dataset: str) -> list[dict]:
 
 
 def choose(rows: list[dict]) -> dict:
-    """The declared rule: highest validation Micro-F1; within ``TIE_F1`` of it, the fewest samples win (then the
-    shipped config). Only validation fields are read."""
+    """The declared rule: highest validation Micro-F1; within ``TIE_F1`` of it, the fewest training samples win
+    (the cost, from the settings), and among equal costs the higher validation Micro-F1. Only validation
+    fields are read."""
     latest = {row["variant"]: row for row in rows if row.get("status") == "ok"}
     if not latest:
         return {"status": "error: no tuning line"}
     best = max(r["validation_micro_f1"] for r in latest.values())
     tied = [r for r in latest.values() if r["validation_micro_f1"] >= best - TIE_F1]
-    winner = min(tied, key=lambda r: (r["num_samples"], r["variant"] != "shipped"))
+    winner = min(tied, key=lambda r: (r["num_samples"], -r["validation_micro_f1"]))
     ranking = sorted(latest.values(), key=lambda r: -r["validation_micro_f1"])
     return {"status": "ok", "chosen": winner["variant"], "shipped_kept": winner["variant"] == "shipped",
             "validation_micro_f1": round(winner["validation_micro_f1"], 4), "tie_f1": TIE_F1,
