@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -285,8 +286,8 @@ def variant_config(dataset: str, method: str, variant: str) -> Any:
 NUM_NODES = {"citeseer": 3327, "facebook": 22470, "github": 37700, "synthetic-arxiv": 169343}
 # Settings that do not change a result: one sampling thread, METIS partitions cached under benchmarks/out (the
 # shared data folder is read-only), no plots, a checkpoint only at the end.
-RUN_OPTIONS = ["sampler.num_workers=1", f"sampler.cache_dir={OUT / 'partitions'}", "output.plot=false",
-               "output.checkpoint_every=0"]
+RUN_OPTIONS = ["sampler.num_workers=1", "output.plot=false", "output.checkpoint_every=0"]
+CACHE_DIR = f"sampler.cache_dir={OUT / 'partitions'}"  # the METIS samplers' (cluster, gas) key only
 
 
 def base_config(dataset: str, method: str, overrides: list[str]) -> Any:
@@ -294,7 +295,7 @@ def base_config(dataset: str, method: str, overrides: list[str]) -> Any:
 
     return load(None, [f"data.dataset={dataset}", "task=node", *BASE[dataset], *METHOD[method],
                        *DATASET_METHOD.get((dataset, method), []), *overrides,
-                       *RUN_OPTIONS])
+                       *RUN_OPTIONS, *([CACHE_DIR] if method in ("cluster", "gas") else [])])
 
 
 # Fields that joined the schema after the study's runs began, with their defaults (the behaviour before them):
@@ -309,6 +310,7 @@ def config_key(cfg: Any) -> str:
     from graphscale.config import to_dict
 
     data = to_dict(cfg)
+    data["sampler"] = dataclasses.asdict(cfg.sampler)  # every sampler field, as the keys were first computed
     for section in ("output", "expected"):
         data.pop(section)
     # memory_spill only picks where the streamed full batch keeps its tensors (same results); it joined the

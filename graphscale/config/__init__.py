@@ -9,20 +9,18 @@ Example:
 
 from .loader import (
                      apply_overrides,
-                     check_value,
                      defaults,
-                     describe,
                      dump,
                      from_command,
                      from_dict,
                      load,
                      parse_override,
-                     read_yaml,
                      set_key,
                      set_section,
                      to_dict,
 )
 from .registry import Registry, did_you_mean, normalize_key
+from .values import check_value, describe, read_yaml
 from .schema import (
                      CONFIG_VERSION,
                      HPARAMS,

@@ -137,6 +137,17 @@ SAMPLERS = ("none", "neighbor", "cluster", "saint-node", "saint-edge", "saint-rw
 EVAL_MODES = ("full", "layerwise")
 
 
+# The keys of each sampler (besides COMMON_SAMPLER_KEYS); a key of another sampler is an error.
+COMMON_SAMPLER_KEYS = ("name", "num_workers", "prefetch", "eval", "eval_batch_size")
+SAMPLER_KEYS: dict[str, tuple[str, ...]] = {
+    "none": (), "neighbor": ("fanouts", "batch_size", "replace"),
+    "cluster": ("num_parts", "clusters_per_batch", "cluster_norm", "cache_dir"),
+    "gas": ("num_parts", "clusters_per_batch", "cache_dir"),
+    "saint-node": ("budget", "coverage"), "saint-edge": ("budget", "coverage"),
+    "saint-rw": ("num_roots", "walk_length", "coverage"),
+}
+
+
 @dataclass
 class SamplerConfig:
     """How training batches are drawn (node tasks); ``none`` trains full-batch.
@@ -176,9 +187,30 @@ class SamplerConfig:
                                          "<data root>/<dataset>/partitions (~/.cache/graphscale/<dataset>/partitions "
                                          "when the data root is read-only).")
 
+    def own_keys(self) -> tuple[str, ...]:
+        """The keys of this sampler: the common ones and ``SAMPLER_KEYS[name]`` (what a dump writes)."""
+        return (*COMMON_SAMPLER_KEYS, *SAMPLER_KEYS.get(self.name, ()))
+
+    def check_keys(self, given: Any, locate: Any = lambda key: "") -> None:
+        """Raise ConfigError when a key in ``given`` (the sampler keys a file, flag or dict set) belongs to
+        another sampler than ``name``: one section per sampler, so a stray key never passes silently."""
+        from ..errors import ConfigError
+
+        own = self.own_keys()
+        for key in given:
+            if key in own:
+                continue
+            owners = [name for name, keys in SAMPLER_KEYS.items() if key in keys]
+            loc = locate(f"sampler.{key}")
+            raise ConfigError(f"sampler.{key}: expected a setting of sampler {self.name!r} "
+                              f"({', '.join(own[1:]) or 'none'}), got a setting of {', '.join(owners)}"
+                              f"{f' ({loc})' if loc else ''}. Drop it, or set sampler.name to "
+                              f"{owners[0]!r}.")
+
     @classmethod
     def from_any(cls, value: SamplerConfig | dict[str, Any] | str | None,
                  default_name: str = "neighbor") -> SamplerConfig:
+        from_config = isinstance(value, SamplerConfig)  # already checked when it was loaded
         """From a SamplerConfig, a dict of fields, a sampler name, or None, checked like a YAML section.
 
         A dict or None without ``name`` gets ``default_name`` (the mini-batch trainers' default, neighbor).
@@ -200,6 +232,8 @@ class SamplerConfig:
                               f"{type(value).__name__}.")
         cfg = cls()
         set_section(cfg, {"name": default_name, **value}, "sampler", lambda key: "")
+        if not from_config:
+            cfg.check_keys([k for k in value if k != "name"])
         return cfg
 
 
@@ -242,6 +276,11 @@ class RunConfig:
     def __post_init__(self) -> None:
         # ``dotted key -> "file:line"`` of every key read from YAML or an override, for later errors.
         self.locations: dict[str, str] = {}
+
+    def validate(self) -> None:
+        """Checks across keys, run once a config is complete: the sampler keys set belong to its sampler."""
+        given = {key.split(".")[1] for key in self.locations if key.startswith("sampler.") and key.count(".") == 1}
+        self.sampler.check_keys(sorted(given - {"name"}), lambda key: self.locations.get(key, ""))
 
     def where(self, key: str) -> str:
         """`` (file:line)`` for ``key`` (or its closest enclosing section), ``""`` when unknown."""

@@ -72,8 +72,8 @@ def test_unknown_sampler_and_keys_suggest(tmp_path):
 
 
 def test_overrides_and_flags_read_comma_lists():
-    cfg = config.load(None, ["sampler.name=saint-rw", "sampler.fanouts=25,10", "sampler.walk_length=3"])
-    assert cfg.sampler.name == "saint-rw" and cfg.sampler.fanouts == [25, 10] and cfg.sampler.walk_length == 3
+    cfg = config.load(None, ["sampler.name=neighbor", "sampler.fanouts=25,10", "sampler.batch_size=3"])
+    assert cfg.sampler.name == "neighbor" and cfg.sampler.fanouts == [25, 10] and cfg.sampler.batch_size == 3
     config.set_key(cfg, "sampler.fanouts", "5,-1", "--fanouts")
     assert cfg.sampler.fanouts == [5, -1] and cfg.where("sampler.fanouts") == " (--fanouts)"
     assert error_of(config.set_key, cfg, "sampler.fanouts", "15,x", "--fanouts").endswith(
@@ -119,3 +119,23 @@ def test_find_shipped_with_a_sampler():
     assert config.shipped.shipped_name("node", "gcn", "cora", "none") == "node-gcn-cora"
     assert config.find_shipped("node", "gcn", "cora", None) == config.config_dir() / "node-gcn-cora.yaml"
     assert config.find_shipped("node", "gcn", "cora", "neighbor") is None  # the CLI falls back to node-gcn-cora
+
+
+def test_a_key_of_another_sampler_is_an_error(tmp_path):
+    """One section per sampler: a key of another sampler never passes silently (file, flag or dict)."""
+    assert error_of(config.load, None, ["sampler.name=saint-rw", "sampler.fanouts=25,10"]) == (
+        "sampler.fanouts: expected a setting of sampler 'saint-rw' (num_workers, prefetch, eval, eval_batch_size, "
+        "num_roots, walk_length, coverage), got a setting of neighbor (override 'sampler.fanouts=25,10'). Drop it, "
+        "or set sampler.name to 'neighbor'.")
+    path = tmp_path / "c.yaml"
+    path.write_text("sampler:\n  name: cluster\n  clusters_per_batch: 4\n  budget: 100\n")
+    assert error_of(config.load, path).endswith("got a setting of saint-node, saint-edge (c.yaml:4). Drop it, or "
+                                                 "set sampler.name to 'saint-node'.")
+    with pytest.raises(ConfigError, match="sampler.batch_size: expected a setting of sampler 'gas'"):
+        config.SamplerConfig.from_any({"name": "gas", "batch_size": 8})
+    # a dump holds the sampler's own keys only, so every config.yaml loads back
+    cfg = config.load(None, ["sampler.name=saint-rw", "sampler.num_roots=7"])
+    assert set(config.to_dict(cfg)["sampler"]) == {"name", "num_workers", "prefetch", "eval", "eval_batch_size",
+                                                    "num_roots", "walk_length", "coverage"}
+    path.write_text(config.dump(cfg))
+    assert config.load(path).sampler.num_roots == 7

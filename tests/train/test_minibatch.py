@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import graphscale as gs
+from graphscale.config.schema import SAMPLER_KEYS
 from graphscale.config import TrainConfig
 from graphscale.datasets import load_synthetic, random_split
 from graphscale.errors import ConfigError
@@ -61,8 +62,9 @@ def test_neighbor_sampled_sage_is_close_to_full_batch(dataset):
 @pytest.mark.parametrize(("name", "extra"), [("cluster", {}), ("cluster", {"cluster_norm": "unbiased"}),
                                              ("saint-node", {}), ("saint-edge", {}), ("saint-rw", {})])
 def test_every_sampler_trains(dataset, name, extra, tmp_path):
-    config = {"name": name, "num_parts": 24, "clusters_per_batch": 4, "cache_dir": str(tmp_path), "coverage": 5.0,
-              "num_workers": 2, **extra}
+    given = {"num_parts": 24, "clusters_per_batch": 4, "cache_dir": str(tmp_path), "coverage": 5.0, **extra}
+    own = SAMPLER_KEYS[name]  # a key of another sampler is an error
+    config = {"name": name, "num_workers": 2, **{k: v for k, v in given.items() if k in own}}
     result = train_minibatch(dataset, "sage", {"hidden_dim": 16}, config, TrainConfig(epochs=4, device="cpu"), seed=1)
     assert set(result) == RESULT_KEYS
     assert result["train_acc"] > 0.3  # 7 classes: chance is ~0.14
