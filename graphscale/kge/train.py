@@ -1,11 +1,13 @@
-"""Training loop of ``graphscale kg``: epochs over (buckets of) triples, schedules, checkpoints and ``--resume``.
+"""Training of ``graphscale kg`` on the one training engine (:mod:`graphscale.train.loop`): this module supplies
+the epoch of steps over (buckets of) triples with its learning-rate schedule, and the validation; the engine
+runs the epochs, the periodic validation, checkpoints, ``--resume`` and ``train.max_time_s``.
 
 With ``train.partitions = 1`` the whole entity table trains in place on the device. With ``P > 1`` the
 epoch walks the ``P x P`` buckets of :mod:`graphscale.kge.partition`; each episode moves two entity
 partitions (weights and optimiser state) to the device and back, so the device holds ``2 / P`` of the table.
 
-A checkpoint (``checkpoints/last.pt``, written atomically) holds the tables, the optimiser state, the
-generator state, the epoch and the history; ``resume=True`` continues from it bit for bit (same config,
+A checkpoint (``checkpoints/last.pt``, written atomically) holds the tables and the optimiser state (the
+trainer state, ``extra``), the generator state, the epoch and the curves; ``resume=True`` continues from it bit for bit (same config,
 same thread count). ``train.max_time_s`` ends a run early at an epoch boundary with a checkpoint, so a long
 training can be done in pieces. ``progress.jsonl`` is cut back to the checkpoint's epochs when a run starts, so
 after a kill and ``--resume`` it lists every epoch once.
@@ -16,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..errors import ConfigError, GraphscaleError
-from ..train.checkpoint import load_checkpoint, save_atomic, write_text_atomic
-from ..train.plot import clean_json
 from ..config import to_dict
+from ..errors import ConfigError, GraphscaleError
+from ..train.checkpoint import load_checkpoint, write_text_atomic
+from ..train.loop import FORMAT, Checkpoints, Task, fit
+from ..train.plot import clean_json
 from .config import KGConfig
 from .model import KGEModel
 from .optim import EmbeddingTable, learning_rate
@@ -36,7 +38,6 @@ from .partition import bucketize, episode_rows, localize, plan_partitions
 from .step import StepOptions, train_step
 from .triples import add_reciprocal, bernoulli_head_probability
 
-CHECKPOINT_FORMAT = "graphscale-kg-1"
 
 
 def subsampling_weights(triples: torch.Tensor, num_relations: int) -> torch.Tensor:
@@ -102,7 +103,9 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
           out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
           on_epoch: Callable[[dict[str, Any]], None] | None = None,
           validate: Callable[[KGEModel], dict[str, float]] | None = None) -> dict[str, Any]:
-    """Train ``model`` on ``triples`` (train split, original relation ids) as ``cfg.train`` says.
+    """Train ``model`` on ``triples`` (train split, original relation ids) as ``cfg.train`` says, on the one
+    training engine (:func:`graphscale.train.loop.fit`: epochs, periodic validation, checkpoints, resume, the
+    time limit).
 
     Args:
         model: Model to train (its tables are updated in place; on the CPU at the end).
@@ -120,133 +123,184 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     """
     _check(cfg)
     tc = cfg.train
-    opts = StepOptions(negatives=tc.negatives, negative_mode=tc.negative_mode, loss=tc.loss,
-                       adversarial_temperature=tc.adversarial_temperature, margin=tc.margin,
-                       regularizer=tc.regularizer, regularization=tc.regularization, optimizer=tc.optimizer,
-                       tail_only=model.reciprocal)
-    num_relations = model.num_relations
-    if model.reciprocal:
-        triples = add_reciprocal(triples, num_relations)
-    head_prob = bernoulli_head_probability(triples, num_relations * (2 if model.reciprocal else 1)) \
-        if tc.corruption == "bernoulli" else None
-    weights = subsampling_weights(triples, num_relations * (2 if model.reciprocal else 1)) if tc.subsampling else None
-    plan = plan_partitions(model.num_entities, tc.partitions, tc.seed)
-    buckets = bucketize(torch.cat([triples, torch.arange(triples.shape[0]).unsqueeze(1)], dim=1), plan)
-    steps_per_epoch = sum(math.ceil(b.shape[0] / tc.batch_size) for b in buckets.values())
-    total_steps = steps_per_epoch * tc.epochs
-    decay_steps = steps_per_epoch * tc.lr_decay_epochs if tc.lr_decay_epochs > 0 else total_steps
-    warmup = round(tc.warmup_epochs * steps_per_epoch)
-
-    optimizer = tc.optimizer
-    with torch.no_grad():
-        host_entities = EmbeddingTable.create(model.entity.data.to("cpu").contiguous(), optimizer)
-        relations = EmbeddingTable.create(model.relation.data.to(device).contiguous(), optimizer)
-    generator = torch.Generator().manual_seed(tc.seed)
-    state = {"epoch": 0, "step": 0, "train_time_s": 0.0, "history": []}
+    epochs = _KGEpochs(model, triples, cfg, device)
     ckpt_path = Path(out_dir) / "checkpoints" / "last.pt" if out_dir is not None else None
-    if resume and ckpt_path is not None:
-        saved = load_checkpoint(ckpt_path)
-        if saved is not None:
-            saved_print = saved.get("fingerprint")
-            same = isinstance(saved_print, dict) and "train" in saved_print and \
-                fingerprint(saved_print) == fingerprint(cfg)
-            if saved.get("format") != CHECKPOINT_FORMAT or not same:
-                raise GraphscaleError(f"checkpoint '{ckpt_path}': expected one written with the same data, model "
-                                      "and train settings, got a different config. Run without --resume (starts "
-                                      "over) or restore the original settings.")
-            host_entities = EmbeddingTable(saved["entity"], saved["entity_state"])
-            relations = EmbeddingTable(saved["relation"].to(device), {k: v.to(device) for k, v in
-                                                                      saved["relation_state"].items()})
-            generator.set_state(saved["generator"])
-            state = {k: saved[k] for k in state}
-    single = plan.num_partitions == 1 and device.type == "cpu"
-    entities_device = host_entities if single else None
-    if plan.num_partitions == 1 and not single:  # one partition: keep it on the device for the whole run
-        entities_device = host_entities.gather(torch.arange(model.num_entities), device)
-
+    saved = _resumable(ckpt_path, cfg) if resume else None
     log = None
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        truncate_progress(Path(out_dir) / "progress.jsonl", state["epoch"])  # drop epochs trained after the checkpoint
+        # drop the epochs trained after the checkpoint: --resume trains them again
+        truncate_progress(Path(out_dir) / "progress.jsonl", saved["epoch"] if saved is not None else 0)
         log = (Path(out_dir) / "progress.jsonl").open("a", encoding="utf-8")
-    bar = tqdm(total=total_steps, initial=state["step"], desc=f"kg {cfg.model.name}", disable=not progress,
-               unit="step", file=sys.stderr)
-    began = time.perf_counter()
-    spent_before = state["train_time_s"]
-    complete = True
-    first_epoch = state["epoch"]
+
+    last: dict[str, Any] = {}
+
+    def log_epoch(metrics: dict[str, Any]) -> None:
+        last["record"] = _record(metrics)
+        if log is not None:
+            log.write(json.dumps(clean_json(last["record"]), allow_nan=False) + "\n")
+            log.flush()
+
+    def evaluate() -> dict[str, Any]:
+        epochs.write_back()
+        return {"valid": validate(model)}
+
+    task = Task(None, None, None, epochs.run, evaluate, device, extra_state=epochs.state,
+                load_extra_state=epochs.load, generator=epochs.generator,
+                evaluate_every=tc.eval_every if validate is not None else 0, log_epoch=log_epoch)
+    checkpoints = Checkpoints(ckpt_path, cfg.output.checkpoint_every,
+                              {"kind": "kg", "fingerprint": fingerprint(cfg)}) if ckpt_path is not None else None
+    done_steps = int(saved["extra"]["step"]) if saved is not None else 0
+    epochs.bar = tqdm(total=epochs.steps_per_epoch * tc.epochs, initial=done_steps, desc=f"kg {cfg.model.name}",
+                      disable=not progress, unit="step", file=sys.stderr)
     try:
-        for epoch in range(first_epoch, tc.epochs):
-            if tc.max_time_s > 0 and spent_before + time.perf_counter() - began >= tc.max_time_s and \
-                    epoch > first_epoch:
-                complete = False
-                break
-            epoch_began, epoch_loss, epoch_steps = time.perf_counter(), 0.0, 0
-            keys = list(buckets)
-            bucket_order = torch.randperm(len(keys), generator=generator).tolist() if len(keys) > 1 else [0]
-            for bucket_index in bucket_order:
-                i, j = keys[bucket_index]
-                bucket = buckets[(i, j)]
-                rows, head_range, tail_range = episode_rows(plan, i, j)
-                if entities_device is not None:
-                    table = entities_device
-                    local = bucket[:, :3]
-                else:
-                    table = host_entities.gather(rows, device)
-                    local = localize(bucket[:, :3], plan, i, j)
-                perm = torch.randperm(bucket.shape[0], generator=generator)
-                for start in range(0, bucket.shape[0], tc.batch_size):
-                    index = perm[start:start + tc.batch_size]
-                    state["step"] += 1
-                    lr = learning_rate(state["step"] - 1, decay_steps, lr=tc.lr, schedule=tc.lr_schedule,
-                                       warmup_steps=warmup, min_factor=tc.lr_min_factor,
-                                       step_every=tc.lr_step_epochs * steps_per_epoch, gamma=tc.lr_gamma)
-                    batch_weight = weights[bucket[index, 3]] if weights is not None else None
-                    loss = train_step(model.interaction, table, relations, local[index], opts, lr=lr,
-                                      step=state["step"], generator=generator, head_range=head_range,
-                                      tail_range=tail_range, head_prob=head_prob, weight=batch_weight)
-                    if not math.isfinite(loss):
-                        raise GraphscaleError(f"kg train: expected a finite loss, got {loss} at step "
-                                              f"{state['step']}. Lower train.lr or add regularisation.")
-                    epoch_loss += loss
-                    epoch_steps += 1
-                    bar.update(1)
-                if entities_device is None:
-                    host_entities.scatter_(rows, table)
-            state["epoch"] = epoch + 1
-            state["train_time_s"] = spent_before + time.perf_counter() - began
-            record: dict[str, Any] = {"epoch": epoch + 1, "step": state["step"], "loss": epoch_loss / max(1,
-                                      epoch_steps), "lr": lr, "epoch_time_s": time.perf_counter() - epoch_began,
-                                      "train_time_s": state["train_time_s"]}
-            bar.set_postfix(loss=f"{record['loss']:.4f}")
-            last = epoch + 1 == tc.epochs
-            if validate is not None and tc.eval_every and ((epoch + 1) % tc.eval_every == 0 or last):
-                _write_back(model, host_entities, entities_device, relations)
-                valid_began = time.perf_counter()
-                record["valid"] = validate(model)
-                began += time.perf_counter() - valid_began  # validation is not training time
-            state["history"].append(record)
-            if log is not None:
-                log.write(json.dumps(clean_json(record), allow_nan=False) + "\n")
-                log.flush()
-            every = cfg.output.checkpoint_every
-            if ckpt_path is not None and (last or (every and (epoch + 1) % every == 0)):
-                _write_back(model, host_entities, entities_device, relations)
-                _save(ckpt_path, cfg, host_entities, entities_device, relations, generator, state)
-            if on_epoch is not None:
-                on_epoch(record)
+        result, _ = fit(task, tc.epochs, lambda fitted: {"records": _records(fitted.history, fitted.times),
+                                                         "complete": fitted.complete},
+                        checkpoints=checkpoints, saved=saved, time_limit_s=tc.max_time_s,
+                        on_epoch=(lambda _metrics: on_epoch(last["record"])) if on_epoch else None)
     finally:
-        bar.close()
+        epochs.bar.close()
         if log is not None:
             log.close()
-    _write_back(model, host_entities, entities_device, relations)
-    if not complete and ckpt_path is not None:
-        _save(ckpt_path, cfg, host_entities, entities_device, relations, generator, state)
-    seen = state["epoch"] * triples.shape[0]
-    return {"epochs_done": state["epoch"], "steps": state["step"], "train_time_s": state["train_time_s"],
-            "triples_per_s": seen / state["train_time_s"] if state["train_time_s"] > 0 else 0.0,
-            "history": state["history"], "complete": complete and state["epoch"] >= tc.epochs,
-            "steps_per_epoch": steps_per_epoch, "num_partitions": plan.num_partitions}
+    epochs.write_back()
+    records = result["records"]
+    done = len(records)
+    train_time = records[-1]["train_time_s"] if records else 0.0
+    return {"epochs_done": done, "steps": epochs.step, "train_time_s": train_time,
+            "triples_per_s": done * triples.shape[0] / train_time if train_time > 0 else 0.0,
+            "history": records, "complete": result["complete"] and done >= tc.epochs,
+            "steps_per_epoch": epochs.steps_per_epoch, "num_partitions": epochs.plan.num_partitions}
+
+
+def _record(metrics: dict[str, Any]) -> dict[str, Any]:
+    """One ``progress.jsonl`` / history record from an epoch's metrics (1-based ``epoch``)."""
+    record = {"epoch": metrics["epoch"] + 1, "step": metrics["step"], "loss": metrics["loss"], "lr": metrics["lr"],
+              "epoch_time_s": metrics["epoch_time_s"], "train_time_s": metrics["train_time_s"]}
+    if metrics.get("valid") is not None:
+        record["valid"] = metrics["valid"]
+    return record
+
+
+def _records(history: dict[str, list[Any]], times: list[float]) -> list[dict[str, Any]]:
+    """Every epoch's record, from the engine's curves and step times (resumed epochs included)."""
+    spent = 0.0
+    records = []
+    for i, seconds in enumerate(times):
+        spent += seconds
+        records.append(_record({**{key: values[i] for key, values in history.items()}, "epoch": i,
+                                "epoch_time_s": seconds, "train_time_s": spent}))
+    return records
+
+
+def _resumable(path: Path | None, cfg: KGConfig) -> dict[str, Any] | None:
+    """The checkpoint to continue from (None when there is none).
+
+    Raises:
+        GraphscaleError: A checkpoint written with other data, model or train settings (or by another trainer).
+    """
+    saved = load_checkpoint(path) if path is not None else None
+    if saved is None:
+        return None
+    saved_print = saved.get("fingerprint")
+    same = isinstance(saved_print, dict) and "train" in saved_print and fingerprint(saved_print) == fingerprint(cfg)
+    if saved.get("format") != FORMAT or saved.get("kind") != "kg" or not same:
+        raise GraphscaleError(f"checkpoint '{path}': expected one written with the same data, model and train "
+                              "settings, got a different config. Run without --resume (starts over) or restore "
+                              "the original settings.")
+    return saved
+
+
+class _KGEpochs:
+    """The KG trainer's state and its epoch of steps (the ``Task`` of :func:`train`): the bucketed triples,
+    the entity and relation tables with their optimiser state, the generator and the step counter."""
+
+    def __init__(self, model: KGEModel, triples: torch.Tensor, cfg: KGConfig, device: torch.device) -> None:
+        tc = cfg.train
+        self.model, self.cfg, self.device, self.step, self.bar = model, cfg, device, 0, None
+        self.opts = StepOptions(negatives=tc.negatives, negative_mode=tc.negative_mode, loss=tc.loss,
+                                adversarial_temperature=tc.adversarial_temperature, margin=tc.margin,
+                                regularizer=tc.regularizer, regularization=tc.regularization,
+                                optimizer=tc.optimizer, tail_only=model.reciprocal)
+        relations = model.num_relations * (2 if model.reciprocal else 1)
+        if model.reciprocal:
+            triples = add_reciprocal(triples, model.num_relations)
+        self.head_prob = bernoulli_head_probability(triples, relations) if tc.corruption == "bernoulli" else None
+        self.weights = subsampling_weights(triples, relations) if tc.subsampling else None
+        self.plan = plan_partitions(model.num_entities, tc.partitions, tc.seed)
+        self.buckets = bucketize(torch.cat([triples, torch.arange(triples.shape[0]).unsqueeze(1)], dim=1),
+                                 self.plan)
+        self.steps_per_epoch = sum(math.ceil(b.shape[0] / tc.batch_size) for b in self.buckets.values())
+        total_steps = self.steps_per_epoch * tc.epochs
+        self.decay_steps = self.steps_per_epoch * tc.lr_decay_epochs if tc.lr_decay_epochs > 0 else total_steps
+        self.warmup = round(tc.warmup_epochs * self.steps_per_epoch)
+        with torch.no_grad():
+            self.host = EmbeddingTable.create(model.entity.data.to("cpu").contiguous(), tc.optimizer)
+            self.relations = EmbeddingTable.create(model.relation.data.to(device).contiguous(), tc.optimizer)
+        self.generator = torch.Generator().manual_seed(tc.seed)
+        self._place()
+
+    def _place(self) -> None:
+        """Where the entity rows train: in place on the CPU, the whole table on the device, or per episode."""
+        single = self.plan.num_partitions == 1 and self.device.type == "cpu"
+        self.on_device = self.host if single else None
+        if self.plan.num_partitions == 1 and not single:  # one partition: on the device for the whole run
+            self.on_device = self.host.gather(torch.arange(self.model.num_entities), self.device)
+
+    def run(self, epoch: int) -> dict[str, Any]:
+        """One epoch over the buckets in a shuffled order: ``{"loss", "lr", "step"}``."""
+        del epoch
+        tc = self.cfg.train
+        total, steps, lr = 0.0, 0, tc.lr
+        keys = list(self.buckets)
+        order = torch.randperm(len(keys), generator=self.generator).tolist() if len(keys) > 1 else [0]
+        for index in order:
+            i, j = keys[index]
+            bucket = self.buckets[(i, j)]
+            rows, head_range, tail_range = episode_rows(self.plan, i, j)
+            if self.on_device is not None:
+                table, local = self.on_device, bucket[:, :3]
+            else:
+                table, local = self.host.gather(rows, self.device), localize(bucket[:, :3], self.plan, i, j)
+            perm = torch.randperm(bucket.shape[0], generator=self.generator)
+            for start in range(0, bucket.shape[0], tc.batch_size):
+                index_rows = perm[start:start + tc.batch_size]
+                self.step += 1
+                lr = learning_rate(self.step - 1, self.decay_steps, lr=tc.lr, schedule=tc.lr_schedule,
+                                   warmup_steps=self.warmup, min_factor=tc.lr_min_factor,
+                                   step_every=tc.lr_step_epochs * self.steps_per_epoch, gamma=tc.lr_gamma)
+                weight = self.weights[bucket[index_rows, 3]] if self.weights is not None else None
+                loss = train_step(self.model.interaction, table, self.relations, local[index_rows], self.opts, lr=lr,
+                                  step=self.step, generator=self.generator, head_range=head_range,
+                                  tail_range=tail_range, head_prob=self.head_prob, weight=weight)
+                if not math.isfinite(loss):
+                    raise GraphscaleError(f"kg train: expected a finite loss, got {loss} at step {self.step}. "
+                                          "Lower train.lr or add regularisation.")
+                total, steps = total + loss, steps + 1
+                if self.bar is not None:
+                    self.bar.update(1)
+            if self.on_device is None:
+                self.host.scatter_(rows, table)
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{total / max(1, steps):.4f}")
+        return {"loss": total / max(1, steps), "lr": lr, "step": self.step}
+
+    def write_back(self) -> None:
+        """The trained tables into the model's parameters (on the CPU)."""
+        _write_back(self.model, self.host, self.on_device, self.relations)
+
+    def state(self) -> dict[str, Any]:
+        table = self.on_device if self.on_device is not None else self.host
+        return {"entity": table.weight.to("cpu"), "entity_state": {k: v.to("cpu") for k, v in table.state.items()},
+                "relation": self.relations.weight.to("cpu"),
+                "relation_state": {k: v.to("cpu") for k, v in self.relations.state.items()}, "step": self.step}
+
+    def load(self, state: dict[str, Any], epoch: int) -> None:
+        del epoch
+        self.host = EmbeddingTable(state["entity"], state["entity_state"])
+        self.relations = EmbeddingTable(state["relation"].to(self.device),
+                                        {k: v.to(self.device) for k, v in state["relation_state"].items()})
+        self.step = int(state["step"])
+        self._place()
 
 
 def _write_back(model: KGEModel, host: EmbeddingTable, on_device: EmbeddingTable | None,
@@ -255,13 +309,3 @@ def _write_back(model: KGEModel, host: EmbeddingTable, on_device: EmbeddingTable
         source = on_device.weight if on_device is not None else host.weight
         model.entity.data = source.detach().to("cpu").clone()
         model.relation.data = relations.weight.detach().to("cpu").clone()
-
-
-def _save(path: Path, cfg: KGConfig, host: EmbeddingTable, on_device: EmbeddingTable | None,
-          relations: EmbeddingTable, generator: torch.Generator, state: dict[str, Any]) -> None:
-    table = on_device if on_device is not None else host
-    save_atomic({"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint(cfg),
-                 "entity": table.weight.to("cpu"), "entity_state": {k: v.to("cpu") for k, v in table.state.items()},
-                 "relation": relations.weight.to("cpu"),
-                 "relation_state": {k: v.to("cpu") for k, v in relations.state.items()},
-                 "generator": generator.get_state(), **state}, path)

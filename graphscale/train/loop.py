@@ -91,31 +91,39 @@ class Task:
         evaluate: ``evaluate() -> metrics`` after the epoch (the model in eval mode, under ``torch.no_grad()``).
         device: Where the model runs (CUDA epochs are synchronised before they are timed).
         selector: Best-epoch selection and early stopping; None keeps the last epoch and never stops early.
-        extra_state: ``() -> dict`` of trainer state to checkpoint besides the model (histories ...).
+        extra_state: ``() -> dict`` of trainer state to checkpoint besides the model (histories, or all of a
+            trainer's state when it has no torch ``model`` / ``optimizer``: KG tables).
         load_extra_state: ``(state, epoch) -> None`` restores it when resuming at ``epoch``.
         generator: A torch generator the trainer draws from (its state is checkpointed with the global RNGs).
+        evaluate_every: Evaluate after every this many epochs and after the last (0: never); the curves hold
+            None for the metrics of the other epochs. Selection needs 1.
+        log_epoch: Called with each epoch's metrics (plus ``epoch_time_s``, ``train_time_s``) before its
+            checkpoint: a progress log then never misses an epoch a checkpoint holds.
     """
 
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
+    model: nn.Module | None
+    optimizer: torch.optim.Optimizer | None
     scheduler: Any
-    train_epoch: Callable[[int], dict[str, float]]
-    evaluate: Callable[[], dict[str, float]]
+    train_epoch: Callable[[int], dict[str, Any]]
+    evaluate: Callable[[], dict[str, Any]]
     device: torch.device
     selector: EpochSelector | None = None
     extra_state: Callable[[], dict[str, Any]] | None = None
     load_extra_state: Callable[[dict[str, Any], int], None] | None = None
     generator: torch.Generator | None = None
+    evaluate_every: int = 1
+    log_epoch: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
 class Fitted:
     """What :func:`fit` returns: the curves, the epochs' step times and the kept epoch."""
 
-    history: dict[str, list[float]]
+    history: dict[str, list[Any]]
     times: list[float]
     epochs_run: int
     best: dict[str, Any]  # {"epoch", metrics...} of the selected epoch (the last one without a selector)
+    complete: bool = True  # False when the time limit ended training before the epoch budget
 
     @property
     def epoch_time_s(self) -> float | None:
@@ -142,7 +150,8 @@ class Checkpoints:
         if self.path is None:
             return
         save_atomic({"format": FORMAT, **self.header, "epoch": epoch, "done": done, "result": result,
-                     "model": task.model.state_dict(), "optimizer": task.optimizer.state_dict(),
+                     "model": task.model.state_dict() if task.model is not None else None,
+                     "optimizer": task.optimizer.state_dict() if task.optimizer is not None else None,
                      "scheduler": task.scheduler.state_dict() if task.scheduler is not None else None,
                      "selector": selector.state_dict() if selector is not None else None,
                      "extra": task.extra_state() if task.extra_state is not None else None,
@@ -152,8 +161,8 @@ class Checkpoints:
 
 def fit(task: Task, epochs: int, make_result: Callable[[Fitted], dict[str, Any]], *,
         checkpoints: Checkpoints | None = None, saved: dict[str, Any] | None = None, bar: Any = None,
-        tags: dict[str, Any] | None = None,
-        on_epoch: EpochHook | None = None) -> tuple[dict[str, Any], dict[str, list[float]]]:
+        tags: dict[str, Any] | None = None, on_epoch: EpochHook | None = None,
+        time_limit_s: float = 0.0) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """Train ``task`` for up to ``epochs`` epochs (fewer when its selector stops early).
 
     Args:
@@ -166,54 +175,35 @@ def fit(task: Task, epochs: int, make_result: Callable[[Fitted], dict[str, Any]]
         bar: A tqdm bar advanced once per epoch (and by the epochs left when stopping early).
         tags: Keys identifying the run in the hook's metrics and the bar (``{"run": 0}``, ``{"rep", "fold"}``).
         on_epoch: Called after each epoch (and its checkpoint) with ``{**tags, "epoch", metrics...}``.
+        time_limit_s: Stop at an epoch boundary once the epochs' step time (this call's and the resumed
+            run's) reaches it, with a checkpoint to resume from; 0 = no limit. At least one epoch runs.
 
     Returns:
         ``(result, curves)``; the kept epoch's weights are loaded into ``task.model`` and saved with the result
-        in the final checkpoint.
+        in the final checkpoint (an unfinished one when the time limit stopped training).
     """
-    tags = tags or {}
-    selector = task.selector
+    tags, selector = tags or {}, task.selector
     fitted = Fitted(history={}, times=[], epochs_run=0, best={})
     if saved is not None:
-        task.model.load_state_dict(saved["model"])
-        task.optimizer.load_state_dict(saved["optimizer"])
-        if task.scheduler is not None and saved["scheduler"] is not None:
-            task.scheduler.load_state_dict(saved["scheduler"])
-        if selector is not None and saved["selector"] is not None:
-            selector.load_state_dict(saved["selector"])
-        fitted.history, fitted.times, fitted.epochs_run = saved["history"], saved["times"], saved["epoch"]
-        if task.load_extra_state is not None:
-            task.load_extra_state(saved["extra"] or {}, saved["epoch"])
-        set_rng_state(saved["rng"], task.generator)
+        _restore(task, saved, fitted)
         if bar is not None:
             bar.update(fitted.epochs_run)
-    stopped = False
+    first, stopped = fitted.epochs_run, False
     while not stopped and fitted.epochs_run < epochs:
+        if time_limit_s > 0 and fitted.epochs_run > first and sum(fitted.times) >= time_limit_s:
+            fitted.complete = False
+            break
         epoch = fitted.epochs_run
-        began = time.perf_counter()
-        task.model.train()
-        metrics = dict(task.train_epoch(epoch))
-        if task.scheduler is not None:
-            task.scheduler.step()
-        if task.device.type == "cuda":
-            torch.cuda.synchronize(task.device)
-        fitted.times.append(time.perf_counter() - began)
-        task.model.eval()
-        with torch.no_grad():
-            metrics.update(task.evaluate())
-        for key, value in metrics.items():
-            fitted.history.setdefault(key, []).append(value)
+        metrics = _run_epoch(task, epoch, epochs, fitted)
         stopped = selector.update(epoch, metrics, task.model) if selector is not None else False
         fitted.epochs_run = epoch + 1
+        if task.log_epoch is not None:
+            task.log_epoch({**tags, "epoch": epoch, **metrics, "epoch_time_s": fitted.times[-1],
+                            "train_time_s": sum(fitted.times)})
         if checkpoints is not None and checkpoints.every > 0 and fitted.epochs_run % checkpoints.every == 0 \
                 and not stopped:
             checkpoints.save(task, fitted.epochs_run, False, fitted, selector)
-        if bar is not None:
-            bar.update(1)
-            shown = {k: f"{v:.3f}" for k, v in metrics.items() if k in ("val_acc", "test_acc")}
-            if selector is not None:
-                shown["best"] = f"{selector.best['val_acc']:.3f}"
-            bar.set_postfix(**{k: str(v) for k, v in tags.items()}, **shown)
+        _show(bar, metrics, tags, selector)
         if on_epoch is not None:
             on_epoch({**tags, "epoch": epoch, **metrics})
     if bar is not None:
@@ -226,8 +216,58 @@ def fit(task: Task, epochs: int, make_result: Callable[[Fitted], dict[str, Any]]
         fitted.best = {"epoch": fitted.epochs_run - 1, **{k: v[-1] for k, v in fitted.history.items()}}
     result = make_result(fitted)
     if checkpoints is not None:
-        checkpoints.save(task, fitted.epochs_run, True, fitted, selector, result)
+        checkpoints.save(task, fitted.epochs_run, fitted.complete, fitted, selector, result)
     return result, fitted.history
+
+
+def _restore(task: Task, saved: dict[str, Any], fitted: Fitted) -> None:
+    """Load an unfinished checkpoint into the task and the curves."""
+    if task.model is not None:
+        task.model.load_state_dict(saved["model"])
+    if task.optimizer is not None:
+        task.optimizer.load_state_dict(saved["optimizer"])
+    if task.scheduler is not None and saved["scheduler"] is not None:
+        task.scheduler.load_state_dict(saved["scheduler"])
+    if task.selector is not None and saved["selector"] is not None:
+        task.selector.load_state_dict(saved["selector"])
+    fitted.history, fitted.times, fitted.epochs_run = saved["history"], saved["times"], saved["epoch"]
+    if task.load_extra_state is not None:
+        task.load_extra_state(saved["extra"] or {}, saved["epoch"])
+    set_rng_state(saved["rng"], task.generator)
+
+
+def _run_epoch(task: Task, epoch: int, epochs: int, fitted: Fitted) -> dict[str, Any]:
+    """One epoch of steps (timed; CUDA synchronised), then the evaluation when it is due; the metrics are
+    appended to the curves (None for metrics an epoch did not measure)."""
+    began = time.perf_counter()
+    if task.model is not None:
+        task.model.train()
+    metrics = dict(task.train_epoch(epoch))
+    if task.scheduler is not None:
+        task.scheduler.step()
+    if task.device.type == "cuda":
+        torch.cuda.synchronize(task.device)
+    fitted.times.append(time.perf_counter() - began)
+    every = task.evaluate_every
+    if every and ((epoch + 1) % every == 0 or epoch + 1 == epochs):
+        if task.model is not None:
+            task.model.eval()
+        with torch.no_grad():
+            metrics.update(task.evaluate())
+    earlier = len(fitted.times) - 1  # epochs before this one (resumed ones included)
+    for key in [*fitted.history, *(k for k in metrics if k not in fitted.history)]:
+        fitted.history.setdefault(key, [None] * earlier).append(metrics.get(key))
+    return metrics
+
+
+def _show(bar: Any, metrics: dict[str, Any], tags: dict[str, Any], selector: EpochSelector | None) -> None:
+    if bar is None:
+        return
+    bar.update(1)
+    shown = {k: f"{v:.3f}" for k, v in metrics.items() if k in ("val_acc", "test_acc")}
+    if selector is not None:
+        shown["best"] = f"{selector.best['val_acc']:.3f}"
+    bar.set_postfix(**{k: str(v) for k, v in tags.items()}, **shown)
 
 
 def resumable(path: Path | None, resume: bool, cfg: Any, kind: str) -> dict[str, Any] | None:
