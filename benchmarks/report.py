@@ -480,10 +480,11 @@ SECTIONS = [
         "full-graph hidden activation, its gradient and the relu-dropout gradient at once, and the first-layer "
         "aggregation cache. The rest of its GCN / SAGE epoch is dense matrix products, the fused relu-dropout "
         "and two SpMMs, and fresh full-graph buffers cost page faults on top. The streamed mode meets the memory "
-        "half but pays for it in speed: it recomputes the hidden rows in backward (twice the first layer's "
-        "products, chunk by chunk) and runs its SpMM once per row chunk and tile at the hidden width instead "
-        "of once on the cached first-layer aggregation; `--profile` shows the split. GAT's gap to PyG comes "
-        "from PyG materialising per-edge messages; DGL fuses them as graphscale does.",
+        "half (it keeps only the aggregated tensors, the first layer's of the constant input computed once) but "
+        "pays for it in speed: it recomputes the hidden rows in backward (the first layer's dense product once "
+        "more, chunk by chunk) and runs the parameter pass over every chunk again; `--profile` shows the split. "
+        "Attention layers do not stream yet, so GAT has no streamed row. GAT's gap to PyG comes from PyG "
+        "materialising per-edge messages; DGL fuses them as graphscale does.",
         [Table("Epoch time and peak RSS (latest run of each implementation and model)", measured("full_batch"),
                ("_file", "model", "setup.scale", "setup.num_nodes"),
                (("model", "model"), ("graph", "setup.graph"), ("scale", "setup.scale"),
