@@ -24,7 +24,6 @@ training run around the operators is :func:`graphscale.train.precomputed.train_p
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 import weakref
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..config.schema import parse_size
 from ..errors import ConfigError, ShapeError
 from ..graph import Block, Graph, add_self_loops
 from ..nn.conv.utils import symmetric_norm
@@ -42,34 +42,28 @@ from ..nn.models import check_edge_weight
 from ..saga import fn, saga
 from .sign import NORMS, PRECOMPUTED_MODELS, SIGN, SGCHead
 
-_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
-          "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40, "tib": 2**40}
 DEFAULT_CHUNK_EDGES = 1 << 22
 ROW_CACHE_BYTES = 256 * 2**20
 
 
-def parse_size(value: float | str | None, where: str = "memory_budget") -> int | None:
-    """Bytes from ``"6GB"``, ``"512MB"``, ``"1.5GiB"`` or a number of bytes (units are powers of 1024).
+def budget_bytes(value: float | str | None, where: str = "memory_budget") -> int | None:
+    """Bytes of a memory budget (None: no budget): a size string read by :func:`graphscale.config.parse_size`
+    (``"6GB"``, ``"512MB"``, ``"1.5G"``; binary units) or a number of bytes.
 
     Raises:
-        ConfigError: Anything else, or a size that is not positive.
+        ConfigError: Naming ``where``, for anything else or a size that is not positive.
     """
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        size = float(value)
-    else:
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(value))
-        unit = match.group(2).lower() if match else None
-        if match is None or unit not in _UNITS:
-            raise ConfigError(f"{where}: expected a size such as 6GB, 512MB or a number of bytes, got {value!r}.")
-        size = float(match.group(1)) * _UNITS[unit]
-    if not size >= 1:
-        raise ConfigError(f"{where}: expected a positive size, got {value!r}.")
-    return int(size)
+    if isinstance(value, float) and value >= 1:
+        value = int(value)
+    try:
+        return parse_size(value)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}. Write a size such as 6GB, 512MB or a number of bytes.") from None
 
 
-class Adjacency:
+class PropagationOperator:
     """The propagation operator ``S`` in CSC form: :math:`\\hat D^{-1/2}(A + I)\\hat D^{-1/2}` (``norm="gcn"``,
     the one ``SGConv`` propagates with) or :math:`D^{-1} A` (``norm="mean"``: the mean over in-neighbours,
     GraphSAGE's aggregator, no self-loops).
@@ -130,7 +124,7 @@ class Adjacency:
         return block, self.weight[first:last]
 
 
-def propagate(adjacency: Adjacency, h: Tensor, out: Tensor, max_edges: int = DEFAULT_CHUNK_EDGES,
+def propagate(adjacency: PropagationOperator, h: Tensor, out: Tensor, max_edges: int = DEFAULT_CHUNK_EDGES,
               scale: float = 1.0, add: Tensor | None = None, add_scale: float = 1.0) -> Tensor:
     """``out = scale * S h (+ add_scale * add)``, one chunk of destination rows at a time.
 
@@ -214,7 +208,7 @@ def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = 
         raise ShapeError(f"precompute_features: expected x of shape [{graph.num_nodes}, F], got {tuple(x.shape)}.")
     if edge_weight is not None:
         check_edge_weight(graph, edge_weight, "precompute_features: edge_weight")
-    budget = parse_size(memory_budget)
+    budget = budget_bytes(memory_budget)
     num_nodes, width = x.shape
     kept = (hops if keep_all else 1) + (ppr_alpha is not None)  # outputs besides X
     row_bytes = 4 * width
@@ -224,7 +218,7 @@ def precompute_features(graph: Graph, x: Tensor, hops: int, *, keep_all: bool = 
     if budget is not None:  # a chunk: its edges (ids, weights, kernel scratch) plus its output rows
         average_degree = max(1.0, (graph.num_edges + num_nodes) / max(num_nodes, 1))
         max_edges = max(1, min(max_edges, budget // 8 // int(32 + row_bytes / average_degree)))
-    adjacency = Adjacency(graph, norm, edge_weight)
+    adjacency = PropagationOperator(graph, norm, edge_weight)
     directory = Path(tempfile.mkdtemp(prefix="graphscale-precompute-", dir=folder)) if out_of_core else None
 
     def new(name: str) -> Tensor:
@@ -283,5 +277,5 @@ def cached_features(graph: Graph, x: Tensor, key: tuple, build: Callable[[], Pre
     return features
 
 
-__all__ = ["PRECOMPUTED_MODELS", "SIGN", "Adjacency", "PrecomputedFeatures", "SGCHead", "cached_features",
-           "parse_size", "precompute_features", "propagate"]
+__all__ = ["PRECOMPUTED_MODELS", "SIGN", "PropagationOperator", "PrecomputedFeatures", "SGCHead", "cached_features",
+           "budget_bytes", "precompute_features", "propagate"]

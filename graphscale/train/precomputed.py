@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from .. import seed as seed_everything
 from ..config import TrainConfig
 from ..datasets.base import NodeDataset
-from ..scale.precompute import ROW_CACHE_BYTES, PrecomputedFeatures, cached_features, parse_size, precompute_features
+from ..scale.precompute import ROW_CACHE_BYTES, PrecomputedFeatures, budget_bytes, cached_features, precompute_features
 from ..scale.sign import SIGN, SGCHead, resolve_precomputed
 from .common import build_optimizer, build_scheduler, resolve_device
 from .loop import Checkpoints, EpochHook, EpochSelector, Fitted, Task, fit, single_run
@@ -76,7 +76,7 @@ def precomputed_run(dataset: NodeDataset, model_name: str, hparams: dict[str, An
     check_single_label(dataset)
     name, hp = resolve_precomputed(model_name, hparams)
     device = resolve_device(train_cfg.device)
-    budget = parse_size(memory_budget if memory_budget is not None else train_cfg.memory_budget)
+    budget = budget_bytes(memory_budget if memory_budget is not None else train_cfg.memory_budget)
     began = time.perf_counter()
     keep_all = name == "sign"
     alpha = hp.get("ppr_alpha") if keep_all else None

@@ -97,7 +97,7 @@ def test_max_arg_points_at_the_winning_edge():
     graph = gs.Graph(torch.tensor([0, 1, 2, 0]), torch.tensor([3, 3, 3, 1]), 4)
     x = torch.tensor([[1.0, 5.0], [4.0, 2.0], [3.0, 3.0], [0.0, 0.0]])
     plan = autograd.make_plan((2,), None)
-    out, arg = cpu.spmm(autograd.Adjacency(graph), "copy_lhs", "max", x, None, plan)
+    out, arg = cpu.spmm(autograd.CompressedAdjacency(graph), "copy_lhs", "max", x, None, plan)
     assert out.tolist() == [[0, 0], [1, 5], [0, 0], [4, 5]]
     assert arg.tolist() == [[-1, -1], [3, 3], [-1, -1], [1, 0]]  # edge ids; -1 for rows without edges
 

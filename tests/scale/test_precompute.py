@@ -16,9 +16,9 @@ from graphscale.datasets import load_synthetic
 from graphscale.errors import ConfigError, DatasetError, ShapeError
 from graphscale.nn.models import build_node_model
 from graphscale.scale.precompute import (
-    Adjacency,
+    PropagationOperator,
     SGCHead,
-    parse_size,
+    budget_bytes,
     precompute_features,
 )
 from graphscale.train.precomputed import train_precomputed
@@ -115,7 +115,7 @@ def test_weighted_operators_equal_dense_references(max_edges, monkeypatch):
 
 
 def test_chunks_cover_the_rows_within_the_edge_limit():
-    adjacency = Adjacency(messy_graph())
+    adjacency = PropagationOperator(messy_graph())
     indptr = adjacency.indptr
     for limit in (1, 5, 50, 10**6):
         bounds = adjacency.chunks(limit)
@@ -227,11 +227,12 @@ def test_sign_trains_in_memory_mini_batched_and_out_of_core():
 
 
 def test_sizes_and_errors():
-    assert parse_size("6GB") == 6 * 2**30 and parse_size("512 MiB") == 512 * 2**20 and parse_size(1000) == 1000
-    assert parse_size("1.5g") == 3 * 2**29 and parse_size(None) is None
+    assert budget_bytes("6GB") == 6 * 2**30 and budget_bytes("512 MiB") == 512 * 2**20
+    assert budget_bytes(1000) == 1000 and budget_bytes(1e9) == 10**9
+    assert budget_bytes("1.5g") == 3 * 2**29 and budget_bytes(None) is None
     for bad in ("lots", "-1GB", 0, "3 parsecs"):
         with pytest.raises(ConfigError, match="memory_budget"):
-            parse_size(bad)
+            budget_bytes(bad)
     data = load_synthetic(num_nodes=100, num_features=4, seed=0)
     train_cfg = TrainConfig(epochs=1, device="cpu")
     with pytest.raises(ConfigError, match="Did you mean 'sign'"):

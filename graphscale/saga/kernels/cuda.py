@@ -130,7 +130,7 @@ def _triton_spmm(adj, op: str, lhs: Tensor, rhs: Tensor | None, plan: autograd.P
 
 def spmm(adj, op: str, reduce: str, lhs: Tensor | None, rhs: Tensor | None, plan: autograd.Plan):
     """Raw gSpMM: ``(out [R, *plan.out_shape], arg [R, H*F] edge ids or None)``."""
-    fast = (reduce in ("sum", "mean") and isinstance(adj, autograd.Adjacency) and adj.num_edges > 0
+    fast = (reduce in ("sum", "mean") and isinstance(adj, autograd.CompressedAdjacency) and adj.num_edges > 0
             and lhs is not None and (op == "copy_lhs" or (op == "mul" and plan.rhs_f == 1
                                                           and plan.lhs_f == plan.num_feats)))
     full_lhs = fast and plan.lhs_h == plan.num_heads
