@@ -37,7 +37,7 @@ def graphscale_train(meta, splits, opt):
     import graphscale  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts its pool)
     from graphscale.config import load
     from graphscale.kge.config import KGConfig
-    from graphscale.kge.model import build_model
+    from graphscale.kge.model import build_kg_model
     from graphscale.kge.train import train
 
     torch.set_num_threads(opt["threads"])
@@ -46,7 +46,7 @@ def graphscale_train(meta, splits, opt):
                                 f"train.batch_size={opt['batch_size']}", f"train.negatives={opt['negatives']}",
                                 f"train.negative_mode={opt['mode']}", f"train.loss={loss}", "train.lr=0.001",
                                 f"train.threads={opt['threads']}", "model.gamma=9.0"], cls=KGConfig)
-    model = build_model(opt["model"], meta["num_entities"], meta["num_relations"], opt["dim"], gamma=9.0)
+    model = build_kg_model(opt["model"], meta["num_entities"], meta["num_relations"], opt["dim"], gamma=9.0)
     train_triples = splits["train"]
     began = time.perf_counter()
     train(model, train_triples[:4 * opt["batch_size"]], cfg, device=torch.device("cpu"), progress=False)
@@ -65,11 +65,11 @@ def graphscale_eval(meta, splits, opt):
 
     import graphscale  # noqa: F401
     from graphscale.kge.evaluate import evaluate
-    from graphscale.kge.model import build_model
+    from graphscale.kge.model import build_kg_model
     from graphscale.kge.triples import FilterIndex
 
     torch.set_num_threads(opt["threads"])
-    model = build_model(opt["model"], meta["num_entities"], meta["num_relations"], opt["dim"], gamma=9.0)
+    model = build_kg_model(opt["model"], meta["num_entities"], meta["num_relations"], opt["dim"], gamma=9.0)
     warm = FilterIndex.build([splits["test"][:64]], meta["num_relations"])
     evaluate(model.score_all, splits["test"][:64], warm, batch_size=64)  # numba cache load
     # timed like PyKEEN's evaluate(), which builds its filter from the additional triples inside the call:

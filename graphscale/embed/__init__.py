@@ -18,7 +18,7 @@ Pipeline (one process, CPU or GPU):
 
 Python API (the stable surface; benchmarks call these):
 
-``random_walks(graph, num_walks=10, walk_length=40, seed=0, *, edge_weight=None) -> np.ndarray``
+``deepwalk_walks(graph, num_walks=10, walk_length=40, seed=0, *, edge_weight=None) -> np.ndarray``
     ``[num_walks * N, walk_length]`` int32 DeepWalk walks; row ``r * N + v`` starts at ``v``.
 ``node2vec_walks(graph, num_walks=10, walk_length=80, p=1.0, q=1.0, seed=0, *, edge_weight=None,
 mode="auto") -> np.ndarray``
@@ -46,7 +46,7 @@ from .alias import build_alias, sample_alias
 from .evaluate import RATIOS, f1_scores, link_prediction, link_split, node_classification, plot_f1
 from .io import load_embeddings, save_embeddings
 from .trainer import MODELS, EmbeddingResult, EmbedSettings, train_embeddings
-from .walks import WalkGraph, node2vec_walks, random_walks, walk_graph, walk_plan
+from .walks import WalkGraph, node2vec_walks, deepwalk_walks, walk_graph, walk_plan
 
 __all__ = [
     "MODELS",
@@ -62,7 +62,7 @@ __all__ = [
     "node2vec_walks",
     "node_classification",
     "plot_f1",
-    "random_walks",
+    "deepwalk_walks",
     "sample_alias",
     "save_embeddings",
     "train_embeddings",

@@ -315,7 +315,7 @@ def _walks(plan: WalkPlan, num_walks: int, walk_length: int, seed: int, where: s
     return walks_kernel(starts, int(walk_length), *plan.args(), int(seed), WALK_STREAM)
 
 
-def random_walks(graph: Graph | WalkGraph, num_walks: int = 10, walk_length: int = 40, seed: int = 0, *,
+def deepwalk_walks(graph: Graph | WalkGraph, num_walks: int = 10, walk_length: int = 40, seed: int = 0, *,
                  edge_weight: Any = None) -> np.ndarray:
     """DeepWalk walks: ``num_walks`` walks of ``walk_length`` nodes from every node (weighted when given).
 
@@ -323,14 +323,14 @@ def random_walks(graph: Graph | WalkGraph, num_walks: int = 10, walk_length: int
         ``[num_walks * N, walk_length]`` int32 node ids; walk ``r * N + v`` starts at ``v``; ``-1`` pads
         walks that hit a node without out-edges.
     """
-    return _walks(walk_plan(graph, edge_weight=edge_weight, where="random_walks"), num_walks, walk_length,
-                  seed, "random_walks")
+    return _walks(walk_plan(graph, edge_weight=edge_weight, where="deepwalk_walks"), num_walks, walk_length,
+                  seed, "deepwalk_walks")
 
 
 def node2vec_walks(graph: Graph | WalkGraph, num_walks: int = 10, walk_length: int = 80, p: float = 1.0,
                    q: float = 1.0, seed: int = 0, *, edge_weight: Any = None, mode: str = "auto",
                    alias_budget_mb: float = 8.0) -> np.ndarray:
-    """node2vec walks (second order, ``p``, ``q``); same layout as :func:`random_walks`.
+    """node2vec walks (second order, ``p``, ``q``); same layout as :func:`deepwalk_walks`.
 
     ``mode``: ``"alias"`` (per-edge tables), ``"rejection"`` (O(E) memory) or ``"auto"`` (alias tables
     when they fit in ``alias_budget_mb``).

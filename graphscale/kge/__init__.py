@@ -8,14 +8,14 @@ for tables larger than the device), ``config`` and ``run`` (the ``graphscale kg`
 Example:
     >>> from graphscale import kge
     >>> data = kge.load_kg("fb15k-237")
-    >>> model = kge.build_model("rotate", data.num_entities, data.num_relations, dim=100, gamma=9.0)
+    >>> model = kge.build_kg_model("rotate", data.num_entities, data.num_relations, dim=100, gamma=9.0)
     >>> index = kge.FilterIndex.build([data.train, data.valid, data.test], data.num_relations)
     >>> kge.evaluate(model.score_all, data.test[:100], index)["mrr"]
 """
 
 from .evaluate import evaluate, filtered_ranks, metrics_from_ranks
 from .interactions import INTERACTIONS, ComplEx, DistMult, Interaction, RotatE, SimplE, TransE, build_interaction
-from .model import KGEModel, build_model
+from .model import KGEModel, build_kg_model
 from .triples import FilterIndex, KGDataset, add_reciprocal, bernoulli_head_probability, load_folder, load_kg
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
     "add_reciprocal",
     "bernoulli_head_probability",
     "build_interaction",
-    "build_model",
+    "build_kg_model",
     "evaluate",
     "filtered_ranks",
     "load_folder",

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..config.registry import Registry
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 
 LOSSES = ("margin", "nssa", "softmax")
 REGULARIZERS = ("none", "n3", "l2")
@@ -86,7 +86,7 @@ def regularization(name: str, factors: list[Tensor], weight: float) -> Tensor | 
         return weight * sum(f.abs().pow(3).sum() for f in factors) / batch
     if name == "l2":
         return weight * sum(f.pow(2).sum() for f in factors) / batch
-    raise ShapeError(f"train.regularizer: expected one of {', '.join(REGULARIZERS)}, got {name!r}.")
+    raise ConfigError(f"train.regularizer: expected one of {', '.join(REGULARIZERS)}, got {name!r}.")
 
 
 LOSS_FUNCTIONS: Registry = Registry("train.loss")

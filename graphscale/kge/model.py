@@ -143,7 +143,7 @@ class KGEModel(nn.Module):
         return paths
 
 
-def build_model(name: str, num_entities: int, num_relations: int, dim: int, *, gamma: float = 12.0,
+def build_kg_model(name: str, num_entities: int, num_relations: int, dim: int, *, gamma: float = 12.0,
                 p_norm: int = 1, reciprocal: bool = False, init: str | None = None,
                 init_scale: float | None = None, seed: int = 0) -> KGEModel:
     """A :class:`KGEModel` by interaction name; ``init`` defaults to ``uniform`` for distance models (RotatE

@@ -27,7 +27,7 @@ from ..train.runtime import check_same_settings, numbered_default, output_folder
 from ..config import dump, load, to_dict
 from .config import KGConfig
 from .evaluate import evaluate
-from .model import KGEModel, build_model
+from .model import KGEModel, build_kg_model
 from .train import fingerprint, train
 from .triples import FilterIndex, KGDataset, load_kg
 
@@ -62,7 +62,7 @@ def check_resume_config(cfg: KGConfig, out: Path) -> None:
 
 def model_for(cfg: KGConfig, data: KGDataset) -> KGEModel:
     m = cfg.model
-    return build_model(m.name, data.num_entities, data.num_relations, m.dim, gamma=m.gamma, p_norm=m.p_norm,
+    return build_kg_model(m.name, data.num_entities, data.num_relations, m.dim, gamma=m.gamma, p_norm=m.p_norm,
                        reciprocal=m.reciprocal, init=m.init, init_scale=m.init_scale, seed=cfg.train.seed)
 
 

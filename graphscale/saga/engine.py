@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from ..errors import ShapeError
+from ..config.registry import did_you_mean
+from ..errors import ConfigError, ShapeError
 from ..graph import Graph
 from . import fn
 from .edges import Edges, Features
@@ -34,19 +35,19 @@ def _resolve_gather(gather) -> str | None:
         return gather.name
     if isinstance(gather, str) and gather.lower() in fn.REDUCERS:
         return gather.lower()
-    raise ShapeError(f"saga: expected gather in sum/mean/max/min (or fn.sum ...), got {gather!r}.")
+    raise ConfigError(f"saga: expected gather in sum/mean/max/min (or fn.sum ...), got {gather!r}."
+                      f"{did_you_mean(str(gather).lower(), list(fn.REDUCERS))}")
 
 
 def _resolve_apply_edge(apply_edge):
     if isinstance(apply_edge, str):
         if apply_edge not in fn.EDGE_FUNCTIONS:
-            raise ShapeError(
-                f"saga: unknown builtin edge function {apply_edge!r}; expected one of {sorted(fn.EDGE_FUNCTIONS)}."
-            )
+            raise ConfigError(f"saga: expected a builtin edge function among {sorted(fn.EDGE_FUNCTIONS)}, got "
+                              f"{apply_edge!r}.{did_you_mean(apply_edge, list(fn.EDGE_FUNCTIONS))}")
         return fn.EDGE_FUNCTIONS[apply_edge]
     if isinstance(apply_edge, fn.BuiltinEdgeFunction) or callable(apply_edge):
         return apply_edge
-    raise ShapeError(f"saga: expected apply_edge to be a builtin (fn.copy_src ...) or a callable, got {apply_edge!r}.")
+    raise ConfigError(f"saga: expected apply_edge to be a builtin (fn.copy_src ...) or a callable, got {apply_edge!r}.")
 
 
 def builtin_as_callable(builtin: fn.BuiltinEdgeFunction) -> EdgeFunction:

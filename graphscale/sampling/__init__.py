@@ -1,7 +1,7 @@
 """Mini-batch samplers (numba, parallel, seeded): neighbour sampling into Blocks, ClusterGCN, GraphSAINT.
 
 Every sampler is driven by ``graphscale.loader.NodeLoader`` through ``plan`` / ``sample`` and emits a
-``MiniBatch``; the functional entry points (``sample_neighbors``, ``random_walks``, ``metis_partition``)
+``MiniBatch``; the functional entry points (``sample_neighbors``, ``in_edge_walks``, ``metis_partition``)
 work without a loader. Randomness is counter-based (``rng.py``): a batch depends on its seed only, never
 on the number of threads.
 """
@@ -12,7 +12,7 @@ from .neighbor import NeighborSampler, sample_neighbors
 from .rng import mix_seed
 from .saint import SaintEdgeSampler, SaintNodeSampler, SaintRandomWalkSampler, SaintSampler
 from .subgraph import induced_subgraph
-from .walks import random_walks
+from .walks import in_edge_walks
 
 __all__ = [
     "ClusterSampler",
@@ -28,6 +28,6 @@ __all__ = [
     "induced_subgraph",
     "metis_partition",
     "mix_seed",
-    "random_walks",
+    "in_edge_walks",
     "sample_neighbors",
 ]

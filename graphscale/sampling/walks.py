@@ -41,7 +41,7 @@ def walk_kernel(indptr, indices, roots, walk_length, seed):
     return walks
 
 
-def random_walks(graph: Graph, roots: Any, walk_length: int, seed: int = 0) -> Tensor:
+def in_edge_walks(graph: Graph, roots: Any, walk_length: int, seed: int = 0) -> Tensor:
     """One uniform random walk of ``walk_length`` steps from every root, over in-edges.
 
     Args:
@@ -56,6 +56,6 @@ def random_walks(graph: Graph, roots: Any, walk_length: int, seed: int = 0) -> T
     Shapes:
         roots: ``[R]``; returns ``[R, walk_length + 1]`` int64.
     """
-    indptr, indices, _ = csc_arrays(graph, "random_walks")
-    starts = as_node_ids(roots, graph.num_nodes, "random_walks", "roots")
+    indptr, indices, _ = csc_arrays(graph, "in_edge_walks")
+    starts = as_node_ids(roots, graph.num_nodes, "in_edge_walks", "roots")
     return torch.from_numpy(walk_kernel(indptr, indices, starts, max(int(walk_length), 0), int(seed)))

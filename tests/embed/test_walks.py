@@ -10,7 +10,7 @@ import torch
 from scipy.stats import chisquare
 
 import graphscale as gs
-from graphscale.embed import node2vec_walks, random_walks
+from graphscale.embed import node2vec_walks, deepwalk_walks
 from graphscale.embed.alias import build_alias, sample_alias
 from graphscale.embed.walks import node2vec_table_size, walk_graph
 from graphscale.errors import SamplingError
@@ -38,7 +38,7 @@ def weight_of(graph, edge_weight):
 def test_every_step_is_an_edge_and_walks_start_at_each_node():
     graph, weight = small_graph(True)
     edges = set(zip(graph.src.tolist(), graph.dst.tolist()))
-    for walks in (random_walks(graph, 3, 12, seed=1), random_walks(graph, 3, 12, seed=1, edge_weight=weight),
+    for walks in (deepwalk_walks(graph, 3, 12, seed=1), deepwalk_walks(graph, 3, 12, seed=1, edge_weight=weight),
                   node2vec_walks(graph, 3, 12, p=0.5, q=2.0, seed=1, mode="alias"),
                   node2vec_walks(graph, 3, 12, p=0.5, q=2.0, seed=1, mode="rejection", edge_weight=weight)):
         assert walks.shape == (21, 12) and walks.dtype == np.int32
@@ -49,16 +49,16 @@ def test_every_step_is_an_edge_and_walks_start_at_each_node():
 
 def test_walks_are_seeded_and_dead_ends_pad_with_minus_one():
     graph, _ = small_graph(False)
-    assert np.array_equal(random_walks(graph, 2, 8, seed=5), random_walks(graph, 2, 8, seed=5))
-    assert not np.array_equal(random_walks(graph, 2, 8, seed=5), random_walks(graph, 2, 8, seed=6))
+    assert np.array_equal(deepwalk_walks(graph, 2, 8, seed=5), deepwalk_walks(graph, 2, 8, seed=5))
+    assert not np.array_equal(deepwalk_walks(graph, 2, 8, seed=5), deepwalk_walks(graph, 2, 8, seed=6))
     directed = gs.Graph(torch.tensor([0, 1]), torch.tensor([1, 2]), 4)   # 2 and 3 have no out-edges
-    walks = random_walks(directed, 1, 5, seed=0)
+    walks = deepwalk_walks(directed, 1, 5, seed=0)
     assert walks[0].tolist() == [0, 1, 2, -1, -1] and walks[3].tolist() == [3, -1, -1, -1, -1]
 
 
 def test_first_order_weighted_step_distribution():
     graph, weight = small_graph(True)
-    walks = random_walks(graph, 20000, 2, seed=2, edge_weight=weight)
+    walks = deepwalk_walks(graph, 20000, 2, seed=2, edge_weight=weight)
     table = weight_of(graph, weight)
     nxt = walks[walks[:, 0] == 3, 1]
     nbrs = sorted(b for (a, b) in table if a == 3)
@@ -97,7 +97,7 @@ def test_node2vec_auto_mode_and_bad_parameters():
     with pytest.raises(SamplingError, match="expected p as a number > 0, got -1"):
         node2vec_walks(graph, 1, 5, p=-1)
     with pytest.raises(SamplingError, match="expected num_walks as an int >= 1"):
-        random_walks(graph, 0, 5)
+        deepwalk_walks(graph, 0, 5)
 
 
 def test_alias_table_distribution():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from graphscale.kge.evaluate import evaluate, filtered_ranks, metrics_from_ranks
-from graphscale.kge.model import build_model
+from graphscale.kge.model import build_kg_model
 from graphscale.kge.triples import FilterIndex
 
 
@@ -32,7 +32,7 @@ def brute_force_ranks(model, triples, known):
 
 @pytest.mark.parametrize("name", ["transe", "distmult", "complex", "simple", "rotate"])
 def test_filtered_ranks_match_brute_force(ring, name):
-    model = build_model(name, ring.num_entities, ring.num_relations, dim=4, gamma=2.0, init="normal",
+    model = build_kg_model(name, ring.num_entities, ring.num_relations, dim=4, gamma=2.0, init="normal",
                         init_scale=1.0, seed=1)
     model.double()
     index = FilterIndex.build([ring.train, ring.valid, ring.test], ring.num_relations)
@@ -61,7 +61,7 @@ def test_ties_get_the_mean_rank_and_raw_setting():
 
 
 def test_chunked_scoring_and_reciprocal_head_queries(ring):
-    model = build_model("complex", ring.num_entities, ring.num_relations, dim=3, reciprocal=True, init="normal",
+    model = build_kg_model("complex", ring.num_entities, ring.num_relations, dim=3, reciprocal=True, init="normal",
                         init_scale=0.5, seed=2)
     known, rel = ring.test[:, 2], ring.test[:, 1]
     full = model.score_all(known, rel, "head")

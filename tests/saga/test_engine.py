@@ -83,3 +83,14 @@ def test_fused_rejects_wrong_rows():
     graph = chunky_graph(True)
     with pytest.raises(ShapeError, match="source node"):
         gs.saga(graph, src=torch.randn(graph.num_dst_nodes, 3), apply_edge=fn.copy_src)
+
+
+def test_unknown_builtin_names_are_config_errors_with_a_suggestion():
+    """A misspelt builtin is a wrong name (ConfigError, with did-you-mean), not a wrong shape."""
+    from graphscale.errors import ConfigError
+
+    graph = gs.Graph(torch.tensor([0, 1]), torch.tensor([1, 0]), 2)
+    with pytest.raises(ConfigError, match="got 'copy_sr'. Did you mean 'copy_src'"):
+        gs.saga(graph, src=torch.ones(2, 3), apply_edge="copy_sr")
+    with pytest.raises(ConfigError, match="got 'summ'. Did you mean 'sum'"):
+        gs.saga(graph, src=torch.ones(2, 3), gather="summ")

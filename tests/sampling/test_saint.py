@@ -12,7 +12,7 @@ import torch
 import graphscale as gs
 from graphscale.saga.ops import gspmm  # the fused kernels behind saga() (internal)
 from graphscale.errors import SamplingError
-from graphscale.sampling import SaintEdgeSampler, SaintNodeSampler, SaintRandomWalkSampler, random_walks
+from graphscale.sampling import SaintEdgeSampler, SaintNodeSampler, SaintRandomWalkSampler, in_edge_walks
 
 from .graphs import random_graph, sbm_graph
 
@@ -25,15 +25,15 @@ SAMPLERS = {
 
 def test_random_walks_follow_in_edges():
     graph = random_graph()
-    walks = random_walks(graph, torch.tensor([0, 3, 59, 3]), 6, seed=5)
+    walks = in_edge_walks(graph, torch.tensor([0, 3, 59, 3]), 6, seed=5)
     assert walks.shape == (4, 7) and walks[:, 0].tolist() == [0, 3, 59, 3]
     edges = set(zip(graph.src.tolist(), graph.dst.tolist()))
     in_degree = graph.in_degrees()
     for walk in walks.tolist():
         for here, there in itertools.pairwise(walk):
             assert (there, here) in edges if in_degree[here] > 0 else there == here
-    assert torch.equal(walks, random_walks(graph, torch.tensor([0, 3, 59, 3]), 6, seed=5))
-    assert not torch.equal(walks, random_walks(graph, torch.tensor([0, 3, 59, 3]), 6, seed=6))
+    assert torch.equal(walks, in_edge_walks(graph, torch.tensor([0, 3, 59, 3]), 6, seed=5))
+    assert not torch.equal(walks, in_edge_walks(graph, torch.tensor([0, 3, 59, 3]), 6, seed=6))
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLERS))
