@@ -42,11 +42,7 @@ def train_gas(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | N
             ``clusters_per_batch``, ``cache_dir``, ``num_workers``, ``prefetch``, ``eval``).
         train_cfg: Epochs, optimizer, lr, weight decay, patience, selection metric, device.
         seed: Seed of the model initialisation, the split (datasets without one) and the cluster grouping.
-        run: Run number (picks published split ``run % S`` when ``split`` is None).
-        split: Published split index to use.
-        progress: Show a tqdm bar on stderr.
-        on_epoch: Called after each epoch with ``{"run", "epoch", train_loss, train_acc, val_loss, val_acc,
-            test_acc}``.
+        run, split, progress, on_epoch: As in :func:`graphscale.train.minibatch.train_minibatch`.
 
     Returns:
         The keys of ``train_minibatch``'s result: ``run, seed, split, best_epoch, epochs_run, test_acc,
