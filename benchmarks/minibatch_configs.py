@@ -9,6 +9,7 @@ to the key of the final runs, so the shipped config is exactly the measured one.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import yaml
@@ -18,6 +19,7 @@ from minibatch_accuracy import (
     METHOD,
     RUN_OPTIONS,
     TOLERANCE,
+    TUNE_SEEDS,
     config_key,
     final_stats,
     tuned,
@@ -49,6 +51,7 @@ def non_default(cfg: Any) -> dict[str, Any]:
     from graphscale.config import RunConfig, to_dict
 
     data, defaults = to_dict(cfg), to_dict(RunConfig())
+    defaults["sampler"] = dataclasses.asdict(RunConfig().sampler)  # every sampler key's default
     out: dict[str, Any] = {"version": data["version"], "task": data["task"]}
     for section in ("data", "model", "sampler", "train"):
         skip = SKIP.get(section) or set()
@@ -75,6 +78,7 @@ def write_configs(lines: list[dict[str, Any]], datasets: list[str], methods: lis
             if stats is None:
                 continue
             cfg.train.seeds = stats[2]
+            cfg.train.seed = TUNE_SEEDS  # the reported seeds: the ones after the tuning seeds
             tolerance = TOLERANCE.get(method, 0.010)
             grid = ", ".join(f"{name} {100 * value:.2f}" for name, value in scores.items())
             header = [f"{WHAT[method]}, on {TITLES[dataset]}.",
@@ -82,7 +86,8 @@ def write_configs(lines: list[dict[str, Any]], datasets: list[str], methods: lis
                       f"Base model settings: {' '.join(BASE[dataset])}; method: {' '.join([*METHOD[method][1:], *DATASET_METHOD.get((dataset, method), [])])}.",
                       "Variant chosen on mean VALIDATION accuracy over the tuning seeds (test accuracy plays no part):",
                       f"{grid} (val %) -> {winner}.",
-                      (f"Measured: test {100 * stats[0]:.2f} +- {100 * stats[1]:.2f} % over {stats[2]} seeds; "
+                      (f"Measured: test {100 * stats[0]:.2f} +- {100 * stats[1]:.2f} % over {stats[2]} seeds from "
+                       f"{TUNE_SEEDS} (no tuning seed); "
                       f"full batch {100 * full[0]:.2f} +- {100 * full[1]:.2f} %.")]
             data = non_default(cfg)
             data["expected"] = {
