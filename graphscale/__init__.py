@@ -15,10 +15,30 @@ import numpy as np
 import torch
 
 from . import errors
-from .errors import (ConfigError, DatasetError, GraphFormatError, GraphscaleError, GraphscaleWarning, SamplingError,
-                     ShapeError)
-from .graph import (BatchedGraph, Block, Graph, add_self_loops, batch, check_node_features, gcn_norm,
-                    remove_self_loops, reverse, subgraph, to_block, to_undirected, unbatch)
+from .errors import (
+    ConfigError,
+    DatasetError,
+    GraphFormatError,
+    GraphscaleError,
+    GraphscaleWarning,
+    SamplingError,
+    ShapeError,
+)
+from .graph import (
+    BatchedGraph,
+    Block,
+    Graph,
+    add_self_loops,
+    batch,
+    check_node_features,
+    gcn_norm,
+    remove_self_loops,
+    reverse,
+    subgraph,
+    to_block,
+    to_undirected,
+    unbatch,
+)
 from .graph.transform import coalesce, edge_subgraph
 from .saga import Edges, edge_softmax, fn, saga, scatter_reduce, segment_reduce, segment_softmax
 
@@ -51,9 +71,40 @@ def seed(value: int) -> None:
 
 
 __all__ = [
-    "Graph", "Block", "BatchedGraph", "batch", "unbatch", "to_block", "saga", "fn", "Edges",
-    "edge_softmax", "segment_reduce", "scatter_reduce", "segment_softmax", "add_self_loops", "remove_self_loops",
-    "reverse", "subgraph", "edge_subgraph", "to_undirected", "coalesce", "gcn_norm", "check_node_features",
-    "seed", "errors", "GraphscaleError", "GraphFormatError", "ShapeError", "ConfigError", "DatasetError",
-    "SamplingError", "GraphscaleWarning", "__version__", "nn", "datasets", "config", "train",
+    "BatchedGraph",
+    "Block",
+    "ConfigError",
+    "DatasetError",
+    "Edges",
+    "Graph",
+    "GraphFormatError",
+    "GraphscaleError",
+    "GraphscaleWarning",
+    "SamplingError",
+    "ShapeError",
+    "__version__",
+    "add_self_loops",
+    "batch",
+    "check_node_features",
+    "coalesce",
+    "config",
+    "datasets",
+    "edge_softmax",
+    "edge_subgraph",
+    "errors",
+    "fn",
+    "gcn_norm",
+    "nn",
+    "remove_self_loops",
+    "reverse",
+    "saga",
+    "scatter_reduce",
+    "seed",
+    "segment_reduce",
+    "segment_softmax",
+    "subgraph",
+    "to_block",
+    "to_undirected",
+    "train",
+    "unbatch",
 ]

@@ -38,9 +38,9 @@ def _ordered(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_kg(args: argparse.Namespace) -> int:
+    from ..cli import json_line
     from ..config import dump
     from ..kge.run import run
-    from ..cli import json_line
 
     cfg = resolve_config(args)
     if args.print_config:

@@ -262,10 +262,10 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``graphscale visualize``; returns the exit code."""
     from tqdm import tqdm
 
+    from ..cli import json_line
     from ..embed.largevis import largevis
     from ..embed.largevis_knn import knn_preservation, sampled_knn_recall
     from ..train.metrics import peak_rss_mb
-    from ..cli import json_line
     from ..train.plot import save_json
 
     out = Path(args.out)

@@ -20,7 +20,6 @@ from .loader import (
                      to_dict,
 )
 from .registry import Registry, did_you_mean, normalize_key
-from .values import check_value, describe, read_yaml
 from .schema import (
                      CONFIG_VERSION,
                      HPARAMS,
@@ -37,6 +36,7 @@ from .schema import (
                      task_defaults,
 )
 from .shipped import config_dir, find_shipped, shipped_configs
+from .values import check_value, describe, read_yaml
 
 __all__ = [
                      "CONFIG_VERSION",

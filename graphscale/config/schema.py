@@ -96,8 +96,8 @@ HPARAMS: dict[str, tuple[type, dict[str, Any], str]] = {
     "batch_norm": (bool, {}, "SIGN: batch norm after every branch and hidden layer."),
     "ppr_alpha": (float | None, {"gt": 0.0, "lt": 1.0}, "SIGN: teleport probability of an extra PageRank operator."),
     "ppr_steps": (int, {"ge": 1}, "SIGN: power-iteration steps of the PageRank operator."),
-    "norm": (str, {"choices": ("gcn", "mean")}, "SGC/SIGN (precomputed): the operator S, gcn = D^-1/2 (A + I) "
-                                                "D^-1/2 or mean = D^-1 A (neighbour mean, no self-loops)."),
+    "norm": (str, {"choices": ("gcn", "mean")}, ("SGC/SIGN (precomputed): the operator S, gcn = D^-1/2 (A + I) "
+                                                 "D^-1/2 or mean = D^-1 A (neighbour mean, no self-loops).")),
 }
 
 

@@ -108,7 +108,7 @@ def random_split(num_nodes: int, train: float = 0.6, val: float = 0.2, seed: int
     generator = torch.Generator().manual_seed(seed)
     candidates = torch.arange(num_nodes) if labels is None or labels.dim() != 1 else (labels >= 0).nonzero().view(-1)
     perm = candidates[torch.randperm(candidates.numel(), generator=generator)]
-    n_train, n_val = int(round(train * perm.numel())), int(round(val * perm.numel()))
+    n_train, n_val = round(train * perm.numel()), round(val * perm.numel())
     masks = [torch.zeros(num_nodes, dtype=torch.bool) for _ in range(3)]
     masks[0][perm[:n_train]] = True
     masks[1][perm[n_train:n_train + n_val]] = True

@@ -13,7 +13,6 @@ from ..errors import DatasetError
 from ..graph import Graph
 from .io import read_text
 
-
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 

@@ -128,7 +128,7 @@ def local_communities(labels: np.ndarray, weights: np.ndarray, class_mixing: np.
     offset = 0
     for cls in range(num_classes):
         members = rng.permutation(np.nonzero(labels == cls)[0])
-        count = max(1, int(round(members.size / spec.community_size)))
+        count = max(1, round(members.size / spec.community_size))
         blocks[members] = offset + np.arange(members.size) % count
         block_class.append(np.full(count, cls))
         offset += count

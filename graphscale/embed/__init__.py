@@ -46,7 +46,7 @@ from .alias import build_alias, sample_alias
 from .evaluate import RATIOS, f1_scores, link_prediction, link_split, node_classification, plot_f1
 from .io import load_embeddings, save_embeddings
 from .trainer import MODELS, EmbeddingResult, EmbedSettings, train_embeddings
-from .walks import WalkGraph, node2vec_walks, deepwalk_walks, walk_graph, walk_plan
+from .walks import WalkGraph, deepwalk_walks, node2vec_walks, walk_graph, walk_plan
 
 __all__ = [
     "MODELS",
@@ -55,6 +55,7 @@ __all__ = [
     "EmbeddingResult",
     "WalkGraph",
     "build_alias",
+    "deepwalk_walks",
     "f1_scores",
     "link_prediction",
     "link_split",
@@ -62,7 +63,6 @@ __all__ = [
     "node2vec_walks",
     "node_classification",
     "plot_f1",
-    "deepwalk_walks",
     "sample_alias",
     "save_embeddings",
     "train_embeddings",

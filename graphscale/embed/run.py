@@ -9,12 +9,12 @@ from typing import Any
 import numba
 import numpy as np
 
+from ..config import dump
 from ..errors import DatasetError
 from ..train import runtime
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_rss_mb
 from ..train.plot import save_json
-from ..config import dump
 from .config import EmbedConfig, load
 from .evaluate import label_matrix, link_prediction, link_split, node_classification, plot_f1, selection_split
 from .trainer import train_embeddings

@@ -3,9 +3,32 @@
 from .batch import BatchedGraph, batch, unbatch
 from .block import Block, to_block
 from .graph import Graph, check_node_features, index_dtype
-from .transform import (add_self_loops, coalesce, edge_subgraph, gcn_norm, remove_self_loops, reverse,
-                        subgraph, to_undirected)
+from .transform import (
+                        add_self_loops,
+                        coalesce,
+                        edge_subgraph,
+                        gcn_norm,
+                        remove_self_loops,
+                        reverse,
+                        subgraph,
+                        to_undirected,
+)
 
-__all__ = ["Graph", "Block", "BatchedGraph", "batch", "unbatch", "to_block", "check_node_features",
-           "index_dtype", "add_self_loops", "coalesce", "edge_subgraph", "gcn_norm", "remove_self_loops",
-           "reverse", "subgraph", "to_undirected"]
+__all__ = [
+                        "BatchedGraph",
+                        "Block",
+                        "Graph",
+                        "add_self_loops",
+                        "batch",
+                        "check_node_features",
+                        "coalesce",
+                        "edge_subgraph",
+                        "gcn_norm",
+                        "index_dtype",
+                        "remove_self_loops",
+                        "reverse",
+                        "subgraph",
+                        "to_block",
+                        "to_undirected",
+                        "unbatch",
+]

@@ -7,7 +7,7 @@ which readouts use as segment ids.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor

@@ -16,7 +16,8 @@ degrees, self-loop graph, GCN normalisation) are cached on first use; a graph is
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -121,14 +122,14 @@ class Graph:
         self._cache: dict[str, Any] = {}
 
     @classmethod
-    def _trusted(cls, src: Tensor, dst: Tensor, num_src: int, num_dst: int) -> "Graph":
+    def _trusted(cls, src: Tensor, dst: Tensor, num_src: int, num_dst: int) -> Graph:
         """Build without validation from tensors this library produced itself."""
         g = cls.__new__(cls)
         g._init(src, dst, num_src, num_dst, validate=False)
         return g
 
     @classmethod
-    def from_edge_index(cls, edge_index: Tensor | np.ndarray, num_nodes: int | None = None) -> "Graph":
+    def from_edge_index(cls, edge_index: Tensor | np.ndarray, num_nodes: int | None = None) -> Graph:
         """From a PyG-style ``edge_index [2, E]`` (row 0 = source, row 1 = destination)."""
         ei = torch.as_tensor(edge_index) if not isinstance(edge_index, np.ndarray) else torch.from_numpy(edge_index)
         if ei.dim() != 2 or ei.shape[0] != 2:
@@ -139,7 +140,7 @@ class Graph:
         return cls(ei[0], ei[1], num_nodes)
 
     @classmethod
-    def from_scipy(cls, matrix: Any) -> "Graph":
+    def from_scipy(cls, matrix: Any) -> Graph:
         """From a square scipy sparse matrix: entry ``(i, j)`` is the edge ``i -> j``."""
         import scipy.sparse as sp
 
@@ -153,7 +154,7 @@ class Graph:
         return cls(coo.row.astype(np.int64), coo.col.astype(np.int64), matrix.shape[0])
 
     @classmethod
-    def from_networkx(cls, nx_graph: Any) -> "Graph":
+    def from_networkx(cls, nx_graph: Any) -> Graph:
         """From a networkx graph; nodes are relabelled ``0..N-1`` in ``nx_graph.nodes`` order.
 
         Undirected networkx graphs give both directions of every edge.
@@ -247,7 +248,7 @@ class Graph:
         return bool((self._src == self._dst).any()) if self.num_edges else False
 
     # -- conversions ----------------------------------------------------------------------------
-    def to(self, device: torch.device | str) -> "Graph":
+    def to(self, device: torch.device | str) -> Graph:
         """Copy to ``device`` (cached sparse formats move along); returns self when already there."""
         device = torch.device(device)
         if device == self.device:
@@ -265,7 +266,7 @@ class Graph:
                 setattr(g, name, value.to(device))
         return g
 
-    def pin_memory(self) -> "Graph":
+    def pin_memory(self) -> Graph:
         g = self.__class__.__new__(self.__class__)
         g.__dict__.update(self.__dict__)
         g._src, g._dst, g._cache = self._src.pin_memory(), self._dst.pin_memory(), {}
@@ -291,32 +292,32 @@ class Graph:
         return g
 
     # -- transforms (functional; each returns a new graph) ---------------------------------------
-    def reverse(self) -> "Graph":
+    def reverse(self) -> Graph:
         from .transform import reverse
 
         return reverse(self)
 
-    def add_self_loops(self) -> "Graph":
+    def add_self_loops(self) -> Graph:
         from .transform import add_self_loops
 
         return add_self_loops(self)
 
-    def remove_self_loops(self) -> "Graph":
+    def remove_self_loops(self) -> Graph:
         from .transform import remove_self_loops
 
         return remove_self_loops(self)
 
-    def to_undirected(self) -> "Graph":
+    def to_undirected(self) -> Graph:
         from .transform import to_undirected
 
         return to_undirected(self)
 
-    def subgraph(self, nodes: Tensor) -> "Graph":
+    def subgraph(self, nodes: Tensor) -> Graph:
         from .transform import subgraph
 
         return subgraph(self, nodes)
 
-    def edge_subgraph(self, edge_ids: Tensor) -> "Graph":
+    def edge_subgraph(self, edge_ids: Tensor) -> Graph:
         from .transform import edge_subgraph
 
         return edge_subgraph(self, edge_ids)

@@ -39,7 +39,6 @@ from .step import StepOptions, train_step
 from .triples import add_reciprocal, bernoulli_head_probability
 
 
-
 def subsampling_weights(triples: torch.Tensor, num_relations: int) -> torch.Tensor:
     """RotatE's per-triple weights ``1 / sqrt(#(h, r) + #(t, r^-1))`` (counts start at 4, as in its code)."""
     h, r, t = (triples[:, i].numpy().astype(np.int64) for i in range(3))

@@ -11,6 +11,27 @@ from .conv import APPNP, ChebConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GI
 from .models import GRAPH_MODELS, NODE_MODELS, build_graph_model, build_node_model
 from .pool import GlobalAttentionPooling, MaxPooling, MeanPooling, SumPooling, readout
 
-__all__ = ["conv", "pool", "graph_models", "GCNConv", "SAGEConv", "GATConv", "GATv2Conv", "GINConv", "GINEConv",
-           "GatedGCNConv", "APPNP", "SGConv", "ChebConv", "SumPooling", "MeanPooling", "MaxPooling",
-           "GlobalAttentionPooling", "readout", "build_node_model", "build_graph_model", "NODE_MODELS", "GRAPH_MODELS"]
+__all__ = [
+           "APPNP",
+           "GRAPH_MODELS",
+           "NODE_MODELS",
+           "ChebConv",
+           "GATConv",
+           "GATv2Conv",
+           "GCNConv",
+           "GINConv",
+           "GINEConv",
+           "GatedGCNConv",
+           "GlobalAttentionPooling",
+           "MaxPooling",
+           "MeanPooling",
+           "SAGEConv",
+           "SGConv",
+           "SumPooling",
+           "build_graph_model",
+           "build_node_model",
+           "conv",
+           "graph_models",
+           "pool",
+           "readout",
+]

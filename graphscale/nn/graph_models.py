@@ -5,6 +5,8 @@ Every model maps ``(graph: BatchedGraph, x [N, F_in], edge_attr [E, F_e] | None)
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -37,7 +39,7 @@ class GIN(nn.Module):
         self.readout, self.dropout = readout, dropout
         widths = [in_dim] + [hidden_dim] * (num_layers - 1)
         self.convs = nn.ModuleList(GINConv(a, b, mlp=default_mlp(a, b, batch_norm=True), learn_eps=learn_eps)
-                                   for a, b in zip(widths[:-1], widths[1:]))
+                                   for a, b in pairwise(widths))
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden_dim) for _ in self.convs)
         self.heads = nn.ModuleList(nn.Linear(width, out_dim) for width in widths)
 
@@ -158,7 +160,7 @@ def _reject_edge_attr(edge_attr: Tensor | None, name: str) -> None:
 
 def _gcn(in_dim, out_dim, *, hidden_dim, num_layers, dropout, readout):
     widths = [in_dim] + [hidden_dim] * num_layers
-    convs = [GCNConv(a, b) for a, b in zip(widths[:-1], widths[1:])]
+    convs = [GCNConv(a, b) for a, b in pairwise(widths)]
     return ConvGraphNet(convs, hidden_dim, out_dim, readout, dropout, "gcn")
 
 
@@ -187,4 +189,4 @@ GRAPH_MODELS.register("gine", ModelSpec(_edge_model("gine"), {**_BASE, "edge_dim
 GRAPH_MODELS.register("gatedgcn", ModelSpec(_edge_model("gatedgcn"), {**_BASE, "edge_dim": None,
                                                                       "dropout": 0.0}))
 
-__all__ = ["GIN", "ConvGraphNet", "EdgeGraphNet", "EdgeEncoder", "ReadoutHead"]
+__all__ = ["GIN", "ConvGraphNet", "EdgeEncoder", "EdgeGraphNet", "ReadoutHead"]

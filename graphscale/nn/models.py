@@ -8,8 +8,10 @@ Names are looked up case-insensitively; a miss, an unknown hyper-parameter or an
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from itertools import pairwise
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -164,7 +166,7 @@ class ConvStack(nn.Module):
 
 def _widths(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int) -> list[tuple[int, int]]:
     dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
-    return list(zip(dims[:-1], dims[1:]))
+    return list(pairwise(dims))
 
 
 def _gcn(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout):
@@ -198,7 +200,7 @@ def _gin(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, lea
     return ConvStack(convs, dropout=dropout, input_dropout=input_dropout)
 
 
-def _cheb(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, K):  # noqa: N803
+def _cheb(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, K):
     convs = [ChebConv(a, b, K) for a, b in _widths(in_dim, hidden_dim, out_dim, num_layers)]
     return ConvStack(convs, dropout=dropout, input_dropout=input_dropout)
 
@@ -211,7 +213,7 @@ class APPNPNet(nn.Module):
         edge_weight: optional ``[E]`` weights of the adjacency that ``APPNP`` normalises.
     """
 
-    def __init__(self, in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, K, alpha,  # noqa: N803
+    def __init__(self, in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, K, alpha,
                  edge_dropout) -> None:
         super().__init__()
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in _widths(in_dim, hidden_dim, out_dim, num_layers))
@@ -237,7 +239,7 @@ class SGCNet(nn.Module):
         returns ``[N, out_dim]``.
     """
 
-    def __init__(self, in_dim, out_dim, *, K, bias, input_dropout, **_unused) -> None:  # noqa: N803
+    def __init__(self, in_dim, out_dim, *, K, bias, input_dropout, **_unused) -> None:
         super().__init__()
         self.conv = SGConv(in_dim, out_dim, K, cached=input_dropout == 0, bias=bias)
         self.input_dropout = input_dropout
@@ -367,6 +369,20 @@ NODE_MODELS.register("sgc", ModelSpec(SGCNet, {**_COMMON, "input_dropout": 0.0, 
 NODE_MODELS.register("cheb", ModelSpec(_cheb, {**_COMMON, "K": 3}))
 NODE_MODELS.register("gatedgcn", ModelSpec(GatedGCNNet, {**_COMMON, "hidden_dim": 64, "dropout": 0.0}))
 
-__all__ = ["build_node_model", "build_graph_model", "NODE_MODELS", "GRAPH_MODELS", "ModelSpec", "ConvStack",
-           "APPNPNet", "SGCNet", "GatedGCNNet", "resolve_hparams", "per_layer_graphs", "EDGE_WEIGHT_MODELS",
-           "edge_weight_use", "check_edge_weight", "model_edge_weight"]
+__all__ = [
+    "EDGE_WEIGHT_MODELS",
+    "GRAPH_MODELS",
+    "NODE_MODELS",
+    "APPNPNet",
+    "ConvStack",
+    "GatedGCNNet",
+    "ModelSpec",
+    "SGCNet",
+    "build_graph_model",
+    "build_node_model",
+    "check_edge_weight",
+    "edge_weight_use",
+    "model_edge_weight",
+    "per_layer_graphs",
+    "resolve_hparams",
+]

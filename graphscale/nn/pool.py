@@ -112,4 +112,4 @@ class GlobalAttentionPooling(nn.Module):
         return (out, weights) if return_gate else out
 
 
-__all__ = ["readout", "graph_ptr", "SumPooling", "MeanPooling", "MaxPooling", "GlobalAttentionPooling", "READOUTS"]
+__all__ = ["READOUTS", "GlobalAttentionPooling", "MaxPooling", "MeanPooling", "SumPooling", "graph_ptr", "readout"]

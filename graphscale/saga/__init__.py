@@ -8,7 +8,26 @@ from . import fn
 from .edges import Edges
 from .engine import saga
 from .ops import edge_softmax
-from .segment import scatter_reduce, segment_max, segment_mean, segment_min, segment_reduce, segment_softmax, segment_sum
+from .segment import (
+           scatter_reduce,
+           segment_max,
+           segment_mean,
+           segment_min,
+           segment_reduce,
+           segment_softmax,
+           segment_sum,
+)
 
-__all__ = ["saga", "fn", "Edges", "edge_softmax", "segment_reduce", "scatter_reduce",
-           "segment_sum", "segment_mean", "segment_max", "segment_min", "segment_softmax"]
+__all__ = [
+           "Edges",
+           "edge_softmax",
+           "fn",
+           "saga",
+           "scatter_reduce",
+           "segment_max",
+           "segment_mean",
+           "segment_min",
+           "segment_reduce",
+           "segment_softmax",
+           "segment_sum",
+]

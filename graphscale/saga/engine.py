@@ -10,7 +10,8 @@ needed the chunks are recomputed in backward (activation checkpointing), so the 
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from itertools import pairwise
 
 import torch
 from torch import Tensor
@@ -162,8 +163,8 @@ def _chunk_bounds(indptr: Tensor, edges_per_chunk: int) -> list[tuple[int, int]]
         return [(0, num_rows)]
     targets = torch.arange(edges_per_chunk, total, edges_per_chunk, dtype=torch.int64)
     cuts = torch.searchsorted(indptr.cpu(), targets, right=True) - 1
-    bounds = sorted(set([0, *cuts.clamp(0, num_rows).tolist(), num_rows]))
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    bounds = sorted({0, *cuts.clamp(0, num_rows).tolist(), num_rows})
+    return [(a, b) for a, b in pairwise(bounds) if b > a]
 
 
 def _fallback(graph: Graph, user_fn: EdgeFunction, reduce: str | None, src: Features, dst: Features,

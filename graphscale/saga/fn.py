@@ -50,13 +50,16 @@ src_sub_dst = BuiltinEdgeFunction("src_sub_dst", "sddmm", "sub", "src", "dst")
 src_mul_dst = BuiltinEdgeFunction("src_mul_dst", "sddmm", "mul", "src", "dst")
 src_dot_dst = BuiltinEdgeFunction("src_dot_dst", "sddmm", "dot", "src", "dst")
 
-sum = BuiltinReducer("sum")  # noqa: A001 - mirrors the reducer's name
+sum = BuiltinReducer("sum")
 mean = BuiltinReducer("mean")
-max = BuiltinReducer("max")  # noqa: A001
-min = BuiltinReducer("min")  # noqa: A001
+max = BuiltinReducer("max")
+min = BuiltinReducer("min")
 
 EDGE_FUNCTIONS = {f.name: f for f in (copy_src, copy_edge, src_mul_edge, src_add_edge, src_sub_edge,
                                       src_div_edge, src_add_dst, src_sub_dst, src_mul_dst, src_dot_dst)}
 REDUCERS = {r.name: r for r in (sum, mean, max, min)}
 
-__all__ = ["BuiltinEdgeFunction", "BuiltinReducer", "EDGE_FUNCTIONS", "REDUCERS", *EDGE_FUNCTIONS, *REDUCERS]
+__all__ = ["EDGE_FUNCTIONS", "REDUCERS", "BuiltinEdgeFunction", "BuiltinReducer", "copy_edge", "copy_src",
+           "max", "mean", "min", "src_add_dst", "src_add_edge", "src_div_edge", "src_dot_dst", "src_mul_dst",
+           "src_mul_edge", "src_sub_dst", "src_sub_edge", "sum"]
+assert set(__all__) >= {*EDGE_FUNCTIONS, *REDUCERS}  # every builtin is exported

@@ -89,5 +89,12 @@ def segment_softmax(data: Tensor, index: Tensor, num_segments: int) -> Tensor:
     return exp / scatter_reduce(exp, index, num_segments, "sum")[index.long()]
 
 
-__all__ = ["segment_reduce", "scatter_reduce", "segment_sum", "segment_mean", "segment_max", "segment_min",
-           "segment_softmax"]
+__all__ = [
+    "scatter_reduce",
+    "segment_max",
+    "segment_mean",
+    "segment_min",
+    "segment_reduce",
+    "segment_softmax",
+    "segment_sum",
+]

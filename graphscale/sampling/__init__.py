@@ -25,9 +25,9 @@ __all__ = [
     "Sampler",
     "cluster_cache_dir",
     "graph_hash",
+    "in_edge_walks",
     "induced_subgraph",
     "metis_partition",
     "mix_seed",
-    "in_edge_walks",
     "sample_neighbors",
 ]

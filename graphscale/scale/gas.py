@@ -34,7 +34,7 @@ from ..nn.conv import GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
 from ..nn.conv.utils import symmetric_norm, with_self_loops
 from ..nn.functional import dropout as fast_dropout
 from ..nn.models import ConvStack
-from ..sampling import ClusterSampler, NeighborSampler, cluster_cache_dir
+from ..sampling import ClusterSampler, NeighborSampler
 from ..sampling.base import MiniBatch
 
 GAS_LAYERS = (GCNConv, SAGEConv, GATConv, GATv2Conv, GINConv)

@@ -277,5 +277,14 @@ def cached_features(graph: Graph, x: Tensor, key: tuple, build: Callable[[], Pre
     return features
 
 
-__all__ = ["PRECOMPUTED_MODELS", "SIGN", "PropagationOperator", "PrecomputedFeatures", "SGCHead", "cached_features",
-           "budget_bytes", "precompute_features", "propagate"]
+__all__ = [
+    "PRECOMPUTED_MODELS",
+    "SIGN",
+    "PrecomputedFeatures",
+    "PropagationOperator",
+    "SGCHead",
+    "budget_bytes",
+    "cached_features",
+    "precompute_features",
+    "propagate",
+]

@@ -213,4 +213,4 @@ def _malloc_trim():
     except (OSError, AttributeError):
         return None
 
-__all__ = ["ModelShape", "StreamPlan", "constant_first", "current_rss_bytes", "release_free_memory", "plan_for_budget", "with_sizes"]
+__all__ = ["ModelShape", "StreamPlan", "constant_first", "current_rss_bytes", "plan_for_budget", "release_free_memory", "with_sizes"]

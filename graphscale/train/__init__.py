@@ -5,15 +5,34 @@ The life cycle ``load -> build -> train -> evaluate -> save`` of one config is :
 
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .common import build_optimizer, build_scheduler, first_layer_prefix, resolve_device
-from .loop import EpochSelector, Task, fit
 from .graph import train_graph
+from .loop import EpochSelector, Task, fit
 from .metrics import accuracy, mean_std, peak_memory_mb, peak_rss_mb
 from .node import build_model, train_node
 from .run import compact, load_dataset, output_dir, resolve_task, run
 
 __all__ = [
-    "run", "compact", "load_dataset", "output_dir", "resolve_task", "train_node", "train_graph", "build_model",
-    "save_atomic", "load_checkpoint", "rng_state", "set_rng_state", "EpochSelector", "build_optimizer",
-    "build_scheduler", "first_layer_prefix", "resolve_device", "accuracy", "mean_std", "peak_rss_mb",
-    "peak_memory_mb", "Task", "fit",
+    "EpochSelector",
+    "Task",
+    "accuracy",
+    "build_model",
+    "build_optimizer",
+    "build_scheduler",
+    "compact",
+    "first_layer_prefix",
+    "fit",
+    "load_checkpoint",
+    "load_dataset",
+    "mean_std",
+    "output_dir",
+    "peak_memory_mb",
+    "peak_rss_mb",
+    "resolve_device",
+    "resolve_task",
+    "rng_state",
+    "run",
+    "save_atomic",
+    "set_rng_state",
+    "train_graph",
+    "train_node",
 ]

@@ -15,5 +15,15 @@ from .gine import GINEConv
 from .sage import SAGEConv
 from .sgc import SGConv
 
-__all__ = ["GCNConv", "SAGEConv", "GATConv", "GATv2Conv", "GINConv", "GINEConv", "GatedGCNConv", "APPNP",
-           "SGConv", "ChebConv"]
+__all__ = [
+           "APPNP",
+           "ChebConv",
+           "GATConv",
+           "GATv2Conv",
+           "GCNConv",
+           "GINConv",
+           "GINEConv",
+           "GatedGCNConv",
+           "SAGEConv",
+           "SGConv",
+]

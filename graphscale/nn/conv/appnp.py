@@ -37,7 +37,7 @@ class APPNP(nn.Module):
         GraphFormatError: A Block with more source than destination nodes (K steps need one node set).
     """
 
-    def __init__(self, K: int = 10, alpha: float = 0.1, *, edge_drop: float = 0.0,  # noqa: N803 - paper's name
+    def __init__(self, K: int = 10, alpha: float = 0.1, *, edge_drop: float = 0.0,
                  add_self_loops: bool = True) -> None:
         super().__init__()
         self.K, self.alpha, self.edge_drop, self.add_self_loops = int(K), float(alpha), float(edge_drop), add_self_loops

@@ -43,7 +43,7 @@ class ChebConv(nn.Module):
         GraphFormatError: A Block with more source than destination nodes.
     """
 
-    def __init__(self, in_dim: int, out_dim: int, K: int = 3, *, lambda_max: float = 2.0,  # noqa: N803
+    def __init__(self, in_dim: int, out_dim: int, K: int = 3, *, lambda_max: float = 2.0,
                  bias: bool = True) -> None:
         super().__init__()
         if int(K) < 1:

@@ -43,7 +43,7 @@ class SGConv(nn.Module):
         GraphFormatError: A Block with more source than destination nodes.
     """
 
-    def __init__(self, in_dim: int, out_dim: int, K: int = 2, *, cached: bool = False,  # noqa: N803
+    def __init__(self, in_dim: int, out_dim: int, K: int = 2, *, cached: bool = False,
                  add_self_loops: bool = True, bias: bool = True) -> None:
         super().__init__()
         self.in_dim, self.out_dim, self.K = in_dim, out_dim, int(K)

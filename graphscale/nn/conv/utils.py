@@ -132,8 +132,15 @@ def symmetric_norm(graph: Graph, dtype: torch.dtype, edge_weight: Tensor | None 
         graph, torch.ones(graph.num_edges, dtype=dtype, device=graph.device)))
 
 
-__all__ = ["NodeInput", "split_features", "check_edge_features", "with_self_loops", "require_square",
-           "without_self_loops", "symmetric_norm"]
+__all__ = [
+    "NodeInput",
+    "check_edge_features",
+    "require_square",
+    "split_features",
+    "symmetric_norm",
+    "with_self_loops",
+    "without_self_loops",
+]
 
 
 class ConstantAggregate:
