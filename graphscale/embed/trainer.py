@@ -24,7 +24,7 @@ from ..graph import Graph
 from ..loader.node import threadsafe_numba
 from ..sampling.rng import mix_seed
 from ..train.checkpoint import load_checkpoint, save_atomic
-from ..train.common import progress_bar
+from ..train.runtime import progress_bar
 from .alias import build_alias, negative_weights
 from .pool import Pool, fill_edges, fill_walks, keep_probabilities, pairs_per_walk
 from .sgd import TorchSGD, sgd_numba

@@ -21,10 +21,9 @@ import torch
 from ..config import dump, load
 from ..config.registry import normalize_key
 from ..train.checkpoint import write_text_atomic
-from ..train.common import resolve_device
 from ..train.metrics import peak_memory_mb, peak_rss_mb
 from ..train.plot import clean_json
-from ..train.runtime import check_same_settings, numbered_default, output_folder
+from ..train.runtime import check_same_settings, numbered_default, output_folder, resolve_device
 from .config import KGConfig
 from .evaluate import evaluate
 from .model import KGEModel, build_kg_model

@@ -4,12 +4,13 @@ The life cycle ``load -> build -> train -> evaluate -> save`` of one config is :
 """
 
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
-from .common import build_optimizer, build_scheduler, first_layer_prefix, resolve_device
 from .graph import train_graph
 from .loop import EpochSelector, Task, fit
 from .metrics import accuracy, mean_std, peak_memory_mb, peak_rss_mb
 from .node import build_model, train_node
+from .optim import build_optimizer, build_scheduler, first_layer_prefix
 from .run import compact, load_dataset, output_dir, resolve_task, run
+from .runtime import resolve_device
 
 __all__ = [
     "EpochSelector",

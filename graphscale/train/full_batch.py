@@ -24,9 +24,9 @@ from .. import seed as seed_everything
 from ..config import RunConfig
 from ..datasets.base import NodeDataset
 from ..errors import ConfigError, warn_once
-from .common import build_optimizer, build_scheduler
 from .loop import Checkpoints, EpochHook, EpochSelector, Task, fit
 from .node import build_model, located, node_metrics, node_result, node_split
+from .optim import build_optimizer, build_scheduler
 
 
 class _Streaming:

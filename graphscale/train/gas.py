@@ -17,10 +17,11 @@ from ..loader import NodeLoader
 from ..nn.models import build_node_model
 from ..sampling import cluster_cache_dir
 from ..scale.gas import GASModel, GASSampler, batch_features, check_gas_model, gas_sampler_config
-from .common import build_optimizer, build_scheduler, resolve_device
 from .loop import Checkpoints, EpochHook, EpochSelector, Task, fit, single_run
 from .minibatch import check_layerwise, full_graph_evaluation
 from .node import check_single_label, node_result, node_split
+from .optim import build_optimizer, build_scheduler
+from .runtime import resolve_device
 
 
 def train_gas(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None,

@@ -29,10 +29,11 @@ from ..config import RunConfig
 from ..datasets.base import GraphDataset
 from ..errors import ConfigError
 from ..graph import batch
-from .common import build_optimizer, build_scheduler, fingerprint
 from .loop import Checkpoints, EpochHook, Fitted, Task, fit, run_seeds
 from .metrics import mean_std
 from .node import build_model, uses_edge_attr
+from .optim import build_optimizer, build_scheduler
+from .runtime import fingerprint
 
 EVAL_BATCH = 256
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
-from .common import check_resume, progress_bar
+from .runtime import check_resume, progress_bar
 
 FORMAT = "graphscale-run/2"
 EpochHook = Callable[[dict[str, Any]], None]

@@ -3,7 +3,7 @@
 One run (one seed) of :func:`train_minibatch` trains a ``build_node_model`` model on batches from a
 ``NodeLoader`` over the training nodes (background sampling threads), evaluates on the *full* graph after
 every epoch (full-batch, or layer-wise in chunks for large graphs) and keeps the epoch chosen on validation
-by :class:`~graphscale.train.common.EpochSelector`, with early stopping after ``train.patience`` epochs.
+by :class:`~graphscale.train.loop.EpochSelector`, with early stopping after ``train.patience`` epochs.
 The result has the keys of a run of :func:`graphscale.train.node.train_node`.
 
 Samplers (``SamplerConfig.name``, the ``sampler`` section of :mod:`graphscale.config.schema`): ``neighbor``
@@ -39,9 +39,10 @@ from ..sampling import (
     SaintRandomWalkSampler,
     cluster_cache_dir,
 )
-from .common import build_optimizer, build_scheduler, resolve_device
 from .loop import Checkpoints, EpochHook, EpochSelector, Task, fit, single_run
 from .node import check_single_label, node_metrics, node_result, node_split
+from .optim import build_optimizer, build_scheduler
+from .runtime import resolve_device
 
 SAMPLERS = ("neighbor", "cluster", "saint-node", "saint-edge", "saint-rw")  # the ones train_minibatch runs
 LAYERWISE_EXACT = (SAGEConv,)  # layers whose output on a full-neighbourhood block equals the full-graph one

@@ -33,9 +33,9 @@ from ..config import RunConfig
 from ..config.registry import normalize_key
 from ..datasets.base import NodeDataset, random_split
 from ..errors import ConfigError, warn_once
-from .common import fingerprint
 from .loop import EpochHook, Fitted, run_seeds
 from .metrics import accuracy, mean_std
+from .runtime import fingerprint
 
 PRECOMPUTED_MODELS = ("sgc", "sign")  # the models of graphscale.scale.sign.PRECOMPUTED_MODELS
 # SGC without a sampler also goes through the precomputed trainer (same accuracy on Cora's shipped config).

@@ -20,9 +20,10 @@ from ..config import TrainConfig
 from ..datasets.base import NodeDataset
 from ..scale.precompute import ROW_CACHE_BYTES, PrecomputedFeatures, budget_bytes, cached_features, precompute_features
 from ..scale.sign import SIGN, SGCHead, resolve_precomputed
-from .common import build_optimizer, build_scheduler, resolve_device
 from .loop import Checkpoints, EpochHook, EpochSelector, Fitted, Task, fit, single_run
 from .node import check_single_label, node_metrics, node_result, node_split
+from .optim import build_optimizer, build_scheduler
+from .runtime import resolve_device
 
 
 def train_precomputed(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None, train_cfg: TrainConfig,

@@ -26,10 +26,9 @@ from ..config.registry import normalize_key
 from ..datasets.base import GraphDataset, NodeDataset
 from ..errors import ConfigError, DatasetError
 from .checkpoint import write_text_atomic
-from .common import resolve_device
 from .metrics import peak_memory_mb
 from .plot import plot_curves, save_json
-from .runtime import numbered_default, output_folder
+from .runtime import numbered_default, output_folder, resolve_device
 
 
 def dataset_label(name: str) -> str:
@@ -147,7 +146,7 @@ def check_resume_config(cfg: RunConfig, out: Path) -> None:
     """With ``--resume``: raise ConfigError, before anything is written, when ``out/config.yaml`` (the
     interrupted run's) differs from ``cfg`` in anything but output, expected metrics and device."""
     from ..config import load
-    from .common import check_resume, fingerprint
+    from .runtime import check_resume, fingerprint
 
     saved = out / "config.yaml"
     if saved.is_file():

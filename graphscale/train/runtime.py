@@ -1,4 +1,5 @@
-"""Output folders of the commands: checked before anything is written, never damaged by a failed run.
+"""The run helpers every command uses: the device, resume checks, the progress bar, and output folders
+(checked before anything is written, never damaged by a failed run).
 
 Every command (``train``, ``embed``, ``kg``, ``visualize``) names the files it writes (its *artifacts*) and
 opens its folder through :func:`output_folder`:
@@ -22,10 +23,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+from tqdm import tqdm
+
+from ..config import RunConfig, to_dict
 from ..datasets.io import is_writable_dir
 from ..errors import ConfigError, GraphscaleError
 
@@ -146,3 +152,40 @@ def output_folder(path: Path, artifacts: Sequence[str], *, resume: bool = False,
         raise
     for stale in path.glob(f"{BACKUP_PREFIX}*"):  # this run's, and any left by an interrupted --overwrite
         _remove(stale)
+
+
+# -- the run helpers every command uses: device, resume checks, progress bar --------------------------------
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is a ConfigError."""
+    name = str(name).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device: expected cpu, cuda, cuda:N or auto, got {name!r}.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: expected an available device, got {name!r} but no CUDA device is "
+                          "visible. Use --device cpu (or auto).")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"train.device: expected cpu, cuda, cuda:N or auto, got {name!r}.")
+    return device
+
+
+def fingerprint(cfg: RunConfig) -> dict[str, Any]:
+    """The parts of a config a resumed run must share with the interrupted one (all but output/device)."""
+    data = to_dict(cfg)
+    data.pop("output"), data.pop("expected")
+    data["train"] = {k: v for k, v in data["train"].items() if k != "device"}
+    return data
+
+
+def check_resume(saved: dict[str, Any], cfg: RunConfig, path: Any) -> None:
+    """Raise ConfigError when a checkpoint (or config.yaml) was written under a different config."""
+    check_same_settings(saved, fingerprint(cfg), path)
+
+
+def progress_bar(total: int, desc: str, enabled: bool) -> tqdm:
+    """tqdm bar on stderr (the CLI keeps stdout for results)."""
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=True, dynamic_ncols=True,
+                mininterval=0.5)

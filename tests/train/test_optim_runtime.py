@@ -8,15 +8,9 @@ from torch import nn
 
 from graphscale import config
 from graphscale.errors import ConfigError
-from graphscale.train.common import (
-    build_optimizer,
-    build_scheduler,
-    check_resume,
-    fingerprint,
-    first_layer_prefix,
-    resolve_device,
-)
 from graphscale.train.loop import EpochSelector
+from graphscale.train.optim import build_optimizer, build_scheduler, first_layer_prefix
+from graphscale.train.runtime import check_resume, fingerprint, resolve_device
 
 
 class Stack(nn.Module):

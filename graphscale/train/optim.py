@@ -1,40 +1,19 @@
-"""Pieces shared by the trainers: device, optimizer, LR schedule, resume checks, progress bar."""
+"""Optimizers and learning-rate schedules of the node and graph trainers (``train.optimizer``, ``train.lr_step``)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from ..config import RunConfig, TrainConfig, to_dict
+from ..config import TrainConfig
 from ..config.registry import Registry
-from ..errors import ConfigError
-from .runtime import check_same_settings
 
 OPTIMIZERS: Registry[type[torch.optim.Optimizer]] = Registry("train.optimizer")
 OPTIMIZERS.register("adam", torch.optim.Adam)
 OPTIMIZERS.register("adamw", torch.optim.AdamW)
 OPTIMIZERS.register("sgd", torch.optim.SGD)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is a ConfigError."""
-    name = str(name).strip().lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"train.device: expected cpu, cuda, cuda:N or auto, got {name!r}.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device: expected an available device, got {name!r} but no CUDA device is "
-                          "visible. Use --device cpu (or auto).")
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"train.device: expected cpu, cuda, cuda:N or auto, got {name!r}.")
-    return device
 
 
 def first_layer_prefix(model: nn.Module) -> str:
@@ -72,22 +51,3 @@ def build_scheduler(optimizer: torch.optim.Optimizer, train: TrainConfig) -> tor
     if train.lr_step <= 0:
         return None
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=train.lr_step, gamma=train.lr_gamma)
-
-
-def fingerprint(cfg: RunConfig) -> dict[str, Any]:
-    """The parts of a config a resumed run must share with the interrupted one (all but output/device)."""
-    data = to_dict(cfg)
-    data.pop("output"), data.pop("expected")
-    data["train"] = {k: v for k, v in data["train"].items() if k != "device"}
-    return data
-
-
-def check_resume(saved: dict[str, Any], cfg: RunConfig, path: Any) -> None:
-    """Raise ConfigError when a checkpoint (or config.yaml) was written under a different config."""
-    check_same_settings(saved, fingerprint(cfg), path)
-
-
-def progress_bar(total: int, desc: str, enabled: bool) -> tqdm:
-    """tqdm bar on stderr (the CLI keeps stdout for results)."""
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=True, dynamic_ncols=True,
-                mininterval=0.5)
