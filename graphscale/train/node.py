@@ -171,9 +171,9 @@ def _edge_weight_status(kind: str, cfg: RunConfig, dataset: NodeDataset) -> str:
 
 
 def _runner(kind: str, cfg: RunConfig, data: NodeDataset, device: torch.device,
-            on_epoch: EpochHook | None) -> tuple[Callable[..., Any], dict[str, Any]]:
-    """The one-run function ``(run, saved, checkpoints, bar) -> (result, history)`` of ``kind`` and the
-    summary keys it adds (``edge_weight``, the streaming plan)."""
+            on_epoch: EpochHook | None) -> tuple[Callable[..., Any], Callable[[], dict[str, Any]]]:
+    """The one-run function ``(run, saved, checkpoints, bar) -> (result, history)`` of ``kind`` and a function
+    giving the summary keys it adds once the runs are done (``edge_weight``, the streaming plan)."""
     model, hparams, sampler, train = cfg.model.name, dict(cfg.model.hparams), cfg.sampler, cfg.train
 
     def common(run: int, saved: Any, checkpoints: Any, bar: Any) -> dict[str, Any]:
@@ -188,7 +188,10 @@ def _runner(kind: str, cfg: RunConfig, data: NodeDataset, device: torch.device,
     if cfg.train.memory_budget is not None and kind != "precomputed":
         warn_once(f"train.memory_budget: applies to full-batch and SGC/SIGN training; the {kind} trainer "
                   "ignores it (its memory grows with the batch, not the graph).")
-    extra = {"edge_weight": _edge_weight_status(kind, cfg, data)}
+    status = {"edge_weight": _edge_weight_status(kind, cfg, data)}
+
+    def extra() -> dict[str, Any]:
+        return status
     if kind == "minibatch":
         from .minibatch import minibatch_run
 
@@ -233,7 +236,7 @@ def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_d
     runs, curves = run_seeds(cfg.train.seeds, one_run, cfg=cfg, kind=kind, header={"config": fingerprint(cfg)},
                              out_dir=out_dir, resume=resume, epochs=cfg.train.epochs,
                              every=cfg.output.checkpoint_every, desc=desc, progress=progress)
-    return {**summarize(runs, curves, dataset, label), **(extra() if callable(extra) else extra)}
+    return {**summarize(runs, curves, dataset, label), **extra()}
 
 
 def summarize(runs: list[dict[str, Any]], curves: list[dict[str, list[float]]], dataset: NodeDataset,
