@@ -124,8 +124,9 @@ class TrainConfig:
     batch_size: int = option(32, "Graphs per mini-batch (graph tasks).", ge=1)
     folds: int = option(10, "Stratified cross-validation folds (graph tasks).", ge=2)
     device: str = option("auto", "cpu, cuda, cuda:N or auto (cuda when available).")
-    memory_budget: str | None = option(None, "Full-batch node training: stream the adjacency in destination-row "
-                                             "chunks (NGra) to stay under this size, e.g. 6GB or 512MB; null = "
+    memory_budget: str | None = option(None, "Full-batch node training: stream the graph in destination-row "
+                                             "chunks (NGra) to keep the process's peak memory under this size, "
+                                             "e.g. 6GB or 512MB (models gcn, sage, gat, gatv2, gin); null = "
                                              "unchunked. SGC/SIGN: chunk the feature propagation to it.",
                                        size=True)
     memory_spill: bool = option(True, "With memory_budget: allow plans that put the adjacency or node tensors "

@@ -13,7 +13,8 @@ training step for step.
 with a page-locked staging buffer for asynchronous pulls). ``GASModel`` wraps an unchanged ``ConvStack``
 (GCN, SAGE, GAT, GATv2, GIN layers): layers whose output for a node depends only on its in-edges run as
 they are on the block; GCN layers, whose normalisation reads the *source's* degree, run with the
-full-graph ``gcn_norm`` weights of the block's edges (a twin layer sharing the parameters). The training
+full-graph ``gcn_norm`` weights of the block's edges (a twin layer sharing the parameters; both in
+:mod:`.block_layers`, shared with the block-wise streamed executor). The training
 run is :func:`graphscale.train.gas.train_gas`.
 """
 
@@ -28,16 +29,15 @@ from torch import Tensor, nn
 
 from ..config import SamplerConfig
 from ..errors import ConfigError, ShapeError
-from ..graph import Block, Graph, add_self_loops
+from ..graph import Block, Graph
 from ..loader import NodeLoader
-from ..nn.conv import GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
-from ..nn.conv.utils import symmetric_norm, with_self_loops
 from ..nn.functional import dropout as fast_dropout
 from ..nn.models import ConvStack
 from ..sampling import ClusterSampler, NeighborSampler
 from ..sampling.base import MiniBatch
+from .block_layers import BLOCK_LAYERS, BlockLayers, check_block_model
 
-GAS_LAYERS = (GCNConv, SAGEConv, GATConv, GATv2Conv, GINConv)
+GAS_LAYERS = BLOCK_LAYERS
 
 
 class History:
@@ -136,15 +136,6 @@ class GASSampler:
                          torch.from_numpy(output_index))
 
 
-def _gcn_twin(conv: GCNConv) -> GCNConv:
-    """A GCN layer without its own normalisation or self-loops, sharing ``conv``'s parameters."""
-    with torch.random.fork_rng(devices=[]):  # its own (discarded) initialisation must not shift the seed
-        twin = GCNConv(conv.in_dim, conv.out_dim, add_self_loops=False, normalize=False, bias=conv.bias is not None)
-    twin.linear = conv.linear
-    twin.bias = conv.bias
-    return twin
-
-
 class GASModel:
     """Runs an unchanged ``ConvStack`` on GAS batches with per-layer histories.
 
@@ -158,14 +149,10 @@ class GASModel:
     """
 
     def __init__(self, model: nn.Module, graph: Graph, device: torch.device | str = "cpu") -> None:
-        check_gas_model(model)
-        self.model: ConvStack = model  # type: ignore[assignment]
+        self.layers = BlockLayers(model, graph, where="train_gas", instead="Use --sampler cluster for other models.")
+        self.model: ConvStack = self.layers.model
         self.graph, self.device = graph, torch.device(device)
         self.histories: list[History | None] = [None] * (len(self.model.convs) - 1)
-        self._gcn: dict[int, tuple[GCNConv, Graph]] = {}
-        for i, conv in enumerate(self.model.convs):
-            if isinstance(conv, GCNConv) and conv.normalize:
-                self._gcn[i] = (_gcn_twin(conv), add_self_loops(graph) if conv.add_self_loops else graph)
 
     def history(self, layer: int, dim: int) -> History:
         """History of layer ``layer``'s output (allocated at the first push, when its width is known)."""
@@ -174,19 +161,6 @@ class GASModel:
             buffer = History(self.graph.num_nodes, dim, device=self.device)
             self.histories[layer] = buffer
         return buffer
-
-    def _layer(self, i: int, block: Block, h: Tensor) -> Tensor:
-        conv = self.model.convs[i]
-        if i not in self._gcn:
-            return conv(block, h)
-        twin, full_graph = self._gcn[i]
-        norm = symmetric_norm(full_graph, h.dtype)  # [E (+ N)] full-graph weights, cached per dtype
-        weight = norm[block.edge_ids.cpu()]
-        graph = block
-        if conv.add_self_loops:
-            graph = with_self_loops(block)
-            weight = torch.cat([weight, norm[self.graph.num_edges + block.dst_ids.cpu()]])
-        return twin(graph, h, edge_weight=weight.to(h.device))
 
     def forward(self, block: Block, x_in: Tensor, *, push: bool = True) -> Tensor:
         """Logits of the batch nodes; hidden outputs are pushed, halo inputs pulled.
@@ -213,7 +187,7 @@ class GASModel:
                 if not fuse_relu:
                     h = model.activation(h)
                 h = fast_dropout(h, model.dropout, training, relu=fuse_relu)
-            h = self._layer(i, block, h)  # [N_dst, F_i]
+            h = self.layers(i, block, h)  # [N_dst, F_i]
         return h
 
     __call__ = forward
@@ -242,10 +216,7 @@ def batch_features(x: Tensor, ids: Tensor, device: torch.device) -> Tensor:
 
 def check_gas_model(model: nn.Module) -> None:
     """Raise ConfigError unless ``model`` is a ``ConvStack`` of layers GAS runs exactly (see GAS_LAYERS)."""
-    if not isinstance(model, ConvStack) or not all(isinstance(c, GAS_LAYERS) for c in model.convs):
-        names = sorted(c.__name__ for c in GAS_LAYERS)
-        raise ConfigError(f"train_gas: expected a ConvStack of {names} layers (models gcn, sage, gat, gatv2, gin), "
-                          f"got {type(model).__name__}. Use --sampler cluster for other models.")
+    check_block_model(model, "train_gas", "Use --sampler cluster for other models.")
 
 
 def gas_sampler_config(value: SamplerConfig | dict[str, Any] | str | None) -> SamplerConfig:

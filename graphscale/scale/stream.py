@@ -62,8 +62,9 @@ Between phases the freed heap is handed back to the OS (``malloc_trim``).
 Epoch time and peak RSS against PyG and against the unchunked model (``graphscale-stream`` in
 ``benchmarks/full_batch.py``, the budgeted runs of ``benchmarks/products_full_batch.py``): ``benchmarks/RESULTS.md``.
 
-Limits: CPU tensors in float32; max/min aggregations (GraphSAGE pool) and attention layers are not
-streamed (a ConfigError says so); the input ``x`` gets no gradient.
+Limits: CPU tensors in float32; the input ``x`` gets no gradient. Layers without a sum / mean stage split
+(max aggregation, attention, GIN) stream block-wise instead (:mod:`.stream_blocks`: destination-row
+chunks through the layer's own ``forward``); ``graphscale train --memory-budget`` picks the executor.
 """
 
 from __future__ import annotations
@@ -75,10 +76,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError, ShapeError
+from ..errors import ConfigError
 from ..graph import Graph
 from .stream_adjacency import StreamedGraph
-from .stream_io import AggregatedRows, NodeFile, SparseRows, gather_rows, local_rows, positions, rows_of
+from .stream_io import (
+    AggregatedRows,
+    NodeFile,
+    SparseRows,
+    check_input,
+    gather_rows,
+    local_rows,
+    positions,
+    rows_of,
+    sorted_rows,
+)
 from .stream_layers import DropSite, RowContext, StreamedLayer, split_layer
 from .stream_plan import ModelShape, StreamPlan, plan_for_budget, release_free_memory
 
@@ -139,17 +150,8 @@ class StreamedStack:
 
     # -- public ---------------------------------------------------------------------------------------------
     def __call__(self, x: Tensor, rows: Tensor | None = None) -> Tensor:
-        if x.dim() != 2 or x.shape[0] != self.graph.num_nodes or x.dtype != torch.float32 or x.device.type != "cpu":
-            raise ShapeError(f"StreamedStack: expected x [{self.graph.num_nodes}, F] float32 on the CPU, got "
-                             f"{tuple(x.shape)} {x.dtype} on {x.device}. Convert with x.float().cpu().")
-        inverse = None
-        if rows is not None:  # sorted unique rows inside; duplicates and order restored by one index_select
-            rows = rows.long().view(-1)
-            if rows.numel() > 1 and not bool((rows[1:] > rows[:-1]).all()):
-                rows, inverse = torch.unique(rows, sorted=True, return_inverse=True)
-            if rows.numel() and (int(rows[0]) < 0 or int(rows[-1]) >= self.graph.num_nodes):
-                raise ShapeError(f"StreamedStack: expected rows in [0, {self.graph.num_nodes}), got ids from "
-                                 f"{int(rows[0])} to {int(rows[-1])}.")
+        check_input(x, self.graph.num_nodes, "StreamedStack")
+        rows, inverse = sorted_rows(rows, self.graph.num_nodes, "StreamedStack")
         params = [p for p in self.model.parameters() if p.requires_grad]
         if torch.is_grad_enabled() and params:
             out = _Streamed.apply(self, x, rows, *params)

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import ShapeError
+
 
 class NodeFile:
     """``[num_rows, width]`` float32 rows in a temporary file under ``folder`` (removed with the object).
@@ -115,6 +117,31 @@ def gather_rows(source: Any, rows: Tensor, batches: Any) -> Tensor:
         if p1 > p0:
             parts.append(rows_of(source, sel).index_select(0, rows[p0:p1] - sel.start))
     return torch.cat(parts) if parts else torch.empty(0, source.shape[1])
+
+
+def sorted_rows(rows: Tensor | None, num_nodes: int, where: str) -> tuple[Tensor | None, Tensor | None]:
+    """``rows`` sorted and unique, and the inverse that restores their order (None when already sorted).
+
+    Raises:
+        ShapeError: A row outside ``[0, num_nodes)``.
+    """
+    if rows is None:
+        return None, None
+    inverse = None
+    rows = rows.long().view(-1)
+    if rows.numel() > 1 and not bool((rows[1:] > rows[:-1]).all()):
+        rows, inverse = torch.unique(rows, sorted=True, return_inverse=True)
+    if rows.numel() and (int(rows[0]) < 0 or int(rows[-1]) >= num_nodes):
+        raise ShapeError(f"{where}: expected rows in [0, {num_nodes}), got ids from {int(rows[0])} to "
+                         f"{int(rows[-1])}.")
+    return rows, inverse
+
+
+def check_input(x: Tensor, num_nodes: int, where: str) -> None:
+    """Raise ShapeError unless ``x`` is ``[num_nodes, F]`` float32 on the CPU."""
+    if x.dim() != 2 or x.shape[0] != num_nodes or x.dtype != torch.float32 or x.device.type != "cpu":
+        raise ShapeError(f"{where}: expected x [{num_nodes}, F] float32 on the CPU, got {tuple(x.shape)} "
+                         f"{x.dtype} on {x.device}. Convert with x.float().cpu().")
 
 
 def _unlink(path: str) -> None:

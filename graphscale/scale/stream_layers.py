@@ -106,8 +106,8 @@ def split_layer(layer: nn.Module, where: str) -> StreamedLayer:
     adapter = next((fn for cls, fn in ADAPTERS.items() if type(layer) is cls), None)
     if adapter is None:
         known = ", ".join(cls.__name__ for cls in ADAPTERS)
-        raise ConfigError(f"{where}: expected layers that stream ({known}), got {type(layer).__name__}. "
-                          "Use model gcn or sage with a memory budget, or drop train.memory_budget.")
+        raise ConfigError(f"{where}: expected layers with a stage split ({known}), got {type(layer).__name__}. "
+                          "Run it block-wise (graphscale.scale.stream_blocks.BlockwiseStack).")
     return adapter(layer)
 
 
@@ -134,7 +134,7 @@ def _gcn(conv: GCNConv) -> StreamedLayer:
 def _sage(conv: SAGEConv) -> StreamedLayer:
     if conv.aggregator not in ("mean", "gcn"):
         raise ConfigError(f"SAGEConv (streamed): expected aggregator 'mean' or 'gcn', got {conv.aggregator!r}. "
-                          "A max over source tiles has no streamed backward here; drop train.memory_budget.")
+                          "A max over source tiles has no tiled backward; run it block-wise (BlockwiseStack).")
     neigh, root, bias = conv.lin_neigh.weight, conv.lin_root.weight if conv.lin_root is not None else None, conv.bias
     project_first = conv.out_dim < conv.in_dim
     gcn = conv.aggregator == "gcn"

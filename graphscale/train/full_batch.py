@@ -3,8 +3,10 @@ on the whole graph, evaluation on the whole graph.
 
 With ``train.memory_budget`` (``--memory-budget 6GB``) the same model trains streamed
 (:mod:`graphscale.scale.stream`): the adjacency runs in destination-row chunks under the budget, the
-loss reads the logits of the training rows only, and evaluation streams too. GCN and GraphSAGE stacks
-stream; the results equal the unchunked run's up to float rounding.
+loss reads the logits of the training rows only, and evaluation streams too. GCN and GraphSAGE (mean / gcn)
+stacks stream as SAGA stages over adjacency tiles; GAT, GATv2, GIN and GraphSAGE pool run their own layers
+on destination-row blocks (:mod:`graphscale.scale.stream_blocks`). The results equal the unchunked run's up
+to float rounding (and, for GAT's own dropouts, up to the draws of the masks).
 
 Edge weights of the dataset (``NodeDataset.edge_weight``, the weight column of a custom ``edges.csv``) reach
 the models that can use them (:func:`graphscale.nn.models.edge_weight_use`): GCN, APPNP and SGC normalise the
@@ -42,31 +44,46 @@ class _Streaming:
                               "--device cpu, or drop --memory-budget.")
         self.budget = parse_size(cfg.train.memory_budget)
         self.cfg, self.graph, self.x = cfg, graph, x
-        self.streamed_graph: Any = None
+        self.plan: Any = None            # StreamPlan or BlockPlan, made for the first model, shared by all runs
+        self.streamed_graph: Any = None  # the tiled adjacency of the stage executor
 
     def runner(self, model: torch.nn.Module) -> Any:
+        """The streamed executor of ``model``: split into SAGA stages over adjacency tiles (GCN, GraphSAGE
+        mean / gcn: :mod:`graphscale.scale.stream`), else its own layers on destination-row blocks (GAT,
+        GATv2, GIN, GraphSAGE pool: :mod:`graphscale.scale.stream_blocks`)."""
         from ..scale.stream import StreamedGraph, StreamedStack, model_shape, plan_for_budget
+        from ..scale.stream_blocks import BlockwiseStack, plan_blocks
 
         try:
+            if self.plan is None:
+                try:
+                    _, shape = model_shape(model, self.x.shape[1])
+                except ConfigError:  # no stage split: the layers run on blocks (or say why they cannot)
+                    self.plan = plan_blocks(self.budget, self.graph.num_nodes, self.graph.num_edges, model,
+                                            self.x.shape[1])
+                else:
+                    plan = plan_for_budget(self.budget, self.graph.num_nodes, self.graph.num_edges, shape,
+                                           spill=self.cfg.train.memory_spill)
+                    self.plan, self.streamed_graph = plan, StreamedGraph(self.graph, plan)
             if self.streamed_graph is None:
-                _, shape = model_shape(model, self.x.shape[1])
-                plan = plan_for_budget(self.budget, self.graph.num_nodes, self.graph.num_edges, shape,
-                                       spill=self.cfg.train.memory_spill)
-                self.streamed_graph = StreamedGraph(self.graph, plan)
+                return BlockwiseStack(model, self.graph, self.plan)
             return StreamedStack(model, self.streamed_graph, self.x.shape[1])
         except ConfigError as err:
             raise located(err, self.cfg, "train.memory_budget") from None
 
     def summary(self) -> dict[str, Any]:
-        plan = self.streamed_graph.plan if self.streamed_graph is not None else None
+        plan, out = self.plan, {"memory_budget": self.cfg.train.memory_budget}
         if plan is None:
-            return {"memory_budget": self.cfg.train.memory_budget}
-        return {"memory_budget": self.cfg.train.memory_budget,
-                "stream_plan": {"rows_per_chunk": plan.rows_per_chunk, "edges_per_block": plan.edges_per_block,
-                                "col_tiles": plan.col_tiles, "spill_adjacency": plan.spill_adjacency,
-                                "spill_inputs": plan.spill_inputs, "spill_nodes": plan.spill_nodes,
-                                "cache_constant": plan.cache_constant,
-                                "estimate_mb": {k: round(v / 2**20, 1) for k, v in plan.estimate.items()}}}
+            return out
+        estimate = {k: round(v / 2**20, 1) for k, v in plan.estimate.items()}
+        if self.streamed_graph is None:
+            return {**out, "stream_plan": {"executor": "blocks", "edges_per_chunk": plan.edges_per_chunk,
+                                           "estimate_mb": estimate}}
+        return {**out, "stream_plan": {"executor": "stages", "rows_per_chunk": plan.rows_per_chunk,
+                                       "edges_per_block": plan.edges_per_block, "col_tiles": plan.col_tiles,
+                                       "spill_adjacency": plan.spill_adjacency, "spill_inputs": plan.spill_inputs,
+                                       "spill_nodes": plan.spill_nodes, "cache_constant": plan.cache_constant,
+                                       "estimate_mb": estimate}}
 
 
 def _edge_weights(cfg: RunConfig, dataset: NodeDataset, graph: Any, device: torch.device,

@@ -67,9 +67,23 @@ def test_budget_below_what_is_in_use(tmp_path):
         summary_of(tmp_path, "tiny", "train.memory_budget=64MB")
 
 
-def test_streaming_rejects_models_it_cannot_split(tmp_path):
-    with pytest.raises(ConfigError, match="train.memory_budget: expected layers that stream"):
-        summary_of(tmp_path, "gat", "model.name=gat", "train.memory_budget=8GB")
+@pytest.mark.parametrize("model", ["gat", "gin", "sage-pool"])
+def test_layers_without_a_stage_split_stream_block_wise(tmp_path, monkeypatch, model):
+    """GAT (no attention dropout), GIN and GraphSAGE pool train block-wise with the unchunked curves."""
+    monkeypatch.setattr(stream_plan, "MAX_TEMP", 24 * 1024)
+    monkeypatch.setattr(stream_plan, "MIN_BLOCK_EDGES", 256)
+    extra = {"gat": ["model.name=gat", "model.attn_dropout=0.0", "model.hidden_dim=4", "model.heads=2"],
+             "gin": ["model.name=gin"], "sage-pool": ["model.name=sage", "model.aggregator=pool"]}[model]
+    plain = summary_of(tmp_path, "plain", *extra)
+    streamed = summary_of(tmp_path, "streamed", *extra, "train.memory_budget=8GB")
+    assert streamed["stream_plan"]["executor"] == "blocks" and streamed["stream_plan"]["edges_per_chunk"] == 256
+    for key in ("train_loss", "val_loss", "val_acc", "test_acc"):
+        assert streamed["curves"][0][key] == pytest.approx(plain["curves"][0][key], rel=1e-4, abs=1e-5), key
+
+
+def test_streaming_rejects_models_that_are_no_conv_stack(tmp_path):
+    with pytest.raises(ConfigError, match=r"train.memory_budget: expected a ConvStack .* got APPNPNet"):
+        summary_of(tmp_path, "appnp", "model.name=appnp", "train.memory_budget=8GB")
 
 
 PRODUCTS_GCN = ModelShape(input_dim=100, widths=(100, 47), out_dims=(256, 47), needs_grad=(False, True),
