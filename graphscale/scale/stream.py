@@ -11,9 +11,9 @@ in the last bits; the tests check both).
 
 Design
 ------
-**Layers as SAGA stages.** Every conv layer is split by an adapter (:mod:`.stream_layers`, GCN and
-GraphSAGE mean/gcn; :func:`~.stream_layers.register` adds more) into a row-local ``pre`` (``m = h W^T`` or
-``m = h``), an aggregation (sum or mean, optional self-loops and GCN weights) and a row-local ``post``
+**Layers as SAGA stages.** Every conv layer with a sum or mean aggregation declares its stages once
+(``layer.stages()``, :mod:`graphscale.nn.conv.stages`: GCN, GraphSAGE mean/gcn; its own ``forward`` runs
+the same functions): a row-local ``pre`` (``m = h W^T`` or ``m = h``), an aggregation (sum or mean, optional self-loops and GCN weights) and a row-local ``post``
 (``out = f(a, h)``: bias, root term, normalisation). A stack of ``L`` layers then reads
 
     h_0 = dropout(x);  m_k = pre_k(h_k);  A_k = Agg_k(m_k);  z_k = post_k(A_k, h_k);  h_{k+1} = relu-dropout(z_k)
@@ -53,7 +53,7 @@ stored ``A_k`` / ``G_M_k`` on disk (read and written one row chunk at a time; :m
 sizes take the rest. The parameters and optimizer state are not counted (they are small for these
 models). Spilled files go to the system temp folder (``$TMPDIR``) and are removed with their objects.
 
-Shortcuts (:mod:`.stream_layers`): a layer whose ``post`` is affine in ``A`` gives the last ``G_A`` from the
+Shortcuts (:class:`~graphscale.nn.conv.stages.Stages`): a layer whose ``post`` is affine in ``A`` gives the last ``G_A`` from the
 output gradient directly; a GraphSAGE last layer returns its root term with its aggregation input (one GEMM),
 kept at the output rows, so the hidden rows are recomputed only in the parameter pass. A plan with
 ``cache_constant=False`` stores no ``A_0`` at all and aggregates the rows each chunk needs from ``x``.
@@ -78,6 +78,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..graph import Graph
+from ..nn.conv.stages import RowContext, Stages
 from .stream_adjacency import StreamedGraph
 from .stream_io import (
     AggregatedRows,
@@ -90,13 +91,13 @@ from .stream_io import (
     rows_of,
     sorted_rows,
 )
-from .stream_layers import DropSite, RowContext, StreamedLayer, split_layer
+from .stream_layers import DropSite, split_layer
 from .stream_plan import ModelShape, StreamPlan, plan_for_budget, release_free_memory
 
 __all__ = ["StreamPlan", "StreamedGraph", "StreamedStack", "model_shape", "plan_for_budget", "streamed_model"]
 
 
-def model_shape(model: nn.Module, input_dim: int) -> tuple[list[StreamedLayer], ModelShape]:
+def model_shape(model: nn.Module, input_dim: int) -> tuple[list[Stages], ModelShape]:
     """The streamed layers of a ``ConvStack`` and the shape the plan needs.
 
     Raises:
@@ -240,7 +241,7 @@ class StreamedStack:
             release_free_memory()
         return out, st
 
-    def _constant_first(self, x: Tensor, layer: StreamedLayer) -> Any:
+    def _constant_first(self, x: Tensor, layer: Stages) -> Any:
         """``A_0 = Agg_0(x)``, cached while ``x`` is the same unmodified tensor (rows recomputed on demand
         when the plan does not cache it)."""
         if not self.graph.plan.cache_constant:

@@ -44,7 +44,7 @@ from .stream_io import reader_of
 from .stream_plan import StreamPlan
 
 if TYPE_CHECKING:
-    from .stream_layers import StreamedLayer
+    from ..nn.conv.stages import Stages
 
 # A source-column tile of the aggregation input: ``read(c0, c1) -> [c1 - c0, F]`` float32 (view or copy).
 TileReader = Callable[[int, int], Tensor]
@@ -340,7 +340,7 @@ class StreamedGraph:
         """``[N]`` int64 in-degrees without self-loops."""
         return torch.from_numpy(self.adjacency(False)[0].degrees)
 
-    def aggregate(self, layer: StreamedLayer, source: Any, out: Any, transposed: bool = False,
+    def aggregate(self, layer: Stages, source: Any, out: Any, transposed: bool = False,
                   consume: bool = False) -> Any:
         """``out = Agg(source)`` (or its transpose) for ``layer``'s aggregation; ``source`` is a tensor,
         a NodeFile or SparseRows (see ``reader_of``). ``consume``: a tensor ``source`` may be overwritten
@@ -360,7 +360,7 @@ class StreamedGraph:
         return adjacency.aggregate(read, out, mean=spec.reduce == "mean" and not transposed, **factors)
 
 
-    def aggregate_rows(self, layer: StreamedLayer, source: Tensor, r0: int, r1: int) -> Tensor:
+    def aggregate_rows(self, layer: Stages, source: Tensor, r0: int, r1: int) -> Tensor:
         """Rows ``[r0, r1)`` of ``Agg(source)`` (forward direction), computed now: ``[r1 - r0, width]``."""
         spec = layer.aggregation
         forward, _, inv_in, inv_out = self.adjacency(spec.self_loops)

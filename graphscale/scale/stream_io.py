@@ -82,7 +82,7 @@ def reader_of(source: Any) -> Callable[[int, int], Tensor]:
 class AggregatedRows:
     """``A_0 = Agg_0(x)`` that is never stored: ``read(r0, r1)`` aggregates those rows from ``x`` now."""
 
-    def __init__(self, graph: Any, layer: Any, x: Tensor) -> None:  # StreamedGraph, StreamedLayer
+    def __init__(self, graph: Any, layer: Any, x: Tensor) -> None:  # StreamedGraph, Stages
         self.graph, self.layer, self.x = graph, layer, x
         self.shape = (graph.num_nodes, layer.width)
 

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from ...graph import Graph
 from ...saga import fn, saga
+from .stages import Aggregation, Stages
 from .utils import ConstantAggregate, NodeInput, check_edge_features, split_features, symmetric_norm, with_self_loops
 
 
@@ -86,7 +87,7 @@ class GCNConv(nn.Module):
             check_edge_features(graph, edge_weight, None, "edge_weight", "GCNConv.forward")
         prop_graph, norm = self.propagation_graph(graph, edge_weight, x_src.dtype)
         project_first = self.out_dim < self.in_dim
-        h = self.linear(x_src) if project_first else x_src
+        h = self._pre(x_src)
 
         def propagate() -> Tensor:
             if norm is None:
@@ -96,9 +97,27 @@ class GCNConv(nn.Module):
         # aggregating first over an input without gradient (raw features): the same every call
         constant = not project_first and edge_weight is None and (norm is None or not norm.requires_grad)
         out = self._constant(graph, x_src, propagate) if constant else propagate()
-        if not project_first:
-            return F.linear(out, self.linear.weight, self.bias)  # bias fused into the addmm
-        return out if self.bias is None else out + self.bias
+        return self._post(out)
+
+    def _pre(self, h: Tensor) -> Tensor:
+        """ApplyVertex before aggregation: ``h W^T`` when ``W`` comes first (``F_out < F_in``), else ``h``."""
+        return F.linear(h, self.linear.weight) if self.out_dim < self.in_dim else h
+
+    def _post(self, a: Tensor) -> Tensor:
+        """ApplyVertex after aggregation: ``a W^T + b`` (bias fused into the addmm), or ``a + b`` when ``W``
+        came first."""
+        if self.out_dim >= self.in_dim:
+            return F.linear(a, self.linear.weight, self.bias)
+        return a if self.bias is None else a + self.bias
+
+    def stages(self) -> Stages:
+        """This layer as SAGA stages (:mod:`.stages`): ``_pre``, a sum over the (normalised) in-edges,
+        ``_post``; what the streamed executor runs (no edge weights)."""
+        first, weight = self.out_dim < self.in_dim, self.linear.weight
+        return Stages(self, Aggregation("sum", self.add_self_loops, self.normalize),
+                      self.out_dim if first else self.in_dim, self.out_dim, self._pre,
+                      lambda a, h, rows: self._post(a), pre_has_params=first, post_uses_input=False,
+                      post_grad_a=(lambda grad: grad) if first else (lambda grad: grad @ weight))
 
     def extra_repr(self) -> str:
         return (f"{self.in_dim}, {self.out_dim}, add_self_loops={self.add_self_loops}, "

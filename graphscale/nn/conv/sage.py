@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from ...errors import ConfigError
 from ...graph import Graph
 from ...saga import fn, saga
+from .stages import Aggregation, RowContext, Stages
 from .utils import ConstantAggregate, NodeInput, check_edge_features, split_features
 
 AGGREGATORS = ("mean", "pool", "gcn")
@@ -88,44 +89,89 @@ class SAGEConv(nn.Module):
         # ``agg``: the aggregated neighbourhood, still [N_dst, F_in] unless W_neigh was applied first
         if self.aggregator == "pool":
             agg = saga(graph, src=F.relu(self.pool(x_src)), apply_edge=fn.copy_src, gather="max")
-        elif self.aggregator == "mean" and edge_weight is None and not project_first:
+            return self._post(agg, x_dst, projected=False)  # pooled features are F_in wide
+        if self.aggregator == "mean" and edge_weight is None and not project_first:
             agg = self._constant(graph, x_src, lambda: saga(graph, src=x_src, apply_edge=fn.copy_src, gather="mean"))
         elif self.aggregator == "mean":
-            h = self.lin_neigh(x_src) if project_first else x_src
+            h = self._pre(x_src)
             agg = (saga(graph, src=h, apply_edge=fn.copy_src, gather="mean") if edge_weight is None
                    else saga(graph, src=h, edge=edge_weight.to(h.dtype), apply_edge=fn.src_mul_edge))
         else:  # gcn: (x_v + sum_u x_u) / (deg_v + 1)
-            h_src = self.lin_neigh(x_src) if project_first else x_src
-            h_dst = self.lin_neigh(x_dst) if project_first else x_dst
-            total = saga(graph, src=h_src, apply_edge=fn.copy_src) + h_dst
-            agg = total / (graph.in_degrees().to(total.dtype).unsqueeze(-1) + 1.0)
-        if project_first and self.aggregator != "pool":
-            out = agg if self.bias is None else agg + self.bias
-        else:
-            # one addmm writes the output (bias fused); the root GEMM below adds into it in place
-            out = (torch.addmm(self.bias, agg, self.lin_neigh.weight.t()) if self.bias is not None
-                   else agg @ self.lin_neigh.weight.t())
-        if self.lin_root is not None:
-            # in place: addmm saves its matrices, never its output, so autograd allows the update
-            out = out.addmm_(x_dst, self.lin_root.weight.t())
-        return self._finish(out)
+            agg = self._gcn_mean(saga(graph, src=self._pre(x_src), apply_edge=fn.copy_src), x_dst,
+                                 graph.in_degrees())
+        return self._post(agg, x_dst)
 
     def _project_first_fused(self, graph: Graph, x: Tensor, edge_weight: Tensor | None) -> Tensor:
-        """Mean aggregator with ``F_out < F_in``: ``W_neigh`` and ``W_root`` as one GEMM over ``x``.
-
-        ``x [W_neigh; W_root]^T`` gives both projections in one pass over ``x`` forward and one
-        ``[N, 2 F_out] x [2 F_out, F_in]`` GEMM for the input gradient backward (instead of two GEMMs
-        writing ``[N, F_in]`` each plus their sum). ``x_dst`` is the first ``N_dst`` rows of ``x``.
-        """
-        weight = torch.cat([self.lin_neigh.weight, self.lin_root.weight], dim=0)  # [2 F_out, F_in]
-        neigh_in, root = (x @ weight.t()).split(self.out_dim, dim=1)
+        """Mean aggregator with ``F_out < F_in``: ``W_neigh`` and ``W_root`` as one GEMM over ``x``
+        (``_pre_root``); ``x_dst`` is the first ``N_dst`` rows of ``x``."""
+        neigh_in, root = self._pre_root(x)
         neigh = (saga(graph, src=neigh_in, apply_edge=fn.copy_src, gather="mean") if edge_weight is None
                  else saga(graph, src=neigh_in, edge=edge_weight.to(neigh_in.dtype), apply_edge=fn.src_mul_edge))
         num_dst = graph.num_dst_nodes
-        out = neigh + (root if root.shape[0] == num_dst else root[:num_dst])
+        return self._post_root(neigh, root if root.shape[0] == num_dst else root[:num_dst])
+
+    # -- SAGA stages of the mean / gcn aggregators (pool reduces with a max: no stage split) -----------------
+    def _pre(self, h: Tensor) -> Tensor:
+        """ApplyVertex before aggregation: ``h W_neigh^T`` when ``W_neigh`` comes first, else ``h``."""
+        return F.linear(h, self.lin_neigh.weight) if self.out_dim < self.in_dim else h
+
+    def _gcn_mean(self, total: Tensor, x_dst: Tensor, in_degrees: Tensor) -> Tensor:
+        """The gcn aggregator's ``(x_v + sum_u x_u) / (deg_v + 1)`` from the aggregated sum ``total``."""
+        total = total + self._pre(x_dst)
+        return total / (in_degrees.to(total.dtype).unsqueeze(-1) + 1.0)
+
+    def _post(self, agg: Tensor, x_dst: Tensor | None, projected: bool | None = None) -> Tensor:
+        """ApplyVertex after aggregation: ``W_neigh`` (unless it came first: ``projected``, by default when
+        ``F_out < F_in``), bias, root term, normalisation."""
+        if self.out_dim < self.in_dim if projected is None else projected:
+            out = agg if self.bias is None else agg + self.bias
+        else:  # one addmm writes the output (bias fused)
+            out = (torch.addmm(self.bias, agg, self.lin_neigh.weight.t()) if self.bias is not None
+                   else agg @ self.lin_neigh.weight.t())
+        if self.lin_root is not None:
+            # in place into a fresh output (addmm saves its matrices, never its output); never into ``agg``
+            root = self.lin_root.weight.t()
+            out = torch.addmm(out, x_dst, root) if out is agg else out.addmm_(x_dst, root)
+        return self._finish(out)
+
+    def _pre_root(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        """The aggregation input and the root term from one pass over ``h``: ``h [W_neigh; W_root]^T`` when
+        ``W_neigh`` comes first (one ``[N, 2 F_out]`` GEMM forward and one for the input gradient)."""
+        if self.out_dim < self.in_dim:
+            weight = torch.cat([self.lin_neigh.weight, self.lin_root.weight], dim=0)  # [2 F_out, F_in]
+            neigh_in, root = F.linear(h, weight).split(self.out_dim, dim=1)
+            return neigh_in, root
+        return h, F.linear(h, self.lin_root.weight)
+
+    def _post_root(self, agg: Tensor, root: Tensor) -> Tensor:
+        """``_post`` given the root term of ``_pre_root``."""
+        out = agg + root if self.out_dim < self.in_dim else torch.addmm(root, agg, self.lin_neigh.weight.t())
         if self.bias is not None:
             out = out.add_(self.bias)
         return self._finish(out)
+
+    def stages(self) -> Stages:
+        """This layer as SAGA stages (:mod:`.stages`), for the mean and gcn aggregators.
+
+        Raises:
+            ConfigError: The pool aggregator (a max over source tiles has no tiled backward).
+        """
+        if self.aggregator not in ("mean", "gcn"):
+            raise ConfigError(f"SAGEConv.stages: expected aggregator 'mean' or 'gcn', got {self.aggregator!r}. "
+                              "A max over source tiles has no tiled backward; run it block-wise (BlockwiseStack).")
+        first, gcn, neigh = self.out_dim < self.in_dim, self.aggregator == "gcn", self.lin_neigh.weight
+
+        def post(a: Tensor, h: Tensor | None, rows: RowContext) -> Tensor:
+            return self._post(self._gcn_mean(a, h, rows.in_degrees) if gcn else a, h)
+
+        shortcuts: dict = {}
+        if not gcn and not self.normalize:
+            shortcuts["post_grad_a"] = (lambda grad: grad) if first else (lambda grad: grad @ neigh)
+        if not gcn and self.lin_root is not None:
+            shortcuts.update(pre_root=self._pre_root, post_root=lambda a, r, rows: self._post_root(a, r))
+        return Stages(self, Aggregation("sum" if gcn else "mean"), self.out_dim if first else self.in_dim,
+                      self.out_dim, self._pre, post, pre_has_params=first,
+                      post_uses_input=gcn or self.lin_root is not None, post_uses_degrees=gcn, **shortcuts)
 
     def _finish(self, out: Tensor) -> Tensor:
         return F.normalize(out, p=2.0, dim=-1) if self.normalize else out
