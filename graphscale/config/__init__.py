@@ -22,7 +22,6 @@ from .loader import (
 from .registry import Registry, did_you_mean, normalize_key
 from .schema import (
                      CONFIG_VERSION,
-                     HPARAMS,
                      SAMPLERS,
                      DataConfig,
                      ExpectedConfig,
@@ -40,7 +39,6 @@ from .values import check_value, describe, read_yaml
 
 __all__ = [
                      "CONFIG_VERSION",
-                     "HPARAMS",
                      "SAMPLERS",
                      "DataConfig",
                      "ExpectedConfig",

@@ -20,7 +20,7 @@ import yaml
 
 from ..errors import ConfigError
 from .registry import did_you_mean
-from .schema import HPARAMS, SECTIONS, ModelConfig, RunConfig, SamplerConfig, field_default
+from .schema import SECTIONS, ModelConfig, RunConfig, SamplerConfig, field_default
 from .values import check_value, read_yaml
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -42,17 +42,11 @@ def _unknown(key: str, name: str, known: Iterable[str], loc: str) -> ConfigError
     return ConfigError(f"{key}: unknown key{suffix}.{hint}")
 
 
-def _registry_hparams() -> set[str]:
-    """Every hyper-parameter some registered model builder accepts (beyond the typed HPARAMS table)."""
-    try:
-        from ..nn import models
-    except ImportError:  # pragma: no cover - nn is part of the package
-        return set()
-    names: set[str] = set()
-    for registry in (models.NODE_MODELS, models.GRAPH_MODELS):
-        for model_name in registry:
-            names.update(registry.get(model_name).defaults)
-    return names
+def _hparams() -> dict[str, Any]:
+    """The typed hyper-parameters of the model registries (:data:`graphscale.nn.hparams.HPARAMS`)."""
+    from ..nn.hparams import HPARAMS  # the models' own table; loaded on first use of a model section
+
+    return HPARAMS
 
 
 def _set_model(model: ModelConfig, values: dict[str, Any], locate: Any, prefix: str = "model") -> None:
@@ -66,13 +60,12 @@ def _set_model(model: ModelConfig, values: dict[str, Any], locate: Any, prefix: 
                 raise ConfigError(f"{key}: expected a mapping of hyper-parameters, got {value!r}"
                                   f"{f' ({loc})' if loc else ''}.")
             _set_model(model, value, locate, prefix=key)
-        elif name in HPARAMS:
-            kind, checks, _ = HPARAMS[name]
-            model.hparams[name] = check_value(value, kind, checks, key, loc)
-        elif name in _registry_hparams():  # accepted by a model builder; the builder checks the value
-            model.hparams[name] = value
+        elif name in _hparams():
+            from ..nn.hparams import check_hparam
+
+            model.hparams[name] = check_hparam(name, value, key, loc)
         else:
-            raise _unknown(key, name, ["name", *HPARAMS, *sorted(_registry_hparams() - set(HPARAMS))], loc)
+            raise _unknown(key, name, ["name", *_hparams()], loc)
 
 
 def set_section(section: Any, values: Any, prefix: str, locate: Any) -> None:
@@ -249,7 +242,7 @@ def dump(cfg: Any, comments: bool = False) -> str:
         section = getattr(cfg, f.name)
         helps = {g.name: g.metadata.get("help", "") for g in fields(section)}
         if isinstance(section, ModelConfig):
-            helps.update({name: spec[2] for name, spec in HPARAMS.items()})
+            helps.update({name: spec.help for name, spec in _hparams().items()})
         for key, item in value.items():
             help_text = helps.get(key, "")
             lines.append(f"  {key}: {_scalar(item)}" + (f"  # {help_text}" if help_text else ""))

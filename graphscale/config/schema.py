@@ -73,34 +73,6 @@ class ModelConfig:
 
 
 # Known model hyper-parameters: (type, checks, help). Written flat under ``model:`` in YAML.
-HPARAMS: dict[str, tuple[type, dict[str, Any], str]] = {
-    "hidden_dim": (int, {"ge": 1}, "Hidden size (per head for attention models)."),
-    "num_layers": (int, {"ge": 1}, "Number of message-passing layers."),
-    "dropout": (float, {"ge": 0.0, "lt": 1.0}, "Dropout on hidden features."),
-    "input_dropout": (float, {"ge": 0.0, "lt": 1.0}, "Dropout on the input features."),
-    "heads": (int, {"ge": 1}, "Attention heads of the hidden layers."),
-    "out_heads": (int, {"ge": 1}, "Attention heads of the output layer (averaged)."),
-    "attn_dropout": (float, {"ge": 0.0, "lt": 1.0}, "Dropout on attention coefficients."),
-    "negative_slope": (float, {"ge": 0.0}, "LeakyReLU slope in attention scores."),
-    "residual": (bool, {}, "Add residual connections."),
-    "aggregator": (str, {}, "GraphSAGE aggregator: mean, gcn, pool, max, sum."),
-    "K": (int, {"ge": 1}, "Propagation steps (APPNP, SGC) or Chebyshev order."),
-    "alpha": (float, {"ge": 0.0, "le": 1.0}, "APPNP teleport probability."),
-    "bias": (bool, {}, "Learn additive biases."),
-    "readout": (str, {"choices": ("sum", "mean", "max")}, "Graph readout (graph models)."),
-    "learn_eps": (bool, {}, "GIN: learn epsilon (GIN-eps) instead of fixing it to 0 (GIN-0)."),
-    "normalize": (bool, {}, "GraphSAGE: L2-normalise every layer's output."),
-    "edge_dropout": (float, {"ge": 0.0, "lt": 1.0}, "APPNP: dropout on propagation edges."),
-    "edge_dim": (int | None, {"ge": 1}, "Edge feature size (gine, gatedgcn); default: the dataset's."),
-    "batch_size": (int | None, {"ge": 1}, "SGC/SIGN: training nodes per batch of precomputed rows; null = full."),
-    "batch_norm": (bool, {}, "SIGN: batch norm after every branch and hidden layer."),
-    "ppr_alpha": (float | None, {"gt": 0.0, "lt": 1.0}, "SIGN: teleport probability of an extra PageRank operator."),
-    "ppr_steps": (int, {"ge": 1}, "SIGN: power-iteration steps of the PageRank operator."),
-    "norm": (str, {"choices": ("gcn", "mean")}, ("SGC/SIGN (precomputed): the operator S, gcn = D^-1/2 (A + I) "
-                                                 "D^-1/2 or mean = D^-1 A (neighbour mean, no self-loops).")),
-}
-
-
 @dataclass
 class TrainConfig:
     """Optimisation, early stopping, seeds and evaluation protocol."""

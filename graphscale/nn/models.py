@@ -21,10 +21,9 @@ from ..config.registry import Registry, did_you_mean
 from ..errors import ConfigError, DatasetError, ShapeError, warn_once
 from ..graph import Graph
 from .conv import APPNP, ChebConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GINConv, SAGEConv, SGConv
-from .conv.sage import AGGREGATORS
 from .conv.utils import NodeInput
 from .functional import dropout as fast_dropout
-from .pool import READOUTS
+from .hparams import HPARAMS, check_hparam
 
 GraphInput = Graph | Sequence[Graph]
 
@@ -37,16 +36,17 @@ class ModelSpec:
     defaults: dict[str, Any]
     unused: tuple[str, ...] = ()   # common hparams accepted for uniform configs but meaningless here
 
+    def __post_init__(self) -> None:
+        untyped = sorted(set(self.defaults) - set(HPARAMS))
+        if untyped:  # a programming error: every hyper-parameter is typed in nn/hparams.py
+            raise TypeError(f"ModelSpec({self.builder.__name__}): hparams {untyped} have no entry in HPARAMS.")
+
 
 NODE_MODELS: Registry[ModelSpec] = Registry("node model")
 GRAPH_MODELS: Registry[ModelSpec] = Registry("graph model")
 
-_POSITIVE_INTS = ("hidden_dim", "num_layers", "heads", "out_heads", "K", "edge_dim")
-_PROBABILITIES = ("dropout", "input_dropout", "attn_dropout", "edge_dropout")
-
-
 def resolve_hparams(where: str, spec: ModelSpec, hparams: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overridden by ``hparams``, each key and value checked.
+    """Defaults overridden by ``hparams``, each key and value checked against :data:`.hparams.HPARAMS`.
 
     Raises:
         ConfigError: Unknown key (with the closest known one) or a value of the wrong type or range.
@@ -62,15 +62,7 @@ def resolve_hparams(where: str, spec: ModelSpec, hparams: dict[str, Any]) -> dic
     for key, value in out.items():
         if value is None and spec.defaults[key] is None:  # optional: edge_dim, input_dropout (= dropout)
             continue
-        if key in _POSITIVE_INTS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"{where}: hparam {key}: expected an int >= 1, got {value!r}.")
-        if key in _PROBABILITIES and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1):
-            raise ConfigError(f"{where}: hparam {key}: expected a probability in [0, 1), got {value!r}.")
-    if "readout" in out and str(out["readout"]).lower() not in READOUTS:
-        raise ConfigError(f"{where}: hparam readout: expected one of {READOUTS}, got {out['readout']!r}.")
-    if "aggregator" in out and str(out["aggregator"]).lower() not in AGGREGATORS:
-        raise ConfigError(f"{where}: hparam aggregator: expected one of {AGGREGATORS}, got {out['aggregator']!r}.")
+        out[key] = check_hparam(key, value, f"{where}: hparam {key}")
     if out.get("input_dropout", 0) is None:
         out["input_dropout"] = out.get("dropout", 0.0)
     return out

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from ..config.registry import did_you_mean
 from ..errors import ConfigError
+from ..nn.hparams import HPARAMS
 from ..nn.models import ModelSpec, resolve_hparams
 
 
@@ -77,7 +78,7 @@ class SIGN(nn.Module):
 
 # The propagation operator S: "gcn" = D^-1/2 (A + I) D^-1/2 (SGC, SIGN papers); "mean" = D^-1 A, the mean over
 # in-neighbours without self-loops (GraphSAGE's mean aggregator; rows without in-edges stay zero).
-NORMS = ("gcn", "mean")
+NORMS = HPARAMS["norm"].checks["choices"]  # the operators S: gcn = D^-1/2 (A + I) D^-1/2, mean = D^-1 A
 
 PRECOMPUTED_MODELS = {
     "sgc": ModelSpec(SGCHead, {"K": 2, "norm": "gcn", "bias": True, "input_dropout": 0.0, "batch_size": None,
@@ -101,18 +102,6 @@ def resolve_precomputed(model_name: str, hparams: dict[str, Any] | None) -> tupl
                           f"got {model_name!r}.{did_you_mean(name, PRECOMPUTED_MODELS)}")
     where = f"train_precomputed({name!r})"
     hp = resolve_hparams(where, PRECOMPUTED_MODELS[name], dict(hparams or {}))
-    if isinstance(hp["K"], bool) or not isinstance(hp["K"], int) or hp["K"] < 0:
-        raise ConfigError(f"{where}: hparam K: expected an int >= 0 (propagation steps), got {hp['K']!r}.")
-    size = hp["batch_size"]
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise ConfigError(f"{where}: hparam batch_size: expected an int >= 1 or null (full batch), got {size!r}.")
-    if hp["norm"] not in NORMS:
-        raise ConfigError(f"{where}: hparam norm: expected one of {list(NORMS)} (the propagation operator S), got "
-                          f"{hp['norm']!r}.")
-    alpha = hp.get("ppr_alpha")
-    if alpha is not None and not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ConfigError(f"{where}: hparam ppr_alpha: expected a teleport probability in (0, 1) or null, "
-                          f"got {alpha!r}.")
     return name, hp
 
 

@@ -159,11 +159,11 @@ def test_registry_errors_suggest_the_closest_name_and_key():
         build_node_model("gcn", 4, 2, hiden_dim=8)
     with pytest.raises(ConfigError, match="unknown hparam 'heads'"):
         build_node_model("gcn", 4, 2, heads=8)
-    with pytest.raises(ConfigError, match=r"hparam dropout: expected a probability in \[0, 1\), got 1.5"):
+    with pytest.raises(ConfigError, match=r"hparam dropout: expected float in \[0, 1\), got 1.5"):
         build_node_model("gat", 4, 2, dropout=1.5)
-    with pytest.raises(ConfigError, match="hparam num_layers: expected an int >= 1, got 0"):
+    with pytest.raises(ConfigError, match="hparam num_layers: expected int >= 1, got 0"):
         build_node_model("sage", 4, 2, num_layers=0)
-    with pytest.raises(ConfigError, match="hparam hidden_dim: expected an int >= 1, got None"):
+    with pytest.raises(ConfigError, match="hparam hidden_dim: expected int >= 1, got null"):
         build_node_model("gin", 4, 2, hidden_dim=None)
     with pytest.raises(ConfigError, match="hparam readout"):
         build_graph_model("gcn", 4, 2, readout="median")
@@ -171,6 +171,7 @@ def test_registry_errors_suggest_the_closest_name_and_key():
         build_node_model("sage", 4, 2, aggregator="lstm")
     with pytest.raises(ConfigError, match="divisible by heads"):
         build_graph_model("gat", 4, 2, hidden_dim=10, heads=4)
+    assert build_node_model("sage", 4, 2, aggregator="Pool").convs[0].aggregator == "pool"  # case-insensitive
     with pytest.raises(ConfigError, match="num_layers: expected an int >= 2"):
         build_graph_model("gin", 4, 2, num_layers=1)
 
@@ -193,3 +194,24 @@ def test_hparams_reach_the_layers():
 def test_sgc_warns_about_hparams_that_do_not_apply():
     with pytest.warns(GraphscaleWarning, match="'hidden_dim' does not apply"):
         build_node_model("sgc", 5, 3, hidden_dim=32)
+
+
+def test_hyper_parameters_are_typed_once_for_builders_and_configs():
+    """One table types every registry's hparams: a spec with an untyped one is refused, and a config
+    override and a builder call reject the same bad value with the same words."""
+    from graphscale import config
+    from graphscale.nn.hparams import HPARAMS
+    from graphscale.nn.models import GRAPH_MODELS, NODE_MODELS, ModelSpec
+    from graphscale.scale.sign import PRECOMPUTED_MODELS
+
+    specs = [r.get(n) for r in (NODE_MODELS, GRAPH_MODELS) for n in r] + list(PRECOMPUTED_MODELS.values())
+    assert all(set(spec.defaults) <= set(HPARAMS) for spec in specs)
+    with pytest.raises(TypeError, match=r"hparams \['depth'\] have no entry in HPARAMS"):
+        ModelSpec(lambda in_dim, out_dim, depth: None, {"depth": 2})
+    for key, bad, words in (("heads", 0, "expected int >= 1, got 0"),
+                            ("attn_dropout", 1.0, r"expected float in \[0, 1\), got 1.0"),
+                            ("aggregator", "lstm", "expected one of")):
+        with pytest.raises(ConfigError, match=words):
+            config.load(None, [f"model.{key}={bad}"])
+        with pytest.raises(ConfigError, match=words):
+            build_node_model("gat" if key != "aggregator" else "sage", 4, 2, **{key: bad})
