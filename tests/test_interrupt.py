@@ -279,32 +279,34 @@ def test_embed_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
         state = load_checkpoint(out / "checkpoint.pt")
         num_walks = int(state["settings"]["num_walks"])
         partial.update(state=state, pools=embed_pools(num_walks, state["num_nodes"]))
-        return state["next_pool"] < partial["pools"]  # else killed after the final save
+        return state["epoch"] < partial["pools"]  # else killed after the final save (one pool per epoch)
 
     # three versions of checkpoint.pt: the tables have been saved twice during training
     argv, out_a, out_b, proc_a, proc_b = interrupted_and_reference(tmp_path, argv_for,
                                                                    lambda out: out / "checkpoint.pt", 3,
                                                                    finished_mid_run)
     final_b = load_checkpoint(out_b / "checkpoint.pt")
-    num_pools = final_b["next_pool"]
-    assert num_pools == partial["pools"]  # the count finished_mid_run judged the kill by
+    num_pools = final_b["epoch"]
+    assert num_pools == partial["pools"] and final_b["done"]  # the count finished_mid_run judged the kill by
     state = partial["state"]
-    assert 0 < state["next_pool"] < num_pools, (state["next_pool"], num_pools)
-    assert len(state["loss"]) == state["next_pool"]
+    assert 0 < state["epoch"] < num_pools, (state["epoch"], num_pools)
+    assert len(state["history"]["train_loss"]) == state["epoch"]
 
     a, b = proc_a.last_json(), proc_b.last_json()
     for key in ("num_nodes", "num_edges", "num_samples", "final_loss", "micro_f1", "macro_f1", "micro_f1_std",
                 "macro_f1_std", "classification", "settings"):
         assert a[key] == b[key], (key, a[key], b[key])
-    assert a["num_samples"] == final_b["done"]
+    assert a["num_samples"] == final_b["extra"]["done"]
 
     np.testing.assert_array_equal(np.load(out_a / "embeddings.npy"), np.load(out_b / "embeddings.npy"))
     assert (out_a / "embeddings.nodes.txt").read_text() == (out_b / "embeddings.nodes.txt").read_text()
 
     # the per-pool loss history: every pool once, the partial one extended, equal to the uninterrupted run's
     final_a = load_checkpoint(out_a / "checkpoint.pt")
-    assert final_a["next_pool"] == num_pools and final_a["done"] == final_b["done"]
-    assert len(final_a["loss"]) == len(final_b["loss"]) == num_pools
-    assert final_a["loss"][:state["next_pool"]] == state["loss"]
-    assert final_a["loss"] == final_b["loss"]
-    assert torch.equal(final_a["vertex"], final_b["vertex"]) and torch.equal(final_a["context"], final_b["context"])
+    assert final_a["epoch"] == num_pools and final_a["extra"]["done"] == final_b["extra"]["done"]
+    loss_a, loss_b = final_a["history"]["train_loss"], final_b["history"]["train_loss"]
+    assert len(loss_a) == len(loss_b) == num_pools
+    assert loss_a[:state["epoch"]] == state["history"]["train_loss"]
+    assert loss_a == loss_b
+    tables_a, tables_b = final_a["extra"], final_b["extra"]
+    assert torch.equal(tables_a["vertex"], tables_b["vertex"]) and torch.equal(tables_a["context"], tables_b["context"])

@@ -1,9 +1,10 @@
 """``train_embeddings``: walks / edges -> sample pools (background thread) -> SGD on vertex and context tables.
 
-The run is a sequence of pools (episodes). Pool ``b`` is a pure function of ``(seed, b)``; a background
-thread fills pool ``b + 1`` (numba kernels, GIL released) while the trainer consumes pool ``b`` (double
-buffering with two pool buffers). A checkpoint holds the tables plus the index of the next pool, so a
-resumed run continues exactly where it stopped.
+The run is a sequence of pools (episodes), each one epoch of the training engine (:mod:`graphscale.train.loop`).
+Pool ``b`` is a pure function of ``(seed, b)``; a background thread fills pool ``b + 1`` (numba kernels, GIL
+released) while the trainer consumes pool ``b`` (double buffering with two pool buffers). A checkpoint (the
+engine's, every ``checkpoint_every_s`` seconds) holds the tables, the samples done and the index of the next
+pool, so a resumed run continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ from ..errors import ConfigError, GraphscaleError, warn_once
 from ..graph import Graph
 from ..loader.node import threadsafe_numba
 from ..sampling.rng import mix_seed
-from ..train.checkpoint import load_checkpoint, save_atomic
+from ..train.checkpoint import load_checkpoint
+from ..train.loop import FORMAT, Checkpoints, Task, fit
 from ..train.runtime import progress_bar
 from .alias import build_alias, negative_weights
 from .pool import Pool, fill_edges, fill_walks, keep_probabilities, pairs_per_walk
@@ -31,7 +34,6 @@ from .sgd import TorchSGD, sgd_numba
 from .walks import WalkGraph, walk_plan
 
 MODELS = ("deepwalk", "node2vec", "line")
-CHECKPOINT_FORMAT = "graphscale-embed-1"
 
 
 @dataclass
@@ -160,69 +162,83 @@ class _Schedule:
         return min(self.per_pool, self.total - b * self.per_pool)
 
 
-def _producer(fill, first: int, last: int, out: queue.Queue, free: queue.Queue,
-              stop: threading.Event, threads: int | None) -> None:
-    try:
-        if threads:
-            numba.set_num_threads(threads)
-        for b in range(first, last):
-            pool = free.get()
-            if stop.is_set():
-                return
-            start = time.perf_counter()
-            fill(pool, b)
-            out.put((pool, time.perf_counter() - start))
-    except BaseException as err:  # noqa: BLE001  (handed to the consumer, which re-raises it)
-        out.put((err, 0.0))
+class _Feed:
+    """Pools ``first .. last - 1`` in order: filled on a background thread while the previous one trains
+    (double buffering with two buffers), or inline between training steps (``overlap`` False)."""
+
+    def __init__(self, fill: Callable[[Pool, int], None], first: int, last: int, capacity: int, negatives: int,
+                 overlap: bool, threads: int | None) -> None:
+        self.fill, self.overlap = fill, overlap
+        self.buffers = [Pool.empty(capacity, negatives) for _ in range(2 if overlap else 1)]
+        self.out: queue.Queue = queue.Queue()
+        self.free: queue.Queue = queue.Queue()
+        for pool in self.buffers:
+            self.free.put(pool)
+        self.stop = threading.Event()
+        self.worker = None
+        if overlap:
+            self.worker = threading.Thread(target=self._produce, args=(first, last, threads), daemon=True,
+                                           name="embed-pool")
+            self.worker.start()
+
+    def _produce(self, first: int, last: int, threads: int | None) -> None:
+        try:
+            if threads:
+                numba.set_num_threads(threads)
+            for b in range(first, last):
+                pool = self.free.get()
+                if self.stop.is_set():
+                    return
+                start = time.perf_counter()
+                self.fill(pool, b)
+                self.out.put((pool, time.perf_counter() - start))
+        except BaseException as err:  # noqa: BLE001  (handed to the consumer, which re-raises it)
+            self.out.put((err, 0.0))
+
+    def take(self, b: int) -> tuple[Pool, float]:
+        """Pool ``b`` (the next one) and the seconds spent filling it."""
+        if self.overlap:
+            pool, seconds = self.out.get()
+            if isinstance(pool, BaseException):
+                raise pool
+            return pool, seconds
+        pool = self.free.get()
+        start = time.perf_counter()
+        self.fill(pool, b)
+        return pool, time.perf_counter() - start
+
+    def give_back(self, pool: Pool) -> None:
+        self.free.put(pool)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.free.put(self.buffers[0])
+        if self.worker is not None:
+            self.worker.join(timeout=60)
 
 
-def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int = 128, *, edge_weight: Any = None,
-                     progress: bool = False, checkpoint: str | Path | None = None, resume: bool = False,
-                     checkpoint_every_s: float = 60.0, overlap: bool = True, sampler_threads: int | None = None,
-                     **settings: Any) -> EmbeddingResult:
-    """Train node embeddings with DeepWalk, node2vec or LINE (GraphVite-style engine).
-
-    Args:
-        graph: The graph (undirected graphs store both directions); ``WalkGraph`` to reuse a prepared one.
-        model: ``"deepwalk"`` (uniform walks), ``"node2vec"`` (``p``, ``q``) or ``"line"`` (edge samples;
-            ``order`` 1 or 2).
-        dim: Embedding size.
-        edge_weight: ``[E]`` non-negative weights (walk steps and LINE edges proportional to them).
-        progress: tqdm bar on stderr.
-        checkpoint: File to write the tables to every ``checkpoint_every_s`` seconds and at the end.
-        resume: Continue from ``checkpoint`` when it exists (same settings required).
-        overlap: Fill the next pool on a background thread while training (double buffering); off under
-            numba's workqueue threading layer, which cannot run kernels from two threads.
-        sampler_threads: numba threads of the pool-filling thread; None = 1 for the numba trainer (which
-            keeps the cores busy itself), all for the torch trainer (the GPU trains, the CPU samples).
-        **settings: num_walks (10), walk_length (40), window (5, the augmentation distance), p, q (1),
-            order (2), subsample (0 = off; word2vec's frequent-node threshold, e.g. 1e-3), num_samples (positive samples; default from the walk settings), negatives (1),
-            negative_weight (5.0), lr (0.025), min_lr_fraction (1e-4), pool_size (2**20 samples), walk_mode
-            ("auto" / "alias" / "rejection"), backend ("numba" | "torch"), device ("cpu"), batch_size (torch
-            path), seed (0).
-
-    Returns:
-        :class:`EmbeddingResult` with the ``[N, dim]`` embeddings and the timings.
-    """
+def _check_settings(model: str, dim: int, settings: dict[str, Any]) -> EmbedSettings:
     unknown = sorted(set(settings) - set(EmbedSettings.__dataclass_fields__))
     if unknown:
         raise ConfigError(f"train_embeddings: expected settings among {sorted(EmbedSettings.__dataclass_fields__)}, "
                           f"got unknown {unknown}.")
     s = EmbedSettings(model=str(model).lower(), dim=dim, **settings)
     s.check()
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    is_line = s.model == "line"
+    return s
+
+
+def _sampling(graph: Graph | WalkGraph, s: EmbedSettings, edge_weight: Any) -> tuple[Any, _Schedule, Callable]:
+    """The walk plan, the pool schedule and ``fill(pool, b)`` (pool ``b`` as a pure function of the seed)."""
     pq = (s.p, s.q) if s.model == "node2vec" else (1.0, 1.0)
     plan = walk_plan(graph, *pq, edge_weight=edge_weight, mode=s.walk_mode, where="train_embeddings")
     wg = plan.graph
-    n = wg.num_nodes
-    degree = wg.row_weight
+    n, degree = wg.num_nodes, wg.row_weight
     neg_prob, neg_alias = build_alias(negative_weights(degree))
     has_edges = np.flatnonzero(wg.out_degrees() > 0)
     if has_edges.size == 0:
         raise GraphscaleError("train_embeddings: expected a graph with at least one edge, got none.")
     schedule = _Schedule(s, has_edges)
-    if is_line:
+    if s.model == "line":
         src = np.repeat(np.arange(n, dtype=np.int32), wg.out_degrees())
         edge_prob, edge_alias = build_alias(wg.weight) if wg.weighted else (np.ones(1, np.float32),
                                                                            np.zeros(1, np.int32))
@@ -236,94 +252,134 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
         def fill(pool: Pool, b: int) -> None:
             fill_walks(pool, plan, schedule.starts(b), s.walk_length, s.window, neg_prob, neg_alias, s.seed, b,
                        keep)
+    return plan, schedule, fill
 
-    rng = np.random.default_rng(mix_seed(s.seed, 17))
-    vertex = ((rng.random((n, s.dim), dtype=np.float32) - 0.5) / s.dim).astype(np.float32)
-    context = vertex if (is_line and s.order == 1) else np.zeros((n, s.dim), dtype=np.float32)
-    first, done, losses = 0, 0, []
+
+def _resumable(checkpoint: Path | None, resume: bool, header: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint to continue from (None: start afresh).
+
+    Raises:
+        GraphscaleError: A checkpoint of other settings, another graph or another trainer.
+    """
+    saved = load_checkpoint(checkpoint) if resume and checkpoint is not None else None
+    if saved is None:
+        return None
+    if saved.get("format") != FORMAT or {k: saved.get(k) for k in header} != header:
+        raise GraphscaleError(f"checkpoint '{checkpoint}': expected a run with the same settings and graph "
+                              f"({header['num_nodes']} nodes), got {saved.get('settings')}. Delete it or drop "
+                              "--resume.")
+    return saved
+
+
+class _Tables:
+    """The vertex and context tables and the SGD that trains them, pool by pool: the engine task's state."""
+
+    def __init__(self, s: EmbedSettings, num_nodes: int, total: int) -> None:
+        rng = np.random.default_rng(mix_seed(s.seed, 17))
+        self.vertex = ((rng.random((num_nodes, s.dim), dtype=np.float32) - 0.5) / s.dim).astype(np.float32)
+        self.context = (self.vertex if (s.model == "line" and s.order == 1)
+                        else np.zeros((num_nodes, s.dim), dtype=np.float32))
+        self.torch_sgd = TorchSGD(self.vertex, self.context, s.device, s.batch_size) if s.backend == "torch" else None
+        self.s, self.total = s, total
+        self.done, self.sample_time, self.train_time = 0, 0.0, 0.0
+        self.feed: _Feed | None = None
+
+    def train_pool(self, b: int) -> dict[str, float]:
+        """One engine epoch: SGD over pool ``b``."""
+        s = self.s
+        pool, seconds = self.feed.take(b)
+        self.sample_time += seconds
+        start = time.perf_counter()
+        args = (pool.center, pool.context, pool.negatives, pool.count, s.negatives, s.lr, s.min_lr_fraction,
+                self.done, self.total, s.negative_weight)
+        if self.torch_sgd is not None:
+            loss_sum, counted = self.torch_sgd.step(*args)
+        else:
+            loss_sum, counted = sgd_numba(self.vertex, self.context, *args, 64, numba.get_num_threads())
+        self.train_time += time.perf_counter() - start
+        self.done += pool.count
+        self.feed.give_back(pool)
+        return {"train_loss": float(loss_sum / max(counted, 1))}
+
+    def finish(self) -> None:
+        """Bring the tables up to date (the torch trainer copies them back from the device)."""
+        if self.torch_sgd is not None:
+            self.torch_sgd.finish()
+
+    def state(self) -> dict[str, Any]:
+        self.finish()
+        return {"vertex": torch.from_numpy(self.vertex.copy()), "context": torch.from_numpy(self.context.copy()),
+                "done": self.done}
+
+    def load(self, state: dict[str, Any], epoch: int) -> None:
+        self.vertex[...] = state["vertex"].numpy()
+        if self.context is not self.vertex:
+            self.context[...] = state["context"].numpy()
+        self.done = int(state["done"])
+
+
+def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int = 128, *, edge_weight: Any = None,
+                     progress: bool = False, checkpoint: str | Path | None = None, resume: bool = False,
+                     checkpoint_every_s: float = 60.0, overlap: bool = True, sampler_threads: int | None = None,
+                     **settings: Any) -> EmbeddingResult:
+    """Train node embeddings with DeepWalk, node2vec or LINE (GraphVite-style engine).
+
+    Each pool is one epoch of the training engine (:func:`graphscale.train.loop.fit`): its checkpoints
+    (the tables, the samples done, the loss curve) and resume, its progress bar.
+
+    Args:
+        graph: The graph (undirected graphs store both directions); ``WalkGraph`` to reuse a prepared one.
+        model: ``"deepwalk"`` (uniform walks), ``"node2vec"`` (``p``, ``q``) or ``"line"`` (edge samples;
+            ``order`` 1 or 2).
+        dim: Embedding size.
+        edge_weight: ``[E]`` non-negative weights (walk steps and LINE edges proportional to them).
+        progress: tqdm bar on stderr (one step per pool).
+        checkpoint: File to write the tables to every ``checkpoint_every_s`` seconds and at the end.
+        resume: Continue from ``checkpoint`` when it exists (same settings required).
+        overlap: Fill the next pool on a background thread while training (double buffering); off under
+            numba's workqueue threading layer, which cannot run kernels from two threads.
+        sampler_threads: numba threads of the pool-filling thread; None = 1 for the numba trainer (which
+            keeps the cores busy itself), all for the torch trainer (the GPU trains, the CPU samples).
+        **settings: num_walks (10), walk_length (40), window (5, the augmentation distance), p, q (1),
+            order (2), subsample (0 = off; word2vec's frequent-node threshold, e.g. 1e-3), num_samples
+            (positive samples; default from the walk settings), negatives (1), negative_weight (5.0), lr
+            (0.025), min_lr_fraction (1e-4), pool_size (2**20 samples), walk_mode ("auto" / "alias" /
+            "rejection"), backend ("numba" | "torch"), device ("cpu"), batch_size (torch path), seed (0).
+
+    Returns:
+        :class:`EmbeddingResult` with the ``[N, dim]`` embeddings and the timings.
+    """
+    s = _check_settings(model, dim, settings)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    plan, schedule, fill = _sampling(graph, s, edge_weight)
+    n = plan.graph.num_nodes
     settings_dict = {k: getattr(s, k) for k in EmbedSettings.__dataclass_fields__}
-    fingerprint = {k: v for k, v in settings_dict.items() if k not in ("backend", "device", "batch_size")}
-    if resume and checkpoint is not None:
-        state = load_checkpoint(checkpoint)
-        if state is not None:
-            if state.get("settings") != fingerprint or state.get("num_nodes") != n:
-                raise GraphscaleError(f"checkpoint '{checkpoint}': expected a run with the same settings and graph "
-                                      f"({n} nodes), got {state.get('settings')}. Delete it or drop --resume.")
-            vertex[...] = state["vertex"].numpy()
-            if context is not vertex:
-                context[...] = state["context"].numpy()
-            first, done, losses = int(state["next_pool"]), int(state["done"]), list(state["loss"])
+    header = {"kind": "embed", "num_nodes": n,
+              "settings": {k: v for k, v in settings_dict.items() if k not in ("backend", "device", "batch_size")}}
+    path = Path(checkpoint) if checkpoint is not None else None
+    saved = _resumable(path, resume, header)
     setup = time.perf_counter() - t0
-
-    def save(next_pool: int) -> None:
-        if checkpoint is not None:
-            save_atomic({"format": CHECKPOINT_FORMAT, "settings": fingerprint, "num_nodes": n,
-                         "vertex": torch.from_numpy(vertex.copy()), "context": torch.from_numpy(context.copy()),
-                         "next_pool": next_pool, "done": done, "loss": losses}, checkpoint)
-
-    torch_sgd = TorchSGD(vertex, context, s.device, s.batch_size) if s.backend == "torch" else None
+    tables = _Tables(s, n, schedule.total)
     if sampler_threads is None:
-        sampler_threads = 1 if torch_sgd is None else numba.get_num_threads()
+        sampler_threads = 1 if tables.torch_sgd is None else numba.get_num_threads()
     if overlap and not threadsafe_numba():
         warn_once("train_embeddings: numba's workqueue threading layer cannot run kernels from two threads; "
                   "pools are filled between training steps instead (install tbb or use OpenMP to overlap).")
         overlap = False
-    capacity = schedule.pool_capacity()
-    buffers = [Pool.empty(capacity, s.negatives) for _ in range(2 if overlap else 1)]
-    sample_time = train_time = 0.0
-    bar = progress_bar(schedule.total, f"{s.model} ({n} nodes)", progress)
-    bar.update(done)
-    last_save = time.perf_counter()
-    out: queue.Queue = queue.Queue()
-    free: queue.Queue = queue.Queue()
-    for pool in buffers:
-        free.put(pool)
-    stop = threading.Event()
-    worker = None
-    if overlap:
-        worker = threading.Thread(target=_producer, args=(fill, first, schedule.num_pools, out, free, stop,
-                                                          sampler_threads), daemon=True, name="embed-pool")
-        worker.start()
+    task = Task(None, None, None, tables.train_pool, dict, torch.device(s.device), extra_state=tables.state,
+                load_extra_state=tables.load, evaluate_every=0)
+    tables.feed = _Feed(fill, saved["epoch"] if saved else 0, schedule.num_pools, schedule.pool_capacity(),
+                        s.negatives, overlap, sampler_threads)
+    bar = progress_bar(schedule.num_pools, f"{s.model} ({n} nodes)", progress)
     try:
-        for b in range(first, schedule.num_pools):
-            if overlap:
-                pool, seconds = out.get()
-                if isinstance(pool, BaseException):
-                    raise pool
-            else:
-                pool = free.get()
-                start = time.perf_counter()
-                fill(pool, b)
-                seconds = time.perf_counter() - start
-            sample_time += seconds
-            start = time.perf_counter()
-            args = (pool.center, pool.context, pool.negatives, pool.count, s.negatives, s.lr, s.min_lr_fraction,
-                    done, schedule.total, s.negative_weight)
-            if torch_sgd is not None:
-                loss_sum, counted = torch_sgd.step(*args)
-            else:
-                loss_sum, counted = sgd_numba(vertex, context, *args, 64, numba.get_num_threads())
-            train_time += time.perf_counter() - start
-            losses.append(float(loss_sum / max(counted, 1)))
-            done += pool.count
-            free.put(pool)
-            bar.update(pool.count)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-            if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every_s:
-                if torch_sgd is not None:
-                    torch_sgd.finish()
-                save(b + 1)
-                last_save = time.perf_counter()
+        _, history = fit(task, schedule.num_pools, lambda fitted: {"num_samples": tables.done},
+                         checkpoints=Checkpoints(path, 0, header, every_s=checkpoint_every_s) if path else None,
+                         saved=saved, bar=bar)
     finally:
-        stop.set()
-        free.put(buffers[0])
-        if worker is not None:
-            worker.join(timeout=60)
+        tables.feed.close()
         bar.close()
-    if torch_sgd is not None:
-        torch_sgd.finish()
-    save(schedule.num_pools)
+    tables.finish()
     total = time.perf_counter() - t0
-    return EmbeddingResult(vertex, context, sample_time, train_time, total, setup, done,
-                           done / max(total, 1e-9), losses, settings_dict, plan.mode_name,
-                           time.process_time() - cpu0)
+    return EmbeddingResult(tables.vertex, tables.context, tables.sample_time, tables.train_time, total, setup,
+                           tables.done, tables.done / max(total, 1e-9), list(history.get("train_loss", [])),
+                           settings_dict, plan.mode_name, time.process_time() - cpu0)

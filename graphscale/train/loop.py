@@ -7,8 +7,8 @@ atomic checkpoints every ``checkpoint_every`` epochs and resume from them, the p
 hook. :func:`run_seeds` is the multi-run driver on top: one checkpoint file per run, finished runs skipped on
 resume, one progress bar over all runs.
 
-Full-batch, mini-batch, GNNAutoScale, precomputed (SGC/SIGN) and graph-classification training all run here;
-they differ only in their ``Task``.
+Full-batch, mini-batch, GNNAutoScale, precomputed (SGC/SIGN), graph-classification, knowledge-graph and
+node-embedding training all run here; they differ only in their ``Task``.
 """
 
 from __future__ import annotations
@@ -138,17 +138,29 @@ class Fitted:
 
 @dataclass
 class Checkpoints:
-    """Where and how often :func:`fit` checkpoints one run; ``header`` (the config fingerprint under
-    ``config``, the run's ids) is written into every checkpoint."""
+    """Where and how often :func:`fit` checkpoints one run: every ``every`` epochs (0: by count never) and,
+    with ``every_s``, after any epoch ending that many seconds after the last checkpoint (0.0: after every
+    epoch; for long epochs such as embedding pools). ``header`` (the config fingerprint under ``config``, the
+    run's ids) is written into every checkpoint."""
 
     path: Path | None
     every: int
     header: dict[str, Any] = field(default_factory=dict)
+    every_s: float | None = None
+    last_s: float = field(default_factory=time.perf_counter, repr=False)
+
+    def due(self, epochs_run: int) -> bool:
+        """Whether a checkpoint is due after ``epochs_run`` epochs."""
+        if self.path is None:
+            return False
+        by_count = self.every > 0 and epochs_run % self.every == 0
+        return by_count or (self.every_s is not None and time.perf_counter() - self.last_s >= self.every_s)
 
     def save(self, task: Task, epoch: int, done: bool, fitted: Fitted, selector: EpochSelector | None,
              result: dict[str, Any] | None = None) -> None:
         if self.path is None:
             return
+        self.last_s = time.perf_counter()
         save_atomic({"format": FORMAT, **self.header, "epoch": epoch, "done": done, "result": result,
                      "model": task.model.state_dict() if task.model is not None else None,
                      "optimizer": task.optimizer.state_dict() if task.optimizer is not None else None,
@@ -200,8 +212,7 @@ def fit(task: Task, epochs: int, make_result: Callable[[Fitted], dict[str, Any]]
         if task.log_epoch is not None:
             task.log_epoch({**tags, "epoch": epoch, **metrics, "epoch_time_s": fitted.times[-1],
                             "train_time_s": sum(fitted.times)})
-        if checkpoints is not None and checkpoints.every > 0 and fitted.epochs_run % checkpoints.every == 0 \
-                and not stopped:
+        if checkpoints is not None and not stopped and checkpoints.due(fitted.epochs_run):
             checkpoints.save(task, fitted.epochs_run, False, fitted, selector)
         _show(bar, metrics, tags, selector)
         if on_epoch is not None:
@@ -265,6 +276,8 @@ def _show(bar: Any, metrics: dict[str, Any], tags: dict[str, Any], selector: Epo
         return
     bar.update(1)
     shown = {k: f"{v:.3f}" for k, v in metrics.items() if k in ("val_acc", "test_acc")}
+    if not shown and metrics.get("train_loss") is not None:  # trainers without evaluation: the loss
+        shown["loss"] = f"{metrics['train_loss']:.4f}"
     if selector is not None:
         shown["best"] = f"{selector.best['val_acc']:.3f}"
     bar.set_postfix(**{k: str(v) for k, v in tags.items()}, **shown)
