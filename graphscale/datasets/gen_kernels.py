@@ -13,6 +13,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..sampling.alias import vose_into
+
 EDGES_PER_STREAM = 65536
 
 
@@ -85,40 +87,18 @@ def _sbm_kernel(offsets, probs, seed, capacity):
 
 @numba.njit(cache=True, nogil=True)
 def _build_alias(weights, ptr):
-    """Walker/Vose alias table of every segment ``ptr[k]..ptr[k+1]-1`` of ``weights`` (global indices)."""
+    """Alias table of every segment ``ptr[k]..ptr[k+1]-1`` of ``weights``, aliases as global indices."""
     n = weights.shape[0]
     prob = np.ones(n, dtype=np.float64)
     alias = np.arange(n).astype(np.int32)
+    scaled = np.empty(n, dtype=np.float64)
     small = np.empty(n, dtype=np.int64)
     large = np.empty(n, dtype=np.int64)
     for k in range(ptr.shape[0] - 1):
         lo, hi = ptr[k], ptr[k + 1]
-        total = weights[lo:hi].sum()
-        if hi <= lo or total <= 0:
-            continue
-        num_small = num_large = 0
-        for i in range(lo, hi):
-            prob[i] = weights[i] * (hi - lo) / total
-            if prob[i] < 1.0:
-                small[num_small] = i
-                num_small += 1
-            else:
-                large[num_large] = i
-                num_large += 1
-        while num_small > 0 and num_large > 0:
-            num_small -= 1
-            little = small[num_small]
-            big = large[num_large - 1]
-            alias[little] = big
-            prob[big] -= 1.0 - prob[little]
-            if prob[big] < 1.0:
-                num_large -= 1
-                small[num_small] = big
-                num_small += 1
-        for j in range(num_large):
-            prob[large[j]] = 1.0
-        for j in range(num_small):
-            prob[small[j]] = 1.0
+        if hi > lo:
+            vose_into(weights[lo:hi], prob[lo:hi], alias[lo:hi], scaled[lo:hi], small[lo:hi], large[lo:hi])
+            alias[lo:hi] += lo
     return prob, alias
 
 

@@ -42,7 +42,7 @@ Example:
     >>> scores = node_classification(result.embeddings, blog.y, ratios=[0.5])
 """
 
-from .alias import build_alias, sample_alias
+from ..sampling.alias import build_alias, sample_alias
 from .evaluate import RATIOS, f1_scores, link_prediction, link_split, node_classification, plot_f1
 from .io import load_embeddings, save_embeddings
 from .trainer import MODELS, EmbeddingResult, EmbedSettings, train_embeddings

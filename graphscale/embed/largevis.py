@@ -34,6 +34,7 @@ import numpy as np
 from numba import prange
 
 from ..errors import ShapeError
+from ..sampling.alias import build_alias, negative_weights
 from ..sampling.rng import stream, uniform
 from .largevis_knn import check_vectors, knn_graph
 
@@ -129,45 +130,6 @@ def edge_weights(knn_indices: np.ndarray, knn_sq_distances: np.ndarray, perplexi
 
 
 # -- layout ----------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
-def alias_table(weights):
-    """Walker's alias table of a non-negative weight vector: ``(prob [n] float64, alias [n] int64)``."""
-    n = weights.shape[0]
-    prob = np.empty(n, dtype=np.float64)
-    alias = np.zeros(n, dtype=np.int64)
-    total = weights.sum()
-    small = np.empty(n, dtype=np.int64)
-    large = np.empty(n, dtype=np.int64)
-    num_small = 0
-    num_large = 0
-    for i in range(n):
-        prob[i] = weights[i] * n / total
-        if prob[i] < 1.0:
-            small[num_small] = i
-            num_small += 1
-        else:
-            large[num_large] = i
-            num_large += 1
-    while num_small > 0 and num_large > 0:
-        num_small -= 1
-        s = small[num_small]
-        num_large -= 1
-        g = large[num_large]
-        alias[s] = g
-        prob[g] = prob[g] + prob[s] - 1.0
-        if prob[g] < 1.0:
-            small[num_small] = g
-            num_small += 1
-        else:
-            large[num_large] = g
-            num_large += 1
-    for s in range(num_large):
-        prob[large[s]] = 1.0
-    for s in range(num_small):
-        prob[small[s]] = 1.0
-    return prob, alias
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def _draw(state, prob, alias):
     state, u = uniform(state)
@@ -265,9 +227,9 @@ def layout(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, num_nodes: int,
     num_samples = default_num_samples(num_nodes) if num_samples is None else int(num_samples)
     rng = np.random.default_rng(seed)
     coords = ((rng.random((num_nodes, out_dim)) - 0.5) * 1e-4 / out_dim).astype(np.float64)
-    edge_prob, edge_alias = alias_table(np.ascontiguousarray(weight, dtype=np.float64))
+    edge_prob, edge_alias = build_alias(weight)
     degree = np.bincount(src, weights=weight, minlength=num_nodes)
-    neg_prob, neg_alias = alias_table(np.power(degree, 0.75) + 1e-12)
+    neg_prob, neg_alias = build_alias(negative_weights(degree) + 1e-12)
     workers = max(1, numba.get_num_threads())
     rounds = max(1, min(int(rounds), num_samples))
     done = 0

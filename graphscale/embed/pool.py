@@ -26,8 +26,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..sampling.alias import alias_draw
 from ..sampling.rng import below, stream, uniform
-from .alias import alias_draw
 from .walks import WalkPlan, walk_into
 
 POOL_STREAM = 201

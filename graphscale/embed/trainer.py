@@ -24,11 +24,11 @@ import torch
 from ..errors import ConfigError, GraphscaleError, warn_once
 from ..graph import Graph
 from ..loader.node import threadsafe_numba
+from ..sampling.alias import build_alias, negative_weights
 from ..sampling.rng import mix_seed
 from ..train.checkpoint import load_checkpoint
 from ..train.loop import FORMAT, Checkpoints, Task, fit
 from ..train.runtime import progress_bar
-from .alias import build_alias, negative_weights
 from .pool import Pool, fill_edges, fill_walks, keep_probabilities, pairs_per_walk
 from .sgd import TorchSGD, sgd_numba
 from .walks import WalkGraph, walk_plan

@@ -32,9 +32,9 @@ from numba import prange
 
 from ..errors import SamplingError
 from ..graph import Graph
+from ..sampling.alias import alias_draw, build_row_alias_kernel, vose_into
 from ..sampling.base import check_edge_weight
 from ..sampling.rng import below, stream, uniform
-from .alias import alias_draw, build_row_alias_kernel, vose_into
 
 WALK_STREAM = 101
 UNIFORM, ALIAS2, REJECT2 = 0, 1, 2   # walk modes: first order, node2vec alias tables, node2vec rejection

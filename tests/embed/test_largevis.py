@@ -9,7 +9,6 @@ import torch
 from graphscale.embed.largevis import (
     GRADIENT_CLIP,
     _conditional_probabilities,
-    alias_table,
     edge_weights,
     largevis,
     pair_gradient,
@@ -46,16 +45,6 @@ def test_edge_weights_are_symmetric_and_sum_to_one():
     np.testing.assert_allclose(dense, (cond + cond.T) / 400, atol=1e-15)
     with pytest.raises(ShapeError, match="perplexity <= n_neighbors"):
         edge_weights(idx.astype(np.int32), dist, 20.0)
-
-
-def test_alias_table_reproduces_the_weights():
-    weights = np.array([0.5, 3.0, 0.0, 1.5, 5.0])
-    prob, alias = alias_table(weights)
-    n = weights.size
-    mass = prob / n
-    for slot in range(n):
-        mass[alias[slot]] += (1 - prob[slot]) / n
-    np.testing.assert_allclose(mass, weights / weights.sum(), atol=1e-12)
 
 
 @pytest.mark.parametrize("positive", [True, False])

@@ -14,7 +14,7 @@ import graphscale as gs
 from graphscale.datasets.generators import stochastic_block_model
 from graphscale.embed import node_classification, train_embeddings
 from graphscale.embed import trainer as trainer_module
-from graphscale.embed.alias import build_alias, negative_weights
+from graphscale.sampling.alias import build_alias, negative_weights
 from graphscale.embed.pool import Pool, fill_edges, fill_walks, keep_probabilities, pairs_per_walk, slot_of
 from graphscale.embed.sgd import TorchSGD, sgd_numba
 from graphscale.embed.walks import walk_plan

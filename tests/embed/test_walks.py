@@ -11,7 +11,7 @@ from scipy.stats import chisquare
 
 import graphscale as gs
 from graphscale.embed import node2vec_walks, deepwalk_walks
-from graphscale.embed.alias import build_alias, sample_alias
+from graphscale.sampling.alias import build_alias, sample_alias
 from graphscale.embed.walks import node2vec_table_size, walk_graph
 from graphscale.errors import SamplingError
 

@@ -3,7 +3,8 @@
 A table over ``n`` outcomes is two arrays ``prob`` (float32 ``[n]``) and ``alias`` (int32 ``[n]``): draw a
 slot ``k`` uniformly, keep it with probability ``prob[k]``, else take ``alias[k]``. Used for the negative
 sampler (degree^0.75), weighted first-order walk steps (one table per CSR row, stored edge-aligned with
-row-local aliases) and LINE's edge sampler.
+row-local aliases), LINE's and LargeVis's edge samplers and the random graph generators' weighted draws: the
+one builder of the package (:func:`vose_into`).
 
 Random numbers come from :mod:`graphscale.sampling.rng` (counter-based streams): a draw is a pure function
 of the stream state, so results never depend on the thread count.
@@ -15,7 +16,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ..sampling.rng import GOLDEN, finalize, stream
+from .rng import GOLDEN, finalize, stream
 
 
 @numba.njit(cache=True, nogil=True)
@@ -51,7 +52,7 @@ def vose_into(weights, prob, alias, scaled, small, large):
         big = large[num_large - 1]
         prob[s] = scaled[s]
         alias[s] = big
-        scaled[big] = scaled[big] + scaled[s] - 1.0
+        scaled[big] -= 1.0 - scaled[s]
         if scaled[big] < 1.0:
             num_large -= 1
             small[num_small] = big
