@@ -89,13 +89,6 @@ ARTIFACTS = ("config.yaml", "metrics.json", "embeddings.npy", "embeddings.nodes.
 RESUME_MAY_CHANGE = ("backend", "device", "batch_size")
 
 
-def output_folder(cfg: EmbedConfig, dataset_name: str, resume: bool = False) -> Path:
-    """``output.dir``, else ``runs/embed-<dataset>-<model>`` numbered past earlier runs."""
-    if cfg.output.dir:
-        return Path(cfg.output.dir)
-    return runtime.numbered_default(Path("runs") / f"embed-{dataset_name}-{cfg.model.name}", ARTIFACTS, resume)
-
-
 def check_resume_config(cfg: EmbedConfig, folder: Path) -> None:
     """With ``--resume``: ConfigError before anything is written when ``folder/config.yaml`` (the interrupted
     run's) has other data or training settings than ``cfg``."""
@@ -120,7 +113,7 @@ def run(cfg: EmbedConfig, resume: bool = False, progress: bool = True, overwrite
     if cfg.train.threads is not None:
         numba.set_num_threads(min(cfg.train.threads, numba.config.NUMBA_NUM_THREADS))
     dataset = load_graph_data(cfg)
-    folder = output_folder(cfg, dataset.name, resume)
+    folder = runtime.run_folder(cfg.output.dir, f"embed-{dataset.name}-{cfg.model.name}", ARTIFACTS, resume)
     if resume:
         check_resume_config(cfg, folder)
     with runtime.output_folder(folder, ARTIFACTS, resume=resume, overwrite=overwrite):

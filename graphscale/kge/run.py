@@ -23,7 +23,7 @@ from ..config.registry import normalize_key
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_memory_mb, peak_rss_mb
 from ..train.plot import clean_json
-from ..train.runtime import check_same_settings, numbered_default, output_folder, resolve_device
+from ..train.runtime import check_same_settings, output_folder, resolve_device, run_folder
 from .config import KGConfig
 from .evaluate import evaluate
 from .model import KGEModel, build_kg_model
@@ -39,14 +39,6 @@ def dataset_label(name: str) -> str:
 
 
 ARTIFACTS = ("config.yaml", "metrics.json", "progress.jsonl", "checkpoints", "embeddings")
-
-
-def output_dir(cfg: KGConfig, resume: bool = False) -> Path:
-    """``output.dir``, else ``runs/kg-<dataset>-<model>`` numbered past earlier runs."""
-    if cfg.output.dir:
-        return Path(cfg.output.dir)
-    base = Path("runs") / f"kg-{dataset_label(cfg.data.dataset)}-{normalize_key(cfg.model.name)}"
-    return numbered_default(base, ARTIFACTS, resume)
 
 
 def check_resume_config(cfg: KGConfig, out: Path) -> None:
@@ -100,7 +92,8 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     began = time.perf_counter()
     data = data if data is not None else load_kg(cfg.data.dataset, cfg.data.root, cfg.data.unseen)
     load_s = time.perf_counter() - began
-    out = output_dir(cfg, resume)
+    name = f"kg-{dataset_label(cfg.data.dataset)}-{normalize_key(cfg.model.name)}"
+    out = run_folder(cfg.output.dir, name, ARTIFACTS, resume)
     if resume:
         check_resume_config(cfg, out)
     with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):

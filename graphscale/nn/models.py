@@ -21,7 +21,7 @@ from ..config.registry import Registry, did_you_mean
 from ..errors import ConfigError, DatasetError, ShapeError, warn_once
 from ..graph import Graph
 from .conv import APPNP, ChebConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GINConv, SAGEConv, SGConv
-from .conv.utils import NodeInput
+from .conv.inputs import NodeInput
 from .functional import dropout as fast_dropout
 from .hparams import HPARAMS, check_hparam
 

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..graph import Block, Graph, add_self_loops
 from ..nn.conv import GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
-from ..nn.conv.utils import symmetric_norm, with_self_loops
+from ..nn.conv.normalization import symmetric_norm, with_self_loops
 from ..nn.models import ConvStack
 
 BLOCK_LAYERS = (GCNConv, SAGEConv, GATConv, GATv2Conv, GINConv)

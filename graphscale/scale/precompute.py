@@ -37,7 +37,7 @@ from torch import Tensor
 from ..config.schema import parse_size
 from ..errors import ConfigError, ShapeError
 from ..graph import Block, Graph, add_self_loops
-from ..nn.conv.utils import symmetric_norm
+from ..nn.conv.normalization import symmetric_norm
 from ..nn.models import check_edge_weight
 from ..saga import fn, saga
 from .sign import NORMS, PRECOMPUTED_MODELS, SIGN, SGCHead

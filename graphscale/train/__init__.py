@@ -9,7 +9,7 @@ from .loop import EpochSelector, Task, fit
 from .metrics import accuracy, mean_std, peak_memory_mb, peak_rss_mb
 from .node import build_model, train_node
 from .optim import build_optimizer, build_scheduler, first_layer_prefix
-from .run import compact, load_dataset, output_dir, resolve_task, run
+from .run import compact, load_dataset, resolve_task, run, run_name
 from .runtime import resolve_device
 
 __all__ = [
@@ -25,13 +25,13 @@ __all__ = [
     "load_checkpoint",
     "load_dataset",
     "mean_std",
-    "output_dir",
     "peak_memory_mb",
     "peak_rss_mb",
     "resolve_device",
     "resolve_task",
     "rng_state",
     "run",
+    "run_name",
     "save_atomic",
     "set_rng_state",
     "train_graph",

@@ -28,7 +28,7 @@ from ..errors import ConfigError, DatasetError
 from .checkpoint import write_text_atomic
 from .metrics import peak_memory_mb
 from .plot import plot_curves, save_json
-from .runtime import numbered_default, output_folder, resolve_device
+from .runtime import output_folder, resolve_device, run_folder
 
 
 def dataset_label(name: str) -> str:
@@ -101,14 +101,10 @@ def check_model_name(cfg: RunConfig) -> None:
 ARTIFACTS = ("config.yaml", "metrics.json", "history.json", "training_curve.png", "checkpoints")
 
 
-def output_dir(cfg: RunConfig, dataset_name: str | None = None, resume: bool = False) -> Path:
-    """``output.dir``, else ``runs/<dataset>-<model>[-<sampler>]`` numbered past earlier runs
-    (:func:`~graphscale.train.runtime.numbered_default`; with ``resume`` the newest of them)."""
-    if cfg.output.dir:
-        return Path(cfg.output.dir)
+def run_name(cfg: RunConfig, dataset_name: str | None = None) -> str:
+    """The default folder name of a training run: ``<dataset>-<model>[-<sampler>]``."""
     sampler = "" if cfg.sampler.name == "none" else f"-{cfg.sampler.name}"
-    base = Path("runs") / f"{dataset_label(dataset_name or cfg.data.dataset)}-{normalize_key(cfg.model.name)}{sampler}"
-    return numbered_default(base, ARTIFACTS, resume)
+    return f"{dataset_label(dataset_name or cfg.data.dataset)}-{normalize_key(cfg.model.name)}{sampler}"
 
 
 MIN_LABELLED_FOR_RANDOM_SPLIT = 5  # 60/20/20 rounds to at least one node in each part
@@ -189,7 +185,7 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
         ds = reduce_features(ds, cfg.data.feature_svd)
     if isinstance(ds, NodeDataset):
         check_trainable(ds)
-    out = output_dir(cfg, ds.name, resume)
+    out = run_folder(cfg.output.dir, run_name(cfg, ds.name), ARTIFACTS, resume)
     if resume:
         check_resume_config(cfg, out)
     with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):

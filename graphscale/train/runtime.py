@@ -81,6 +81,12 @@ def present_artifacts(folder: Path, artifacts: Sequence[str]) -> list[str]:
     return [name for name in artifacts if (folder / name).exists()] if folder.is_dir() else []
 
 
+def run_folder(out: str | Path | None, name: str, artifacts: Sequence[str], resume: bool) -> Path:
+    """Where a command writes its run: ``out`` (``output.dir`` / ``--out``) when given, else ``runs/<name>``
+    numbered past earlier runs (:func:`numbered_default`; with ``resume`` the newest of them)."""
+    return Path(out) if out else numbered_default(Path("runs") / name, artifacts, resume)
+
+
 def numbered_default(base: Path, artifacts: Sequence[str], resume: bool) -> Path:
     """The default output folder: ``base`` or the first ``base-2``, ``base-3`` ... without artifacts; with
     ``resume`` the newest of them that has some (else ``base``)."""

@@ -7,7 +7,8 @@ from torch import Tensor, nn
 
 from ...graph import Graph
 from ...saga import fn, saga
-from .utils import NodeInput, check_edge_features, require_square, split_features, symmetric_norm, with_self_loops
+from .inputs import NodeInput, check_edge_features, require_square, split_features
+from .normalization import symmetric_norm, with_self_loops
 
 
 class APPNP(nn.Module):

@@ -8,7 +8,8 @@ from torch import Tensor, nn
 from ...errors import ConfigError
 from ...graph import Graph
 from ...saga import fn, saga
-from .utils import NodeInput, require_square, split_features, symmetric_norm, without_self_loops
+from .inputs import NodeInput, require_square, split_features
+from .normalization import symmetric_norm, without_self_loops
 
 
 class ChebConv(nn.Module):

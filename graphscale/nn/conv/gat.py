@@ -8,7 +8,8 @@ from torch import Tensor, nn
 
 from ...graph import Graph
 from ...saga import edge_softmax, fn, saga
-from .utils import NodeInput, split_features, with_self_loops
+from .inputs import NodeInput, split_features
+from .normalization import with_self_loops
 
 
 class GATConv(nn.Module):

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from ...graph import Graph
 from ...saga import fn, saga
-from .utils import NodeInput, check_edge_features, split_features
+from .inputs import NodeInput, check_edge_features, split_features
 
 
 class GatedGCNConv(nn.Module):

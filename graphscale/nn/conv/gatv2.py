@@ -9,7 +9,8 @@ from torch import Tensor, nn
 from ...graph import Graph
 from ...saga import Edges, edge_softmax, fn, saga
 from .gat import finish_heads
-from .utils import NodeInput, split_features, with_self_loops
+from .inputs import NodeInput, split_features
+from .normalization import with_self_loops
 
 
 class GATv2Conv(nn.Module):

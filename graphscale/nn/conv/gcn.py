@@ -10,8 +10,9 @@ from torch import Tensor, nn
 
 from ...graph import Graph
 from ...saga import fn, saga
+from .inputs import ConstantAggregate, NodeInput, check_edge_features, split_features
+from .normalization import symmetric_norm, with_self_loops
 from .stages import Aggregation, Stages
-from .utils import ConstantAggregate, NodeInput, check_edge_features, split_features, symmetric_norm, with_self_loops
 
 
 class GCNConv(nn.Module):

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from ...graph import Graph
 from ...saga import fn, saga
-from .utils import NodeInput, split_features
+from .inputs import NodeInput, split_features
 
 
 def default_mlp(in_dim: int, out_dim: int, hidden_dim: int | None = None, batch_norm: bool = False) -> nn.Sequential:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from ...graph import Graph
 from ...saga import Edges, saga
 from .gin import default_mlp
-from .utils import NodeInput, check_edge_features, split_features
+from .inputs import NodeInput, check_edge_features, split_features
 
 
 def _relu_src_plus_edge(edges: Edges) -> Tensor:

@@ -9,8 +9,8 @@ from torch import Tensor, nn
 from ...errors import ConfigError
 from ...graph import Graph
 from ...saga import fn, saga
+from .inputs import ConstantAggregate, NodeInput, check_edge_features, split_features
 from .stages import Aggregation, RowContext, Stages
-from .utils import ConstantAggregate, NodeInput, check_edge_features, split_features
 
 AGGREGATORS = ("mean", "pool", "gcn")
 

@@ -6,7 +6,7 @@ import torch
 
 import graphscale as gs
 from graphscale.nn.conv import GCNConv, SAGEConv
-from graphscale.nn.conv.utils import ConstantAggregate
+from graphscale.nn.conv.inputs import ConstantAggregate
 
 
 def _graph(n=40, e=200, seed=0):
