@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .commands import add_run_options
 from .errors import GraphscaleError, GraphscaleWarning
 
 EXIT_ERROR = 2
@@ -196,16 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                "e.g. 6GB, 512MB, 1.5G (train.memory_budget)")
     train.add_argument("--epochs", type=int, help="training epochs (train.epochs)")
     train.add_argument("--seeds", type=int, help="number of seeds / CV repetitions (train.seeds)")
-    train.add_argument("--config", help="YAML config file")
-    train.add_argument("--out", help="output folder (default runs/<dataset>-<model>)")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoints in the output folder")
-    train.add_argument("--overwrite", action="store_true", help="replace the earlier run in --out (kept until the "
-                                                                "new run finishes)")
-    train.add_argument("--device", choices=("cpu", "cuda", "auto"), help="device (train.device)")
-    train.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    train.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.epochs=50")
+    add_run_options(train, "runs/<dataset>-<model>", "device (train.device)", "train.epochs=50",
+                    device_choices=("cpu", "cuda", "auto"))
     train.set_defaults(handler=cmd_train)
 
     data = commands.add_parser("datasets", help="list the datasets graphscale knows and where they were found")

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import add_run_options
+
 SUMMARY_LAST = ("micro_f1", "macro_f1", "train_time_s", "sample_time_s", "peak_rss_mb")
 
 
@@ -92,17 +94,9 @@ def register(subparsers: Any) -> None:
     embed.add_argument("--dim", type=int, help="embedding size (model.dim)")
     embed.add_argument("--p", type=float, help="node2vec return parameter (model.p)")
     embed.add_argument("--q", type=float, help="node2vec in-out parameter (model.q)")
-    embed.add_argument("--config", help="YAML config file")
-    embed.add_argument("--out", help="output folder (default runs/embed-<dataset>-<model>)")
     embed.add_argument("--seed", type=int, help="random seed (train.seed)")
     embed.add_argument("--threads", type=int, help="numba threads (train.threads)")
     embed.add_argument("--backend", choices=("numba", "torch"), help="trainer (train.backend)")
-    embed.add_argument("--device", help="torch backend device, e.g. cuda (train.device)")
-    embed.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
-    embed.add_argument("--overwrite", action="store_true", help="replace the earlier run in --out (kept until the "
-                                                                "new run finishes)")
-    embed.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    embed.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    embed.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    embed.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.window=10")
+    add_run_options(embed, "runs/embed-<dataset>-<model>", "torch backend device, e.g. cuda (train.device)",
+                    "model.window=10")
     embed.set_defaults(handler=cmd_embed)

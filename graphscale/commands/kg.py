@@ -14,6 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from . import add_run_options
+
 SUMMARY_LAST = ("mrr", "mr", "hits_at_1", "hits_at_3", "hits_at_10", "train_time_s", "triples_per_s", "peak_rss_mb")
 
 
@@ -89,14 +91,5 @@ def register(subparsers: Any) -> None:
     kg.add_argument("--dim", type=int, help="embedding size per component (model.dim)")
     kg.add_argument("--negatives", type=int, help="negatives per positive (train.negatives)")
     kg.add_argument("--epochs", type=int, help="training epochs (train.epochs)")
-    kg.add_argument("--config", help="YAML config file")
-    kg.add_argument("--out", help="output folder (default runs/kg-<dataset>-<model>)")
-    kg.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
-    kg.add_argument("--overwrite", action="store_true", help="replace the earlier run in --out (kept until the new "
-                                                             "run finishes)")
-    kg.add_argument("--device", help="cpu, cuda, cuda:N or auto (train.device)")
-    kg.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    kg.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    kg.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    kg.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.lr=0.001")
+    add_run_options(kg, "runs/kg-<dataset>-<model>", "cpu, cuda, cuda:N or auto (train.device)", "train.lr=0.001")
     kg.set_defaults(handler=cmd_kg)
