@@ -62,8 +62,11 @@ OURS = ("graphscale", "graphscale-stream")
 # backward, logits of the training rows only), everything in memory, nothing spilled to disk. GCN recomputes
 # the rows of A_0 (the aggregated raw features, [N, 128]) per chunk instead of storing them: 87 MB less
 # resident for ~0.1 s more per epoch (measured: ~800 MB -> ~720 MB peak); SAGE keeps A_0 (it already fits).
-STREAM_PLANS = {model: {"rows_per_chunk": 4096, "edges_per_block": 1 << 20, "cache_constant": True}
-                for model in ("gcn", "sage")}
+# GAT streams block-wise (graphscale.scale.stream_blocks): destination-row chunks of ~256K in-edges through the
+# layer's own forward, so its [E, H] attention tensors exist for one chunk at a time.
+STREAM_PLANS: dict[str, dict[str, Any]] = {
+    **{model: {"rows_per_chunk": 4096, "edges_per_block": 1 << 20, "cache_constant": True} for model in ("gcn", "sage")},
+    "gat": {"edges_per_chunk": 1 << 18}}
 PEER_VENV = {"pyg": "pyg", "pyg-csr": "pyg", "pyg-sparse": "pyg", "dgl": "dgl"}
 HIDDEN_DIM, HEADS, DROPOUT, LEARNING_RATE = 256, 4, 0.5, 0.01
 TARGET_SPEEDUP, TARGET_RSS_RATIO = 2.0, 0.5
@@ -160,11 +163,12 @@ def setup_graphscale(model_name: str, data: dict[str, Any], stream: bool = False
     model = build_node_model(model_name, data["num_features"], data["num_classes"], **hparams)
     versions = {"graphscale": graphscale.__version__}
     if stream:  # forward() gives the logits of the training rows only (what the loss reads)
-        from graphscale.scale.stream import streamed_model
+        from graphscale.scale.stream_blocks import BlockPlan
         from graphscale.scale.stream_plan import StreamPlan
+        from graphscale.scale.streaming import streamed_model
 
         plan = STREAM_PLANS[model_name]
-        runner = streamed_model(model, graph, x, plan=StreamPlan(**plan))
+        runner = streamed_model(model, graph, x, plan=BlockPlan(**plan) if model_name == "gat" else StreamPlan(**plan))
         train_idx = data["train_idx"]
         return model, lambda: runner(x, train_idx), {**versions, "stream_plan": plan}
     return model, lambda: model(graph, x), versions
@@ -432,8 +436,6 @@ def orchestrate(args: argparse.Namespace) -> int:
         emit(info)
         for model in models:
             for impl in impls:
-                if impl == "graphscale-stream" and model == "gat":
-                    continue  # attention layers have no streamed adapter (graphscale.scale.stream_layers)
                 python = sys.executable if impl in OURS else common.peer_python(PEER_VENV[impl])
                 worker_args = [str(Path(__file__).resolve()), "--worker", "--impl", impl, "--model", model,
                                "--data", str(data_dir), "--epochs", str(args.epochs), "--warmup", str(args.warmup),

@@ -135,7 +135,7 @@ def graphscale_step(args: argparse.Namespace, record: dict[str, Any]):
     model = build_node_model("gcn", dataset.num_features, dataset.num_classes, hidden_dim=HIDDEN_DIM, num_layers=2,
                              dropout=DROPOUT, input_dropout=0.0)
     if args.mode == "budget":
-        from graphscale.scale.stream import streamed_model
+        from graphscale.scale.streaming import streamed_model
 
         began = time.perf_counter()
         runner = streamed_model(model, graph, x, parse_size(args.memory_budget))

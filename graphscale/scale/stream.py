@@ -77,7 +77,6 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..graph import Graph
 from ..nn.conv.stages import RowContext, Stages
 from .stream_adjacency import StreamedGraph
 from .stream_io import (
@@ -94,7 +93,7 @@ from .stream_io import (
 from .stream_layers import DropSite, split_layer
 from .stream_plan import ModelShape, StreamPlan, plan_for_budget, release_free_memory
 
-__all__ = ["StreamPlan", "StreamedGraph", "StreamedStack", "model_shape", "plan_for_budget", "streamed_model"]
+__all__ = ["StreamPlan", "StreamedGraph", "StreamedStack", "model_shape", "plan_for_budget"]
 
 
 def model_shape(model: nn.Module, input_dim: int) -> tuple[list[Stages], ModelShape]:
@@ -377,21 +376,3 @@ class _Streamed(torch.autograd.Function):
         grads = ctx.runner._backward(state, grad, list(ctx.params))
         del state
         return (None, None, None, *grads)
-
-
-def streamed_model(model: nn.Module, graph: Graph, x: Tensor, budget: int | None = None, *,
-                   plan: StreamPlan | None = None, streamed_graph: StreamedGraph | None = None) -> StreamedStack:
-    """A :class:`StreamedStack` for ``model`` on ``graph``, planned from ``budget`` bytes (or ``plan``).
-
-    Raises:
-        ConfigError: The model does not stream, or the budget is too small.
-    """
-    if streamed_graph is None:
-        if plan is None:
-            if budget is None:
-                raise ConfigError("streamed_model: expected a budget or a plan, got neither.")
-            _, shape = model_shape(model, x.shape[1])
-            plan = plan_for_budget(budget, graph.num_nodes, graph.num_edges, shape)
-        streamed_graph = StreamedGraph(graph, plan)
-    return StreamedStack(model, streamed_graph, x.shape[1])
-

@@ -26,6 +26,7 @@ from .. import seed as seed_everything
 from ..config import RunConfig
 from ..datasets.base import NodeDataset
 from ..errors import ConfigError, warn_once
+from ..scale.stream_plan import StreamPlan
 from .loop import Checkpoints, EpochHook, EpochSelector, Task, fit
 from .node import build_model, located, node_metrics, node_result, node_split
 from .optim import build_optimizer, build_scheduler
@@ -48,42 +49,26 @@ class _Streaming:
         self.streamed_graph: Any = None  # the tiled adjacency of the stage executor
 
     def runner(self, model: torch.nn.Module) -> Any:
-        """The streamed executor of ``model``: split into SAGA stages over adjacency tiles (GCN, GraphSAGE
-        mean / gcn: :mod:`graphscale.scale.stream`), else its own layers on destination-row blocks (GAT,
-        GATv2, GIN, GraphSAGE pool: :mod:`graphscale.scale.stream_blocks`)."""
-        from ..scale.stream import StreamedGraph, StreamedStack, model_shape, plan_for_budget
-        from ..scale.stream_blocks import BlockwiseStack, plan_blocks
+        """The streamed executor of ``model`` (:mod:`graphscale.scale.streaming`: SAGA stages over adjacency
+        tiles for GCN / GraphSAGE mean, the layers on destination-row blocks for GAT, GATv2, GIN, SAGE pool)."""
+        from ..scale.stream import StreamedGraph
+        from ..scale.streaming import plan_streaming, streamed_model
 
         try:
             if self.plan is None:
-                try:
-                    _, shape = model_shape(model, self.x.shape[1])
-                except ConfigError:  # no stage split: the layers run on blocks (or say why they cannot)
-                    self.plan = plan_blocks(self.budget, self.graph.num_nodes, self.graph.num_edges, model,
-                                            self.x.shape[1])
-                else:
-                    plan = plan_for_budget(self.budget, self.graph.num_nodes, self.graph.num_edges, shape,
+                self.plan = plan_streaming(model, self.graph, self.x.shape[1], self.budget,
                                            spill=self.cfg.train.memory_spill)
-                    self.plan, self.streamed_graph = plan, StreamedGraph(self.graph, plan)
-            if self.streamed_graph is None:
-                return BlockwiseStack(model, self.graph, self.plan)
-            return StreamedStack(model, self.streamed_graph, self.x.shape[1])
+                if isinstance(self.plan, StreamPlan):
+                    self.streamed_graph = StreamedGraph(self.graph, self.plan)
+            return streamed_model(model, self.graph, self.x, plan=self.plan, streamed_graph=self.streamed_graph)
         except ConfigError as err:
             raise located(err, self.cfg, "train.memory_budget") from None
 
     def summary(self) -> dict[str, Any]:
-        plan, out = self.plan, {"memory_budget": self.cfg.train.memory_budget}
-        if plan is None:
-            return out
-        estimate = {k: round(v / 2**20, 1) for k, v in plan.estimate.items()}
-        if self.streamed_graph is None:
-            return {**out, "stream_plan": {"executor": "blocks", "edges_per_chunk": plan.edges_per_chunk,
-                                           "estimate_mb": estimate}}
-        return {**out, "stream_plan": {"executor": "stages", "rows_per_chunk": plan.rows_per_chunk,
-                                       "edges_per_block": plan.edges_per_block, "col_tiles": plan.col_tiles,
-                                       "spill_adjacency": plan.spill_adjacency, "spill_inputs": plan.spill_inputs,
-                                       "spill_nodes": plan.spill_nodes, "cache_constant": plan.cache_constant,
-                                       "estimate_mb": estimate}}
+        from ..scale.streaming import plan_summary
+
+        out = {"memory_budget": self.cfg.train.memory_budget}
+        return out if self.plan is None else {**out, "stream_plan": plan_summary(self.plan)}
 
 
 def _edge_weights(cfg: RunConfig, dataset: NodeDataset, graph: Any, device: torch.device,

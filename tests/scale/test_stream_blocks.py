@@ -138,3 +138,19 @@ def test_plan_and_errors():
         runner(torch.zeros(NUM_NODES, IN_DIM, dtype=torch.float64))
     with pytest.raises(ShapeError, match="expected rows in"):
         runner(torch.zeros(NUM_NODES, IN_DIM), torch.tensor([NUM_NODES]))
+
+
+def test_streamed_model_picks_the_executor():
+    from graphscale.scale.stream import StreamedStack
+    from graphscale.scale.streaming import has_stage_split, plan_summary, streamed_model
+
+    graph, x = random_graph(), torch.randn(NUM_NODES, IN_DIM)
+    gat, gcn = build_node_model("gat", IN_DIM, 3), build_node_model("gcn", IN_DIM, 3)
+    assert not has_stage_split(gat) and has_stage_split(gcn)
+    assert not has_stage_split(build_node_model("sage", IN_DIM, 3, aggregator="pool"))
+    assert isinstance(streamed_model(gat, graph, x, plan=CHUNKS), BlockwiseStack)
+    runner = streamed_model(gcn, graph, x, budget=8 << 30)
+    assert isinstance(runner, StreamedStack) and plan_summary(runner.graph.plan)["executor"] == "stages"
+    assert plan_summary(streamed_model(gat, graph, x, budget=8 << 30).plan)["executor"] == "blocks"
+    with pytest.raises(ConfigError, match="expected a budget or a plan"):
+        streamed_model(gat, graph, x)
