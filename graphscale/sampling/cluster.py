@@ -56,7 +56,8 @@ def cluster_cache_dir(dataset_name: str, root: str | os.PathLike[str] | None = N
     return folder if io.is_writable_dir(folder) else io.DEFAULT_ROOT.expanduser() / dataset_name / "partitions"
 
 
-def _symmetric_adjacency(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
+def symmetric_adjacency(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
+    """METIS's input: the undirected adjacency without self-loops or duplicates as ``(xadj, adjncy)`` int64."""
     import scipy.sparse as sp
 
     n = graph.num_nodes
@@ -105,7 +106,7 @@ def metis_partition(graph: Graph, num_parts: int, *, cache_dir: str | os.PathLik
         except ImportError as err:
             raise MissingDependencyError("metis_partition: expected the pymetis package, got ImportError. "
                                          "Install it with pip install pymetis.") from err
-        xadj, adjncy = _symmetric_adjacency(graph)
+        xadj, adjncy = symmetric_adjacency(graph)
         result = pymetis.part_graph(num_parts, pymetis.CSRAdjacency(xadj, adjncy),
                                     options=pymetis.Options(seed=int(seed)))
         parts = np.asarray(result.vertex_part, dtype=np.int64)

@@ -56,7 +56,7 @@ def _sift_down(keys, picks, base, size, root):
 
 
 @numba.njit(cache=True, nogil=True)
-def _draw_node(state, start, deg, count, replace, weighted, weight, cumulative, picks, keys, out):
+def draw_node(state, start, deg, count, replace, weighted, weight, cumulative, picks, keys, out):
     """Write ``count`` drawn CSC positions of the row ``[start, start+deg)`` into ``picks[out:out+count]``."""
     if count == 0:
         return
@@ -125,7 +125,7 @@ def _draw_node(state, start, deg, count, replace, weighted, weight, cumulative, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _locality_order(dst_nodes, num_nodes):
+def locality_order(dst_nodes, num_nodes):
     """Positions of ``dst_nodes`` bucket-sorted by id (about one node per bucket; O(n + buckets)).
 
     Visiting rows in (nearly) ascending id order turns the CSC reads of a layer from random cache misses
@@ -153,7 +153,7 @@ def _locality_order(dst_nodes, num_nodes):
 def _sample_layer(indptr, indices, eids, weight, cumulative, weighted, dst_nodes, fanout, replace, seed, layer,
                   scratch):
     num_dst = dst_nodes.shape[0]
-    order = _locality_order(dst_nodes, indptr.shape[0] - 1)
+    order = locality_order(dst_nodes, indptr.shape[0] - 1)
     offsets = np.zeros(num_dst + 1, dtype=np.int64)  # edges are laid out in visiting order
     for k in prange(num_dst):
         v = dst_nodes[order[k]]
@@ -190,7 +190,7 @@ def _sample_layer(indptr, indices, eids, weight, cumulative, weighted, dst_nodes
             for q in range(count):
                 picks[out + q] = start + q
         else:
-            _draw_node(stream(seed, layer, v), start, deg, count, replace, weighted, weight, cumulative, picks,
+            draw_node(stream(seed, layer, v), start, deg, count, replace, weighted, weight, cumulative, picks,
                        keys, out)
         for q in range(out, out + count):  # read the row's ids here, in parallel, while they are in cache
             dst_local[q] = i

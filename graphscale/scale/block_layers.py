@@ -17,9 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..graph import Block, Graph, add_self_loops
+from ..graph import Block, Graph
 from ..nn.conv import GATConv, GATv2Conv, GCNConv, GINConv, SAGEConv
-from ..nn.conv.normalization import symmetric_norm, with_self_loops
+from ..nn.conv.normalization import with_self_loops
 from ..nn.models import ConvStack
 
 BLOCK_LAYERS = (GCNConv, SAGEConv, GATConv, GATv2Conv, GINConv)
@@ -52,40 +52,57 @@ class BlockLayers:
 
     Args:
         model: A ``ConvStack`` of :data:`BLOCK_LAYERS`.
-        graph: The full graph (CPU); GCN layers read their normalisation from it.
+        graph: The full graph; GCN layers read their normalisation from its degrees (blocks carrying full-graph
+            ``src_ids`` / ``dst_ids``).
+        degrees: Instead of ``graph``: ``(out_degrees, in_degrees)`` (without self-loops) indexed by the ids
+            blocks carry (a partition's local ids: :mod:`graphscale.distributed.halo`).
         where, instead: For the error on another model.
 
     Shapes:
-        block: ``src_ids`` / ``dst_ids`` / ``edge_ids`` of the full graph set; h: ``[N_src, F_i]``;
-        returns ``[N_dst, F_{i+1}]``.
+        block: ``src_ids`` / ``dst_ids`` set; h: ``[N_src, F_i]``; returns ``[N_dst, F_{i+1}]``.
 
     Raises:
         ConfigError: A model that is not such a ``ConvStack``.
     """
 
-    def __init__(self, model: nn.Module, graph: Graph, *, where: str, instead: str) -> None:
+    def __init__(self, model: nn.Module, graph: Graph | None = None, *, where: str, instead: str,
+                 degrees: tuple[Tensor, Tensor] | None = None) -> None:
         self.model = check_block_model(model, where, instead)
-        self.graph = graph
-        self._gcn: dict[int, tuple[GCNConv, Graph]] = {}
-        for i, conv in enumerate(self.model.convs):
-            if isinstance(conv, GCNConv) and conv.normalize:
-                self._gcn[i] = (_gcn_twin(conv), add_self_loops(graph) if conv.add_self_loops else graph)
+        if degrees is None:
+            degrees = (graph.out_degrees(), graph.in_degrees())
+        self.degrees = degrees
+        self._twins = {i: _gcn_twin(conv) for i, conv in enumerate(self.model.convs)
+                       if isinstance(conv, GCNConv) and conv.normalize}
+        self._inverse: dict[tuple[bool, torch.dtype], tuple[Tensor, Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self.model.convs)
 
+    def _inverse_sqrt(self, loops: bool, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """``deg^-1/2`` of the sources' out-degrees and the destinations' in-degrees (0 for degree 0), with
+        the self-loop counted when ``loops``: the factors of ``gcn_norm`` on the full graph."""
+        key = (loops, dtype)
+        if key not in self._inverse:
+            pair = []
+            for degree in self.degrees:
+                degree = degree.to(dtype) + (1.0 if loops else 0.0)
+                pair.append(degree.pow(-0.5).masked_fill_(degree == 0, 0.0))
+            self._inverse[key] = (pair[0], pair[1])
+        return self._inverse[key]
+
     def __call__(self, i: int, block: Block, h: Tensor) -> Tensor:
         conv = self.model.convs[i]
-        if i not in self._gcn:
+        if i not in self._twins:
             return conv(block, h)
-        twin, full_graph = self._gcn[i]
-        norm = symmetric_norm(full_graph, h.dtype)  # [E (+ N)] full-graph weights, cached per dtype
-        weight = norm[block.edge_ids.cpu()]
+        dtype = h.dtype if h.dtype == torch.float64 else torch.float32
+        inv_out, inv_in = self._inverse_sqrt(conv.add_self_loops, dtype)
+        src_ids, dst_ids = block.src_ids.cpu().long(), block.dst_ids.cpu().long()
+        weight = inv_out[src_ids[block.src.cpu().long()]] * inv_in[dst_ids[block.dst.cpu().long()]]
         graph = block
         if conv.add_self_loops:
             graph = with_self_loops(block)
-            weight = torch.cat([weight, norm[self.graph.num_edges + block.dst_ids.cpu()]])
-        return twin(graph, h, edge_weight=weight.to(h.device))
+            weight = torch.cat([weight, inv_out[dst_ids] * inv_in[dst_ids]])
+        return self._twins[i](graph, h, edge_weight=weight.to(h.device, h.dtype))
 
 
 __all__ = ["BLOCK_LAYERS", "BlockLayers", "check_block_model"]
