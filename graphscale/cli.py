@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .commands import add_run_options
-from .errors import GraphscaleError, GraphscaleWarning
+from .errors import ConfigError, GraphscaleError, GraphscaleWarning
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -94,6 +94,7 @@ def resolve_train_config(args: argparse.Namespace) -> Any:
              ("--num-roots", "sampler.num_roots", args.num_roots),
              ("--num-workers", "sampler.num_workers", args.num_workers),
              ("--memory-budget", "train.memory_budget", args.memory_budget),
+             ("--partitions", "data.partitions", args.partitions),
              ("--epochs", "train.epochs", args.epochs), ("--seeds", "train.seeds", args.seeds),
              ("--out", "output.dir", args.out), ("--device", "train.device", args.device))
     return from_command(task_defaults(task), path, flags, args.overrides)
@@ -131,6 +132,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(dump(cfg, comments=True), end="")
         return 0
+    if cfg.data.partitions is not None:  # under torchrun: every rank trains its part, rank 0 reports
+        from .train.distributed import run_partitioned
+
+        if args.resume:
+            raise ConfigError("--resume: expected a single-process run, got --partitions. Distributed runs do not "
+                              "checkpoint yet; start the run again.")
+        summary = run_partitioned(cfg, progress=not args.no_progress, overwrite=args.overwrite)
+        if summary is not None:
+            print(json_line(summary) if args.json else
+                  f"{summary['dataset']} / {summary['model']} on {summary['world_size']} ranks: test accuracy "
+                  f"{100 * summary['test_acc']:.2f}% ± {100 * summary['test_acc_std']:.2f}%, "
+                  f"{summary['bytes_sent_per_epoch'] / 2**20:.2f} MiB sent per epoch, output {summary['output_dir']}/")
+        return 0
     summary = run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     if args.json:
         print(json_line(compact(summary)))
@@ -160,7 +174,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMAND_MODULES = ("embed", "visualize", "kg")
+COMMAND_MODULES = ("embed", "visualize", "kg", "partition")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--num-workers", type=int, help="background sampling threads (sampler.num_workers)")
     train.add_argument("--memory-budget", metavar="SIZE", help="full batch: stream the adjacency to stay under SIZE, "
                                                                "e.g. 6GB, 512MB, 1.5G (train.memory_budget)")
+    train.add_argument("--partitions", metavar="DIR", help="distributed full batch under torchrun: a graphscale "
+                                                           "partition folder, one part per rank (data.partitions)")
     train.add_argument("--epochs", type=int, help="training epochs (train.epochs)")
     train.add_argument("--seeds", type=int, help="number of seeds / CV repetitions (train.seeds)")
     add_run_options(train, "runs/<dataset>-<model>", "device (train.device)", "train.epochs=50",

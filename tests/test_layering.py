@@ -9,11 +9,12 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "graphscale"
 # package -> packages it must never import (directly or inside a function): lower layers know nothing above
 FORBIDDEN = {
-    "graph": ("saga", "nn", "sampling", "loader", "scale", "train", "embed", "kge", "commands"),
-    "saga": ("nn", "sampling", "loader", "scale", "train", "embed", "kge", "commands"),
-    "nn": ("scale", "train", "commands"),
-    "sampling": ("scale", "train", "commands"),
-    "scale": ("train", "commands"),
+    "graph": ("saga", "nn", "sampling", "loader", "scale", "train", "embed", "kge", "commands", "distributed"),
+    "saga": ("nn", "sampling", "loader", "scale", "train", "embed", "kge", "commands", "distributed"),
+    "nn": ("scale", "train", "commands", "distributed"),
+    "sampling": ("scale", "train", "commands", "distributed"),
+    "scale": ("train", "commands", "distributed"),
+    "distributed": ("train", "commands"),
 }
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 80
 # Left to shrink; the test fails when one of them is back under its limit, so the list only gets shorter.

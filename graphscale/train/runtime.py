@@ -116,6 +116,23 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def check_output_folder(path: Path, artifacts: Sequence[str], *, resume: bool = False, overwrite: bool = False,
+                        flag: str = "--out") -> list[str]:
+    """The checks :func:`output_folder` makes before anything is written; returns the earlier artifacts.
+
+    Raises:
+        ConfigError: See :func:`output_folder`.
+    """
+    path = Path(path)
+    check_writable_path(path, flag)
+    earlier = present_artifacts(path, artifacts)
+    if earlier and not resume and not overwrite:
+        raise ConfigError(f"{flag} '{path}': expected a new or empty folder, got the output of an earlier run "
+                          f"({', '.join(earlier[:3])}{' ...' if len(earlier) > 3 else ''}). Pass --resume to continue "
+                          f"it, --overwrite to replace it, or pick another {flag}.")
+    return earlier
+
+
 @contextlib.contextmanager
 def output_folder(path: Path, artifacts: Sequence[str], *, resume: bool = False, overwrite: bool = False,
                   flag: str = "--out") -> Iterator[Path]:
@@ -126,12 +143,7 @@ def output_folder(path: Path, artifacts: Sequence[str], *, resume: bool = False,
             neither ``resume`` nor ``overwrite`` is set.
     """
     path = Path(path)
-    check_writable_path(path, flag)
-    earlier = present_artifacts(path, artifacts)
-    if earlier and not resume and not overwrite:
-        raise ConfigError(f"{flag} '{path}': expected a new or empty folder, got the output of an earlier run "
-                          f"({', '.join(earlier[:3])}{' ...' if len(earlier) > 3 else ''}). Pass --resume to continue "
-                          f"it, --overwrite to replace it, or pick another {flag}.")
+    earlier = check_output_folder(path, artifacts, resume=resume, overwrite=overwrite, flag=flag)
     created = [p for p in (path, *path.parents) if not p.exists()]
     path.mkdir(parents=True, exist_ok=True)
     remove_partial_writes(path, artifacts)

@@ -1,0 +1,121 @@
+"""Distributed full-batch training: communication and memory per rank, METIS vs random partitions.
+
+Workload: ``graphscale.datasets.load(--dataset)`` (default ``synthetic-arxiv``, 169,343 nodes, 2.3M edges) cut into
+``--parts`` parts by ``graphscale partition`` with ``--method metis`` and with ``--method random``; each
+partitioning trains a 2-layer GCN (hidden 256, dropout 0.5) full batch for ``--epochs`` epochs under
+``torchrun --nproc-per-node <parts>`` on this machine (gloo, 127.0.0.1), and the same config trains in one
+process. On one machine with 2 cores this measures correctness, memory and communication, not speed-up.
+
+One JSON line per measurement: ``impl`` ``graphscale-dist`` (``method``, ``world_size``,
+``bytes_sent_per_epoch`` summed over the ranks, ``halo_fraction``, ``edge_cut_fraction``, ``peak_rss_mb_per_rank``,
+``epoch_time_s`` of rank 0, ``test_acc``) or ``graphscale`` (the single process: ``peak_rss_mb``, ``test_acc``),
+then a ``ratio`` line per method (bytes of random over METIS, each rank's peak RSS over the single process's).
+Every line is appended to ``benchmarks/records/distributed/<graph>.jsonl`` (``--no-records`` for smoke runs).
+
+Usage:
+    python benchmarks/distributed.py                                 # synthetic-arxiv, 2 parts, 5 epochs
+    python benchmarks/distributed.py --dataset citeseer --epochs 3 --no-records
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
+TRAIN = ["--model", "gcn", "--json", "--no-progress", "train.seeds=1", "model.hidden_dim=256", "train.patience=0"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(args: list[str], timeout: float) -> tuple[dict[str, Any] | None, str]:
+    """``python args``: its last JSON line and, on failure, the tail of its stderr."""
+    try:
+        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
+                              check=False, env=common.worker_env(1, peer=False))
+    except subprocess.TimeoutExpired:
+        return None, f"timeout after {timeout:.0f} s"
+    summary = common.last_json(proc.stdout) if proc.returncode == 0 else None
+    return summary, "ok" if summary is not None else f"exit {proc.returncode}: {common._tail(proc.stderr)}"
+
+
+def measure(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
+    base = {"bench": "distributed", "dataset": args.dataset, "epochs": args.epochs, "model": "gcn"}
+    lines = []
+    single, status = run(["-m", "graphscale", "train", "--dataset", args.dataset, "--epochs", str(args.epochs),
+                          "--out", str(folder / "single"), *TRAIN], args.timeout)
+    lines.append({**base, "impl": "graphscale", "world_size": 1, "status": status,
+                  **({k: single[k] for k in ("peak_rss_mb", "epoch_time_s", "test_acc")} if single else {})})
+    for method in args.methods.split(","):
+        parts = folder / f"parts-{method}"
+        made, status = run(["-m", "graphscale", "partition", "--dataset", args.dataset, "--parts", str(args.parts),
+                            "--out", str(parts), "--method", method, "--json"], args.timeout)
+        line = {**base, "impl": "graphscale-dist", "method": method, "world_size": args.parts, "status": status}
+        if made is not None:
+            line["partition_time_s"] = made["time_s"]
+            began = time.perf_counter()
+            summary, status = run(["-m", "torch.distributed.run", "--nproc-per-node", str(args.parts),
+                                   "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-m",
+                                   "graphscale", "train", "--partitions", str(parts), "--epochs", str(args.epochs),
+                                   "--out", str(folder / f"run-{method}"), *TRAIN], args.timeout)
+            line.update(status=status, wall_s=round(time.perf_counter() - began, 1))
+            if summary is not None:
+                line.update({k: summary[k] for k in ("bytes_sent_per_epoch", "halo_fraction", "edge_cut_fraction",
+                                                     "peak_rss_mb", "peak_rss_mb_per_rank", "test_acc",
+                                                     "train_time_s")})
+        lines.append(line)
+    return lines
+
+
+def ratios(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    single = next((x for x in lines if x["impl"] == "graphscale" and x["status"] == "ok"), None)
+    dist = {x["method"]: x for x in lines if x["impl"] == "graphscale-dist" and x["status"] == "ok"}
+    out = []
+    for method, line in dist.items():
+        ratio: dict[str, Any] = {"bench": "distributed", "record": "ratio", "impl": "graphscale-dist",
+                                 "method": method, "status": "ok"}
+        if single is not None:
+            ratio["max_rank_rss_ratio"] = round(max(line["peak_rss_mb_per_rank"]) / single["peak_rss_mb"], 3)
+            ratio["test_acc_delta"] = round(line["test_acc"] - single["test_acc"], 4)
+        if method == "random" and "metis" in dist:
+            ratio["bytes_vs_metis"] = round(line["bytes_sent_per_epoch"] / max(dist["metis"]["bytes_sent_per_epoch"],
+                                                                               1.0), 2)
+        out.append(ratio)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="synthetic-arxiv")
+    parser.add_argument("--parts", type=int, default=2)
+    parser.add_argument("--methods", default="metis,random")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--no-records", action="store_true", help="smoke runs: do not append to the records")
+    args = parser.parse_args()
+    info = {"bench": "distributed", "record": "setup", **common.machine_info(), **common.git_state()}
+    common.emit(info)
+    with tempfile.TemporaryDirectory(prefix="graphscale-dist-") as tmp:
+        lines = measure(args, Path(tmp))
+    for line in [info, *lines, *ratios(lines)]:
+        if line is not info:
+            common.emit(line)
+        if not args.no_records:
+            common.append_record("distributed", args.dataset, line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Distributed full-batch training (NGra / ROC style): each rank runs a conv stack on its part, with a halo
+exchange per layer, forward and backward.
+
+A part is one ``Block``: its ``N_k`` owned nodes are the destinations (and the first sources), its ``H_k`` halo
+nodes (sources owned by other ranks) follow them. Layer ``l`` pulls the halo rows of its input from their owners
+(:class:`~.comm.HaloPlan`, one ``all_to_all`` per layer; backward returns their gradients the same way) and runs
+the model's own layer on the block (:class:`graphscale.scale.block_layers.BlockLayers`), exact for the owned
+nodes: every in-edge of an owned node is in its part. GCN's normalisation reads full-graph degrees: the owned
+nodes' out-degrees are stored in the part, the halo's are pulled once. Dense parameters are replicated (same
+seed on every rank) and their gradients summed over the ranks each step (what DDP does), so every rank takes
+the same optimizer step. The outputs and gradients equal the single-process model's up to float summation
+order (without dropout; dropout masks are drawn per rank).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..graph import Block
+from ..nn.functional import dropout as fast_dropout
+from ..scale.block_layers import BlockLayers
+from .comm import HaloPlan, Traffic, all_reduce_sum
+from .load import Partition, PartitionBook
+
+
+def part_block(part: Partition, book: PartitionBook) -> Block:
+    """The part as a Block: owned nodes ``0 .. N_k - 1`` (destinations, first sources), halo nodes after them.
+
+    Shapes:
+        returns a Block with ``N_k + H_k`` sources, ``N_k`` destinations and the part's ``E_k`` in-edges.
+    """
+    num_owned, num_halo = part.nodes.numel(), part.halo.numel()
+    sources = part.indices.long()
+    owner, local = book.owner(sources)
+    halo_row = torch.searchsorted(part.halo, sources) + num_owned
+    src = torch.where(owner == part.part, local, halo_row)
+    dst = torch.repeat_interleave(torch.arange(num_owned), part.indptr.diff())
+    return Block(src, dst, num_owned + num_halo, num_owned, src_ids=torch.arange(num_owned + num_halo),
+                 dst_ids=torch.arange(num_owned), edge_ids=part.edge_ids, validate=False)
+
+
+class HaloStack:
+    """A ``ConvStack`` run on one part with a halo exchange before every layer.
+
+    Call it like the model on the part's features: ``runner(x_owned) -> [N_k, C]`` logits of the owned nodes,
+    differentiable w.r.t. the model's parameters (the halo rows' gradients go back to their owners).
+
+    Args:
+        model: A ``ConvStack`` of GCN, SAGE, GAT, GATv2 or GIN layers, initialised identically on every rank.
+        part, book: This rank's part and the partition book.
+        world_size: Ranks (= parts).
+    """
+
+    def __init__(self, model: nn.Module, part: Partition, book: PartitionBook, world_size: int) -> None:
+        self.part, self.traffic = part, Traffic()
+        self.block = part_block(part, book)
+        owner, local = book.owner(part.halo)
+        self.plan = HaloPlan(owner, local, world_size, self.traffic)
+        out_degree = part.out_degree.long()
+        halo_out = self.plan.pull(out_degree.unsqueeze(1).double()).squeeze(1).long()
+        degrees = (torch.cat([out_degree, halo_out]), part.indptr.diff())
+        self.layers = BlockLayers(model, where="distributed full batch", degrees=degrees,
+                                  instead="Use model gcn, sage, gat, gatv2 or gin with --partitions.")
+        self.model = self.layers.model
+        self.traffic.reset()  # the setup's bytes are not an epoch's
+
+    def __call__(self, x_owned: Tensor) -> Tensor:
+        model, training = self.model, self.model.training
+        fuse_relu = model.activation is F.relu
+        h = fast_dropout(x_owned, model.input_dropout, training)
+        for i in range(len(self.layers)):
+            if i > 0:
+                if not fuse_relu:
+                    h = model.activation(h)
+                h = fast_dropout(h, model.dropout, training, relu=fuse_relu)
+            h = self.layers(i, self.block, torch.cat([h, self.plan.pull(h)]))
+        return h
+
+
+def reduce_gradients(model: nn.Module, world_size: int) -> None:
+    """Sum every parameter's gradient over the ranks (the loss is already the global mean)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if world_size > 1 and grads:
+        flat = all_reduce_sum(torch.cat([g.reshape(-1) for g in grads]))
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+
+def global_metrics(logits: Tensor, y: Tensor, masks: tuple[Tensor, ...]) -> dict[str, float]:
+    """``train_acc, val_loss, val_acc, test_acc`` over all ranks' owned nodes (sums all-reduced)."""
+    val_mask = masks[1]
+    val_loss = (F.cross_entropy(logits[val_mask], y[val_mask], reduction="sum") if val_mask.any()
+                else logits.new_zeros(()))
+    counts = [(logits[m].argmax(-1) == y[m]).sum() for m in masks] + [m.sum() for m in masks]
+    totals = all_reduce_sum(torch.stack([val_loss.double(), *(c.double() for c in counts)]))
+    correct, sizes = totals[1:4], totals[4:7]
+    accuracy = [float(c / s) if s > 0 else 0.0 for c, s in zip(correct, sizes)]
+    return {"train_acc": accuracy[0], "val_loss": float(totals[0] / sizes[1]) if sizes[1] > 0 else 0.0,
+            "val_acc": accuracy[1], "test_acc": accuracy[2]}
+
+
+def train_step(runner: HaloStack, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, train_mask: Tensor,
+               world_size: int) -> dict[str, Any]:
+    """One full-batch step: the global mean cross-entropy over every rank's training nodes, summed gradients."""
+    optimizer.zero_grad(set_to_none=True)
+    logits = runner(x)
+    local = F.cross_entropy(logits[train_mask], y[train_mask], reduction="sum")
+    total = all_reduce_sum(train_mask.sum().double().view(1))
+    loss = local / total.to(local.dtype)
+    loss.backward()
+    reduce_gradients(runner.model, world_size)
+    optimizer.step()
+    return {"train_loss": float(all_reduce_sum(loss.detach().double().view(1)))}
+
+
+__all__ = ["HaloStack", "global_metrics", "part_block", "reduce_gradients", "train_step"]
