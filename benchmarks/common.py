@@ -209,7 +209,8 @@ def run_worker(python: Path | str, args: Iterable[str], *, base: dict[str, Any],
     """
     python = Path(python)
     if not python.exists():
-        return {**base, "status": f"error: interpreter {python} not found; run bash benchmarks/setup_peers.sh"}
+        shown = python.relative_to(REPO_ROOT) if python.is_relative_to(REPO_ROOT) else python.name
+        return {**base, "status": f"error: interpreter {shown} not found; run bash benchmarks/setup_peers.sh"}
     command = [str(python), *args]
     start = time.perf_counter()
     try:
