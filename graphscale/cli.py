@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .commands import add_run_options
-from .errors import ConfigError, GraphscaleError, GraphscaleWarning
+from .errors import GraphscaleError, GraphscaleWarning
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -135,12 +135,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if cfg.data.partitions is not None:  # under torchrun: every rank trains its part, rank 0 reports
         from .train.distributed import run_partitioned
 
-        if args.resume:
-            raise ConfigError("--resume: expected a single-process run, got --partitions. Distributed runs do not "
-                              "checkpoint yet; start the run again.")
-        summary = run_partitioned(cfg, progress=not args.no_progress, overwrite=args.overwrite)
+        summary = run_partitioned(cfg, progress=not args.no_progress, overwrite=args.overwrite, resume=args.resume)
         if summary is not None:
-            print(json_line(summary) if args.json else
+            print(json_line(compact(summary)) if args.json else
                   f"{summary['dataset']} / {summary['model']} on {summary['world_size']} ranks: test accuracy "
                   f"{100 * summary['test_acc']:.2f}% ± {100 * summary['test_acc_std']:.2f}%, "
                   f"{summary['bytes_sent_per_epoch'] / 2**20:.2f} MiB sent per epoch, output {summary['output_dir']}/")

@@ -31,7 +31,15 @@ def init_from_env(backend: str | None = None) -> tuple[int, int]:
     if missing:
         raise DistributedError(f"distributed: expected a process launched by torchrun (environment {', '.join(missing)}"
                                f"), got none. Launch with torchrun --nproc-per-node K -m graphscale ...")
-    dist.init_process_group(backend or ("nccl" if torch.cuda.is_available() else "gloo"))
+    from torch.distributed.rendezvous import rendezvous
+
+    # torchrun keeps one store across the restarts of a group (--max-restarts): the keys of a dead attempt's
+    # group (its ranks' addresses) would be read by the new one, so each attempt gets a key prefix of its own.
+    store, rank, world = next(rendezvous("env://"))
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    dist.init_process_group(backend or ("nccl" if torch.cuda.is_available() else "gloo"),
+                            store=dist.PrefixStore(f"graphscale/attempt{attempt}", store), rank=rank,
+                            world_size=world)
     return dist.get_rank(), dist.get_world_size()
 
 

@@ -55,8 +55,9 @@ class HaloStack:
         world_size: Ranks (= parts).
     """
 
-    def __init__(self, model: nn.Module, part: Partition, book: PartitionBook, world_size: int) -> None:
-        self.part, self.traffic = part, Traffic()
+    def __init__(self, model: nn.Module, part: Partition, book: PartitionBook, world_size: int,
+                 traffic: Traffic | None = None) -> None:
+        self.part, self.traffic = part, traffic if traffic is not None else Traffic()
         self.block = part_block(part, book)
         owner, local = book.owner(part.halo)
         self.plan = HaloPlan(owner, local, world_size, self.traffic)
@@ -66,7 +67,7 @@ class HaloStack:
         self.layers = BlockLayers(model, where="distributed full batch", degrees=degrees,
                                   instead="Use model gcn, sage, gat, gatv2 or gin with --partitions.")
         self.model = self.layers.model
-        self.traffic.reset()  # the setup's bytes are not an epoch's
+        self.traffic.reset()  # the setup's bytes are not an epoch's (nor are any counted before)
 
     def __call__(self, x_owned: Tensor) -> Tensor:
         model, training = self.model, self.model.training
@@ -82,8 +83,14 @@ class HaloStack:
 
 
 def reduce_gradients(model: nn.Module, world_size: int) -> None:
-    """Sum every parameter's gradient over the ranks (the loss is already the global mean)."""
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    """Sum every parameter's gradient over the ranks (the loss is already the global mean). A parameter
+    without a gradient on this rank (an empty batch) gets zeros, so every rank reduces the same buffer."""
+    grads = []
+    for p in model.parameters():
+        if p.requires_grad:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            grads.append(p.grad)
     if world_size > 1 and grads:
         flat = all_reduce_sum(torch.cat([g.reshape(-1) for g in grads]))
         offset = 0

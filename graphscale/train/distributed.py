@@ -1,19 +1,28 @@
-"""``graphscale train --partitions DIR`` under ``torchrun``: distributed full-batch node classification.
+"""``graphscale train --partitions DIR`` under ``torchrun``: distributed node classification on the engine.
 
-    torchrun --nproc-per-node 2 -m graphscale train --partitions parts/cora2 --model gcn --json
+    torchrun --nproc-per-node 2 -m graphscale train --partitions parts/arxiv2 --model sage --sampler neighbor --json
+    torchrun --nproc-per-node 2 --max-restarts 1 -m graphscale train --partitions parts/cora2 --model gcn --json
 
 Every rank loads its part (``graphscale partition`` wrote one per rank) and trains the same model (same seed,
-so the same initial parameters) with :class:`graphscale.distributed.halo.HaloStack`; the engine
-(:func:`graphscale.train.loop.fit`) runs the epochs, evaluation and best-epoch selection on metrics summed over
-the ranks, so every rank keeps the same epoch. Rank 0 writes the run folder (``config.yaml``, ``metrics.json``)
-and prints the summary; it adds ``world_size``, ``bytes_sent_per_epoch`` (all ranks), ``halo_fraction`` and
-``peak_rss_mb_per_rank``. The split is the one stored in the parts (the dataset's, or the partitioner's seeded
-random split).
+so the same initial parameters). ``--sampler neighbor``: mini-batches of each rank's training seeds, sampled
+across the ranks, features pulled from the KV store (:mod:`graphscale.distributed.minibatch`); ``--sampler
+none``: full batch with a halo exchange per layer (:class:`graphscale.distributed.halo.HaloStack`). Both
+evaluate on the full graph through the halo exchange. The engine (:func:`graphscale.train.loop.fit`) runs the
+epochs, evaluation and best-epoch selection on metrics summed over the ranks, so every rank keeps the same
+epoch.
+
+Checkpoints are per-rank shards plus a manifest (:mod:`graphscale.train.shards`); a group restarted by
+``torchrun --max-restarts`` (``TORCHELASTIC_RESTART_COUNT`` > 0) resumes every rank from the last complete
+manifest, as ``--resume`` does. Rank 0 writes the run folder (``config.yaml``, ``metrics.json`` with the
+curves) and prints the summary; it adds ``world_size``, ``bytes_sent_per_epoch`` (all ranks),
+``halo_fraction`` and ``peak_rss_mb_per_rank``. The split is the one stored in the parts.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +31,37 @@ import torch.distributed as dist
 
 from .. import seed as seed_everything
 from ..config import RunConfig, dump
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
 from .checkpoint import write_text_atomic
 from .loop import EpochSelector, Task, fit
-from .metrics import mean_std, peak_rss_mb
-from .node import build_model, node_result
+from .metrics import peak_rss_mb
+from .node import build_model, node_result, summarize
 from .optim import build_optimizer, build_scheduler
 from .plot import save_json
-from .runtime import check_output_folder, output_folder, progress_bar, run_folder
+from .runtime import check_output_folder, fingerprint, output_folder, progress_bar, run_folder
+from .shards import ShardedCheckpoints, load_shard
 
-ARTIFACTS = ("config.yaml", "metrics.json")
+ARTIFACTS = ("config.yaml", "metrics.json", "checkpoints")
+SAMPLERS = ("none", "neighbor")
+KIND = "distributed-node"
+
+
+@dataclass
+class Group:
+    """This rank's view of the run: its part, the partition book and the bytes it sends."""
+
+    rank: int
+    world: int
+    part: Any
+    book: Any
+    manifest: dict[str, Any]
+    traffic: Any
+    epochs: int = 0  # epochs this process trained (resumed epochs excluded): the traffic's denominator
+
+
+def restarted() -> bool:
+    """Whether torchrun restarted this group after a failure (its workers then resume)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0
 
 
 def _masks(part: Any, split: int | None) -> tuple[torch.Tensor, ...]:
@@ -43,81 +73,140 @@ def _masks(part: Any, split: int | None) -> tuple[torch.Tensor, ...]:
     return tuple(m & labelled for m in masks)
 
 
-def _one_run(cfg: RunConfig, part: Any, book: Any, world: int, run: int, bar: Any) -> tuple[dict, dict, int]:
-    """One seed: ``(result, curves, bytes sent by this rank over its epochs)``."""
-    from ..distributed.halo import HaloStack, global_metrics, train_step
+def _epochs_of(cfg: RunConfig, group: Group, runner: Any, model: Any, optimizer: Any, masks: tuple,
+               seed: int) -> Any:
+    """``train_epoch(epoch)`` of the configured sampler (full batch or distributed neighbour sampling)."""
+    from ..distributed.halo import train_step
+    from ..distributed.kvstore import KVStore
+    from ..distributed.minibatch import MiniBatchStep, SeedBatches, train_epoch
+    from ..distributed.sampler import DistNeighborSampler
+    from .minibatch import neighbor_fanouts
+
+    part, world = group.part, group.world
+    if cfg.sampler.name == "none":
+        x, y = part.x.float(), part.y.long()
+        return lambda epoch: train_step(runner, optimizer, x, y, masks[0], world)
+    sampler = DistNeighborSampler(part, group.book, neighbor_fanouts(cfg.sampler, model), world,
+                                  replace=cfg.sampler.replace, traffic=group.traffic)
+    store = KVStore(group.book, group.rank, world, group.traffic)
+    store.add("x", part.x)
+    batches = SeedBatches(part.nodes[masks[0]], cfg.sampler.batch_size, world, group.rank, seed)
+    step = MiniBatchStep(model, sampler, store, part, world)
+    return lambda epoch: train_epoch(step, batches, optimizer, epoch, seed)
+
+
+def _one_run(cfg: RunConfig, group: Group, run: int, bar: Any, checkpoints: ShardedCheckpoints | None,
+             saved: dict[str, Any] | None) -> tuple[dict, dict]:
+    """One seed on the engine: ``(result, curves)``."""
+    from ..distributed.halo import HaloStack, global_metrics
 
     seed = cfg.train.seed + run
     seed_everything(seed)
+    part = group.part
     masks = _masks(part, cfg.data.split)
     x, y = part.x.float(), part.y.long()
-    model = build_model(cfg, x.shape[1], int(part.manifest["num_classes"]))
-    runner = HaloStack(model, part, book, world)
+    model = build_model(cfg, x.shape[1], int(group.manifest["num_classes"]))
+    runner = HaloStack(model, part, group.book, group.world, group.traffic)
     optimizer = build_optimizer(model, cfg.train)
-    task = Task(model, optimizer, build_scheduler(optimizer, cfg.train),
-                lambda epoch: train_step(runner, optimizer, x, y, masks[0], world),
+    epoch_fn = _epochs_of(cfg, group, runner, model, optimizer, masks, seed)
+
+    def train_epoch(epoch: int) -> dict[str, Any]:
+        group.epochs += 1
+        return epoch_fn(epoch)
+
+    task = Task(model, optimizer, build_scheduler(optimizer, cfg.train), train_epoch,
                 lambda: global_metrics(runner(x), y, masks), torch.device("cpu"),
                 selector=EpochSelector(cfg.train.select, cfg.train.patience))
-    result, curves = fit(task, cfg.train.epochs, lambda fitted: node_result(run, seed, cfg.data.split or 0, fitted),
-                         bar=bar, tags={"run": run})
-    return result, curves, runner.traffic.bytes_sent
+    return fit(task, cfg.train.epochs, lambda fitted: node_result(run, seed, cfg.data.split or 0, fitted),
+               checkpoints=checkpoints, saved=saved, bar=bar, tags={"run": run})
 
 
-def run_partitioned(cfg: RunConfig, progress: bool = True, overwrite: bool = False) -> dict[str, Any] | None:
+def _open(cfg: RunConfig, resume: bool, overwrite: bool) -> tuple[Group, Path]:
+    """Join the group, check the partition folder and the output folder on every rank, load this rank's part."""
+    from ..distributed.comm import Traffic, init_from_env
+    from ..distributed.load import load_book, load_partition, read_manifest
+
+    if cfg.sampler.name not in SAMPLERS:
+        raise ConfigError(f"sampler.name: expected one of {', '.join(SAMPLERS)} with --partitions, got "
+                          f"{cfg.sampler.name!r}.")
+    folder = Path(cfg.data.partitions)
+    manifest = read_manifest(folder)
+    rank, world = init_from_env()
+    if manifest["num_parts"] != world:
+        raise DatasetError(f"{folder / 'manifest.json'}: expected {world} parts (one per rank), got "
+                           f"{manifest['num_parts']}. Launch --nproc-per-node {manifest['num_parts']}, or partition "
+                           f"into {world} parts.")
+    out = run_folder(cfg.output.dir, f"{manifest['dataset']}-{cfg.model.name}-{world}ranks", ARTIFACTS, False)
+    check_output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite)  # every rank, before any collective
+    group = Group(rank, world, load_partition(folder, rank), load_book(folder), manifest, Traffic())
+    return group, out
+
+
+def run_partitioned(cfg: RunConfig, progress: bool = True, overwrite: bool = False,
+                    resume: bool = False) -> dict[str, Any] | None:
     """Train on this rank's part; rank 0 returns the summary (written to ``metrics.json``), others None.
 
     Raises:
         DistributedError: Not launched by torchrun.
         DatasetError: A partition folder with another number of parts than ranks, or a file that does not match
             its manifest (named).
+        ConfigError: A sampler other than none / neighbor; an output folder of an earlier run without --resume.
     """
-    from ..distributed.comm import all_reduce_sum, init_from_env
-    from ..distributed.load import load_book, load_partition, read_manifest
-
-    folder = Path(cfg.data.partitions)
-    rank, world = init_from_env()
-    manifest = read_manifest(folder)
-    if manifest["num_parts"] != world:
-        raise DatasetError(f"{folder / 'manifest.json'}: expected {world} parts (one per rank), got "
-                           f"{manifest['num_parts']}. Launch --nproc-per-node {manifest['num_parts']}, or partition "
-                           f"into {world} parts.")
-    out = run_folder(cfg.output.dir, f"{manifest['dataset']}-{cfg.model.name}-{world}ranks", ARTIFACTS, False)
-    check_output_folder(out, ARTIFACTS, overwrite=overwrite)  # on every rank: all stop before any collective
-    part, book = load_partition(folder, rank), load_book(folder)
+    resume = resume or restarted()
+    group, out = _open(cfg, resume, overwrite and not resume)
+    if group.rank == 0 and not (resume and (out / "config.yaml").is_file()):
+        with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):
+            write_text_atomic(dump(cfg), out / "config.yaml")
+    dist.barrier()
     began = time.perf_counter()
-    bar = progress_bar(cfg.train.seeds * cfg.train.epochs, f"train {manifest['dataset']}/{cfg.model.name} "
-                       f"({world} ranks)", progress and rank == 0)
-    runs, epochs_done, sent = [], 0, 0
+    bar = progress_bar(cfg.train.seeds * cfg.train.epochs, f"train {group.manifest['dataset']}/{cfg.model.name} "
+                       f"({group.world} ranks)", progress and group.rank == 0)
+    runs, curves = [], []
     try:
         for run in range(cfg.train.seeds):
-            result, _, bytes_sent = _one_run(cfg, part, book, world, run, bar)
+            folder = out / "checkpoints" / f"run{run}"
+            saved = load_shard(folder, group.rank, group.world, cfg, KIND) if resume else None
+            if saved is not None and saved["done"]:
+                bar.update(cfg.train.epochs)
+                runs.append(saved["result"])
+                curves.append(saved["history"])
+                continue
+            checkpoints = ShardedCheckpoints(folder, cfg.output.checkpoint_every,
+                                             {"config": fingerprint(cfg), "kind": KIND, "run": run},
+                                             rank=group.rank, world_size=group.world)
+            result, history = _one_run(cfg, group, run, bar, checkpoints, saved)
             runs.append(result)
-            epochs_done += result["epochs_run"]
-            sent += bytes_sent
+            curves.append(history)
     finally:
         bar.close()
-    totals = all_reduce_sum(torch.tensor([float(sent)], dtype=torch.float64))
-    peaks = [torch.zeros(1, dtype=torch.float64) for _ in range(world)]
+    return _report(cfg, group, out, runs, curves, time.perf_counter() - began)
+
+
+def _report(cfg: RunConfig, group: Group, out: Path, runs: list, curves: list,
+            seconds: float) -> dict[str, Any] | None:
+    """Gather the bytes and peak RSS of every rank; rank 0 writes ``metrics.json`` and returns the summary."""
+    from ..distributed.comm import all_reduce_sum
+
+    totals = all_reduce_sum(torch.tensor([float(group.traffic.bytes_sent), float(group.epochs)],
+                                         dtype=torch.float64))
+    peaks = [torch.zeros(1, dtype=torch.float64) for _ in range(group.world)]
     dist.all_gather(peaks, torch.tensor([peak_rss_mb()], dtype=torch.float64))
-    if rank != 0:
+    if group.rank != 0:
         return None
-    test_mean, test_std = mean_std([r["test_acc"] for r in runs])
-    val_mean, val_std = mean_std([r["val_acc"] for r in runs])
-    summary = {"dataset": manifest["dataset"], "model": cfg.model.name, "task": "node", "sampler": "none",
-               "seeds": cfg.train.seeds, "epochs": cfg.train.epochs, "world_size": world,
-               "partitions": str(folder), "method": manifest.get("method"), "test_acc": test_mean,
-               "test_acc_std": test_std, "val_acc": val_mean, "val_acc_std": val_std,
-               "per_seed_test_acc": [r["test_acc"] for r in runs], "epochs_run": [r["epochs_run"] for r in runs],
-               "bytes_sent_per_epoch": float(totals[0]) / max(epochs_done, 1),
+    manifest = group.manifest
+    summary = {"dataset": manifest["dataset"], "model": cfg.model.name, **summarize(runs, curves, cfg.sampler.name),
+               "seeds": cfg.train.seeds, "epochs": cfg.train.epochs, "world_size": group.world,
+               "partitions": str(cfg.data.partitions), "method": manifest.get("method"),
+               "per_seed_test_acc": [r["test_acc"] for r in runs],
+               "bytes_sent_per_epoch": float(totals[0]) / max(float(totals[1]) / group.world, 1.0),
                "halo_fraction": manifest["halo_fraction"], "edge_cut_fraction": manifest["edge_cut_fraction"],
                "num_nodes": manifest["num_nodes"], "num_edges": manifest["num_edges"],
-               "train_time_s": time.perf_counter() - began, "peak_rss_mb": max(float(p) for p in peaks),
+               "num_classes": manifest["num_classes"], "train_time_s": seconds,
+               "peak_rss_mb": max(float(p) for p in peaks),
                "peak_rss_mb_per_rank": [round(float(p), 1) for p in peaks], "device": "cpu",
                "output_dir": str(out)}
-    with output_folder(out, ARTIFACTS, overwrite=overwrite):
-        write_text_atomic(dump(cfg), out / "config.yaml")
-        save_json(summary, out / "metrics.json")
+    save_json(summary, out / "metrics.json")
     return summary
 
 
-__all__ = ["run_partitioned"]
+__all__ = ["ARTIFACTS", "KIND", "SAMPLERS", "restarted", "run_partitioned"]

@@ -67,19 +67,28 @@ def saint_aggregation(model: nn.Module) -> str | None:
     return None
 
 
+def neighbor_fanouts(cfg: SamplerConfig, model: nn.Module) -> list[int]:
+    """``sampler.fanouts``, or the default for the model's depth ([25, 10] for two layers, else 10 per layer).
+
+    Raises:
+        ConfigError: Fanouts not one per message-passing layer.
+    """
+    layers = message_passing_layers(model)
+    fanouts = list(cfg.fanouts or ([25, 10] if layers == 2 else [10] * layers))
+    if len(fanouts) != layers:
+        raise ConfigError(f"sampler.fanouts: expected {layers} fanouts (one per message-passing layer), got "
+                          f"{fanouts}.")
+    return fanouts
+
+
 def build_loader(cfg: SamplerConfig, dataset: NodeDataset, train_ids: Tensor, model: nn.Module,
                  seed: int) -> tuple[NodeLoader, bool]:
     """The training ``NodeLoader`` of ``cfg`` and whether batches carry aggregation edge weights."""
     graph, num_nodes = dataset.graph, dataset.num_nodes
-    layers = message_passing_layers(model)
     batch_size: int | None = None
     use_edge_weight = False
     if cfg.name == "neighbor":
-        fanouts = cfg.fanouts or ([25, 10] if layers == 2 else [10] * layers)
-        if len(fanouts) != layers:
-            raise ConfigError(f"sampler.fanouts: expected {layers} fanouts (one per message-passing layer), got "
-                              f"{list(fanouts)}.")
-        sampler: Any = NeighborSampler(graph, fanouts, replace=cfg.replace, edge_weight=None)
+        sampler: Any = NeighborSampler(graph, neighbor_fanouts(cfg, model), replace=cfg.replace, edge_weight=None)
         batch_size = cfg.batch_size
     elif cfg.name == "cluster":
         num_parts = cfg.num_parts or min(max(4, num_nodes // 150), num_nodes)

@@ -236,11 +236,11 @@ def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_d
     runs, curves = run_seeds(cfg.train.seeds, one_run, cfg=cfg, kind=kind, header={"config": fingerprint(cfg)},
                              out_dir=out_dir, resume=resume, epochs=cfg.train.epochs,
                              every=cfg.output.checkpoint_every, desc=desc, progress=progress)
-    return {**summarize(runs, curves, dataset, label), **extra()}
+    return {**summarize(runs, curves, label), "num_nodes": dataset.num_nodes, "num_edges": dataset.graph.num_edges,
+            "num_classes": dataset.num_classes, **extra()}
 
 
-def summarize(runs: list[dict[str, Any]], curves: list[dict[str, list[float]]], dataset: NodeDataset,
-              sampler: str) -> dict[str, Any]:
+def summarize(runs: list[dict[str, Any]], curves: list[dict[str, list[float]]], sampler: str) -> dict[str, Any]:
     """Means and stds over ``runs``, the runs and their curves, and ``sampler``."""
     test_mean, test_std = mean_std([r["test_acc"] for r in runs])
     val_mean, val_std = mean_std([r["val_acc"] for r in runs])
@@ -251,5 +251,4 @@ def summarize(runs: list[dict[str, Any]], curves: list[dict[str, list[float]]], 
         "epoch_time_s": sum(epoch_times) / len(epoch_times) if epoch_times else None,
         "warmup_time_s": runs[0].get("warmup_time_s") if runs else None,
         "epochs_run": [r["epochs_run"] for r in runs], "runs": runs, "curves": curves,
-        "num_nodes": dataset.num_nodes, "num_edges": dataset.graph.num_edges, "num_classes": dataset.num_classes,
     }
