@@ -1,20 +1,26 @@
-"""Distributed full-batch training: communication and memory per rank, METIS vs random partitions.
+"""Distributed training against one process: accuracy, communication and memory per rank, METIS vs random.
 
 Workload: ``graphscale.datasets.load(--dataset)`` (default ``synthetic-arxiv``, 169,343 nodes, 2.3M edges) cut into
-``--parts`` parts by ``graphscale partition`` with ``--method metis`` and with ``--method random``; each
-partitioning trains a 2-layer GCN (hidden 256, dropout 0.5) full batch for ``--epochs`` epochs under
+``--parts`` parts by ``graphscale partition`` with each of ``--methods``; each partitioning trains under
 ``torchrun --nproc-per-node <parts>`` on this machine (gloo, 127.0.0.1), and the same config trains in one
-process. On one machine with 2 cores this measures correctness, memory and communication, not speed-up.
+process. The config is ``--config`` (a shipped YAML, e.g. configs/node-sage-neighbor-github.yaml) or, without
+one, a 2-layer GCN (hidden 256) full batch; ``--sampler``, ``--epochs`` and ``--seeds`` override it. A dataset
+without a published split uses the partitioner's random splits, which are the ones the single process draws
+(seed ``r`` for run ``r``), so both sides train and test on the same nodes. On one machine with 2 cores this
+measures correctness, memory and communication, not speed-up.
 
 One JSON line per measurement: ``impl`` ``graphscale-dist`` (``method``, ``world_size``,
 ``bytes_sent_per_epoch`` summed over the ranks, ``halo_fraction``, ``edge_cut_fraction``, ``peak_rss_mb_per_rank``,
-``epoch_time_s`` of rank 0, ``test_acc``) or ``graphscale`` (the single process: ``peak_rss_mb``, ``test_acc``),
-then a ``ratio`` line per method (bytes of random over METIS, each rank's peak RSS over the single process's).
-Every line is appended to ``benchmarks/records/distributed/<graph>.jsonl`` (``--no-records`` for smoke runs).
+``test_acc`` mean and per seed) or ``graphscale`` (the single process: ``peak_rss_mb``, ``test_acc``), then a
+``ratio`` line per method (bytes of random over METIS, each rank's peak RSS over the single process's, the
+accuracy difference). Every line is appended to ``benchmarks/records/distributed/<graph>.jsonl``
+(``--no-records`` for smoke runs).
 
 Usage:
-    python benchmarks/distributed.py                                 # synthetic-arxiv, 2 parts, 5 epochs
-    python benchmarks/distributed.py --dataset citeseer --epochs 3 --no-records
+    python benchmarks/distributed.py                                 # synthetic-arxiv GCN, 2 parts, 5 epochs
+    python benchmarks/distributed.py --dataset citeseer --config configs/node-gcn-citeseer.yaml --seeds 10
+    python benchmarks/distributed.py --dataset github --config configs/node-sage-neighbor-github.yaml --seeds 3 \
+        --methods metis
 """
 
 from __future__ import annotations
@@ -31,7 +37,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
-TRAIN = ["--model", "gcn", "--json", "--no-progress", "train.seeds=1", "model.hidden_dim=256", "train.patience=0"]
+DEFAULT = ["--model", "gcn", "model.hidden_dim=256", "train.patience=0"]
+
+
+def train_args(args: argparse.Namespace) -> list[str]:
+    """The options both sides train with (the config, then the overrides of this benchmark)."""
+    chosen = ["--config", args.config] if args.config else list(DEFAULT)
+    if args.sampler:
+        chosen += ["--sampler", args.sampler]
+    if args.epochs:
+        chosen += ["--epochs", str(args.epochs)]
+    return [*chosen, "--seeds", str(args.seeds), "--json", "--no-progress", *args.overrides]
 
 
 def free_port() -> int:
@@ -52,29 +68,34 @@ def run(args: list[str], timeout: float) -> tuple[dict[str, Any] | None, str]:
 
 
 def measure(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
-    base = {"bench": "distributed", "dataset": args.dataset, "epochs": args.epochs, "model": "gcn"}
+    train = train_args(args)
+    base = {"bench": "distributed", "dataset": args.dataset, "config": args.config, "train_args": train}
     lines = []
-    single, status = run(["-m", "graphscale", "train", "--dataset", args.dataset, "--epochs", str(args.epochs),
-                          "--out", str(folder / "single"), *TRAIN], args.timeout)
+    single, status = run(["-m", "graphscale", "train", "--dataset", args.dataset, "--out", str(folder / "single"),
+                          *train], args.timeout)
     lines.append({**base, "impl": "graphscale", "world_size": 1, "status": status,
-                  **({k: single[k] for k in ("peak_rss_mb", "epoch_time_s", "test_acc")} if single else {})})
+                  **({k: single.get(k) for k in ("model", "sampler", "peak_rss_mb", "epoch_time_s", "test_acc",
+                                                 "test_acc_std", "per_seed_test_acc", "epochs_run")}
+                     if single else {})})
     for method in args.methods.split(","):
         parts = folder / f"parts-{method}"
+        svd = ["--feature-svd", str(args.feature_svd)] if args.feature_svd else []
         made, status = run(["-m", "graphscale", "partition", "--dataset", args.dataset, "--parts", str(args.parts),
-                            "--out", str(parts), "--method", method, "--json"], args.timeout)
+                            "--out", str(parts), "--method", method, "--json", *svd], args.timeout)
         line = {**base, "impl": "graphscale-dist", "method": method, "world_size": args.parts, "status": status}
         if made is not None:
             line["partition_time_s"] = made["time_s"]
             began = time.perf_counter()
             summary, status = run(["-m", "torch.distributed.run", "--nproc-per-node", str(args.parts),
                                    "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-m",
-                                   "graphscale", "train", "--partitions", str(parts), "--epochs", str(args.epochs),
-                                   "--out", str(folder / f"run-{method}"), *TRAIN], args.timeout)
+                                   "graphscale", "train", "--partitions", str(parts), "--out",
+                                   str(folder / f"run-{method}"), *train], args.timeout)
             line.update(status=status, wall_s=round(time.perf_counter() - began, 1))
             if summary is not None:
-                line.update({k: summary[k] for k in ("bytes_sent_per_epoch", "halo_fraction", "edge_cut_fraction",
-                                                     "peak_rss_mb", "peak_rss_mb_per_rank", "test_acc",
-                                                     "train_time_s")})
+                line.update({k: summary.get(k) for k in (
+                    "model", "sampler", "bytes_sent_per_epoch", "halo_fraction", "edge_cut_fraction", "peak_rss_mb",
+                    "peak_rss_mb_per_rank", "test_acc", "test_acc_std", "per_seed_test_acc", "epochs_run",
+                    "epoch_time_s", "train_time_s")})
         lines.append(line)
     return lines
 
@@ -101,10 +122,17 @@ def main() -> int:
     parser.add_argument("--dataset", default="synthetic-arxiv")
     parser.add_argument("--parts", type=int, default=2)
     parser.add_argument("--methods", default="metis,random")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--config", help="a shipped YAML config both sides train with (default: GCN full batch)")
+    parser.add_argument("--feature-svd", type=int, help="the config's data.feature_svd, for the partitioner")
+    parser.add_argument("--sampler", help="override the config's sampler (none, neighbor)")
+    parser.add_argument("--epochs", type=int, help="override the config's epochs (default config: 5)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds on both sides (the accuracy is their mean)")
+    parser.add_argument("overrides", nargs="*", help="key=value config overrides for both sides")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--no-records", action="store_true", help="smoke runs: do not append to the records")
     args = parser.parse_args()
+    if args.config is None and args.epochs is None:
+        args.epochs = 5
     info = {"bench": "distributed", "record": "setup", **common.machine_info(), **common.git_state()}
     common.emit(info)
     with tempfile.TemporaryDirectory(prefix="graphscale-dist-") as tmp:

@@ -1,6 +1,7 @@
 """``graphscale partition``: cut a node dataset into part folders for distributed training.
 
     graphscale partition --dataset synthetic-products --parts 4 --out parts/products4 [--method metis|random]
+    graphscale partition --dataset github --feature-svd 128 --parts 2 --out parts/github2
 
 Writes ``manifest.json``, the partition book (``node_part.npy``, ``node_local.npy``) and ``part<k>/`` folders
 (:mod:`graphscale.distributed.partition`). The folder is checked before anything is loaded: one holding an
@@ -40,6 +41,10 @@ def cmd_partition(args: argparse.Namespace) -> int:
         if not isinstance(dataset, NodeDataset):
             raise ConfigError(f"partition --dataset: expected a node dataset, got {type(dataset).__name__} "
                               f"{args.dataset!r}. Partition node-classification graphs.")
+        if args.feature_svd is not None:
+            from ..train.run import reduce_features
+
+            dataset = reduce_features(dataset, args.feature_svd)
         manifest = write_partitions(dataset, out, args.parts, args.method, seed=args.seed)
     summary: dict[str, Any] = {k: v for k, v in manifest.items() if k != "files"}
     summary.update(output_dir=str(out), time_s=round(time.perf_counter() - start, 2), peak_rss_mb=peak_rss_mb())
@@ -69,6 +74,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--method", choices=("metis", "random"), default="metis",
                         help="metis (edge cut minimised; nodes and training nodes balanced) or random")
     parser.add_argument("--seed", type=int, default=0, help="METIS / permutation seed")
+    parser.add_argument("--feature-svd", type=int, metavar="K", help="store the features reduced to their top-K "
+                                                                      "singular directions (data.feature_svd)")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier partitioning in --out")
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     parser.set_defaults(handler=cmd_partition)

@@ -138,11 +138,12 @@ def _part_arrays(dataset: NodeDataset, csc: tuple[np.ndarray, ...], out_degree: 
 
 
 def write_partitions(dataset: NodeDataset, out: str | os.PathLike[str], num_parts: int, method: str = "metis", *,
-                     seed: int = 0) -> dict[str, Any]:
+                     seed: int = 0, random_splits: int = 10) -> dict[str, Any]:
     """Partition ``dataset`` into ``num_parts`` part folders under ``out`` (see the module docstring).
 
     METIS balances the training nodes of the dataset's first split besides the node counts. A dataset without
-    a split gets a seeded 60/20/20 random one (``seed``), written into the parts.
+    a split gets ``random_splits`` seeded 60/20/20 random ones, seeds ``0 .. S-1`` (those single-process runs
+    ``0 .. S-1`` draw with ``train.seed`` 0), written into the parts as ``[N_k, S]`` masks.
 
     Returns:
         The manifest (also written to ``out/manifest.json``).
@@ -154,8 +155,9 @@ def write_partitions(dataset: NodeDataset, out: str | os.PathLike[str], num_part
 
     out = Path(out)
     graph = dataset.graph
-    if not dataset.num_splits:  # the parts carry the split distributed training uses: a seeded 60/20/20 one
-        masks = random_split(dataset.num_nodes, seed=seed, labels=dataset.y)
+    if not dataset.num_splits:  # the splits single-process runs 0 .. S-1 draw (train.seed 0), stacked [N, S]
+        drawn = [random_split(dataset.num_nodes, seed=s, labels=dataset.y) for s in range(random_splits)]
+        masks = [torch.stack([d[i] for d in drawn], 1) for i in range(3)]
         dataset = dataclasses.replace(dataset, train_mask=masks[0], val_mask=masks[1], test_mask=masks[2])
     train = dataset.split(0)[0]
     parts = assign_parts(graph, num_parts, method, seed=seed, balance=train)
@@ -185,7 +187,8 @@ def write_partitions(dataset: NodeDataset, out: str | os.PathLike[str], num_part
     cut = sum(s["cut_edges"] for s in stats)
     manifest = {"format": FORMAT, "dataset": dataset.name, "num_nodes": graph.num_nodes,
                 "num_edges": graph.num_edges, "num_features": dataset.num_features,
-                "num_classes": dataset.num_classes, "num_parts": num_parts, "method": method, "seed": seed,
+                "num_classes": dataset.num_classes, "feature_svd": dataset.meta.get("feature_svd"),
+                "num_parts": num_parts, "method": method, "seed": seed,
                 "edge_cut_fraction": cut / max(graph.num_edges, 1),
                 "halo_fraction": sum(s["halo"] for s in stats) / max(graph.num_nodes, 1),
                 "parts": stats, "files": {"book": files, "parts": part_files}}

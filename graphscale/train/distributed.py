@@ -64,13 +64,15 @@ def restarted() -> bool:
     return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0
 
 
-def _masks(part: Any, split: int | None) -> tuple[torch.Tensor, ...]:
-    """The part's ``(train, val, test)`` masks (split ``split`` of several), labelled nodes only."""
-    masks = (part.train_mask, part.val_mask, part.test_mask)
+def _masks(part: Any, run: int, split: int | None) -> tuple[int, tuple[torch.Tensor, ...]]:
+    """``(split index, the part's (train, val, test) masks)`` of one run, labelled nodes only: ``split``, or
+    split ``run % S`` of several (as :func:`graphscale.train.node.node_split` picks)."""
+    index, masks = 0, (part.train_mask, part.val_mask, part.test_mask)
     if masks[0].dim() == 2:
-        masks = tuple(m[:, (split or 0) % m.shape[1]] for m in masks)
+        index = (split if split is not None else run) % masks[0].shape[1]
+        masks = tuple(m[:, index] for m in masks)
     labelled = part.y >= 0
-    return tuple(m & labelled for m in masks)
+    return index, tuple(m & labelled for m in masks)
 
 
 def _epochs_of(cfg: RunConfig, group: Group, runner: Any, model: Any, optimizer: Any, masks: tuple,
@@ -103,7 +105,7 @@ def _one_run(cfg: RunConfig, group: Group, run: int, bar: Any, checkpoints: Shar
     seed = cfg.train.seed + run
     seed_everything(seed)
     part = group.part
-    masks = _masks(part, cfg.data.split)
+    split, masks = _masks(part, run, cfg.data.split)
     x, y = part.x.float(), part.y.long()
     model = build_model(cfg, x.shape[1], int(group.manifest["num_classes"]))
     runner = HaloStack(model, part, group.book, group.world, group.traffic)
@@ -117,7 +119,7 @@ def _one_run(cfg: RunConfig, group: Group, run: int, bar: Any, checkpoints: Shar
     task = Task(model, optimizer, build_scheduler(optimizer, cfg.train), train_epoch,
                 lambda: global_metrics(runner(x), y, masks), torch.device("cpu"),
                 selector=EpochSelector(cfg.train.select, cfg.train.patience))
-    return fit(task, cfg.train.epochs, lambda fitted: node_result(run, seed, cfg.data.split or 0, fitted),
+    return fit(task, cfg.train.epochs, lambda fitted: node_result(run, seed, split, fitted),
                checkpoints=checkpoints, saved=saved, bar=bar, tags={"run": run})
 
 
@@ -131,6 +133,10 @@ def _open(cfg: RunConfig, resume: bool, overwrite: bool) -> tuple[Group, Path]:
                           f"{cfg.sampler.name!r}.")
     folder = Path(cfg.data.partitions)
     manifest = read_manifest(folder)
+    if cfg.data.feature_svd != manifest.get("feature_svd"):
+        raise ConfigError(f"data.feature_svd: expected the partitions' ({manifest.get('feature_svd')}), got "
+                          f"{cfg.data.feature_svd}. Partition with --feature-svd {cfg.data.feature_svd}, or set "
+                          f"data.feature_svd={manifest.get('feature_svd') or 'null'}.")
     rank, world = init_from_env()
     if manifest["num_parts"] != world:
         raise DatasetError(f"{folder / 'manifest.json'}: expected {world} parts (one per rank), got "
@@ -179,7 +185,10 @@ def run_partitioned(cfg: RunConfig, progress: bool = True, overwrite: bool = Fal
             curves.append(history)
     finally:
         bar.close()
-    return _report(cfg, group, out, runs, curves, time.perf_counter() - began)
+    summary = _report(cfg, group, out, runs, curves, time.perf_counter() - began)
+    dist.barrier()  # rank 0 has written metrics.json; leave together (a rank gone early aborts gloo's peers)
+    dist.destroy_process_group()
+    return summary
 
 
 def _report(cfg: RunConfig, group: Group, out: Path, runs: list, curves: list,
