@@ -2,7 +2,9 @@
 
 The config is resolved like ``graphscale train``: ``--config FILE``, else the shipped
 ``kg-<model>-<dataset>.yaml`` when ``--dataset`` and ``--model`` name one, else the defaults; then the
-flags (``--dataset --model --dim --negatives --epochs --out --device``), then ``key=value`` overrides.
+flags (``--dataset --model --dim --negatives --epochs --entity-partitions --out --device``), then ``key=value``
+overrides. Under ``torchrun`` the entity partitions are trained by all ranks at once
+(:mod:`graphscale.kge.distributed`); rank 0 writes the folder and prints the summary.
 With ``--json`` the last stdout line is one JSON object ending in ``mrr, mr, hits_at_1, hits_at_3,
 hits_at_10`` (filtered, test), ``train_time_s, triples_per_s, peak_rss_mb``; it is strict JSON (a non-finite
 number is written as ``null``, never ``NaN`` / ``Infinity``).
@@ -30,7 +32,8 @@ def resolve_config(args: argparse.Namespace) -> Any:
     flags = (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
              ("--dim", "model.dim", args.dim), ("--negatives", "train.negatives", args.negatives),
              ("--epochs", "train.epochs", args.epochs), ("--out", "output.dir", args.out),
-             ("--device", "train.device", args.device))
+             ("--device", "train.device", args.device),
+             ("--entity-partitions", "train.partitions", args.entity_partitions))
     return from_command(KGConfig(), path, flags, args.overrides)
 
 
@@ -48,7 +51,10 @@ def cmd_kg(args: argparse.Namespace) -> int:
     if args.print_config:
         print(dump(cfg, comments=True), end="")
         return 0
-    summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite))
+    result = run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
+    if result is None:  # a rank other than 0 of a torchrun group: rank 0 reports
+        return 0
+    summary = _ordered(result)
     if args.json:
         print(json_line(summary))
         return 0
@@ -91,5 +97,7 @@ def register(subparsers: Any) -> None:
     kg.add_argument("--dim", type=int, help="embedding size per component (model.dim)")
     kg.add_argument("--negatives", type=int, help="negatives per positive (train.negatives)")
     kg.add_argument("--epochs", type=int, help="training epochs (train.epochs)")
+    kg.add_argument("--entity-partitions", type=int, metavar="P",
+                    help="entity partitions (train.partitions); under torchrun the ranks train disjoint buckets")
     add_run_options(kg, "runs/kg-<dataset>-<model>", "cpu, cuda, cuda:N or auto (train.device)", "train.lr=0.001")
     kg.set_defaults(handler=cmd_kg)

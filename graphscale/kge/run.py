@@ -20,11 +20,13 @@ import torch
 
 from ..config import dump, load
 from ..config.registry import normalize_key
+from ..errors import ConfigError
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_memory_mb, peak_rss_mb
 from ..train.plot import clean_json
 from ..train.runtime import check_same_settings, output_folder, resolve_device, run_folder
 from .config import KGConfig
+from .distributed import shared_evaluation
 from .evaluate import evaluate
 from .model import KGEModel, build_kg_model
 from .train import fingerprint, train
@@ -89,6 +91,7 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     """
     torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
+    rank = _join_group(cfg, resume)
     began = time.perf_counter()
     data = data if data is not None else load_kg(cfg.data.dataset, cfg.data.root, cfg.data.unseen)
     load_s = time.perf_counter() - began
@@ -96,12 +99,38 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     out = run_folder(cfg.output.dir, name, ARTIFACTS, resume)
     if resume:
         check_resume_config(cfg, out)
+    if rank > 0:  # trains its share; rank 0 owns the folder and the report
+        _train_and_evaluate(cfg, data, None, device, False, False, None, load_s)
+        return None
     with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):
         write_text_atomic(dump(cfg), out / "config.yaml")
         return _train_and_evaluate(cfg, data, out, device, resume, progress, on_epoch, load_s)
 
 
-def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch.device, resume: bool,
+def _join_group(cfg: KGConfig, resume: bool) -> int:
+    """Under torchrun (``WORLD_SIZE`` > 1): join the group and return this rank; else 0.
+
+    Raises:
+        ConfigError: Fewer than two entity partitions per rank, or --resume (not supported across ranks yet).
+    """
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return 0
+    from ..distributed.comm import init_from_env
+
+    rank, world = init_from_env()
+    if resume:
+        raise ConfigError("--resume: expected a single-process kg run, got a torchrun group. Distributed kg runs "
+                          "do not checkpoint yet; start the run again.")
+    if cfg.train.partitions < 2 * world:
+        raise ConfigError(f"train.partitions: expected at least {2 * world} entity partitions for {world} ranks "
+                          f"(two per rank, so that every rank trains a bucket in most rounds), got "
+                          f"{cfg.train.partitions}. Pass --entity-partitions {2 * world}.")
+    return rank
+
+
+def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path | None, device: torch.device, resume: bool,
                         progress: bool, on_epoch: Any, load_s: float) -> dict[str, Any]:
     index = FilterIndex.build([data.train, data.valid, data.test], data.num_relations)
     model = model_for(cfg, data)
@@ -111,7 +140,7 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
         valid_subset = data.valid[pick[:cfg.train.eval_valid_size]]
 
     def validate(current: KGEModel) -> dict[str, float]:
-        metrics = run_eval(current, valid_subset, index, cfg, device, desc="valid")
+        metrics = shared_evaluation(lambda t: run_eval(current, t, index, cfg, device, desc="valid"), valid_subset)
         return {k: metrics[k] for k in METRIC_KEYS}
 
     result = train(model, data.train, cfg, device=device, out_dir=out, resume=resume, progress=progress,
@@ -122,7 +151,7 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
         "epochs_done": result["epochs_done"], "complete": result["complete"], "steps": result["steps"],
         "partitions": result["num_partitions"], "device": str(device), "threads": cfg.train.threads,
         "num_entities": data.num_entities, "num_relations": data.num_relations,
-        "num_train": int(data.train.shape[0]), "load_time_s": load_s, "output_dir": str(out),
+        "num_train": int(data.train.shape[0]), "load_time_s": load_s, "output_dir": str(out) if out else None,
         "num_valid": int(data.valid.shape[0]), "num_test": int(data.test.shape[0]),
         "skipped_valid": data.skipped["valid"], "skipped_test": data.skipped["test"],
         "unseen_kept_valid": data.unseen_kept["valid"], "unseen_kept_test": data.unseen_kept["test"],
@@ -130,11 +159,12 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
     if result["complete"]:
         eval_began = time.perf_counter()
         if cfg.evaluate.valid and data.valid.shape[0]:
-            valid = run_eval(model, data.valid, index, cfg, device, progress, "valid")
+            valid = shared_evaluation(lambda t: run_eval(model, t, index, cfg, device, progress, "valid"), data.valid)
             summary.update({f"valid_{k}": valid[k] for k in METRIC_KEYS})
-        test = run_eval(model, data.test, index, cfg, device, progress, "test") if cfg.evaluate.test else None
+        test = shared_evaluation(lambda t: run_eval(model, t, index, cfg, device, progress, "test"),
+                                 data.test) if cfg.evaluate.test else None
         summary["eval_time_s"] = time.perf_counter() - eval_began
-        if cfg.output.export:
+        if cfg.output.export and out is not None:
             model.export(out / "embeddings", data.entity_names, data.relation_names)
         if test is not None:
             summary.update({f"test_{side}_{k}": test[f"{side}_{k}"] for side in ("head", "tail")
@@ -151,6 +181,9 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
     summary["train_time_s"] = result["train_time_s"]
     summary["triples_per_s"] = result["triples_per_s"]
     summary["peak_rss_mb"] = peak_rss_mb()
-    write_text_atomic(json.dumps(clean_json({**summary, "history": result["history"]}), indent=2, default=str,
-                                 allow_nan=False), out / "metrics.json")
+    if "world_size" in result:
+        summary.update({k: result[k] for k in ("world_size", "bytes_sent_per_epoch")})
+    if out is not None:
+        write_text_atomic(json.dumps(clean_json({**summary, "history": result["history"]}), indent=2, default=str,
+                                     allow_nan=False), out / "metrics.json")
     return summary

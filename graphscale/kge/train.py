@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from ..config import to_dict
@@ -147,8 +148,8 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     task = Task(None, None, None, epochs.run, evaluate, device, extra_state=epochs.state,
                 load_extra_state=epochs.load, generator=epochs.generator,
                 evaluate_every=tc.eval_every if validate is not None else 0, log_epoch=log_epoch)
-    checkpoints = Checkpoints(ckpt_path, cfg.output.checkpoint_every,
-                              {"kind": "kg", "fingerprint": fingerprint(cfg)}) if ckpt_path is not None else None
+    checkpoints = Checkpoints(ckpt_path, cfg.output.checkpoint_every, {"kind": "kg", "fingerprint": fingerprint(cfg)}
+                              ) if ckpt_path is not None and epochs.ranks is None else None
     done_steps = int(saved["extra"]["step"]) if saved is not None else 0
     epochs.bar = tqdm(total=epochs.steps_per_epoch * tc.epochs, initial=done_steps, desc=f"kg {cfg.model.name}",
                       disable=not progress, unit="step", file=sys.stderr)
@@ -165,7 +166,8 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     records = result["records"]
     done = len(records)
     train_time = records[-1]["train_time_s"] if records else 0.0
-    return {"epochs_done": done, "steps": epochs.step, "train_time_s": train_time,
+    group = {} if epochs.ranks is None else epochs.ranks.summary(done)
+    return {**group, "epochs_done": done, "steps": epochs.step, "train_time_s": train_time,
             "triples_per_s": done * triples.shape[0] / train_time if train_time > 0 else 0.0,
             "history": records, "complete": result["complete"] and done >= tc.epochs,
             "steps_per_epoch": epochs.steps_per_epoch, "num_partitions": epochs.plan.num_partitions}
@@ -236,10 +238,18 @@ class _KGEpochs:
             self.host = EmbeddingTable.create(model.entity.data.to("cpu").contiguous(), tc.optimizer)
             self.relations = EmbeddingTable.create(model.relation.data.to(device).contiguous(), tc.optimizer)
         self.generator = torch.Generator().manual_seed(tc.seed)
+        self.ranks = None
+        if dist.is_initialized() and dist.get_world_size() > 1:  # launched by torchrun: buckets over the ranks
+            from .distributed import RankBuckets
+
+            self.ranks = RankBuckets(self, dist.get_rank(), dist.get_world_size())
         self._place()
 
     def _place(self) -> None:
         """Where the entity rows train: in place on the CPU, the whole table on the device, or per episode."""
+        if self.ranks is not None:
+            self.on_device = None
+            return
         single = self.plan.num_partitions == 1 and self.device.type == "cpu"
         self.on_device = self.host if single else None
         if self.plan.num_partitions == 1 and not single:  # one partition: on the device for the whole run
@@ -247,9 +257,9 @@ class _KGEpochs:
 
     def run(self, epoch: int) -> dict[str, Any]:
         """One epoch over the buckets in a shuffled order: ``{"loss", "lr", "step"}``."""
-        del epoch
-        tc = self.cfg.train
-        total, steps, lr = 0.0, 0, tc.lr
+        if self.ranks is not None:  # partitioned over the ranks of a torchrun group
+            return self.ranks.run_epoch(self, epoch)
+        total, steps, lr = 0.0, 0, self.cfg.train.lr
         keys = list(self.buckets)
         order = torch.randperm(len(keys), generator=self.generator).tolist() if len(keys) > 1 else [0]
         for index in order:
@@ -260,32 +270,46 @@ class _KGEpochs:
                 table, local = self.on_device, bucket[:, :3]
             else:
                 table, local = self.host.gather(rows, self.device), localize(bucket[:, :3], self.plan, i, j)
-            perm = torch.randperm(bucket.shape[0], generator=self.generator)
-            for start in range(0, bucket.shape[0], tc.batch_size):
-                index_rows = perm[start:start + tc.batch_size]
-                self.step += 1
-                lr = learning_rate(self.step - 1, self.decay_steps, lr=tc.lr, schedule=tc.lr_schedule,
-                                   warmup_steps=self.warmup, min_factor=tc.lr_min_factor,
-                                   step_every=tc.lr_step_epochs * self.steps_per_epoch, gamma=tc.lr_gamma)
-                weight = self.weights[bucket[index_rows, 3]] if self.weights is not None else None
-                loss = train_step(self.model.interaction, table, self.relations, local[index_rows], self.opts, lr=lr,
-                                  step=self.step, generator=self.generator, head_range=head_range,
-                                  tail_range=tail_range, head_prob=self.head_prob, weight=weight)
-                if not math.isfinite(loss):
-                    raise GraphscaleError(f"kg train: expected a finite loss, got {loss} at step {self.step}. "
-                                          "Lower train.lr or add regularisation.")
-                total, steps = total + loss, steps + 1
-                if self.bar is not None:
-                    self.bar.update(1)
+            loss, count, lr = self.train_bucket(bucket, local, table, head_range, tail_range)
+            total, steps = total + loss, steps + count
             if self.on_device is None:
                 self.host.scatter_(rows, table)
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{total / max(1, steps):.4f}")
         return {"loss": total / max(1, steps), "lr": lr, "step": self.step}
 
+    def train_bucket(self, bucket: torch.Tensor, local: torch.Tensor, table: EmbeddingTable,
+                     head_range: tuple[int, int], tail_range: tuple[int, int],
+                     global_step: Callable[[int], int] | None = None) -> tuple[float, int, float]:
+        """The batches of one bucket (``local``: its triples in ``table``'s row ids): ``(summed loss, batches,
+        last lr)``. ``global_step(k)`` numbers batch ``k`` for the schedule (default: this trainer's count)."""
+        tc = self.cfg.train
+        total, lr = 0.0, tc.lr
+        perm = torch.randperm(bucket.shape[0], generator=self.generator)
+        batches = range(0, bucket.shape[0], tc.batch_size)
+        for k, start in enumerate(batches):
+            index_rows = perm[start:start + tc.batch_size]
+            self.step += 1
+            step = global_step(k) if global_step is not None else self.step
+            lr = learning_rate(step - 1, self.decay_steps, lr=tc.lr, schedule=tc.lr_schedule,
+                               warmup_steps=self.warmup, min_factor=tc.lr_min_factor,
+                               step_every=tc.lr_step_epochs * self.steps_per_epoch, gamma=tc.lr_gamma)
+            weight = self.weights[bucket[index_rows, 3]] if self.weights is not None else None
+            loss = train_step(self.model.interaction, table, self.relations, local[index_rows], self.opts, lr=lr,
+                              step=step, generator=self.generator, head_range=head_range,
+                              tail_range=tail_range, head_prob=self.head_prob, weight=weight)
+            if not math.isfinite(loss):
+                raise GraphscaleError(f"kg train: expected a finite loss, got {loss} at step {step}. "
+                                      "Lower train.lr or add regularisation.")
+            total += loss
+            if self.bar is not None:
+                self.bar.update(1)
+        return total, len(batches), lr
+
     def write_back(self) -> None:
-        """The trained tables into the model's parameters (on the CPU)."""
-        _write_back(self.model, self.host, self.on_device, self.relations)
+        """The trained tables into the model's parameters (on the CPU; assembled from every rank's)."""
+        host = EmbeddingTable(self.ranks.assemble()) if self.ranks is not None else self.host
+        _write_back(self.model, host, self.on_device, self.relations)
 
     def state(self) -> dict[str, Any]:
         table = self.on_device if self.on_device is not None else self.host
