@@ -95,8 +95,33 @@ def measure(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
                 line.update({k: summary.get(k) for k in (
                     "model", "sampler", "bytes_sent_per_epoch", "halo_fraction", "edge_cut_fraction", "peak_rss_mb",
                     "peak_rss_mb_per_rank", "test_acc", "test_acc_std", "per_seed_test_acc", "epochs_run",
-                    "epoch_time_s", "train_time_s")})
+                    "epoch_time_s", "train_time_s", "steps_per_epoch")})
         lines.append(line)
+    return lines
+
+
+KG_KEYS = ("model", "partitions", "world_size", "epochs_done", "mrr", "hits_at_10", "bytes_sent_per_epoch",
+           "train_time_s", "peak_rss_mb")
+
+
+def measure_kg(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
+    """``graphscale kg --config`` in one process, then under torchrun with ``--entity-partitions``."""
+    base = {"bench": "distributed", "dataset": args.dataset, "config": args.kg_config, "workload": "kg"}
+    extra = [*(["--epochs", str(args.epochs)] if args.epochs else []), "--json", "--no-progress", *args.overrides]
+    lines = []
+    for impl, ranks in (("graphscale", 1), ("graphscale-dist", args.parts)):
+        launch = (["-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--master-addr", "127.0.0.1",
+                   "--master-port", str(free_port())] if ranks > 1 else [])
+        parts = ["--entity-partitions", str(args.entity_partitions)] if ranks > 1 else []
+        summary, status = run([*launch, "-m", "graphscale", "kg", "--config", args.kg_config, *parts, "--out",
+                               str(folder / impl), *extra], args.timeout)
+        lines.append({**base, "impl": impl, "world_size": ranks, "status": status,
+                      **({k: summary.get(k) for k in KG_KEYS} if summary else {})})
+    one, dist = lines
+    if one["status"] == dist["status"] == "ok":
+        lines.append({"bench": "distributed", "record": "ratio", "workload": "kg", "impl": "graphscale-dist",
+                      "status": "ok", "mrr_delta": round(dist["mrr"] - one["mrr"], 4),
+                      "meets_target": abs(dist["mrr"] - one["mrr"]) <= 0.01})
     return lines
 
 
@@ -123,6 +148,9 @@ def main() -> int:
     parser.add_argument("--parts", type=int, default=2)
     parser.add_argument("--methods", default="metis,random")
     parser.add_argument("--config", help="a shipped YAML config both sides train with (default: GCN full batch)")
+    parser.add_argument("--kg-config", help="a kg config: one process against --parts ranks with "
+                                            "--entity-partitions (default 2 per rank)")
+    parser.add_argument("--entity-partitions", type=int, help="kg: entity partitions of the distributed run")
     parser.add_argument("--feature-svd", type=int, help="the config's data.feature_svd, for the partitioner")
     parser.add_argument("--sampler", help="override the config's sampler (none, neighbor)")
     parser.add_argument("--epochs", type=int, help="override the config's epochs (default config: 5)")
@@ -131,13 +159,14 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--no-records", action="store_true", help="smoke runs: do not append to the records")
     args = parser.parse_args()
-    if args.config is None and args.epochs is None:
+    if args.config is None and args.kg_config is None and args.epochs is None:
         args.epochs = 5
+    args.entity_partitions = args.entity_partitions or 2 * args.parts
     info = {"bench": "distributed", "record": "setup", **common.machine_info(), **common.git_state()}
     common.emit(info)
     with tempfile.TemporaryDirectory(prefix="graphscale-dist-") as tmp:
-        lines = measure(args, Path(tmp))
-    for line in [info, *lines, *ratios(lines)]:
+        lines = measure_kg(args, Path(tmp)) if args.kg_config else measure(args, Path(tmp))
+    for line in [info, *lines, *([] if args.kg_config else ratios(lines))]:
         if line is not info:
             common.emit(line)
         if not args.no_records:

@@ -57,6 +57,7 @@ class Group:
     manifest: dict[str, Any]
     traffic: Any
     epochs: int = 0  # epochs this process trained (resumed epochs excluded): the traffic's denominator
+    steps_per_epoch: int = 1  # optimizer steps per epoch (every rank takes the same number)
 
 
 def restarted() -> bool:
@@ -93,6 +94,7 @@ def _epochs_of(cfg: RunConfig, group: Group, runner: Any, model: Any, optimizer:
     store = KVStore(group.book, group.rank, world, group.traffic)
     store.add("x", part.x)
     batches = SeedBatches(part.nodes[masks[0]], cfg.sampler.batch_size, world, group.rank, seed)
+    group.steps_per_epoch = batches.steps
     step = MiniBatchStep(model, sampler, store, part, world)
     return lambda epoch: train_epoch(step, batches, optimizer, epoch, seed)
 
@@ -208,6 +210,7 @@ def _report(cfg: RunConfig, group: Group, out: Path, runs: list, curves: list,
                "partitions": str(cfg.data.partitions), "method": manifest.get("method"),
                "per_seed_test_acc": [r["test_acc"] for r in runs],
                "bytes_sent_per_epoch": float(totals[0]) / max(float(totals[1]) / group.world, 1.0),
+               "steps_per_epoch": group.steps_per_epoch,
                "halo_fraction": manifest["halo_fraction"], "edge_cut_fraction": manifest["edge_cut_fraction"],
                "num_nodes": manifest["num_nodes"], "num_edges": manifest["num_edges"],
                "num_classes": manifest["num_classes"], "train_time_s": seconds,
