@@ -206,8 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--num-workers", type=int, help="background sampling threads (sampler.num_workers)")
     train.add_argument("--memory-budget", metavar="SIZE", help="full batch: stream the adjacency to stay under SIZE, "
                                                                "e.g. 6GB, 512MB, 1.5G (train.memory_budget)")
-    train.add_argument("--partitions", metavar="DIR", help="distributed full batch under torchrun: a graphscale "
-                                                           "partition folder, one part per rank (data.partitions)")
+    train.add_argument("--partitions", metavar="DIR", help="distributed training under torchrun (full batch or "
+                                                           "--sampler neighbor): a graphscale partition folder, one "
+                                                           "part per rank (data.partitions)")
     train.add_argument("--epochs", type=int, help="training epochs (train.epochs)")
     train.add_argument("--seeds", type=int, help="number of seeds / CV repetitions (train.seeds)")
     add_run_options(train, "runs/<dataset>-<model>", "device (train.device)", "train.epochs=50",

@@ -57,8 +57,9 @@ class DataConfig:
     feature_svd: int | None = option(None, "Replace the node features x by their top-k singular directions U_k S_k "
                                            "(randomized truncated SVD, seed 0), e.g. 128 for wide multi-hot "
                                            "features (MUSAE: 4,714 columns); null = keep x.", ge=1)
-    partitions: str | None = option(None, "A graphscale partition folder: distributed full-batch training, one part "
-                                          "per rank under torchrun (the dataset is read from the parts).")
+    partitions: str | None = option(None, "A graphscale partition folder: distributed training under torchrun, one "
+                                          "part per rank, full batch (sampler none) or neighbour sampling (the "
+                                          "dataset is read from the parts).")
     unknown_nodes: str = option("error", "Custom folders: an edges.csv node missing from a nodes.csv that has "
                                          "feature or label columns is an error (error), or is added without "
                                          "features or label (add).", choices=("error", "add"))

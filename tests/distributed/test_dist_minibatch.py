@@ -26,33 +26,25 @@ def seeds_of(rank: int, nodes: torch.Tensor, world: int) -> torch.Tensor:
     return nodes[::3] if not (world == 3 and rank == 2) else nodes[:0]
 
 
-def step_main(rank: int, world: int, port: int, folder: str, name: str, out: str) -> None:
-    import torch.distributed as dist
-
+def step_main(rank: int, world: int, folder: str, name: str, out: str) -> None:
     from graphscale.distributed.kvstore import KVStore
     from graphscale.distributed.load import load_book, load_partition
     from graphscale.distributed.minibatch import MiniBatchStep, SeedBatches
     from graphscale.distributed.sampler import DistNeighborSampler
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        part, book = load_partition(folder, rank), load_book(folder)
-        model = model_for(part.x.shape[1], int(part.manifest["num_classes"]))
-        store = KVStore(book, rank, world)
-        store.add("x", part.x)
-        step = MiniBatchStep(model, DistNeighborSampler(part, book, FANOUTS, world), store, part, world)
-        optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-        seeds = seeds_of(rank, part.nodes, world)
-        loss, count = step(optimizer, seeds, STEP_SEED)
-        batches = SeedBatches(part.nodes, 64, world, rank, seed=5)
-        epochs = [[b.clone() for b in batches.epoch(e)] for e in (0, 1, 0)]
-        torch.save({"params": [p.detach() for p in model.parameters()], "loss": loss, "count": count,
-                    "seeds": seeds, "steps": batches.steps, "epochs": epochs, "nodes": part.nodes,
-                    "bytes": store.traffic.bytes_sent}, os.path.join(out, f"rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
+    part, book = load_partition(folder, rank), load_book(folder)
+    model = model_for(part.x.shape[1], int(part.manifest["num_classes"]))
+    store = KVStore(book, rank, world)
+    store.add("x", part.x)
+    step = MiniBatchStep(model, DistNeighborSampler(part, book, FANOUTS, world), store, part, world)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    seeds = seeds_of(rank, part.nodes, world)
+    loss, count = step(optimizer, seeds, STEP_SEED)
+    batches = SeedBatches(part.nodes, 64, world, rank, seed=5)
+    epochs = [[b.clone() for b in batches.epoch(e)] for e in (0, 1, 0)]
+    torch.save({"params": [p.detach() for p in model.parameters()], "loss": loss, "count": count,
+                "seeds": seeds, "steps": batches.steps, "epochs": epochs, "nodes": part.nodes,
+                "bytes": store.traffic.bytes_sent}, os.path.join(out, f"rank{rank}.pt"))
 
 
 @pytest.mark.parametrize("world", [2, 3])

@@ -27,40 +27,45 @@ def model_for(name: str, in_dim: int, classes: int) -> torch.nn.Module:
     return build_node_model(name, in_dim, classes, dropout=0.0, input_dropout=0.0, **MODELS[name])
 
 
-def rank_main(rank: int, world: int, port: int, folder: str, name: str, out: str) -> None:
+def rank_main(rank: int, world: int, folder: str, name: str, out: str) -> None:
     """One rank: forward (eval and train mode), a weighted-sum loss, summed gradients, bytes sent."""
-    import torch.distributed as dist
-
     from graphscale.distributed.halo import HaloStack, reduce_gradients
     from graphscale.distributed.load import load_book, load_partition
+
+    part, book = load_partition(folder, rank), load_book(folder)
+    model = model_for(name, part.x.shape[1], int(part.manifest["num_classes"]))
+    runner = HaloStack(model, part, book, world)
+    model.eval()
+    with torch.no_grad():
+        evaluation = runner(part.x)
+    model.train()
+    logits = runner(part.x)
+    weight = torch.cos(part.nodes.double()).float().unsqueeze(1) * torch.arange(1.0, logits.shape[1] + 1)
+    (logits * weight).sum().backward()
+    reduce_gradients(model, world)
+    torch.save({"nodes": part.nodes, "eval": evaluation, "train": logits.detach(),
+                "grads": [p.grad for p in model.parameters()], "bytes": runner.traffic.bytes_sent},
+               os.path.join(out, f"rank{rank}.pt"))
+
+
+def joined(target, rank: int, world: int, port: int, *args: str) -> None:
+    """A spawned rank: join the gloo group on 127.0.0.1, run ``target(rank, world, *args)``, leave it."""
+    import torch.distributed as dist
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
-        part, book = load_partition(folder, rank), load_book(folder)
-        model = model_for(name, part.x.shape[1], int(part.manifest["num_classes"]))
-        runner = HaloStack(model, part, book, world)
-        model.eval()
-        with torch.no_grad():
-            evaluation = runner(part.x)
-        model.train()
-        logits = runner(part.x)
-        weight = torch.cos(part.nodes.double()).float().unsqueeze(1) * torch.arange(1.0, logits.shape[1] + 1)
-        (logits * weight).sum().backward()
-        reduce_gradients(model, world)
-        torch.save({"nodes": part.nodes, "eval": evaluation, "train": logits.detach(),
-                    "grads": [p.grad for p in model.parameters()], "bytes": runner.traffic.bytes_sent},
-                   os.path.join(out, f"rank{rank}.pt"))
+        target(rank, world, *args)
     finally:
         dist.destroy_process_group()
 
 
 def run_ranks(world: int, folder, name: str, out, target=rank_main) -> list[dict]:
-    """``target(rank, world, port, folder, name, out)`` in ``world`` spawned processes; their saved results."""
+    """``target(rank, world, folder, name, out)`` in ``world`` spawned processes; their saved results."""
     context = multiprocessing.get_context("spawn")
     port = free_port()
-    procs = [context.Process(target=target, args=(r, world, port, str(folder), name, str(out)))
+    procs = [context.Process(target=joined, args=(target, r, world, port, str(folder), name, str(out)))
              for r in range(world)]
     for proc in procs:
         proc.start()

@@ -23,27 +23,19 @@ def request(rank: int, num_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, torch.cos(ids.double() + rank).float().unsqueeze(1).expand(-1, 3).contiguous()
 
 
-def kv_main(rank: int, world: int, port: int, folder: str, name: str, out: str) -> None:
-    import torch.distributed as dist
-
+def kv_main(rank: int, world: int, folder: str, name: str, out: str) -> None:
     from graphscale.distributed.kvstore import KVStore
     from graphscale.distributed.load import load_book, load_partition
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        part, book = load_partition(folder, rank), load_book(folder)
-        store = KVStore(book, rank, world)
-        store.add("x", part.x)
-        store.add("emb", global_table(book.node_part.numel())[part.nodes].clone(), optimizer="adagrad", lr=LR)
-        ids, grads = request(rank, book.node_part.numel())
-        pulled = store.pull("x", ids)
-        store.push("emb", ids, grads)
-        torch.save({"pulled": pulled, "nodes": part.nodes, "emb": store.tables["emb"].rows,
-                    "bytes": store.traffic.bytes_sent}, os.path.join(out, f"rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
+    part, book = load_partition(folder, rank), load_book(folder)
+    store = KVStore(book, rank, world)
+    store.add("x", part.x)
+    store.add("emb", global_table(book.node_part.numel())[part.nodes].clone(), optimizer="adagrad", lr=LR)
+    ids, grads = request(rank, book.node_part.numel())
+    pulled = store.pull("x", ids)
+    store.push("emb", ids, grads)
+    torch.save({"pulled": pulled, "nodes": part.nodes, "emb": store.tables["emb"].rows,
+                "bytes": store.traffic.bytes_sent}, os.path.join(out, f"rank{rank}.pt"))
 
 
 def test_pull_and_push_across_three_ranks(tmp_path):

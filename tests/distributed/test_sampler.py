@@ -19,25 +19,17 @@ def seeds_of(rank: int, num_nodes: int) -> torch.Tensor:
     return torch.arange(rank, num_nodes, 5) if rank < 2 else torch.zeros(0, dtype=torch.int64)
 
 
-def sample_main(rank: int, world: int, port: int, folder: str, name: str, out: str) -> None:
-    import torch.distributed as dist
-
+def sample_main(rank: int, world: int, folder: str, name: str, out: str) -> None:
     from graphscale.distributed.load import load_book, load_partition
     from graphscale.distributed.sampler import DistNeighborSampler
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        part = load_partition(folder, rank)
-        sampler = DistNeighborSampler(part, load_book(folder), FANOUTS["fanouts"], world)
-        seeds = seeds_of(rank, int(part.manifest["num_nodes"]))
-        batches = [sampler.sample_blocks(seeds, seed=s) for s in (3, 4)]
-        torch.save({"blocks": [[(b.src, b.dst, b.src_ids, b.dst_ids, b.edge_ids) for b in blocks]
-                               for blocks in batches], "bytes": sampler.traffic.bytes_sent},
-                   os.path.join(out, f"rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
+    part = load_partition(folder, rank)
+    sampler = DistNeighborSampler(part, load_book(folder), FANOUTS["fanouts"], world)
+    seeds = seeds_of(rank, int(part.manifest["num_nodes"]))
+    batches = [sampler.sample_blocks(seeds, seed=s) for s in (3, 4)]
+    torch.save({"blocks": [[(b.src, b.dst, b.src_ids, b.dst_ids, b.edge_ids) for b in blocks]
+                           for blocks in batches], "bytes": sampler.traffic.bytes_sent},
+               os.path.join(out, f"rank{rank}.pt"))
 
 
 @pytest.mark.parametrize("world", [2, 3])

@@ -129,10 +129,10 @@ def test_a_killed_rank_restarts_and_resumes_from_the_last_complete_checkpoint(cs
     try:
         deadline = time.monotonic() + 240
         while killed is None and agent.poll() is None and time.monotonic() < deadline:
-            if manifest.is_file() and json.loads(manifest.read_text())["epoch"] >= 4:
-                if (pid := worker_of(agent.pid, 1)) is not None:
-                    os.kill(pid, signal.SIGKILL)  # mid-epoch: checkpoints are written every epoch
-                    killed = pid
+            ready = manifest.is_file() and json.loads(manifest.read_text())["epoch"] >= 4
+            if ready and (pid := worker_of(agent.pid, 1)) is not None:
+                os.kill(pid, signal.SIGKILL)  # mid-epoch: checkpoints are written every epoch
+                killed = pid
             time.sleep(0.02)
         out, err = agent.communicate(timeout=300)
     finally:
