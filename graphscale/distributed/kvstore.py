@@ -4,8 +4,9 @@ partition, each rank holding its owned rows; ``pull(name, ids)`` gathers rows of
 
 Both are collectives (every rank calls them the same number of times, possibly with no ids): one ``all_to_all``
 of ids grouped by owner, one of rows back. A pushed table's optimizer touches only the rows that received
-gradients (Adagrad: ``state += g^2; row -= lr g / (sqrt(state) + eps)``; or plain SGD), so an embedding table
-larger than one machine trains with per-step cost proportional to the batch.
+gradients (Adagrad, or lazy Adam as ``torch.optim.SparseAdam``: :func:`graphscale.kge.optim.sparse_step`, the
+KG tables' optimiser; or plain SGD), so an embedding table larger than one machine trains with per-step cost
+proportional to the batch.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError, ShapeError
+from ..kge.optim import EmbeddingTable, sparse_step
 from .comm import Traffic, all_to_all
 from .load import PartitionBook
 
-OPTIMIZERS = ("adagrad", "sgd")
+OPTIMIZERS = ("adagrad", "adam", "sgd")
 
 
 @dataclass
@@ -27,8 +29,8 @@ class _Table:
     rows: Tensor                  # [N_k, F] this rank's owned rows
     optimizer: str | None = None  # None: read-only (features)
     lr: float = 0.0
-    eps: float = 1e-10
-    state: Tensor | None = None   # Adagrad's per-row sum of squared gradients
+    state: EmbeddingTable | None = None  # the rows with their Adagrad / Adam state
+    steps: int = 0
 
 
 class KVStore:
@@ -57,7 +59,7 @@ class KVStore:
                              f"{tuple(rows.shape)}.")
         if optimizer is not None and optimizer not in OPTIMIZERS:
             raise ConfigError(f"KVStore.add({name!r}): expected optimizer in {OPTIMIZERS} or None, got {optimizer!r}.")
-        state = torch.zeros_like(rows) if optimizer == "adagrad" else None
+        state = EmbeddingTable.create(rows, optimizer) if optimizer in ("adagrad", "adam") else None
         self.tables[name] = _Table(rows, optimizer, lr, state=state)
 
     def _route(self, ids: Tensor) -> tuple[Tensor, list[int], list[int], Tensor]:
@@ -91,10 +93,9 @@ class KVStore:
         received = all_to_all(grads.index_select(0, order), send, recv, self.traffic)
         touched, inverse = torch.unique(asked, return_inverse=True)
         grad = received.new_zeros((touched.numel(), *received.shape[1:])).index_add_(0, inverse, received)
-        if table.optimizer == "adagrad":
-            state = table.state.index_select(0, touched) + grad * grad
-            table.state[touched] = state
-            table.rows[touched] -= table.lr * grad / (state.sqrt() + table.eps)
+        table.steps += 1
+        if table.state is not None:
+            sparse_step(table.state, touched, grad.contiguous(), table.lr, table.steps, table.optimizer)
         else:
             table.rows[touched] -= table.lr * grad
 
