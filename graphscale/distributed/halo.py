@@ -67,19 +67,32 @@ class HaloStack:
         self.layers = BlockLayers(model, where="distributed full batch", degrees=degrees,
                                   instead="Use model gcn, sage, gat, gatv2 or gin with --partitions.")
         self.model = self.layers.model
+        self._source: Tensor | None = None  # the constant input whose halo rows are kept (_with_halo)
+        self._source_version, self._input = -1, None
         self.traffic.reset()  # the setup's bytes are not an epoch's (nor are any counted before)
 
     def __call__(self, x_owned: Tensor) -> Tensor:
         model, training = self.model, self.model.training
         fuse_relu = model.activation is F.relu
-        h = fast_dropout(x_owned, model.input_dropout, training)
+        h = fast_dropout(self._with_halo(x_owned), model.input_dropout, training)
         for i in range(len(self.layers)):
             if i > 0:
                 if not fuse_relu:
                     h = model.activation(h)
                 h = fast_dropout(h, model.dropout, training, relu=fuse_relu)
-            h = self.layers(i, self.block, torch.cat([h, self.plan.pull(h)]))
+                h = torch.cat([h, self.plan.pull(h)])
+            h = self.layers(i, self.block, h)
         return h
+
+    def _with_halo(self, x_owned: Tensor) -> Tensor:
+        """``[x_owned; its halo rows]``. Constant inputs (the features: the same tensor, unchanged, without
+        gradient) are pulled once and kept; input dropout is then drawn here for the halo copies too."""
+        if x_owned.requires_grad:
+            return torch.cat([x_owned, self.plan.pull(x_owned)])
+        if self._source is not x_owned or self._source_version != x_owned._version:
+            self._source, self._source_version = x_owned, x_owned._version
+            self._input = torch.cat([x_owned, self.plan.pull(x_owned)])
+        return self._input
 
 
 def reduce_gradients(model: nn.Module, world_size: int) -> None:

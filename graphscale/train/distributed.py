@@ -146,6 +146,7 @@ def _open(cfg: RunConfig, resume: bool, overwrite: bool) -> tuple[Group, Path]:
                            f"into {world} parts.")
     out = run_folder(cfg.output.dir, f"{manifest['dataset']}-{cfg.model.name}-{world}ranks", ARTIFACTS, False)
     check_output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite)  # every rank, before any collective
+    dist.barrier()  # ... and before rank 0 writes into it
     group = Group(rank, world, load_partition(folder, rank), load_book(folder), manifest, Traffic())
     return group, out
 
