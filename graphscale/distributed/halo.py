@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -58,6 +59,7 @@ class HaloStack:
     def __init__(self, model: nn.Module, part: Partition, book: PartitionBook, world_size: int,
                  traffic: Traffic | None = None) -> None:
         self.part, self.traffic = part, traffic if traffic is not None else Traffic()
+        self.book, self.world = book, world_size
         self.block = part_block(part, book)
         owner, local = book.owner(part.halo)
         self.plan = HaloPlan(owner, local, world_size, self.traffic)
@@ -93,6 +95,49 @@ class HaloStack:
             self._source, self._source_version = x_owned, x_owned._version
             self._input = torch.cat([x_owned, self.plan.pull(x_owned)])
         return self._input
+
+
+    @torch.no_grad()
+    def evaluate(self, x_owned: Tensor, rows_per_chunk: int = 4096) -> Tensor:
+        """Eval-mode logits of the owned nodes, layer by layer in chunks of ``rows_per_chunk`` destinations:
+        each chunk pulls only the halo rows its in-edges read (:class:`~.kvstore.KVStore`), so no rank holds
+        its whole halo at hidden width. Equal to ``runner(x)`` in eval mode. A collective: every rank runs the
+        same number of chunks (the largest part's)."""
+        from .kvstore import KVStore
+
+        part, block = self.part, self.block
+        num_owned = part.nodes.numel()
+        chunks = torch.tensor([float(-(-num_owned // rows_per_chunk))], dtype=torch.float64)
+        if dist.is_initialized() and dist.get_world_size() > 1:
+            dist.all_reduce(chunks, op=dist.ReduceOp.MAX)
+        store = KVStore(self.book, part.part, self.world, self.traffic)
+        position = torch.full((num_owned + part.halo.numel(),), -1, dtype=torch.int64)
+        h = x_owned
+        for i in range(len(self.layers)):
+            if i > 0:
+                h = self.model.activation(h)
+            store.add("h", h)
+            out = None
+            for c in range(int(chunks[0])):
+                lo, hi = min(c * rows_per_chunk, num_owned), min((c + 1) * rows_per_chunk, num_owned)
+                e_lo, e_hi = int(part.indptr[lo]), int(part.indptr[hi])
+                src = block.src[e_lo:e_hi].long()
+                needed = torch.unique(src)
+                others = needed[(needed < lo) | ((needed >= hi) & (needed < num_owned))]
+                halo = needed[needed >= num_owned]
+                pulled = store.pull("h", part.halo[halo - num_owned])  # every rank, even without rows
+                if hi == lo:
+                    continue
+                sources = torch.cat([torch.arange(lo, hi), others, halo])
+                position[sources] = torch.arange(sources.numel())
+                chunk = Block(position[src], block.dst[e_lo:e_hi].long() - lo, sources.numel(), hi - lo,
+                              src_ids=sources, dst_ids=torch.arange(lo, hi), validate=False)
+                result = self.layers(i, chunk, torch.cat([h[lo:hi], h[others], pulled]))
+                if out is None:
+                    out = result.new_empty((num_owned, result.shape[1]))
+                out[lo:hi] = result
+            h = out if out is not None else h.new_zeros((0, 0))  # a rank owning no node
+        return h
 
 
 def reduce_gradients(model: nn.Module, world_size: int) -> None:

@@ -83,7 +83,7 @@ class DistNeighborSampler:
         self.fanouts = check_fanouts(fanouts, "DistNeighborSampler")
         self.replace = bool(replace)
         self.num_nodes = int(part.manifest["num_nodes"])
-        self.csc = (part.indptr.numpy(), part.indices.numpy().astype(np.int64), part.edge_ids.numpy())
+        self.csc = (part.indptr.numpy(), part.indices.numpy(), part.edge_ids.numpy())  # int32 ids stay int32
         self.traffic = traffic if traffic is not None else Traffic()
 
     def _hop(self, dst: np.ndarray, fanout: int, seed: int, layer: int) -> tuple[np.ndarray, ...]:

@@ -119,7 +119,7 @@ def _one_run(cfg: RunConfig, group: Group, run: int, bar: Any, checkpoints: Shar
         return epoch_fn(epoch)
 
     task = Task(model, optimizer, build_scheduler(optimizer, cfg.train), train_epoch,
-                lambda: global_metrics(runner(x), y, masks), torch.device("cpu"),
+                lambda: global_metrics(runner.evaluate(x, cfg.sampler.eval_batch_size), y, masks), torch.device("cpu"),
                 selector=EpochSelector(cfg.train.select, cfg.train.patience))
     return fit(task, cfg.train.epochs, lambda fitted: node_result(run, seed, split, fitted),
                checkpoints=checkpoints, saved=saved, bar=bar, tags={"run": run})

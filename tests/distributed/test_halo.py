@@ -38,12 +38,13 @@ def rank_main(rank: int, world: int, folder: str, name: str, out: str) -> None:
     model.eval()
     with torch.no_grad():
         evaluation = runner(part.x)
+    chunked = runner.evaluate(part.x, rows_per_chunk=7)  # destinations in chunks, halo rows pulled per chunk
     model.train()
     logits = runner(part.x)
     weight = torch.cos(part.nodes.double()).float().unsqueeze(1) * torch.arange(1.0, logits.shape[1] + 1)
     (logits * weight).sum().backward()
     reduce_gradients(model, world)
-    torch.save({"nodes": part.nodes, "eval": evaluation, "train": logits.detach(),
+    torch.save({"nodes": part.nodes, "eval": evaluation, "chunked": chunked, "train": logits.detach(),
                 "grads": [p.grad for p in model.parameters()], "bytes": runner.traffic.bytes_sent},
                os.path.join(out, f"rank{rank}.pt"))
 
@@ -100,6 +101,7 @@ def test_ranks_give_the_single_process_outputs_and_gradients(tmp_path, world, na
     (logits * weight).sum().backward()
     for result in results:
         torch.testing.assert_close(result["eval"], want_eval[result["nodes"]], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(result["chunked"], want_eval[result["nodes"]], rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(result["train"], logits.detach()[result["nodes"]], rtol=1e-5, atol=1e-5)
         for got, param in zip(result["grads"], model.parameters(), strict=True):
             torch.testing.assert_close(got, param.grad, rtol=1e-4, atol=1e-5)
