@@ -646,8 +646,9 @@ SECTIONS = [
         "python benchmarks/distributed.py --dataset fb15k-237 --kg-config configs/kg-transe-fb15k-237.yaml "
         "--entity-partitions 4\npython benchmarks/cost_model.py",
         "All ranks share this machine's 2 cores, so these runs measure correctness, memory and communication, not "
-        "speed-up. Every rank loads only its part and the partition book; evaluation runs the full graph through "
-        "the halo exchange, so a rank holds its part's halo rows during evaluation. The cost model adds compute, "
+        "speed-up. Every rank loads only its part and the partition book; evaluation runs layer by layer in "
+        "destination chunks that pull only the halo rows they read, which bounds a rank's memory but pulls a row "
+        "once per chunk that reads it (more bytes than one halo exchange on high-degree graphs). The cost model adds compute, "
         "network and latency without overlap and charges a random partition's remote share, so it over-estimates; "
         "its compute is this machine's per core (the 96-core rows assume linear scaling across cores). At 16 "
         "machines of 96 cores it projects about DistDGL's epoch, network-bound: every sampled input row crosses "
