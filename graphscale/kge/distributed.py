@@ -144,6 +144,14 @@ class RankBuckets:
             held[p] = table.rows(piece, piece + self.plan.size(p))
         return result
 
+    def state(self) -> dict[str, Any]:
+        """This rank's home partitions (weights and optimiser state), for its checkpoint shard."""
+        return {"home": {str(p): t.weight for p, t in self.home.items()},
+                "home_state": {str(p): dict(t.state) for p, t in self.home.items()}}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.home = {int(p): EmbeddingTable(w, dict(state["home_state"][p])) for p, w in state["home"].items()}
+
     def summary(self, epochs_done: int) -> dict[str, Any]:
         """``world_size`` and ``bytes_sent_per_epoch`` (all ranks: the partitions moved)."""
         sent = all_reduce_sum(torch.tensor([float(self.traffic.bytes_sent)], dtype=torch.float64))

@@ -91,47 +91,73 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     """
     torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
-    rank = _join_group(cfg, resume)
+    rank, world = _join_group(cfg)
+    resume = resume or (world > 1 and _restarted())
     began = time.perf_counter()
     data = data if data is not None else load_kg(cfg.data.dataset, cfg.data.root, cfg.data.unseen)
     load_s = time.perf_counter() - began
     name = f"kg-{dataset_label(cfg.data.dataset)}-{normalize_key(cfg.model.name)}"
-    out = run_folder(cfg.output.dir, name, ARTIFACTS, resume)
+    out = _same_on_every_rank(run_folder(cfg.output.dir, name, ARTIFACTS, resume) if rank == 0 else None, world)
     if resume:
         check_resume_config(cfg, out)
-    if rank > 0:  # trains its share; rank 0 owns the folder and the report
-        _train_and_evaluate(cfg, data, None, device, False, False, None, load_s)
+    if rank > 0:  # trains its share (and writes its checkpoint shards); rank 0 owns the rest of the folder
+        torch.distributed.barrier()
+        _train_and_evaluate(cfg, data, out, device, resume, False, None, load_s, writer=False)
+        _leave_group(world)
         return None
     with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):
         write_text_atomic(dump(cfg), out / "config.yaml")
-        return _train_and_evaluate(cfg, data, out, device, resume, progress, on_epoch, load_s)
+        if world > 1:
+            torch.distributed.barrier()
+        summary = _train_and_evaluate(cfg, data, out, device, resume, progress, on_epoch, load_s)
+    _leave_group(world)
+    return summary
 
 
-def _join_group(cfg: KGConfig, resume: bool) -> int:
-    """Under torchrun (``WORLD_SIZE`` > 1): join the group and return this rank; else 0.
+def _leave_group(world: int) -> None:
+    """All ranks leave together once rank 0 has written the folder (a rank gone early aborts gloo's peers)."""
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
+def _restarted() -> bool:
+    from ..train.distributed import restarted
+
+    return restarted()
+
+
+def _same_on_every_rank(value: Any, world: int) -> Any:
+    """Rank 0's ``value`` on every rank (the output folder: numbered names are picked once)."""
+    if world <= 1:
+        return value
+    box = [value]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _join_group(cfg: KGConfig) -> tuple[int, int]:
+    """Under torchrun (``WORLD_SIZE`` > 1): join the group; ``(rank, world size)``, else ``(0, 1)``.
 
     Raises:
-        ConfigError: Fewer than two entity partitions per rank, or --resume (not supported across ranks yet).
+        ConfigError: Fewer than two entity partitions per rank.
     """
     import os
 
     if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
-        return 0
+        return 0, 1
     from ..distributed.comm import init_from_env
 
     rank, world = init_from_env()
-    if resume:
-        raise ConfigError("--resume: expected a single-process kg run, got a torchrun group. Distributed kg runs "
-                          "do not checkpoint yet; start the run again.")
     if cfg.train.partitions < 2 * world:
         raise ConfigError(f"train.partitions: expected at least {2 * world} entity partitions for {world} ranks "
                           f"(two per rank, so that every rank trains a bucket in most rounds), got "
                           f"{cfg.train.partitions}. Pass --entity-partitions {2 * world}.")
-    return rank
+    return rank, world
 
 
-def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path | None, device: torch.device, resume: bool,
-                        progress: bool, on_epoch: Any, load_s: float) -> dict[str, Any]:
+def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch.device, resume: bool,
+                        progress: bool, on_epoch: Any, load_s: float, writer: bool = True) -> dict[str, Any]:
     index = FilterIndex.build([data.train, data.valid, data.test], data.num_relations)
     model = model_for(cfg, data)
     valid_subset = data.valid
@@ -144,14 +170,14 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path | None, device
         return {k: metrics[k] for k in METRIC_KEYS}
 
     result = train(model, data.train, cfg, device=device, out_dir=out, resume=resume, progress=progress,
-                   on_epoch=on_epoch, validate=validate if data.valid.shape[0] else None)
+                   on_epoch=on_epoch, validate=validate if data.valid.shape[0] else None, log=writer)
     summary: dict[str, Any] = {
         "dataset": dataset_label(data.name), "model": cfg.model.name, "dim": cfg.model.dim,
         "negatives": cfg.train.negatives, "negative_mode": cfg.train.negative_mode, "epochs": cfg.train.epochs,
         "epochs_done": result["epochs_done"], "complete": result["complete"], "steps": result["steps"],
         "partitions": result["num_partitions"], "device": str(device), "threads": cfg.train.threads,
         "num_entities": data.num_entities, "num_relations": data.num_relations,
-        "num_train": int(data.train.shape[0]), "load_time_s": load_s, "output_dir": str(out) if out else None,
+        "num_train": int(data.train.shape[0]), "load_time_s": load_s, "output_dir": str(out),
         "num_valid": int(data.valid.shape[0]), "num_test": int(data.test.shape[0]),
         "skipped_valid": data.skipped["valid"], "skipped_test": data.skipped["test"],
         "unseen_kept_valid": data.unseen_kept["valid"], "unseen_kept_test": data.unseen_kept["test"],
@@ -164,7 +190,7 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path | None, device
         test = shared_evaluation(lambda t: run_eval(model, t, index, cfg, device, progress, "test"),
                                  data.test) if cfg.evaluate.test else None
         summary["eval_time_s"] = time.perf_counter() - eval_began
-        if cfg.output.export and out is not None:
+        if cfg.output.export and writer:
             model.export(out / "embeddings", data.entity_names, data.relation_names)
         if test is not None:
             summary.update({f"test_{side}_{k}": test[f"{side}_{k}"] for side in ("head", "tail")
@@ -183,7 +209,7 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path | None, device
     summary["peak_rss_mb"] = peak_rss_mb()
     if "world_size" in result:
         summary.update({k: result[k] for k in ("world_size", "bytes_sent_per_epoch")})
-    if out is not None:
+    if writer:
         write_text_atomic(json.dumps(clean_json({**summary, "history": result["history"]}), indent=2, default=str,
                                      allow_nan=False), out / "metrics.json")
     return summary

@@ -102,7 +102,7 @@ def _check(cfg: KGConfig) -> None:
 def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torch.device,
           out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
           on_epoch: Callable[[dict[str, Any]], None] | None = None,
-          validate: Callable[[KGEModel], dict[str, float]] | None = None) -> dict[str, Any]:
+          validate: Callable[[KGEModel], dict[str, float]] | None = None, log: bool = True) -> dict[str, Any]:
     """Train ``model`` on ``triples`` (train split, original relation ids) as ``cfg.train`` says, on the one
     training engine (:func:`graphscale.train.loop.fit`: epochs, periodic validation, checkpoints, resume, the
     time limit).
@@ -117,6 +117,8 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
         progress: tqdm bar on stderr.
         on_epoch: Called after every epoch with the epoch record (tests interrupt runs with it).
         validate: ``validate(model) -> metrics``, called every ``train.eval_every`` epochs.
+        log: Write ``progress.jsonl`` (the ranks of a torchrun group but rank 0 write only their checkpoint
+            shards, under ``checkpoints/shards/``).
 
     Returns:
         ``{"epochs_done", "steps", "train_time_s", "triples_per_s", "history", "complete"}``.
@@ -124,10 +126,10 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     _check(cfg)
     tc = cfg.train
     epochs = _KGEpochs(model, triples, cfg, device)
-    ckpt_path = Path(out_dir) / "checkpoints" / "last.pt" if out_dir is not None else None
-    saved = _resumable(ckpt_path, cfg) if resume else None
+    checkpoints, saved = _checkpointing(epochs, out_dir, cfg, resume)
+    writing = log
     log = None
-    if out_dir is not None:
+    if out_dir is not None and writing:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         # drop the epochs trained after the checkpoint: --resume trains them again
         truncate_progress(Path(out_dir) / "progress.jsonl", saved["epoch"] if saved is not None else 0)
@@ -148,8 +150,6 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
     task = Task(None, None, None, epochs.run, evaluate, device, extra_state=epochs.state,
                 load_extra_state=epochs.load, generator=epochs.generator,
                 evaluate_every=tc.eval_every if validate is not None else 0, log_epoch=log_epoch)
-    checkpoints = Checkpoints(ckpt_path, cfg.output.checkpoint_every, {"kind": "kg", "fingerprint": fingerprint(cfg)}
-                              ) if ckpt_path is not None and epochs.ranks is None else None
     done_steps = int(saved["extra"]["step"]) if saved is not None else 0
     epochs.bar = tqdm(total=epochs.steps_per_epoch * tc.epochs, initial=done_steps, desc=f"kg {cfg.model.name}",
                       disable=not progress, unit="step", file=sys.stderr)
@@ -171,6 +171,27 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
             "triples_per_s": done * triples.shape[0] / train_time if train_time > 0 else 0.0,
             "history": records, "complete": result["complete"] and done >= tc.epochs,
             "steps_per_epoch": epochs.steps_per_epoch, "num_partitions": epochs.plan.num_partitions}
+
+
+def _checkpointing(epochs: Any, out_dir: str | Path | None, cfg: KGConfig,
+                   resume: bool) -> tuple[Checkpoints | None, dict[str, Any] | None]:
+    """``(checkpoints, the checkpoint to continue from)``: ``checkpoints/last.pt`` in one process, this rank's
+    shard under ``checkpoints/shards/`` in a torchrun group (:mod:`graphscale.train.shards`); none without
+    a folder."""
+    if out_dir is None:
+        return None, None
+    header = {"kind": "kg", "fingerprint": fingerprint(cfg)}
+    if epochs.ranks is None:
+        path = Path(out_dir) / "checkpoints" / "last.pt"
+        return Checkpoints(path, cfg.output.checkpoint_every, header), _resumable(path, cfg) if resume else None
+    from ..train.shards import ShardedCheckpoints, load_shard
+
+    folder = Path(out_dir) / "checkpoints" / "shards"
+    shards = ShardedCheckpoints(folder, cfg.output.checkpoint_every, header, rank=epochs.ranks.rank,
+                                world_size=epochs.ranks.world)
+    saved = load_shard(folder, shards.rank, shards.world_size, cfg, "kg",
+                       check=lambda path: _resumable(path, cfg)) if resume else None
+    return shards, saved
 
 
 def _record(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -312,6 +333,9 @@ class _KGEpochs:
         _write_back(self.model, host, self.on_device, self.relations)
 
     def state(self) -> dict[str, Any]:
+        if self.ranks is not None:  # this rank's home partitions only (a shard)
+            return {**self.ranks.state(), "relation": self.relations.weight.to("cpu"),
+                    "relation_state": {k: v.to("cpu") for k, v in self.relations.state.items()}, "step": self.step}
         table = self.on_device if self.on_device is not None else self.host
         return {"entity": table.weight.to("cpu"), "entity_state": {k: v.to("cpu") for k, v in table.state.items()},
                 "relation": self.relations.weight.to("cpu"),
@@ -319,7 +343,10 @@ class _KGEpochs:
 
     def load(self, state: dict[str, Any], epoch: int) -> None:
         del epoch
-        self.host = EmbeddingTable(state["entity"], state["entity_state"])
+        if self.ranks is not None:
+            self.ranks.load(state)
+        else:
+            self.host = EmbeddingTable(state["entity"], state["entity_state"])
         self.relations = EmbeddingTable(state["relation"].to(self.device),
                                         {k: v.to(self.device) for k, v in state["relation_state"].items()})
         self.step = int(state["step"])

@@ -64,8 +64,10 @@ class ShardedCheckpoints(Checkpoints):
         dist.barrier()
 
 
-def load_shard(run_folder: Path, rank: int, world_size: int, cfg: Any, kind: str) -> dict[str, Any] | None:
-    """This rank's shard of the last complete checkpoint of a run (None: the run has none yet).
+def load_shard(run_folder: Path, rank: int, world_size: int, cfg: Any, kind: str,
+               check: Any = None) -> dict[str, Any] | None:
+    """This rank's shard of the last complete checkpoint of a run (None: the run has none yet), checked by
+    ``check(path) -> saved`` (default: :func:`~graphscale.train.loop.resumable` against ``cfg`` and ``kind``).
 
     Raises:
         GraphscaleError: A manifest of another group size, or a shard whose digest does not match it (named).
@@ -86,7 +88,7 @@ def load_shard(run_folder: Path, rank: int, world_size: int, cfg: Any, kind: str
     if not shard.is_file() or _sha256(shard) != shards.get(str(rank)):
         raise GraphscaleError(f"{shard}: expected the shard the manifest names (sha256 {shards.get(str(rank))}), "
                               "got a missing or different file.")
-    return resumable(shard, True, cfg, kind)
+    return check(shard) if check is not None else resumable(shard, True, cfg, kind)
 
 
 __all__ = ["MANIFEST", "ShardedCheckpoints", "load_shard"]
