@@ -36,7 +36,7 @@ def init_from_env(backend: str | None = None) -> tuple[int, int]:
     # torchrun keeps one store across the restarts of a group (--max-restarts): the keys of a dead attempt's
     # group (its ranks' addresses) would be read by the new one, so each attempt gets a key prefix of its own.
     store, rank, world = next(rendezvous("env://"))
-    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")  # see restarted()
     dist.init_process_group(backend or ("nccl" if torch.cuda.is_available() else "gloo"),
                             store=dist.PrefixStore(f"graphscale/attempt{attempt}", store), rank=rank,
                             world_size=world)
@@ -121,4 +121,28 @@ def all_reduce_sum(tensor: Tensor) -> Tensor:
     return tensor
 
 
-__all__ = ["HaloPlan", "Traffic", "all_reduce_sum", "all_to_all", "init_from_env"]
+def all_reduce_max(value: float) -> float:
+    """The largest ``value`` over the ranks (``value`` itself outside a group): e.g. a count of steps every rank
+    must take alike."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return value
+    tensor = torch.tensor([float(value)], dtype=torch.float64)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return float(tensor[0])
+
+
+def restarted() -> bool:
+    """Whether torchrun restarted this group after a failure (its workers then resume)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0
+
+
+def leave_group() -> None:
+    """All ranks leave together (after rank 0 has written its files): a rank gone early makes gloo abort its
+    peers. Nothing outside a group."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+__all__ = ["HaloPlan", "Traffic", "all_reduce_max", "all_reduce_sum", "all_to_all", "init_from_env", "leave_group",
+           "restarted"]

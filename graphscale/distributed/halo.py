@@ -17,14 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..graph import Block
 from ..nn.functional import dropout as fast_dropout
 from ..scale.block_layers import BlockLayers
-from .comm import HaloPlan, Traffic, all_reduce_sum
+from .comm import HaloPlan, Traffic, all_reduce_max, all_reduce_sum
 from .load import Partition, PartitionBook
 
 
@@ -107,9 +106,7 @@ class HaloStack:
 
         part, block = self.part, self.block
         num_owned = part.nodes.numel()
-        chunks = torch.tensor([float(-(-num_owned // rows_per_chunk))], dtype=torch.float64)
-        if dist.is_initialized() and dist.get_world_size() > 1:
-            dist.all_reduce(chunks, op=dist.ReduceOp.MAX)
+        chunks = int(all_reduce_max(-(-num_owned // rows_per_chunk)))
         store = KVStore(self.book, part.part, self.world, self.traffic)
         position = torch.full((num_owned + part.halo.numel(),), -1, dtype=torch.int64)
         h = x_owned
@@ -118,7 +115,7 @@ class HaloStack:
                 h = self.model.activation(h)
             store.add("h", h)
             out = None
-            for c in range(int(chunks[0])):
+            for c in range(chunks):
                 lo, hi = min(c * rows_per_chunk, num_owned), min((c + 1) * rows_per_chunk, num_owned)
                 e_lo, e_hi = int(part.indptr[lo]), int(part.indptr[hi])
                 src = block.src[e_lo:e_hi].long()

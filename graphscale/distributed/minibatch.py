@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .comm import all_reduce_sum
+from .comm import all_reduce_max, all_reduce_sum
 from .halo import reduce_gradients
 from .kvstore import KVStore
 from .load import Partition
@@ -50,10 +49,7 @@ class SeedBatches:
     def __init__(self, seeds: Tensor, batch_size: int, world_size: int, rank: int, seed: int) -> None:
         self.seeds, self.rank, self.seed = seeds.long(), rank, seed
         self.per_rank = max(1, math.ceil(batch_size / world_size))
-        mine = torch.tensor([float(math.ceil(seeds.numel() / self.per_rank))], dtype=torch.float64)
-        if dist.is_initialized() and world_size > 1:
-            dist.all_reduce(mine, op=dist.ReduceOp.MAX)
-        self.steps = int(mine[0])
+        self.steps = int(all_reduce_max(math.ceil(seeds.numel() / self.per_rank)))
 
     def epoch(self, epoch: int) -> list[Tensor]:
         """Epoch ``epoch``'s batches, ``self.steps`` of them (empty ones when this rank runs out)."""

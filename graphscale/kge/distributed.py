@@ -108,7 +108,7 @@ class RankBuckets:
     def run_epoch(self, epochs: Any, epoch: int) -> dict[str, Any]:
         """One epoch of rounds; ``{"loss", "lr", "step"}`` (the loss averaged over every rank's batches)."""
         schedule = rounds_of(self.keys, self.world, torch.Generator().manual_seed(self.seed * 7919 + epoch))
-        base = sum(self.batches.values()) * epoch
+        base = epochs.steps_per_epoch * epoch  # batches of the earlier epochs, all ranks
         total, count, lr = 0.0, 0, epochs.cfg.train.lr
         for chosen in schedule:
             mine = chosen[self.rank] if self.rank < len(chosen) else None

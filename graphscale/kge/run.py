@@ -20,6 +20,7 @@ import torch
 
 from ..config import dump, load
 from ..config.registry import normalize_key
+from ..distributed.comm import init_from_env, leave_group, restarted
 from ..errors import ConfigError
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_memory_mb, peak_rss_mb
@@ -68,14 +69,16 @@ def eval_batch_size(cfg: KGConfig, num_entities: int) -> int:
 
 def run_eval(model: KGEModel, triples: torch.Tensor, index: FilterIndex, cfg: KGConfig, device: torch.device,
              progress: bool = False, desc: str = "evaluate") -> dict[str, float]:
-    """Filtered metrics of ``triples`` with ``model`` moved to ``device``."""
+    """Filtered metrics of ``triples`` with ``model`` moved to ``device`` (in a torchrun group every rank ranks a
+    share of the triples: :func:`~graphscale.kge.distributed.shared_evaluation`)."""
     scorer = model.to(device)
 
     def score_all(known: torch.Tensor, relation: torch.Tensor, side: str) -> torch.Tensor:
         return scorer.score_all(known, relation, side, chunk_size=cfg.evaluate.chunk_size)
 
-    out = evaluate(score_all, triples, index, batch_size=eval_batch_size(cfg, model.num_entities),
-                   progress=progress, desc=desc, device=device)
+    out = shared_evaluation(lambda share: evaluate(score_all, share, index, progress=progress, desc=desc,
+                                                   batch_size=eval_batch_size(cfg, model.num_entities),
+                                                   device=device), triples)
     model.to("cpu")
     return out
 
@@ -92,7 +95,7 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     rank, world = _join_group(cfg)
-    resume = resume or (world > 1 and _restarted())
+    resume = resume or (world > 1 and restarted())
     began = time.perf_counter()
     data = data if data is not None else load_kg(cfg.data.dataset, cfg.data.root, cfg.data.unseen)
     load_s = time.perf_counter() - began
@@ -103,28 +106,15 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     if rank > 0:  # trains its share (and writes its checkpoint shards); rank 0 owns the rest of the folder
         torch.distributed.barrier()
         _train_and_evaluate(cfg, data, out, device, resume, False, None, load_s, writer=False)
-        _leave_group(world)
+        leave_group()
         return None
     with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):
         write_text_atomic(dump(cfg), out / "config.yaml")
         if world > 1:
             torch.distributed.barrier()
         summary = _train_and_evaluate(cfg, data, out, device, resume, progress, on_epoch, load_s)
-    _leave_group(world)
+    leave_group()  # after rank 0 has written the folder
     return summary
-
-
-def _leave_group(world: int) -> None:
-    """All ranks leave together once rank 0 has written the folder (a rank gone early aborts gloo's peers)."""
-    if world > 1:
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-
-
-def _restarted() -> bool:
-    from ..train.distributed import restarted
-
-    return restarted()
 
 
 def _same_on_every_rank(value: Any, world: int) -> Any:
@@ -146,8 +136,6 @@ def _join_group(cfg: KGConfig) -> tuple[int, int]:
 
     if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
         return 0, 1
-    from ..distributed.comm import init_from_env
-
     rank, world = init_from_env()
     if cfg.train.partitions < 2 * world:
         raise ConfigError(f"train.partitions: expected at least {2 * world} entity partitions for {world} ranks "
@@ -166,7 +154,7 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
         valid_subset = data.valid[pick[:cfg.train.eval_valid_size]]
 
     def validate(current: KGEModel) -> dict[str, float]:
-        metrics = shared_evaluation(lambda t: run_eval(current, t, index, cfg, device, desc="valid"), valid_subset)
+        metrics = run_eval(current, valid_subset, index, cfg, device, desc="valid")
         return {k: metrics[k] for k in METRIC_KEYS}
 
     result = train(model, data.train, cfg, device=device, out_dir=out, resume=resume, progress=progress,
@@ -185,10 +173,9 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
     if result["complete"]:
         eval_began = time.perf_counter()
         if cfg.evaluate.valid and data.valid.shape[0]:
-            valid = shared_evaluation(lambda t: run_eval(model, t, index, cfg, device, progress, "valid"), data.valid)
+            valid = run_eval(model, data.valid, index, cfg, device, progress, "valid")
             summary.update({f"valid_{k}": valid[k] for k in METRIC_KEYS})
-        test = shared_evaluation(lambda t: run_eval(model, t, index, cfg, device, progress, "test"),
-                                 data.test) if cfg.evaluate.test else None
+        test = run_eval(model, data.test, index, cfg, device, progress, "test") if cfg.evaluate.test else None
         summary["eval_time_s"] = time.perf_counter() - eval_began
         if cfg.output.export and writer:
             model.export(out / "embeddings", data.entity_names, data.relation_names)

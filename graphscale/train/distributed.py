@@ -20,7 +20,6 @@ curves) and prints the summary; it adds ``world_size``, ``bytes_sent_per_epoch``
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +30,16 @@ import torch.distributed as dist
 
 from .. import seed as seed_everything
 from ..config import RunConfig, dump
+from ..distributed.comm import leave_group, restarted
 from ..errors import ConfigError, DatasetError
 from .checkpoint import write_text_atomic
-from .loop import EpochSelector, Task, fit
+from .loop import EpochSelector, Task, fit, run_seeds
 from .metrics import peak_rss_mb
 from .node import build_model, node_result, summarize
 from .optim import build_optimizer, build_scheduler
 from .plot import save_json
-from .runtime import check_output_folder, fingerprint, output_folder, progress_bar, run_folder
-from .shards import ShardedCheckpoints, load_shard
+from .runtime import check_output_folder, fingerprint, output_folder, run_folder
+from .shards import ShardedCheckpoints
 
 ARTIFACTS = ("config.yaml", "metrics.json", "checkpoints")
 SAMPLERS = ("none", "neighbor")
@@ -58,11 +58,6 @@ class Group:
     traffic: Any
     epochs: int = 0  # epochs this process trained (resumed epochs excluded): the traffic's denominator
     steps_per_epoch: int = 1  # optimizer steps per epoch (every rank takes the same number)
-
-
-def restarted() -> bool:
-    """Whether torchrun restarted this group after a failure (its workers then resume)."""
-    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0
 
 
 def _masks(part: Any, run: int, split: int | None) -> tuple[int, tuple[torch.Tensor, ...]]:
@@ -168,29 +163,14 @@ def run_partitioned(cfg: RunConfig, progress: bool = True, overwrite: bool = Fal
             write_text_atomic(dump(cfg), out / "config.yaml")
     dist.barrier()
     began = time.perf_counter()
-    bar = progress_bar(cfg.train.seeds * cfg.train.epochs, f"train {group.manifest['dataset']}/{cfg.model.name} "
-                       f"({group.world} ranks)", progress and group.rank == 0)
-    runs, curves = [], []
-    try:
-        for run in range(cfg.train.seeds):
-            folder = out / "checkpoints" / f"run{run}"
-            saved = load_shard(folder, group.rank, group.world, cfg, KIND) if resume else None
-            if saved is not None and saved["done"]:
-                bar.update(cfg.train.epochs)
-                runs.append(saved["result"])
-                curves.append(saved["history"])
-                continue
-            checkpoints = ShardedCheckpoints(folder, cfg.output.checkpoint_every,
-                                             {"config": fingerprint(cfg), "kind": KIND, "run": run},
-                                             rank=group.rank, world_size=group.world)
-            result, history = _one_run(cfg, group, run, bar, checkpoints, saved)
-            runs.append(result)
-            curves.append(history)
-    finally:
-        bar.close()
+    runs, curves = run_seeds(
+        cfg.train.seeds, lambda run, saved, checkpoints, bar: _one_run(cfg, group, run, bar, checkpoints, saved),
+        cfg=cfg, kind=KIND, header={"config": fingerprint(cfg)}, out_dir=out, resume=resume,
+        epochs=cfg.train.epochs, every=cfg.output.checkpoint_every, progress=progress and group.rank == 0,
+        desc=f"train {group.manifest['dataset']}/{cfg.model.name} ({group.world} ranks)",
+        group=(group.rank, group.world))
     summary = _report(cfg, group, out, runs, curves, time.perf_counter() - began)
-    dist.barrier()  # rank 0 has written metrics.json; leave together (a rank gone early aborts gloo's peers)
-    dist.destroy_process_group()
+    leave_group()  # after rank 0 has written metrics.json
     return summary
 
 
@@ -222,4 +202,4 @@ def _report(cfg: RunConfig, group: Group, out: Path, runs: list, curves: list,
     return summary
 
 
-__all__ = ["ARTIFACTS", "KIND", "SAMPLERS", "restarted", "run_partitioned"]
+__all__ = ["ARTIFACTS", "KIND", "SAMPLERS", "run_partitioned"]

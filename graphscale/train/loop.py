@@ -321,30 +321,44 @@ RunFunction = Callable[[int, "dict[str, Any] | None", Checkpoints, Any],
 
 def run_seeds(runs: int, one_run: RunFunction, *, cfg: Any, kind: str, header: dict[str, Any],
               out_dir: Path | None, resume: bool, epochs: int, every: int, desc: str, progress: bool,
-              name: Callable[[int], str] = lambda run: f"run{run}") -> tuple[list[dict[str, Any]],
-                                                                              list[dict[str, list[float]]]]:
+              name: Callable[[int], str] = lambda run: f"run{run}",
+              group: tuple[int, int] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, list[float]]]]:
     """Run ``one_run(run, saved, checkpoints, bar) -> (result, history)`` for ``run`` in ``range(runs)``.
 
     Each run checkpoints to ``<out_dir>/checkpoints/<name(run)>.pt`` (``header`` plus ``kind`` and ``run`` in
     every file); with ``resume`` a finished run is read back instead of trained and an unfinished one is
-    handed to ``one_run`` as ``saved``. One progress bar covers ``runs * epochs`` epochs.
+    handed to ``one_run`` as ``saved``. One progress bar covers ``runs * epochs`` epochs. ``group``
+    ``(rank, world size)``: a rank of a torchrun group, whose run checkpoints are shards plus a manifest
+    under ``<out_dir>/checkpoints/<name(run)>/`` (:mod:`graphscale.train.shards`).
     """
     results: list[dict[str, Any]] = []
     curves: list[dict[str, list[float]]] = []
     bar = progress_bar(runs * epochs, desc, progress)
     try:
         for run in range(runs):
-            path = out_dir / "checkpoints" / f"{name(run)}.pt" if out_dir is not None else None
-            saved = resumable(path, resume, cfg, kind)
+            checkpoints, saved = _checkpoints_of(out_dir, name(run), group, resume, cfg, kind, every,
+                                                 {**header, "kind": kind, "run": run})
             if saved is not None and saved["done"]:
                 bar.update(epochs)
                 results.append(saved["result"])
                 curves.append(saved["history"])
                 continue
-            checkpoints = Checkpoints(path, every, {**header, "kind": kind, "run": run})
             result, history = one_run(run, saved, checkpoints, bar)
             results.append(result)
             curves.append(history)
     finally:
         bar.close()
     return results, curves
+
+
+def _checkpoints_of(out_dir: Path | None, name: str, group: tuple[int, int] | None, resume: bool, cfg: Any,
+                    kind: str, every: int, header: dict[str, Any]) -> tuple[Checkpoints, dict[str, Any] | None]:
+    """One run's checkpoints and, with ``resume``, the checkpoint to continue from (see :func:`run_seeds`)."""
+    if group is None:
+        path = out_dir / "checkpoints" / f"{name}.pt" if out_dir is not None else None
+        return Checkpoints(path, every, header), resumable(path, resume, cfg, kind)
+    from .shards import ShardedCheckpoints, load_shard
+
+    folder = out_dir / "checkpoints" / name
+    saved = load_shard(folder, group[0], group[1], cfg, kind) if resume else None
+    return ShardedCheckpoints(folder, every, header, rank=group[0], world_size=group[1]), saved

@@ -23,17 +23,12 @@ from typing import Any
 
 import torch.distributed as dist
 
+from ..distributed.partition import sha256_of
 from ..errors import GraphscaleError
 from .checkpoint import write_text_atomic
 from .loop import Checkpoints, EpochSelector, Fitted, Task, resumable
 
 MANIFEST = "manifest.json"
-
-
-def _sha256(path: Path) -> str:
-    from ..distributed.partition import sha256_of  # a leaf helper (hashlib only)
-
-    return sha256_of(path)
 
 
 @dataclass
@@ -53,7 +48,7 @@ class ShardedCheckpoints(Checkpoints):
         shard = shard_folder / f"rank{self.rank}.pt"
         Checkpoints(shard, self.every, self.header).save(task, epoch, done, fitted, selector, result)
         digests: list[Any] = [None] * self.world_size
-        dist.all_gather_object(digests, _sha256(shard))  # also the barrier: every shard is on disk
+        dist.all_gather_object(digests, sha256_of(shard))  # also the barrier: every shard is on disk
         if self.rank == 0:
             manifest = {"format": "graphscale-shards/1", "epoch": epoch, "done": done,
                         "world_size": self.world_size, "shards": {str(k): d for k, d in enumerate(digests)}}
@@ -85,7 +80,7 @@ def load_shard(run_folder: Path, rank: int, world_size: int, cfg: Any, kind: str
         raise GraphscaleError(f"{path}: expected a checkpoint of {world_size} ranks, got "
                               f"{manifest.get('world_size')}. Resume with the same --nproc-per-node x --nnodes.")
     shard = path.parent / f"epoch-{epoch:05d}" / f"rank{rank}.pt"
-    if not shard.is_file() or _sha256(shard) != shards.get(str(rank)):
+    if not shard.is_file() or sha256_of(shard) != shards.get(str(rank)):
         raise GraphscaleError(f"{shard}: expected the shard the manifest names (sha256 {shards.get(str(rank))}), "
                               "got a missing or different file.")
     return check(shard) if check is not None else resumable(shard, True, cfg, kind)
