@@ -100,32 +100,38 @@ def measure(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
     return lines
 
 
-KG_KEYS = ("model", "partitions", "world_size", "epochs_done", "mrr", "hits_at_10", "bytes_sent_per_epoch",
-           "train_time_s", "peak_rss_mb")
+TABLE_KEYS = {"kg": ("model", "partitions", "world_size", "epochs_done", "mrr", "hits_at_10", "bytes_sent_per_epoch",
+                     "train_time_s", "peak_rss_mb"),
+              "embed": ("model", "partitions", "world_size", "num_samples", "micro_f1", "macro_f1",
+                        "bytes_sent_per_pool", "train_time_s", "total_time_s", "peak_rss_mb")}
+TABLE_METRIC = {"kg": ("mrr", 0.01), "embed": ("micro_f1", 0.01)}
 
 
-def measure_kg(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
-    """``graphscale kg --config`` in one process, then under torchrun with ``--entity-partitions``."""
-    base = {"bench": "distributed", "dataset": args.dataset, "config": args.kg_config, "workload": "kg"}
+def measure_tables(args: argparse.Namespace, folder: Path, workload: str, config: str) -> list[dict[str, Any]]:
+    """``graphscale kg|embed --config`` in one process, in one process with ``--entity-partitions``, then under
+    torchrun with ``--entity-partitions``."""
+    base = {"bench": "distributed", "dataset": args.dataset, "config": config, "workload": workload}
     extra = [*(["--epochs", str(args.epochs)] if args.epochs else []), "--json", "--no-progress", *args.overrides]
     lines = []
-    runs = (("graphscale", 1, 1), ("graphscale-partitioned", 1, args.entity_partitions),
-            ("graphscale-dist", args.parts, args.entity_partitions))
-    for impl, ranks, partitions in runs:  # partitioned in one process: what bucket-local negatives cost alone
+    partitions = args.entity_partitions or (2 * args.parts if workload == "kg" else args.parts)
+    runs = (("graphscale", 1, 1), ("graphscale-partitioned", 1, partitions),
+            ("graphscale-dist", args.parts, partitions))
+    for impl, ranks, parts in runs:  # partitioned in one process: what partition-local negatives cost alone
         launch = (["-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--master-addr", "127.0.0.1",
                    "--master-port", str(free_port())] if ranks > 1 else [])
-        parts = ["--entity-partitions", str(partitions)] if partitions > 1 else []
-        summary, status = run([*launch, "-m", "graphscale", "kg", "--config", args.kg_config, *parts, "--out",
+        flag = ["--entity-partitions", str(parts)] if parts > 1 else []
+        summary, status = run([*launch, "-m", "graphscale", workload, "--config", config, *flag, "--out",
                                str(folder / impl), *extra], args.timeout)
         lines.append({**base, "impl": impl, "world_size": ranks, "status": status,
-                      **({k: summary.get(k) for k in KG_KEYS} if summary else {})})
+                      **({k: summary.get(k) for k in TABLE_KEYS[workload]} if summary else {})})
     one, partitioned, dist = lines
+    metric, bar = TABLE_METRIC[workload]
     if one["status"] == dist["status"] == "ok":
-        ratio = {"bench": "distributed", "record": "ratio", "workload": "kg", "impl": "graphscale-dist",
-                 "status": "ok", "mrr_delta": round(dist["mrr"] - one["mrr"], 4),
-                 "meets_target": abs(dist["mrr"] - one["mrr"]) <= 0.01}
+        ratio = {"bench": "distributed", "record": "ratio", "workload": workload, "impl": "graphscale-dist",
+                 "status": "ok", f"{metric}_delta": round(dist[metric] - one[metric], 4),
+                 "meets_target": abs(dist[metric] - one[metric]) <= bar}
         if partitioned["status"] == "ok":
-            ratio["mrr_delta_vs_partitioned_one_process"] = round(dist["mrr"] - partitioned["mrr"], 4)
+            ratio[f"{metric}_delta_vs_partitioned_one_process"] = round(dist[metric] - partitioned[metric], 4)
         lines.append(ratio)
     return lines
 
@@ -155,7 +161,9 @@ def main() -> int:
     parser.add_argument("--config", help="a shipped YAML config both sides train with (default: GCN full batch)")
     parser.add_argument("--kg-config", help="a kg config: one process against --parts ranks with "
                                             "--entity-partitions (default 2 per rank)")
-    parser.add_argument("--entity-partitions", type=int, help="kg: entity partitions of the distributed run")
+    parser.add_argument("--embed-config", help="an embed config: one process against --parts ranks with "
+                                               "--entity-partitions (default 1 per rank)")
+    parser.add_argument("--entity-partitions", type=int, help="kg / embed: partitions of the distributed run")
     parser.add_argument("--feature-svd", type=int, help="the config's data.feature_svd, for the partitioner")
     parser.add_argument("--sampler", help="override the config's sampler (none, neighbor)")
     parser.add_argument("--epochs", type=int, help="override the config's epochs (default config: 5)")
@@ -164,14 +172,15 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--no-records", action="store_true", help="smoke runs: do not append to the records")
     args = parser.parse_args()
-    if args.config is None and args.kg_config is None and args.epochs is None:
+    workload = "kg" if args.kg_config else "embed" if args.embed_config else "train"
+    if workload == "train" and args.config is None and args.epochs is None:
         args.epochs = 5
-    args.entity_partitions = args.entity_partitions or 2 * args.parts
     info = {"bench": "distributed", "record": "setup", **common.machine_info(), **common.git_state()}
     common.emit(info)
     with tempfile.TemporaryDirectory(prefix="graphscale-dist-") as tmp:
-        lines = measure_kg(args, Path(tmp)) if args.kg_config else measure(args, Path(tmp))
-    for line in [info, *lines, *([] if args.kg_config else ratios(lines))]:
+        lines = (measure(args, Path(tmp)) if workload == "train" else
+                 measure_tables(args, Path(tmp), workload, args.kg_config or args.embed_config))
+    for line in [info, *lines, *(ratios(lines) if workload == "train" else [])]:
         if line is not info:
             common.emit(line)
         if not args.no_records:

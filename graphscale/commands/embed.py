@@ -12,6 +12,11 @@ Output folder (``output.dir``, default ``runs/embed-<dataset>-<model>``): ``embe
 ``f1_vs_ratio.png``, ``checkpoint.pt`` (tables + position, for ``--resume``). With ``--json`` the last stdout
 line is one JSON object ending in ``micro_f1, macro_f1`` (at 50% labels), ``train_time_s, sample_time_s,
 peak_rss_mb``.
+
+``--entity-partitions P`` splits the vertex and context tables into ``P`` node partitions trained block by block
+(GraphVite); launched by ``torchrun --nproc-per-node W`` (``P >= W``) the ranks train disjoint blocks at once,
+each holding only its home partitions, and rank 0 evaluates and writes the folder
+(:mod:`graphscale.embed.partitioned`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ def resolve_config(args: argparse.Namespace) -> Any:
              ("--dim", "model.dim", args.dim), ("--p", "model.p", args.p), ("--q", "model.q", args.q),
              ("--out", "output.dir", args.out), ("--seed", "train.seed", args.seed),
              ("--threads", "train.threads", args.threads), ("--device", "train.device", args.device),
-             ("--backend", "train.backend", args.backend))
+             ("--backend", "train.backend", args.backend),
+             ("--entity-partitions", "train.partitions", args.entity_partitions))
     cfg = from_command(EmbedConfig(), path, flags, args.overrides)
     cfg.source = str(path) if path is not None else "defaults"
     return cfg
@@ -58,7 +64,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
         print(dump(cfg, comments=True), end="")
         return 0
     start = time.perf_counter()
-    summary = _ordered(run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite))
+    summary = run(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
+    if summary is None:  # rank > 0 of a torchrun group: rank 0 reports
+        return 0
+    summary = _ordered(summary)
     if args.json:
         print(json_line(summary))
         return 0
@@ -97,6 +106,9 @@ def register(subparsers: Any) -> None:
     embed.add_argument("--seed", type=int, help="random seed (train.seed)")
     embed.add_argument("--threads", type=int, help="numba threads (train.threads)")
     embed.add_argument("--backend", choices=("numba", "torch"), help="trainer (train.backend)")
+    embed.add_argument("--entity-partitions", type=int, metavar="P",
+                       help="node partitions of the tables (train.partitions); under torchrun the ranks train "
+                            "disjoint blocks")
     add_run_options(embed, "runs/embed-<dataset>-<model>", "torch backend device, e.g. cuda (train.device)",
                     "model.window=10")
     embed.set_defaults(handler=cmd_embed)

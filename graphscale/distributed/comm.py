@@ -43,6 +43,23 @@ def init_from_env(backend: str | None = None) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def join_group() -> tuple[int, int]:
+    """Under torchrun (``WORLD_SIZE`` > 1): join the group and return ``(rank, world size)``; else ``(0, 1)``."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return 0, 1
+    return init_from_env()
+
+
+def same_on_every_rank(value: object) -> object:
+    """Rank 0's ``value`` on every rank (``value`` itself outside a group): e.g. an output folder whose
+    numbered name is picked once."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 @dataclass
 class Traffic:
     """Bytes this rank sent through collectives (reset by the caller, e.g. per epoch)."""
@@ -144,5 +161,5 @@ def leave_group() -> None:
         dist.destroy_process_group()
 
 
-__all__ = ["HaloPlan", "Traffic", "all_reduce_max", "all_reduce_sum", "all_to_all", "init_from_env", "leave_group",
-           "restarted"]
+__all__ = ["HaloPlan", "Traffic", "all_reduce_max", "all_reduce_sum", "all_to_all", "init_from_env", "join_group",
+           "leave_group", "restarted", "same_on_every_rank"]

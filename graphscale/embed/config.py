@@ -66,6 +66,8 @@ class EmbedTrain:
     walk_mode: str = option("auto", "node2vec sampler: alias, rejection or auto.",
                             choices=("auto", "alias", "rejection"))
     threads: int | None = option(None, "numba threads; null: all cores.", ge=1)
+    partitions: int = option(1, "Node partitions of the vertex and context tables: > 1 trains them block by block "
+                                "(GraphVite); under torchrun the ranks train disjoint blocks at once.", ge=1)
     overlap: bool = option(True, "Fill the next pool on a background thread while training (double buffering).")
     seed: int = option(0, "Seed of walks, negatives and initialisation.", ge=0)
 

@@ -10,7 +10,8 @@ import numba
 import numpy as np
 
 from ..config import dump
-from ..errors import DatasetError
+from ..distributed.comm import join_group, restarted, same_on_every_rank
+from ..errors import ConfigError, DatasetError
 from ..train import runtime
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_rss_mb
@@ -67,7 +68,7 @@ def _settings(cfg: EmbedConfig) -> dict[str, Any]:
              "num_samples")
     return {**{k: getattr(m, k) for k in names},
             **{k: getattr(t, k) for k in ("lr", "min_lr_fraction", "pool_size", "walk_mode", "backend", "device",
-                                          "batch_size", "seed")}}
+                                          "batch_size", "partitions", "seed")}}
 
 
 def warm_up(model: str, settings: dict[str, Any]) -> float:
@@ -85,7 +86,7 @@ def warm_up(model: str, settings: dict[str, Any]) -> float:
 
 
 ARTIFACTS = ("config.yaml", "metrics.json", "embeddings.npy", "embeddings.nodes.txt", "f1_vs_ratio.png",
-             "checkpoint.pt")
+             "checkpoint.pt", "checkpoint-shards")
 RESUME_MAY_CHANGE = ("backend", "device", "batch_size")
 
 
@@ -112,22 +113,37 @@ def run(cfg: EmbedConfig, resume: bool = False, progress: bool = True, overwrite
     """
     if cfg.train.threads is not None:
         numba.set_num_threads(min(cfg.train.threads, numba.config.NUMBA_NUM_THREADS))
+    rank, world = join_group()
+    if world > cfg.train.partitions:
+        raise ConfigError(f"train.partitions: expected at least {world} node partitions for {world} ranks (one per "
+                          f"rank, so that every rank trains a block in every round), got {cfg.train.partitions}. "
+                          f"Pass --entity-partitions {world}.")
+    resume = resume or (world > 1 and restarted())
     dataset = load_graph_data(cfg)
-    folder = runtime.run_folder(cfg.output.dir, f"embed-{dataset.name}-{cfg.model.name}", ARTIFACTS, resume)
+    name = f"embed-{dataset.name}-{cfg.model.name}"
+    folder = same_on_every_rank(runtime.run_folder(cfg.output.dir, name, ARTIFACTS, resume) if rank == 0 else None)
     if resume:
         check_resume_config(cfg, folder)
-    with runtime.output_folder(folder, ARTIFACTS, resume=resume, overwrite=overwrite):
-        return _train_and_save(cfg, dataset, folder, resume, progress)
+    return runtime.group_run(rank, world, folder, ARTIFACTS, resume=resume, overwrite=overwrite,
+                             prepare=lambda: write_text_atomic(dump(cfg), folder / "config.yaml"),
+                             body=lambda writer: _train_and_save(cfg, dataset, folder, resume, progress and writer,
+                                                                 (rank, world), writer))
 
 
-def _train_and_save(cfg: EmbedConfig, dataset: Any, folder: Path, resume: bool, progress: bool) -> dict[str, Any]:
-    write_text_atomic(dump(cfg), folder / "config.yaml")
+def _train_and_save(cfg: EmbedConfig, dataset: Any, folder: Path, resume: bool, progress: bool,
+                    group: tuple[int, int] = (0, 1), writer: bool = True) -> dict[str, Any] | None:
+    """Train (every rank of ``group``), then evaluate and write the folder (the ``writer``, rank 0)."""
     settings = _settings(cfg)
     compile_s = warm_up(cfg.model.name, settings)
     result = train_embeddings(dataset.graph, cfg.model.name, cfg.model.dim, edge_weight=dataset.edge_weight,
                               progress=progress, checkpoint=folder / "checkpoint.pt", resume=resume,
                               checkpoint_every_s=cfg.output.checkpoint_every_s, overlap=cfg.train.overlap,
-                              **settings)
+                              group=group, **settings)
+    if not writer:  # the other ranks of a group train the held-out run of the link evaluation with rank 0
+        if cfg.evaluate.link_prediction:
+            train_embeddings(link_split(dataset.graph, cfg.evaluate.test_fraction, cfg.train.seed)[0],
+                             cfg.model.name, cfg.model.dim, group=group, **settings)
+        return None
     node_ids = dataset.meta.get("node_ids") or [str(i) for i in range(dataset.num_nodes)]
     result.save(folder, [str(i) for i in node_ids])
     summary: dict[str, Any] = {
@@ -137,7 +153,7 @@ def _train_and_save(cfg: EmbedConfig, dataset: Any, folder: Path, resume: bool, 
         "total_time_s": result.total_time_s, "cpu_time_s": result.cpu_time_s, "setup_time_s": result.setup_time_s,
         "compile_time_s": compile_s,
         "threads": numba.get_num_threads(), "final_loss": result.loss[-1] if result.loss else None,
-        "settings": result.settings, "config": cfg.source, "output_dir": str(folder),
+        "settings": result.settings, "config": cfg.source, "output_dir": str(folder), **result.group,
         "micro_f1": None, "macro_f1": None,
     }
     if has_labels(dataset.y):
@@ -165,7 +181,7 @@ def _train_and_save(cfg: EmbedConfig, dataset: Any, folder: Path, resume: bool, 
             summary["plot"] = str(plot) if plot else None
     if cfg.evaluate.link_prediction:
         train_graph, positives, negatives = link_split(dataset.graph, cfg.evaluate.test_fraction, cfg.train.seed)
-        held = train_embeddings(train_graph, cfg.model.name, cfg.model.dim, **settings)
+        held = train_embeddings(train_graph, cfg.model.name, cfg.model.dim, group=group, **settings)
         summary["link_auc"] = link_prediction(held.embeddings, positives, negatives)
         summary["link_test_edges"] = int(positives.shape[0])
     expected = {k: getattr(cfg.expected, k) for k in ("micro_f1", "macro_f1", "target_micro_f1", "source")}

@@ -9,8 +9,6 @@ pool, so a resumed run continues exactly where it stopped.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +27,8 @@ from ..sampling.rng import mix_seed
 from ..train.checkpoint import load_checkpoint
 from ..train.loop import FORMAT, Checkpoints, Task, fit
 from ..train.runtime import progress_bar
-from .pool import Pool, fill_edges, fill_walks, keep_probabilities, pairs_per_walk
+from .feed import Feed, Schedule
+from .pool import Pool, fill_edges, fill_walks, keep_probabilities
 from .sgd import TorchSGD, sgd_numba
 from .walks import WalkGraph, walk_plan
 
@@ -59,6 +58,7 @@ class EmbedSettings:
     backend: str = "numba"
     device: str = "cpu"
     batch_size: int = 65536
+    partitions: int = 1
     seed: int = 0
 
     def check(self) -> None:
@@ -67,7 +67,7 @@ class EmbedSettings:
                 raise ConfigError(f"train_embeddings.{key}: expected {what}, got {getattr(self, key)!r}.")
 
         need(self.model in MODELS, "model", "one of " + ", ".join(MODELS))
-        for key in ("dim", "num_walks", "walk_length", "window", "negatives", "pool_size", "batch_size"):
+        for key in ("dim", "num_walks", "walk_length", "window", "negatives", "pool_size", "batch_size", "partitions"):
             value = getattr(self, key)
             need(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1, key,
                  "an int >= 1")
@@ -80,6 +80,8 @@ class EmbedSettings:
         need(self.num_samples is None or self.num_samples >= 1, "num_samples", "an int >= 1 or None")
         need(self.backend in ("numba", "torch"), "backend", "'numba' or 'torch'")
         need(self.walk_mode in ("auto", "alias", "rejection"), "walk_mode", "'auto', 'alias' or 'rejection'")
+        need(self.partitions == 1 or self.backend == "numba", "partitions", "1 with backend 'torch' (partitioned "
+             "tables train with the numba trainer)")
 
 
 @dataclass
@@ -113,108 +115,13 @@ class EmbeddingResult:
     settings: dict[str, Any] = field(default_factory=dict)
     walk_mode: str = "uniform"
     cpu_time_s: float = 0.0
+    group: dict[str, Any] = field(default_factory=dict)
 
     def save(self, folder: str | Path, node_ids: list[str] | None = None, name: str = "embeddings") -> Path:
         """Write ``<name>.npy`` (vertex table) and ``<name>.nodes.txt`` (one original node id per row)."""
         from .io import save_embeddings
 
         return save_embeddings(self.embeddings, folder, node_ids, name)
-
-
-class _Schedule:
-    """Which samples pool ``b`` holds: walk starts (walk models) or an edge count (LINE)."""
-
-    def __init__(self, s: EmbedSettings, starts_from: np.ndarray) -> None:
-        self.s = s
-        self.nodes = starts_from
-        if s.model == "line":
-            per_node = pairs_per_walk(s.walk_length, s.window) * s.num_walks
-            self.total = int(s.num_samples or per_node * max(len(starts_from), 1))
-            self.per_pool = s.pool_size
-            self.num_pools = -(-self.total // self.per_pool)
-        else:
-            self.per_walk = pairs_per_walk(s.walk_length, s.window)
-            self.walks_per_pool = max(1, s.pool_size // self.per_walk)
-            self.num_walks_total = s.num_walks * len(starts_from)
-            if s.num_samples is not None:
-                self.num_walks_total = max(1, -(-int(s.num_samples) // self.per_walk))
-            self.total = self.num_walks_total * self.per_walk
-            self.num_pools = -(-self.num_walks_total // self.walks_per_pool)
-        self._perm: dict[int, np.ndarray] = {}
-
-    def pool_capacity(self) -> int:
-        return self.per_pool if self.s.model == "line" else self.walks_per_pool * self.per_walk
-
-    def _pass(self, r: int) -> np.ndarray:
-        if r not in self._perm:
-            self._perm = {r: np.random.default_rng(mix_seed(self.s.seed, 31, r)).permutation(self.nodes)}
-        return self._perm[r]
-
-    def starts(self, b: int) -> np.ndarray:
-        lo = b * self.walks_per_pool
-        hi = min(self.num_walks_total, lo + self.walks_per_pool)
-        n = len(self.nodes)
-        parts = [self._pass(r)[max(lo, r * n) - r * n:min(hi, (r + 1) * n) - r * n]
-                 for r in range(lo // n, (hi - 1) // n + 1)]
-        return np.concatenate(parts).astype(np.int64)
-
-    def count(self, b: int) -> int:
-        return min(self.per_pool, self.total - b * self.per_pool)
-
-
-class _Feed:
-    """Pools ``first .. last - 1`` in order: filled on a background thread while the previous one trains
-    (double buffering with two buffers), or inline between training steps (``overlap`` False)."""
-
-    def __init__(self, fill: Callable[[Pool, int], None], first: int, last: int, capacity: int, negatives: int,
-                 overlap: bool, threads: int | None) -> None:
-        self.fill, self.overlap = fill, overlap
-        self.buffers = [Pool.empty(capacity, negatives) for _ in range(2 if overlap else 1)]
-        self.out: queue.Queue = queue.Queue()
-        self.free: queue.Queue = queue.Queue()
-        for pool in self.buffers:
-            self.free.put(pool)
-        self.stop = threading.Event()
-        self.worker = None
-        if overlap:
-            self.worker = threading.Thread(target=self._produce, args=(first, last, threads), daemon=True,
-                                           name="embed-pool")
-            self.worker.start()
-
-    def _produce(self, first: int, last: int, threads: int | None) -> None:
-        try:
-            if threads:
-                numba.set_num_threads(threads)
-            for b in range(first, last):
-                pool = self.free.get()
-                if self.stop.is_set():
-                    return
-                start = time.perf_counter()
-                self.fill(pool, b)
-                self.out.put((pool, time.perf_counter() - start))
-        except BaseException as err:  # noqa: BLE001  (handed to the consumer, which re-raises it)
-            self.out.put((err, 0.0))
-
-    def take(self, b: int) -> tuple[Pool, float]:
-        """Pool ``b`` (the next one) and the seconds spent filling it."""
-        if self.overlap:
-            pool, seconds = self.out.get()
-            if isinstance(pool, BaseException):
-                raise pool
-            return pool, seconds
-        pool = self.free.get()
-        start = time.perf_counter()
-        self.fill(pool, b)
-        return pool, time.perf_counter() - start
-
-    def give_back(self, pool: Pool) -> None:
-        self.free.put(pool)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.free.put(self.buffers[0])
-        if self.worker is not None:
-            self.worker.join(timeout=60)
 
 
 def _check_settings(model: str, dim: int, settings: dict[str, Any]) -> EmbedSettings:
@@ -227,8 +134,11 @@ def _check_settings(model: str, dim: int, settings: dict[str, Any]) -> EmbedSett
     return s
 
 
-def _sampling(graph: Graph | WalkGraph, s: EmbedSettings, edge_weight: Any) -> tuple[Any, _Schedule, Callable]:
-    """The walk plan, the pool schedule and ``fill(pool, b)`` (pool ``b`` as a pure function of the seed)."""
+def _sampling(graph: Graph | WalkGraph, s: EmbedSettings, edge_weight: Any,
+              group: tuple[int, int] = (0, 1)) -> tuple[Any, Schedule, Callable]:
+    """The walk plan, the pool schedule and ``fill(pool, b)`` (pool ``b`` as a pure function of the seed; in a
+    group of ``(rank, world)`` rank ``r`` fills its share of it: every ``world``-th walk, or its slice of edges)."""
+    rank, world = group
     pq = (s.p, s.q) if s.model == "node2vec" else (1.0, 1.0)
     plan = walk_plan(graph, *pq, edge_weight=edge_weight, mode=s.walk_mode, where="train_embeddings")
     wg = plan.graph
@@ -237,21 +147,22 @@ def _sampling(graph: Graph | WalkGraph, s: EmbedSettings, edge_weight: Any) -> t
     has_edges = np.flatnonzero(wg.out_degrees() > 0)
     if has_edges.size == 0:
         raise GraphscaleError("train_embeddings: expected a graph with at least one edge, got none.")
-    schedule = _Schedule(s, has_edges)
+    schedule = Schedule(s, has_edges)
     if s.model == "line":
         src = np.repeat(np.arange(n, dtype=np.int32), wg.out_degrees())
         edge_prob, edge_alias = build_alias(wg.weight) if wg.weighted else (np.ones(1, np.float32),
                                                                            np.zeros(1, np.int32))
 
         def fill(pool: Pool, b: int) -> None:
+            count = schedule.count(b)
             fill_edges(pool, src, wg.indices, edge_prob, edge_alias, wg.weighted, neg_prob, neg_alias, n,
-                       schedule.count(b), s.seed, b)
+                       count * (rank + 1) // world - count * rank // world, s.seed, b * world + rank)
     else:
         keep = keep_probabilities(degree / degree.sum(), s.subsample) if s.subsample > 0 else None
 
         def fill(pool: Pool, b: int) -> None:
-            fill_walks(pool, plan, schedule.starts(b), s.walk_length, s.window, neg_prob, neg_alias, s.seed, b,
-                       keep)
+            fill_walks(pool, plan, schedule.starts(b)[rank::world], s.walk_length, s.window, neg_prob, neg_alias,
+                       s.seed, b * world + rank, keep)
     return plan, schedule, fill
 
 
@@ -282,7 +193,7 @@ class _Tables:
         self.torch_sgd = TorchSGD(self.vertex, self.context, s.device, s.batch_size) if s.backend == "torch" else None
         self.s, self.total = s, total
         self.done, self.sample_time, self.train_time = 0, 0.0, 0.0
-        self.feed: _Feed | None = None
+        self.feed: Feed | None = None
 
     def train_pool(self, b: int) -> dict[str, float]:
         """One engine epoch: SGD over pool ``b``."""
@@ -321,7 +232,7 @@ class _Tables:
 def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int = 128, *, edge_weight: Any = None,
                      progress: bool = False, checkpoint: str | Path | None = None, resume: bool = False,
                      checkpoint_every_s: float = 60.0, overlap: bool = True, sampler_threads: int | None = None,
-                     **settings: Any) -> EmbeddingResult:
+                     group: tuple[int, int] = (0, 1), **settings: Any) -> EmbeddingResult:
     """Train node embeddings with DeepWalk, node2vec or LINE (GraphVite-style engine).
 
     Each pool is one epoch of the training engine (:func:`graphscale.train.loop.fit`): its checkpoints
@@ -344,42 +255,82 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
             order (2), subsample (0 = off; word2vec's frequent-node threshold, e.g. 1e-3), num_samples
             (positive samples; default from the walk settings), negatives (1), negative_weight (5.0), lr
             (0.025), min_lr_fraction (1e-4), pool_size (2**20 samples), walk_mode ("auto" / "alias" /
-            "rejection"), backend ("numba" | "torch"), device ("cpu"), batch_size (torch path), seed (0).
+            "rejection"), backend ("numba" | "torch"), device ("cpu"), batch_size (torch path), partitions
+            (1; > 1 trains the tables in partitions, block by block: :mod:`graphscale.embed.partitioned`),
+            seed (0).
+        group: ``(rank, world size)`` of the torchrun group that trains the partitioned tables together (every
+            rank calls this with the same arguments; all return the whole tables).
 
     Returns:
         :class:`EmbeddingResult` with the ``[N, dim]`` embeddings and the timings.
     """
     s = _check_settings(model, dim, settings)
+    world = group[1]
     t0, cpu0 = time.perf_counter(), time.process_time()
-    plan, schedule, fill = _sampling(graph, s, edge_weight)
+    plan, schedule, fill = _sampling(graph, s, edge_weight, group)
     n = plan.graph.num_nodes
     settings_dict = {k: getattr(s, k) for k in EmbedSettings.__dataclass_fields__}
     header = {"kind": "embed", "num_nodes": n,
-              "settings": {k: v for k, v in settings_dict.items() if k not in ("backend", "device", "batch_size")}}
+              "settings": {k: v for k, v in settings_dict.items() if k not in ("backend", "device", "batch_size")},
+              **({"world_size": world} if world > 1 else {})}
     path = Path(checkpoint) if checkpoint is not None else None
-    saved = _resumable(path, resume, header)
+    tables, checkpoints, saved = _tables_for(s, plan, schedule, header, path, resume, checkpoint_every_s, group)
     setup = time.perf_counter() - t0
-    tables = _Tables(s, n, schedule.total)
     if sampler_threads is None:
-        sampler_threads = 1 if tables.torch_sgd is None else numba.get_num_threads()
+        sampler_threads = 1 if getattr(tables, "torch_sgd", None) is None else numba.get_num_threads()
     if overlap and not threadsafe_numba():
         warn_once("train_embeddings: numba's workqueue threading layer cannot run kernels from two threads; "
                   "pools are filled between training steps instead (install tbb or use OpenMP to overlap).")
         overlap = False
     task = Task(None, None, None, tables.train_pool, dict, torch.device(s.device), extra_state=tables.state,
                 load_extra_state=tables.load, evaluate_every=0)
-    tables.feed = _Feed(fill, saved["epoch"] if saved else 0, schedule.num_pools, schedule.pool_capacity(),
+    tables.feed = Feed(fill, saved["epoch"] if saved else 0, schedule.num_pools, schedule.pool_capacity(),
                         s.negatives, overlap, sampler_threads)
     bar = progress_bar(schedule.num_pools, f"{s.model} ({n} nodes)", progress)
     try:
         _, history = fit(task, schedule.num_pools, lambda fitted: {"num_samples": tables.done},
-                         checkpoints=Checkpoints(path, 0, header, every_s=checkpoint_every_s) if path else None,
-                         saved=saved, bar=bar)
+                         checkpoints=checkpoints, saved=saved, bar=bar)
     finally:
         tables.feed.close()
         bar.close()
     tables.finish()
+    group_summary: dict[str, Any] = {}
+    if isinstance(tables, _Tables):
+        vertex, context = tables.vertex, tables.context
+    else:
+        vertex, context = tables.assemble()
+        group_summary = {"world_size": world, "partitions": tables.parts,
+                         "bytes_sent_per_pool": tables.bytes_sent() / max(schedule.num_pools, 1)}
     total = time.perf_counter() - t0
-    return EmbeddingResult(tables.vertex, tables.context, tables.sample_time, tables.train_time, total, setup,
+    return EmbeddingResult(vertex, context, tables.sample_time, tables.train_time, total, setup,
                            tables.done, tables.done / max(total, 1e-9), list(history.get("train_loss", [])),
-                           settings_dict, plan.mode_name, time.process_time() - cpu0)
+                           settings_dict, plan.mode_name, time.process_time() - cpu0, group_summary)
+
+
+def _tables_for(s: EmbedSettings, plan: Any, schedule: Schedule, header: dict[str, Any], path: Path | None,
+                resume: bool, every_s: float, group: tuple[int, int]) -> tuple[Any, Checkpoints | None, Any]:
+    """``(the tables, their checkpoints, the checkpoint to continue from)``: whole tables in one process, or
+    partitioned ones (:mod:`graphscale.embed.partitioned`) with one checkpoint shard per rank."""
+    n = plan.graph.num_nodes
+    if s.partitions > 1 or group[1] > 1:
+        from .partitioned import PartitionedTables
+
+        tables = PartitionedTables(s, n, schedule.total, plan.graph.row_weight, s.partitions, *group)
+        return (tables, *_sharded(path, header, group, resume, schedule.num_pools))
+    checkpoints = Checkpoints(path, 0, header, every_s=every_s) if path else None
+    return _Tables(s, n, schedule.total), checkpoints, _resumable(path, resume, header)
+
+
+def _sharded(path: Path | None, header: dict[str, Any], group: tuple[int, int], resume: bool,
+             num_pools: int) -> tuple[Checkpoints | None, dict[str, Any] | None]:
+    """Checkpoints of a partitioned run: one shard per rank plus a manifest under ``<checkpoint>-shards/``
+    (:mod:`graphscale.train.shards`), every tenth of the pools (a collective: all ranks save alike)."""
+    if path is None:
+        return None, None
+    from ..train.shards import ShardedCheckpoints, load_shard
+
+    folder = path.with_name(path.stem + "-shards")
+    shards = ShardedCheckpoints(folder, max(1, num_pools // 10), header, rank=group[0], world_size=group[1])
+    saved = load_shard(folder, group[0], group[1], None, "embed",
+                       check=lambda shard: _resumable(shard, True, header)) if resume else None
+    return shards, saved

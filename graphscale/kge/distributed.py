@@ -5,8 +5,9 @@
 Partition ``p``'s rows (weights and optimiser state) live on its *home* rank ``p % W``; no rank holds the whole
 entity table while training. An epoch is a sequence of *rounds*: each round gives every rank one bucket
 ``(i, j)`` such that no two ranks touch the same entity partition (a greedy matching over the shuffled buckets,
-the same on every rank), so the ranks train concurrently without conflicting writes. Before a round each rank
-receives its two partitions from their homes and after it sends them back (one ``all_to_all`` each way);
+the same on every rank; a bucket goes to its head partition's home when that rank is free), so the ranks train
+concurrently without conflicting writes. Before a round each rank receives its two partitions from their homes
+and after it sends them back (one ``all_to_all`` each way: :mod:`graphscale.distributed.buckets`);
 relation parameters, which every bucket touches, are averaged over the ranks after every round (their
 optimiser state too). With ``P >= 2W`` partitions every rank has a bucket in most rounds.
 
@@ -25,27 +26,10 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from ..distributed.comm import Traffic, all_reduce_sum, all_to_all
+from ..distributed.buckets import Homes, assign, home_of, rounds_of
+from ..distributed.comm import all_reduce_sum
 from .optim import EmbeddingTable
 from .partition import episode_rows, localize
-
-
-def rounds_of(keys: list[tuple[int, int]], world: int, generator: torch.Generator) -> list[list[tuple[int, int]]]:
-    """The buckets ``keys`` in rounds of at most ``world``, no entity partition twice in a round (shuffled
-    greedily by ``generator``; every bucket once)."""
-    order = [keys[i] for i in torch.randperm(len(keys), generator=generator).tolist()]
-    rounds = []
-    while order:
-        chosen, used, rest = [], set(), []
-        for key in order:
-            if len(chosen) < world and not (set(key) & used):
-                chosen.append(key)
-                used |= set(key)
-            else:
-                rest.append(key)
-        rounds.append(chosen)
-        order = rest
-    return rounds
 
 
 class RankBuckets:
@@ -59,13 +43,14 @@ class RankBuckets:
 
     def __init__(self, epochs: Any, rank: int, world_size: int) -> None:
         self.rank, self.world, self.plan = rank, world_size, epochs.plan
-        self.traffic = Traffic()
         full: EmbeddingTable = epochs.host
         self.keys = list(epochs.buckets)
         self.home = {p: full.gather(self.plan.members(p), torch.device("cpu"))
                      for p in range(self.plan.num_partitions) if self.owner(p) == rank}
         self.state_keys = sorted(full.state)
         self.dim = full.weight.shape[1]
+        self.homes = Homes(self.plan.size, self.dim * (1 + len(self.state_keys)), rank, world_size)
+        self.traffic = self.homes.traffic
         self.batches = {key: math.ceil(b.shape[0] / epochs.cfg.train.batch_size) for key, b in epochs.buckets.items()}
         self.seed = epochs.cfg.train.seed
         epochs.host = None  # the full table is not kept: only the home partitions (and the model's is freed)
@@ -73,7 +58,7 @@ class RankBuckets:
         epochs.generator.manual_seed(epochs.cfg.train.seed * 1009 + rank)  # ranks draw their own negatives
 
     def owner(self, part: int) -> int:
-        return part % self.world
+        return home_of(part, self.world)
 
     # -- moving partitions --------------------------------------------------------------------------------
     def _pack(self, table: EmbeddingTable) -> Tensor:
@@ -87,22 +72,9 @@ class RankBuckets:
     def _exchange(self, where_to: dict[int, int], tables: dict[int, EmbeddingTable],
                   where_from: dict[int, int]) -> dict[int, EmbeddingTable]:
         """Send partition ``p`` of ``tables`` to rank ``where_to[p]``; receive every ``p`` with
-        ``where_from[p]`` as the sender (both maps identical on every rank; ascending ``p`` per pair)."""
-        sends = {q: sorted(p for p, to in where_to.items() if to == q and p in tables) for q in range(self.world)}
-        recvs = {q: sorted(p for p, frm in where_from.items() if frm == q and where_to.get(p) == self.rank)
-                 for q in range(self.world)}
-        width = self.dim * (1 + len(self.state_keys))
-        blocks = [self._pack(tables[p]) for q in range(self.world) for p in sends[q]]
-        send = torch.cat(blocks) if blocks else torch.zeros(0, width)
-        counts = [sum(self.plan.size(p) for p in sends[q]) for q in range(self.world)]
-        got = all_to_all(send, counts, [sum(self.plan.size(p) for p in recvs[q]) for q in range(self.world)],
-                         self.traffic)
-        out, offset = {}, 0
-        for q in range(self.world):
-            for p in recvs[q]:
-                out[p] = self._unpack(got[offset:offset + self.plan.size(p)])
-                offset += self.plan.size(p)
-        return out
+        ``where_from[p]`` as the sender (:meth:`~graphscale.distributed.buckets.Homes.exchange`)."""
+        got = self.homes.exchange(where_to, {p: self._pack(t) for p, t in tables.items()}, where_from)
+        return {p: self._unpack(block) for p, block in got.items()}
 
     # -- an epoch -----------------------------------------------------------------------------------------
     def run_epoch(self, epochs: Any, epoch: int) -> dict[str, Any]:
@@ -111,12 +83,14 @@ class RankBuckets:
         base = epochs.steps_per_epoch * epoch  # batches of the earlier epochs, all ranks
         total, count, lr = 0.0, 0, epochs.cfg.train.lr
         for chosen in schedule:
-            mine = chosen[self.rank] if self.rank < len(chosen) else None
-            needed = {p: r for r, key in enumerate(chosen) for p in set(key)}
+            ranks = assign(chosen, self.world, lambda key: self.owner(key[0]))
+            mine = ranks[self.rank]
+            needed = {p: r for r, key in enumerate(ranks) if key is not None for p in set(key)}
             homes = {p: self.owner(p) for p in needed}
             held = self._exchange(needed, self.home, homes)
             if mine is not None:
-                loss, batches, lr = self._train(epochs, mine, held, base, len(chosen))
+                position = sum(key is not None for key in ranks[:self.rank])
+                loss, batches, lr = self._train(epochs, mine, held, base, len(chosen), position)
                 total, count = total + loss, count + batches
             self.home.update(self._exchange(homes, held, needed))
             self._average_relations(epochs)
@@ -128,7 +102,7 @@ class RankBuckets:
         return {"loss": loss, "lr": lr, "step": base}
 
     def _train(self, epochs: Any, key: tuple[int, int], held: dict[int, EmbeddingTable], base: int,
-               active: int) -> tuple[float, int, float]:
+               active: int, position: int) -> tuple[float, int, float]:
         """Train bucket ``key`` on the received partitions; they are updated in place in ``held``."""
         i, j = key
         bucket = epochs.buckets[key]
@@ -136,7 +110,6 @@ class RankBuckets:
         parts = [held[i]] if i == j else [held[i], held[j]]
         table = EmbeddingTable(torch.cat([t.weight for t in parts]),
                                {k: torch.cat([t.state[k] for t in parts]) for k in self.state_keys})
-        position = self.rank
         result = epochs.train_bucket(bucket, localize(bucket[:, :3], self.plan, i, j), table, head_range,
                                      tail_range, global_step=lambda k: base + k * active + position + 1)
         split = [self.plan.size(i)] if i == j else [self.plan.size(i), self.plan.size(j)]
@@ -189,4 +162,4 @@ def shared_evaluation(evaluate: Any, triples: Tensor) -> dict[str, float]:
     return out
 
 
-__all__ = ["RankBuckets", "rounds_of", "shared_evaluation"]
+__all__ = ["RankBuckets", "shared_evaluation"]

@@ -20,12 +20,12 @@ import torch
 
 from ..config import dump, load
 from ..config.registry import normalize_key
-from ..distributed.comm import init_from_env, leave_group, restarted
+from ..distributed.comm import join_group, restarted, same_on_every_rank
 from ..errors import ConfigError
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_memory_mb, peak_rss_mb
 from ..train.plot import clean_json
-from ..train.runtime import check_same_settings, output_folder, resolve_device, run_folder
+from ..train.runtime import check_same_settings, group_run, resolve_device, run_folder
 from .config import KGConfig
 from .distributed import shared_evaluation
 from .evaluate import evaluate
@@ -100,30 +100,13 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     data = data if data is not None else load_kg(cfg.data.dataset, cfg.data.root, cfg.data.unseen)
     load_s = time.perf_counter() - began
     name = f"kg-{dataset_label(cfg.data.dataset)}-{normalize_key(cfg.model.name)}"
-    out = _same_on_every_rank(run_folder(cfg.output.dir, name, ARTIFACTS, resume) if rank == 0 else None, world)
+    out = same_on_every_rank(run_folder(cfg.output.dir, name, ARTIFACTS, resume) if rank == 0 else None)
     if resume:
         check_resume_config(cfg, out)
-    if rank > 0:  # trains its share (and writes its checkpoint shards); rank 0 owns the rest of the folder
-        torch.distributed.barrier()
-        _train_and_evaluate(cfg, data, out, device, resume, False, None, load_s, writer=False)
-        leave_group()
-        return None
-    with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):
-        write_text_atomic(dump(cfg), out / "config.yaml")
-        if world > 1:
-            torch.distributed.barrier()
-        summary = _train_and_evaluate(cfg, data, out, device, resume, progress, on_epoch, load_s)
-    leave_group()  # after rank 0 has written the folder
-    return summary
-
-
-def _same_on_every_rank(value: Any, world: int) -> Any:
-    """Rank 0's ``value`` on every rank (the output folder: numbered names are picked once)."""
-    if world <= 1:
-        return value
-    box = [value]
-    torch.distributed.broadcast_object_list(box, src=0)
-    return box[0]
+    return group_run(rank, world, out, ARTIFACTS, resume=resume, overwrite=overwrite,
+                     prepare=lambda: write_text_atomic(dump(cfg), out / "config.yaml"),
+                     body=lambda writer: _train_and_evaluate(cfg, data, out, device, resume, progress and writer,
+                                                             on_epoch if writer else None, load_s, writer=writer))
 
 
 def _join_group(cfg: KGConfig) -> tuple[int, int]:
@@ -132,12 +115,8 @@ def _join_group(cfg: KGConfig) -> tuple[int, int]:
     Raises:
         ConfigError: Fewer than two entity partitions per rank.
     """
-    import os
-
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
-        return 0, 1
-    rank, world = init_from_env()
-    if cfg.train.partitions < 2 * world:
+    rank, world = join_group()
+    if world > 1 and cfg.train.partitions < 2 * world:
         raise ConfigError(f"train.partitions: expected at least {2 * world} entity partitions for {world} ranks "
                           f"(two per rank, so that every rank trains a bucket in most rounds), got "
                           f"{cfg.train.partitions}. Pass --entity-partitions {2 * world}.")

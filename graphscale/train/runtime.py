@@ -24,7 +24,7 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +170,31 @@ def output_folder(path: Path, artifacts: Sequence[str], *, resume: bool = False,
         raise
     for stale in path.glob(f"{BACKUP_PREFIX}*"):  # this run's, and any left by an interrupted --overwrite
         _remove(stale)
+
+
+def group_run(rank: int, world: int, folder: Path, artifacts: Sequence[str], *, resume: bool, overwrite: bool,
+              prepare: Callable[[], None], body: Callable[[bool], Any]) -> Any:
+    """A run trained by every rank of a torchrun group (or by one process: ``world`` 1) into one folder.
+
+    Rank 0 opens ``folder`` (:func:`output_folder`), calls ``prepare()`` (e.g. writes config.yaml), then every
+    rank calls ``body(writer)`` (``writer`` True on rank 0 alone: it writes the rest of the folder; the others
+    write only their checkpoint shards) and the ranks leave the group together. Returns rank 0's ``body``
+    result (None on the other ranks).
+    """
+    from ..distributed.comm import leave_group
+
+    if rank > 0:
+        torch.distributed.barrier()  # rank 0 has checked and opened the folder
+        body(False)
+        leave_group()
+        return None
+    with output_folder(folder, artifacts, resume=resume, overwrite=overwrite):
+        prepare()
+        if world > 1:
+            torch.distributed.barrier()
+        result = body(True)
+    leave_group()  # after rank 0 has written the folder
+    return result
 
 
 # -- the run helpers every command uses: device, resume checks, progress bar --------------------------------

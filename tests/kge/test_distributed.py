@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from graphscale.kge.distributed import rounds_of
+from graphscale.distributed.buckets import rounds_of
 
 from .conftest import ring_kg, write_kg_folder
 
