@@ -60,6 +60,10 @@ class DataConfig:
     partitions: str | None = option(None, "A graphscale partition folder: distributed training under torchrun, one "
                                           "part per rank, full batch (sampler none) or neighbour sampling (the "
                                           "dataset is read from the parts).")
+    node_embedding: int = option(0, "Learnable input rows per node appended to the features (featureless graphs, "
+                                    "or extra capacity), trained with a row-sparse Adam at train.lr on the rows a "
+                                    "batch reads; sampled trainers (neighbor, cluster, saint), in one process or "
+                                    "sharded in the KV store with --partitions; 0 = none.", ge=0)
     unknown_nodes: str = option("error", "Custom folders: an edges.csv node missing from a nodes.csv that has "
                                          "feature or label columns is an error (error), or is added without "
                                          "features or label (add).", choices=("error", "add"))

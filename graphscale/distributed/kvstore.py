@@ -99,5 +99,20 @@ class KVStore:
         else:
             table.rows[touched] -= table.lr * grad
 
+    def state(self, name: str) -> dict[str, Tensor | int]:
+        """This rank's rows of learnable table ``name`` with their optimizer state (its checkpoint shard)."""
+        table = self.tables[name]
+        extra = {} if table.state is None else {f"state.{k}": v.clone() for k, v in table.state.state.items()}
+        return {"rows": table.rows.clone(), "steps": table.steps, **extra}
+
+    def load(self, name: str, state: dict[str, Tensor | int]) -> None:
+        """Restore what :meth:`state` returned."""
+        table = self.tables[name]
+        table.rows.copy_(state["rows"])
+        table.steps = int(state["steps"])
+        if table.state is not None:
+            for key, value in table.state.state.items():
+                value.copy_(state[f"state.{key}"])
+
 
 __all__ = ["OPTIMIZERS", "KVStore"]

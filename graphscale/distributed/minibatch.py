@@ -65,7 +65,9 @@ class MiniBatchStep:
     Args:
         model: A ``ConvStack`` (replicated: same initialisation on every rank).
         sampler: The distributed neighbour sampler (its fanouts match the model's layers).
-        store: The KV store holding table ``"x"`` (the node features).
+        store: The KV store holding table ``"x"`` (the node features) and, when learnable node embeddings are
+            used, table ``"emb"`` (added with a row-sparse optimizer: its rows are appended to the features and
+            their gradients pushed back to the owners after every step).
         part: This rank's part (the seeds' labels).
         world_size: Ranks.
     """
@@ -74,15 +76,20 @@ class MiniBatchStep:
                  world_size: int) -> None:
         self.model, self.sampler, self.store, self.world = model, sampler, store, world_size
         self.y, self.book_local = part.y.long(), sampler.book.node_local
+        self.embedded = "emb" in store.tables
 
     def __call__(self, optimizer: torch.optim.Optimizer, seeds: Tensor, seed: int) -> tuple[Tensor, Tensor]:
         """Sample, pull, forward, backward and step; returns ``(summed loss, seeds)`` of this rank."""
         blocks = self.sampler.sample_blocks(seeds, seed)  # collectives: every rank, even without seeds
-        x_in = self.store.pull("x", blocks[0].src_ids)
+        inputs = blocks[0].src_ids
+        x_in = self.store.pull("x", inputs).float()
+        if self.embedded:
+            rows = self.store.pull("emb", inputs).requires_grad_()
+            x_in = torch.cat([x_in, rows], dim=1)
         optimizer.zero_grad(set_to_none=True)
         count = all_reduce_sum(torch.tensor([float(seeds.numel())], dtype=torch.float64))
         if seeds.numel():
-            logits = self.model(blocks, x_in.float())
+            logits = self.model(blocks, x_in)
             target = self.y[self.book_local[seeds]]
             local = F.cross_entropy(logits, target, reduction="sum")
             (local / float(count[0])).backward()
@@ -91,6 +98,8 @@ class MiniBatchStep:
             summed = torch.zeros(())
         reduce_gradients(self.model, self.world)
         optimizer.step()
+        if self.embedded:  # a collective too: a rank without seeds pushes nothing
+            self.store.push("emb", inputs, rows.grad if rows.grad is not None else torch.zeros_like(rows))
         return summed, count
 
 

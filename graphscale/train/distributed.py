@@ -72,8 +72,9 @@ def _masks(part: Any, run: int, split: int | None) -> tuple[int, tuple[torch.Ten
 
 
 def _epochs_of(cfg: RunConfig, group: Group, runner: Any, model: Any, optimizer: Any, masks: tuple,
-               seed: int) -> Any:
-    """``train_epoch(epoch)`` of the configured sampler (full batch or distributed neighbour sampling)."""
+               seed: int) -> tuple[Any, Any]:
+    """``(train_epoch(epoch), the KV store)`` of the configured sampler: full batch (no store) or distributed
+    neighbour sampling (features, and learnable node embeddings with ``data.node_embedding``, in the store)."""
     from ..distributed.halo import train_step
     from ..distributed.kvstore import KVStore
     from ..distributed.minibatch import MiniBatchStep, SeedBatches, train_epoch
@@ -83,15 +84,19 @@ def _epochs_of(cfg: RunConfig, group: Group, runner: Any, model: Any, optimizer:
     part, world = group.part, group.world
     if cfg.sampler.name == "none":
         x, y = part.x.float(), part.y.long()
-        return lambda epoch: train_step(runner, optimizer, x, y, masks[0], world)
+        return (lambda epoch: train_step(runner, optimizer, x, y, masks[0], world)), None
     sampler = DistNeighborSampler(part, group.book, neighbor_fanouts(cfg.sampler, model), world,
                                   replace=cfg.sampler.replace, traffic=group.traffic)
     store = KVStore(group.book, group.rank, world, group.traffic)
     store.add("x", part.x)
+    if cfg.data.node_embedding:
+        from ..nn.embedding import initial_rows
+
+        store.add("emb", initial_rows(part.nodes, cfg.data.node_embedding, seed), optimizer="adam", lr=cfg.train.lr)
     batches = SeedBatches(part.nodes[masks[0]], cfg.sampler.batch_size, world, group.rank, seed)
     group.steps_per_epoch = batches.steps
     step = MiniBatchStep(model, sampler, store, part, world)
-    return lambda epoch: train_epoch(step, batches, optimizer, epoch, seed)
+    return (lambda epoch: train_epoch(step, batches, optimizer, epoch, seed)), store
 
 
 def _one_run(cfg: RunConfig, group: Group, run: int, bar: Any, checkpoints: ShardedCheckpoints | None,
@@ -104,18 +109,24 @@ def _one_run(cfg: RunConfig, group: Group, run: int, bar: Any, checkpoints: Shar
     part = group.part
     split, masks = _masks(part, run, cfg.data.split)
     x, y = part.x.float(), part.y.long()
-    model = build_model(cfg, x.shape[1], int(group.manifest["num_classes"]))
+    model = build_model(cfg, x.shape[1] + cfg.data.node_embedding, int(group.manifest["num_classes"]))
     runner = HaloStack(model, part, group.book, group.world, group.traffic)
     optimizer = build_optimizer(model, cfg.train)
-    epoch_fn = _epochs_of(cfg, group, runner, model, optimizer, masks, seed)
+    epoch_fn, store = _epochs_of(cfg, group, runner, model, optimizer, masks, seed)
+    embedded = store is not None and "emb" in store.tables
+
+    def inputs() -> torch.Tensor:  # the owned nodes' inputs: features, then their embedding rows
+        return torch.cat([x, store.tables["emb"].rows], dim=1) if embedded else x
 
     def train_epoch(epoch: int) -> dict[str, Any]:
         group.epochs += 1
         return epoch_fn(epoch)
 
     task = Task(model, optimizer, build_scheduler(optimizer, cfg.train), train_epoch,
-                lambda: global_metrics(runner.evaluate(x, cfg.sampler.eval_batch_size), y, masks), torch.device("cpu"),
-                selector=EpochSelector(cfg.train.select, cfg.train.patience))
+                lambda: global_metrics(runner.evaluate(inputs(), cfg.sampler.eval_batch_size), y, masks),
+                torch.device("cpu"), selector=EpochSelector(cfg.train.select, cfg.train.patience),
+                extra_state=(lambda: store.state("emb")) if embedded else None,
+                load_extra_state=(lambda state, epoch: store.load("emb", state)) if embedded else None)
     return fit(task, cfg.train.epochs, lambda fitted: node_result(run, seed, split, fitted),
                checkpoints=checkpoints, saved=saved, bar=bar, tags={"run": run})
 
@@ -128,6 +139,9 @@ def _open(cfg: RunConfig, resume: bool, overwrite: bool) -> tuple[Group, Path]:
     if cfg.sampler.name not in SAMPLERS:
         raise ConfigError(f"sampler.name: expected one of {', '.join(SAMPLERS)} with --partitions, got "
                           f"{cfg.sampler.name!r}.")
+    if cfg.data.node_embedding and cfg.sampler.name == "none":
+        raise ConfigError("data.node_embedding: expected --sampler neighbor for learnable node embeddings with "
+                          "--partitions (their rows live in the KV store), got full batch (sampler none).")
     folder = Path(cfg.data.partitions)
     manifest = read_manifest(folder)
     if cfg.data.feature_svd != manifest.get("feature_svd"):

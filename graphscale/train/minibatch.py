@@ -30,6 +30,7 @@ from ..errors import ConfigError, warn_once
 from ..graph import Graph
 from ..loader import NodeLoader
 from ..nn.conv import GCNConv, SAGEConv
+from ..nn.embedding import NodeEmbedding
 from ..nn.models import ConvStack, build_node_model
 from ..sampling import (
     ClusterSampler,
@@ -196,9 +197,11 @@ def train_minibatch(dataset: NodeDataset, model_name: str, hparams: dict[str, An
 def minibatch_run(dataset: NodeDataset, model_name: str, hparams: dict[str, Any] | None,
                   sampler_cfg: SamplerConfig | dict[str, Any] | str | None, train_cfg: TrainConfig, seed: int, *,
                   run: int, split: int | None, saved: dict[str, Any] | None = None,
-                  checkpoints: Checkpoints | None = None, bar: Any = None,
-                  on_epoch: EpochHook | None = None) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """:func:`train_minibatch` on the training engine: ``(result, curves)``, resumable from ``saved``."""
+                  checkpoints: Checkpoints | None = None, bar: Any = None, on_epoch: EpochHook | None = None,
+                  node_embedding: int = 0) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """:func:`train_minibatch` on the training engine: ``(result, curves)``, resumable from ``saved``; with
+    ``node_embedding`` D > 0, D learnable rows per node are appended to the features
+    (:class:`~graphscale.nn.embedding.NodeEmbedding`, row-sparse Adam at ``train_cfg.lr``)."""
     check_single_label(dataset)
     cfg = SamplerConfig.from_any(sampler_cfg)
     if cfg.name not in SAMPLERS:
@@ -209,40 +212,48 @@ def minibatch_run(dataset: NodeDataset, model_name: str, hparams: dict[str, Any]
     seed_everything(seed)
     split_index, masks = node_split(dataset, run, seed, split)
     x, y = dataset.x.float(), dataset.y.long()
-    model = build_node_model(model_name, dataset.num_features, dataset.num_classes, **(hparams or {})).to(device)
+    model = build_node_model(model_name, dataset.num_features + node_embedding, dataset.num_classes,
+                             **(hparams or {})).to(device)
     if cfg.eval == "layerwise":
         check_layerwise(model)
     loader, use_edge_weight = build_loader(cfg, dataset, masks[0].nonzero().view(-1), model, seed)
     optimizer = build_optimizer(model, train_cfg)
-    evaluate = full_graph_evaluation(model, dataset, cfg, x, y, masks, device)
+    embedding = NodeEmbedding(dataset.num_nodes, node_embedding, seed, train_cfg.lr) if node_embedding else None
+    evaluate = full_graph_evaluation(model, dataset, cfg, x, y, masks, device, embedding)
 
     def train_epoch(epoch: int) -> dict[str, float]:
         loader.set_epoch(epoch)  # epoch e's batches are fixed by (seed, e): a resumed run draws the same ones
-        loss_sum, batches = _train_epoch(model, loader, optimizer, x, y, device, use_edge_weight)
+        loss_sum, batches = _train_epoch(model, loader, optimizer, x, y, device, use_edge_weight, embedding)
         return {"train_loss": loss_sum / max(batches, 1)}
 
     task = Task(model, optimizer, build_scheduler(optimizer, train_cfg), train_epoch, evaluate, device,
-                selector=EpochSelector(train_cfg.select, train_cfg.patience))
+                selector=EpochSelector(train_cfg.select, train_cfg.patience),
+                extra_state=embedding.state if embedding else None,
+                load_extra_state=embedding.load if embedding else None)
     return fit(task, train_cfg.epochs, lambda fitted: node_result(run, seed, split_index, fitted),
                checkpoints=checkpoints, saved=saved, bar=bar, tags={"run": run}, on_epoch=on_epoch)
 
 
 def full_graph_evaluation(model: nn.Module, dataset: NodeDataset, cfg: SamplerConfig, x: Tensor, y: Tensor,
-                          masks: tuple[Tensor, ...], device: torch.device) -> Callable[[], dict[str, float]]:
+                          masks: tuple[Tensor, ...], device: torch.device,
+                          embedding: NodeEmbedding | None = None) -> Callable[[], dict[str, float]]:
     """The evaluation of the sampled trainers: full-graph logits (``sampler.eval`` full, on ``device``, or
-    layer-wise in chunks), then :func:`~graphscale.train.node.node_metrics`."""
+    layer-wise in chunks), then :func:`~graphscale.train.node.node_metrics`; ``embedding``'s current rows are
+    appended to the features."""
     full_graph, full_x = (dataset.graph.to(device), x.to(device)) if cfg.eval == "full" else (dataset.graph, x)
 
     def evaluate() -> dict[str, float]:
-        logits = (model(full_graph, full_x) if cfg.eval == "full"
-                  else layerwise_inference(model, dataset.graph, x, cfg.eval_batch_size, device)).cpu()
+        inputs = full_x if embedding is None else embedding.all(full_x)
+        logits = (model(full_graph, inputs) if cfg.eval == "full"
+                  else layerwise_inference(model, dataset.graph, inputs, cfg.eval_batch_size, device)).cpu()
         return node_metrics(logits, y, masks)
 
     return evaluate
 
 
 def _train_epoch(model: nn.Module, loader: NodeLoader, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
-                 device: torch.device, use_edge_weight: bool) -> tuple[float, int]:
+                 device: torch.device, use_edge_weight: bool,
+                 embedding: NodeEmbedding | None = None) -> tuple[float, int]:
     """One pass over the loader; returns the summed batch losses and the number of batches."""
     model.train()
     total, count = 0.0, 0
@@ -251,6 +262,8 @@ def _train_epoch(model: nn.Module, loader: NodeLoader, optimizer: torch.optim.Op
             continue  # a subgraph without training nodes: nothing to learn from
         graph = [b.to(device) for b in batch.graph] if isinstance(batch.graph, list) else batch.graph.to(device)
         x_in = x[batch.input_ids].to(device, non_blocking=True)
+        if embedding is not None:
+            x_in = embedding.inputs(x_in, batch.input_ids)
         target = y[batch.output_ids].to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         if use_edge_weight and batch.edge_weight is not None:
@@ -266,6 +279,8 @@ def _train_epoch(model: nn.Module, loader: NodeLoader, optimizer: torch.optim.Op
             loss = F.cross_entropy(logits, target)
         loss.backward()
         optimizer.step()
+        if embedding is not None:
+            embedding.step()
         total += loss.item()
         count += 1
     return total, count

@@ -123,7 +123,8 @@ def trainer_kind(cfg: RunConfig) -> str:
     """``full``, ``minibatch``, ``gas`` or ``precomputed`` for the model and sampler of ``cfg``.
 
     Raises:
-        ConfigError: SIGN with a sampler (its batches are rows of precomputed features).
+        ConfigError: SIGN with a sampler (its batches are rows of precomputed features); learnable node
+            embeddings (``data.node_embedding``) with a trainer other than the sampled one.
     """
     model, sampler = normalize_key(cfg.model.name), cfg.sampler.name
     if model == "sign" or (model == "sgc" and PRECOMPUTED_SGC and sampler == "none"):
@@ -131,10 +132,14 @@ def trainer_kind(cfg: RunConfig) -> str:
             raise ConfigError(f"sampler.name: expected none for model {model!r} (propagation is precomputed, the "
                               f"MLP trains on rows of the propagated features), got {sampler!r}"
                               f"{cfg.where('sampler.name')}. Drop --sampler.")
-        return "precomputed"
-    if sampler == "none":
-        return "full"
-    return "gas" if sampler == "gas" else "minibatch"
+        kind = "precomputed"
+    else:
+        kind = "full" if sampler == "none" else "gas" if sampler == "gas" else "minibatch"
+    if cfg.data.node_embedding and kind != "minibatch":
+        raise ConfigError(f"data.node_embedding: expected a sampled trainer (--sampler neighbor, cluster or saint) "
+                          f"for learnable node embeddings, got the {kind} trainer (sampler {sampler!r})"
+                          f"{cfg.where('data.node_embedding')}. Pass --sampler neighbor.")
+    return kind
 
 
 def run_label(cfg: RunConfig) -> str:
@@ -196,6 +201,7 @@ def _runner(kind: str, cfg: RunConfig, data: NodeDataset, device: torch.device,
         from .minibatch import minibatch_run
 
         return (lambda run, *rest: minibatch_run(data, model, hparams, sampler, train, train.seed + run,
+                                                 node_embedding=cfg.data.node_embedding,
                                                  **common(run, *rest))), extra
     if kind == "gas":
         from .gas import gas_run

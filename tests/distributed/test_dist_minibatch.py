@@ -74,3 +74,58 @@ def test_step_equals_the_single_process_step_on_the_union(tmp_path, world):
         assert torch.equal(torch.cat(first).sort().values, result["nodes"])
         assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
         assert not torch.equal(torch.cat(first), torch.cat(second))
+
+
+EMB_DIM, EMB_LR, EMB_SEED = 4, 0.05, 9
+
+
+def embedded_step_main(rank: int, world: int, folder: str, name: str, out: str) -> None:
+    """One step with learnable node embeddings in the KV store (lazy Adam on the rows the batch read)."""
+    from graphscale.distributed.kvstore import KVStore
+    from graphscale.distributed.load import load_book, load_partition
+    from graphscale.distributed.minibatch import MiniBatchStep
+    from graphscale.distributed.sampler import DistNeighborSampler
+    from graphscale.nn.embedding import initial_rows
+
+    part, book = load_partition(folder, rank), load_book(folder)
+    model = model_for(part.x.shape[1] + EMB_DIM, int(part.manifest["num_classes"]))
+    store = KVStore(book, rank, world)
+    store.add("x", part.x)
+    store.add("emb", initial_rows(part.nodes, EMB_DIM, EMB_SEED), optimizer="adam", lr=EMB_LR)
+    step = MiniBatchStep(model, DistNeighborSampler(part, book, FANOUTS, world), store, part, world)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    seeds = seeds_of(rank, part.nodes, world)
+    for _ in range(2):  # two steps: the second reads rows the first updated, Adam's bias correction at step 2
+        step(optimizer, seeds, STEP_SEED)
+    torch.save({"params": [p.detach() for p in model.parameters()], "seeds": seeds, "nodes": part.nodes,
+                "rows": store.state("emb")["rows"]}, os.path.join(out, f"rank{rank}.pt"))
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_learnable_node_embeddings_step_like_one_process(tmp_path, world):
+    from graphscale.distributed.partition import write_partitions
+    from graphscale.nn.embedding import NodeEmbedding
+
+    data = community_dataset(210, 3, seed=5)
+    write_partitions(data, tmp_path / "parts", world, "metis")
+    results = run_ranks(world, tmp_path / "parts", "", tmp_path, target=embedded_step_main)
+    union = torch.cat([r["seeds"] for r in results])
+    model = model_for(data.num_features + EMB_DIM, data.num_classes)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    embedding = NodeEmbedding(data.num_nodes, EMB_DIM, EMB_SEED, EMB_LR)
+    initial = embedding.table.weight.clone()
+    blocks = NeighborSampler(data.graph, FANOUTS).sample_blocks(union, seed=STEP_SEED)
+    for _ in range(2):
+        optimizer.zero_grad()
+        x_in = embedding.inputs(data.x[blocks[0].src_ids].float(), blocks[0].src_ids)
+        F.cross_entropy(model(blocks, x_in), data.y[union]).backward()
+        optimizer.step()
+        embedding.step()
+    read = torch.zeros(data.num_nodes, dtype=torch.bool)
+    read[blocks[0].src_ids] = True
+    assert not torch.equal(embedding.table.weight[read], initial[read])  # the rows the batch read moved ...
+    assert torch.equal(embedding.table.weight[~read], initial[~read])  # ... and no other row (lazy Adam)
+    for result in results:
+        torch.testing.assert_close(result["rows"], embedding.table.weight[result["nodes"]], rtol=1e-5, atol=1e-6)
+        for got, expected in zip(result["params"], model.parameters(), strict=True):
+            torch.testing.assert_close(got, expected.detach(), rtol=1e-5, atol=1e-6)

@@ -166,3 +166,25 @@ def test_neighbor_sampling_on_two_ranks_learns_like_one_process(larger_csv_datas
     assert both["sampler"] == "neighbor" and both["world_size"] == 2 and both["bytes_sent_per_epoch"] > 0
     assert both["test_acc"] > 0.7 and single["test_acc"] > 0.7  # both learn the communities (chance: 1/3)
     assert both["test_acc"] == pytest.approx(single["test_acc"], abs=0.08)
+
+
+def test_learnable_node_embeddings_learn_where_the_features_are_noise(csv_dataset, tmp_path):
+    """The features of these communities are noise: learnable input rows (one process, or sharded in the KV
+    store over two ranks) learn them where the plain model cannot."""
+    parts = tmp_path / "parts"
+    last_json(run(["-m", "graphscale", "partition", "--dataset", str(csv_dataset), "--parts", "2", "--out",
+                   str(parts), "--json"], tmp_path))
+    common = ["--model", "sage", "--sampler", "neighbor", "--epochs", "40", "--json", "--no-progress",
+              "sampler.batch_size=32", "model.hidden_dim=16", "sampler.fanouts=[5,5]", "train.seeds=2"]
+    plain = last_json(run(["-m", "graphscale", "train", "--dataset", str(csv_dataset), "--out",
+                           str(tmp_path / "plain"), *common], tmp_path))
+    single = last_json(run(["-m", "graphscale", "train", "--dataset", str(csv_dataset), "--out",
+                            str(tmp_path / "single"), *common, "data.node_embedding=8"], tmp_path))
+    both = last_json(run(["-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+                          "--master-port", str(free_port()), "-m", "graphscale", "train", "--partitions",
+                          str(parts), "--out", str(tmp_path / "dist"), *common, "data.node_embedding=8"], tmp_path))
+    assert plain["test_acc"] < 0.7 < single["test_acc"], (plain["test_acc"], single["test_acc"])
+    assert both["world_size"] == 2 and both["test_acc"] > 0.7, both["test_acc"]
+    full = run(["-m", "graphscale", "train", "--dataset", str(csv_dataset), "--out", str(tmp_path / "full"),
+                "--model", "gcn", "data.node_embedding=8"], tmp_path)
+    assert full.returncode == 2 and "data.node_embedding: expected a sampled trainer" in full.stderr
