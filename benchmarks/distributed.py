@@ -56,15 +56,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(args: list[str], timeout: float) -> tuple[dict[str, Any] | None, str]:
+def torchrun(ranks: int) -> list[str]:
+    """``python`` arguments launching ``ranks`` processes on this machine (127.0.0.1, a free port)."""
+    return ["-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--master-addr", "127.0.0.1",
+            "--master-port", str(free_port())]
+
+
+def run(args: list[str], timeout: float, python: Path | str = sys.executable,
+        env: dict[str, str] | None = None) -> tuple[dict[str, Any] | None, str]:
     """``python args``: its last JSON line and, on failure, the tail of its stderr."""
     try:
-        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
-                              check=False, env=common.worker_env(1, peer=False))
+        proc = subprocess.run([str(python), *args], capture_output=True, text=True, timeout=timeout,
+                              check=False, env=env or common.worker_env(1, peer=False))
     except subprocess.TimeoutExpired:
         return None, f"timeout after {timeout:.0f} s"
     summary = common.last_json(proc.stdout) if proc.returncode == 0 else None
-    return summary, "ok" if summary is not None else f"exit {proc.returncode}: {common._tail(proc.stderr)}"
+    if summary is not None:
+        return summary, "ok"
+    causes = [line.strip() for line in proc.stderr.splitlines()  # a worker's error, not torchrun's report of it
+              if ("Error" in line or "Check failed" in line) and "ChildFailedError" not in line
+              and "elastic" not in line]
+    return None, f"exit {proc.returncode}: {causes[-1] if causes else common._tail(proc.stderr)}"
 
 
 def measure(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
@@ -86,10 +98,8 @@ def measure(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
         if made is not None:
             line["partition_time_s"] = made["time_s"]
             began = time.perf_counter()
-            summary, status = run(["-m", "torch.distributed.run", "--nproc-per-node", str(args.parts),
-                                   "--master-addr", "127.0.0.1", "--master-port", str(free_port()), "-m",
-                                   "graphscale", "train", "--partitions", str(parts), "--out",
-                                   str(folder / f"run-{method}"), *train], args.timeout)
+            summary, status = run([*torchrun(args.parts), "-m", "graphscale", "train", "--partitions", str(parts),
+                                   "--out", str(folder / f"run-{method}"), *train], args.timeout)
             line.update(status=status, wall_s=round(time.perf_counter() - began, 1))
             if summary is not None:
                 line.update({k: summary.get(k) for k in (
@@ -117,8 +127,7 @@ def measure_tables(args: argparse.Namespace, folder: Path, workload: str, config
     runs = (("graphscale", 1, 1), ("graphscale-partitioned", 1, partitions),
             ("graphscale-dist", args.parts, partitions))
     for impl, ranks, parts in runs:  # partitioned in one process: what partition-local negatives cost alone
-        launch = (["-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--master-addr", "127.0.0.1",
-                   "--master-port", str(free_port())] if ranks > 1 else [])
+        launch = torchrun(ranks) if ranks > 1 else []
         flag = ["--entity-partitions", str(parts)] if parts > 1 else []
         summary, status = run([*launch, "-m", "graphscale", workload, "--config", config, *flag, "--out",
                                str(folder / impl), *extra], args.timeout)
@@ -134,6 +143,78 @@ def measure_tables(args: argparse.Namespace, folder: Path, workload: str, config
             ratio[f"{metric}_delta_vs_partitioned_one_process"] = round(dist[metric] - partitioned[metric], 4)
         lines.append(ratio)
     return lines
+
+
+SAMPLING_SCRIPT = str(Path(__file__).resolve().parent / "dist_sampling.py")
+
+
+def measure_sampling(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
+    """Distributed neighbour sampling, seeds per second with ``--parts`` trainers (``dist_sampling.py``):
+    graphscale's ranks on its METIS parts, and DGL's trainers against its graph servers (DistDGL), with
+    ``--parts`` partitions and with one (every trainer reads its graph server's shared memory)."""
+    import sampling
+
+    base = {"bench": "distributed", "workload": "sampling", "dataset": "synthetic-arxiv",
+            "fanouts": list(sampling.FANOUTS), "batch_size_per_trainer": sampling.BATCH_SIZE, "trainers": args.parts}
+    data = folder / "data"
+    sampling.write_dataset(data, 1.0, 0)
+    steps = ["--epochs", str(args.epochs or 2), "--batch-size", str(sampling.BATCH_SIZE)]
+    parts = folder / "parts"
+    made, status = run(["-m", "graphscale", "partition", "--dataset", "synthetic-arxiv", "--parts", str(args.parts),
+                        "--out", str(parts), "--method", "metis", "--json"], args.timeout)
+    line = {**base, "impl": "graphscale-dist", "partitions": args.parts, "status": status}
+    if made is not None:
+        summary, status = run([*torchrun(args.parts), SAMPLING_SCRIPT, "graphscale", "--partitions", str(parts),
+                               *steps], args.timeout)
+        line.update({**(summary or {}), "status": status})
+    lines = [line]
+    for count in dict.fromkeys((args.parts, 1)):
+        lines.append({**base, "impl": "dgl-dist", "partitions": count, "servers": count,
+                      **dgl_sampling(args, folder / f"dgl{count}", data, count, steps)})
+    ours = lines[0]
+    peers = [x for x in lines[1:] if x.get("status") == "ok"]
+    if ours.get("status") == "ok" and peers:
+        best = max(peers, key=lambda x: x["seeds_per_s"])
+        lines.append({"bench": "distributed", "record": "ratio", "workload": "sampling", "impl": "graphscale-dist",
+                      "status": "ok", "baseline": f"dgl-dist ({best['partitions']} partitions)",
+                      "speedup": round(ours["seeds_per_s"] / best["seeds_per_s"], 3)})
+    return lines
+
+
+def dgl_sampling(args: argparse.Namespace, folder: Path, data: Path, partitions: int,
+                 steps: list[str]) -> dict[str, Any]:
+    """DistDGL on this machine: partition, one graph server per partition (127.0.0.1, own ports), ``--parts``
+    trainers under the DGL venv's torchrun; the environment DGL's ``tools/launch.py`` would set."""
+    python = common.peer_python("dgl")
+    if not python.exists():
+        return {"status": f"no DGL peer venv ({python}); run benchmarks/setup_peers.sh dgl"}
+    folder.mkdir(parents=True)
+    env = {**common.worker_env(1, peer=True), "DGLBACKEND": "pytorch"}
+    made, status = run([SAMPLING_SCRIPT, "dgl-partition", "--data", str(data), "--parts", str(partitions), "--out",
+                        str(folder / "parts")], args.timeout, python, env)
+    if made is None:
+        return {"status": f"partition_graph failed: {status}"}
+    ip_config = folder / "ip_config.txt"
+    ip_config.write_text("".join(f"127.0.0.1 {free_port()}\n" for _ in range(partitions)))
+    env.update(DGL_DIST_MODE="distributed", DGL_IP_CONFIG=str(ip_config), DGL_NUM_SERVER="1", DGL_NUM_SAMPLER="0",
+               DGL_CONF_PATH=str(folder / "parts" / "graph.json"), DGL_GRAPH_FORMAT="csc", DGL_KEEP_ALIVE="0")
+    servers = []
+    try:
+        for k in range(partitions):
+            with open(folder / f"server{k}.log", "w") as log:
+                servers.append(subprocess.Popen(
+                    [str(python), SAMPLING_SCRIPT, "dgl-server"], stdout=log, stderr=subprocess.STDOUT,
+                    env={**env, "DGL_ROLE": "server", "DGL_SERVER_ID": str(k), "DGL_NUM_CLIENT": str(args.parts)}))
+        time.sleep(5)  # the servers load their partitions and listen
+        summary, status = run([*torchrun(args.parts), SAMPLING_SCRIPT, "dgl", *steps], args.timeout, python,
+                              {**env, "DGL_ROLE": "client", "DGL_GROUP_ID": "0"})
+    finally:
+        for server in servers:
+            try:
+                server.wait(timeout=60)  # they exit once every trainer has left
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return {**(summary or {}), "status": status, "partition_time_s": made["partition_time_s"]}
 
 
 def ratios(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -164,6 +245,8 @@ def main() -> int:
     parser.add_argument("--embed-config", help="an embed config: one process against --parts ranks with "
                                                "--entity-partitions (default 1 per rank)")
     parser.add_argument("--entity-partitions", type=int, help="kg / embed: partitions of the distributed run")
+    parser.add_argument("--sampling", action="store_true", help="distributed neighbour-sampling throughput: "
+                                                                "graphscale against DistDGL, --parts trainers")
     parser.add_argument("--feature-svd", type=int, help="the config's data.feature_svd, for the partitioner")
     parser.add_argument("--sampler", help="override the config's sampler (none, neighbor)")
     parser.add_argument("--epochs", type=int, help="override the config's epochs (default config: 5)")
@@ -172,19 +255,23 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--no-records", action="store_true", help="smoke runs: do not append to the records")
     args = parser.parse_args()
-    workload = "kg" if args.kg_config else "embed" if args.embed_config else "train"
+    workload = ("sampling" if args.sampling else "kg" if args.kg_config else "embed" if args.embed_config
+                else "train")
     if workload == "train" and args.config is None and args.epochs is None:
         args.epochs = 5
     info = {"bench": "distributed", "record": "setup", **common.machine_info(), **common.git_state()}
     common.emit(info)
     with tempfile.TemporaryDirectory(prefix="graphscale-dist-") as tmp:
-        lines = (measure(args, Path(tmp)) if workload == "train" else
-                 measure_tables(args, Path(tmp), workload, args.kg_config or args.embed_config))
+        if workload == "sampling":
+            lines = measure_sampling(args, Path(tmp))
+        else:
+            lines = (measure(args, Path(tmp)) if workload == "train" else
+                     measure_tables(args, Path(tmp), workload, args.kg_config or args.embed_config))
     for line in [info, *lines, *(ratios(lines) if workload == "train" else [])]:
         if line is not info:
             common.emit(line)
         if not args.no_records:
-            common.append_record("distributed", args.dataset, line)
+            common.append_record("distributed", "sampling" if workload == "sampling" else args.dataset, line)
     return 0
 
 

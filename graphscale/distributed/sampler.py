@@ -21,8 +21,10 @@ import numpy as np
 import torch
 from numba import prange
 
+from ..errors import SamplingError
 from ..graph import Block
-from ..sampling.neighbor import check_fanouts, draw_node, locality_order
+from ..sampling.base import ScratchMap
+from ..sampling.neighbor import check_fanouts, draw_node, locality_order, relabel
 from ..sampling.rng import stream
 from .comm import Traffic, all_to_all
 from .load import Partition, PartitionBook
@@ -30,7 +32,8 @@ from .load import Partition, PartitionBook
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _sample_owned(indptr, indices, eids, rows, nodes, fanout, replace, seed, layer):
-    """Draws for owned rows ``rows`` (global ids ``nodes``): ``(counts [R], sources [T], edge ids [T])``."""
+    """Draws for owned rows ``rows`` (global ids ``nodes``): ``(counts [R], drawn [T, 2])`` with a draw's source
+    and edge id per row of ``drawn``."""
     n = rows.shape[0]
     offsets = np.zeros(n + 1, dtype=np.int64)
     for k in prange(n):
@@ -42,9 +45,10 @@ def _sample_owned(indptr, indices, eids, rows, nodes, fanout, replace, seed, lay
     total = offsets[n]
     picks = np.empty(total, dtype=np.int64)
     empty = np.zeros(0, dtype=np.float64)
-    sources = np.empty(total, dtype=np.int64)
-    edge_ids = np.empty(total, dtype=np.int64)
-    for k in prange(n):
+    drawn = np.empty((total, 2), dtype=np.int64)
+    order = locality_order(rows, indptr.shape[0] - 1)  # CSC rows visited in (nearly) ascending order
+    for j in prange(n):
+        k = order[j]
         start, deg, out = indptr[rows[k]], indptr[rows[k] + 1] - indptr[rows[k]], offsets[k]
         count = offsets[k + 1] - out
         if fanout < 0:
@@ -54,9 +58,48 @@ def _sample_owned(indptr, indices, eids, rows, nodes, fanout, replace, seed, lay
             draw_node(stream(seed, layer, nodes[k]), start, deg, count, replace, False, empty, empty, picks,
                       empty, out)
         for q in range(out, out + count):
-            sources[q] = indices[picks[q]]
-            edge_ids[q] = eids[picks[q]]
-    return counts, sources, edge_ids
+            drawn[q, 0] = indices[picks[q]]
+            drawn[q, 1] = eids[picks[q]]
+    return counts, drawn
+
+
+@numba.njit(cache=True, nogil=True)
+def _group_by_owner(owner, world):
+    """``(positions of owner 0's items, then owner 1's, ... (stable), items per owner)``: a counting sort."""
+    counts = np.zeros(world, dtype=np.int64)
+    for i in range(owner.shape[0]):
+        counts[owner[i]] += 1
+    starts = np.zeros(world, dtype=np.int64)
+    for r in range(1, world):
+        starts[r] = starts[r - 1] + counts[r - 1]
+    order = np.empty(owner.shape[0], dtype=np.int64)
+    for i in range(owner.shape[0]):
+        order[starts[owner[i]]] = i
+        starts[owner[i]] += 1
+    return order, counts
+
+
+@numba.njit(cache=True, nogil=True)
+def _assemble(dst, counts, starts, drawn, num_nodes, scratch):
+    """One Block's arrays from the draws of ``dst`` (``counts[i]`` rows of ``drawn`` from ``starts[i]``): edges
+    in the single-process sampler's visiting order, sources relabelled as it does (:func:`relabel`)."""
+    order = locality_order(dst, num_nodes)
+    total = 0
+    for i in range(dst.shape[0]):
+        total += counts[i]
+    dst_local = np.empty(total, dtype=np.int32)
+    edge_ids = np.empty(total, dtype=np.int64)
+    src_global = np.empty(total, dtype=np.int64)
+    pos = 0
+    for k in range(dst.shape[0]):
+        i = order[k]
+        for q in range(starts[i], starts[i] + counts[i]):
+            dst_local[pos] = i
+            src_global[pos] = drawn[q, 0]
+            edge_ids[pos] = drawn[q, 1]
+            pos += 1
+    src_local, src_nodes, duplicate = relabel(dst, src_global, scratch)
+    return src_local, dst_local, edge_ids, src_nodes, duplicate
 
 
 def _split_sizes(counts: np.ndarray, sizes: list[int]) -> list[int]:
@@ -85,18 +128,19 @@ class DistNeighborSampler:
         self.num_nodes = int(part.manifest["num_nodes"])
         self.csc = (part.indptr.numpy(), part.indices.numpy(), part.edge_ids.numpy())  # int32 ids stay int32
         self.traffic = traffic if traffic is not None else Traffic()
+        self.scratch = ScratchMap(self.num_nodes)
 
     def _hop(self, dst: np.ndarray, fanout: int, seed: int, layer: int) -> tuple[np.ndarray, ...]:
         """``(counts [D], sources, edge ids)`` of ``dst``'s draws, each node's from its owner, in ``dst`` order."""
         owner = self.book.node_part[torch.from_numpy(dst)].numpy()
-        by_owner = np.argsort(owner, kind="stable")
-        send = np.bincount(owner, minlength=self.world).tolist()
+        by_owner, per_owner = _group_by_owner(owner, self.world)
+        send = per_owner.tolist()
         recv = all_to_all(torch.tensor(send), [1] * self.world, [1] * self.world).tolist()
         asked = all_to_all(torch.from_numpy(dst[by_owner]), send, recv, self.traffic).numpy()
         rows = self.book.node_local[torch.from_numpy(asked)].numpy()
-        counts, sources, edge_ids = _sample_owned(*self.csc, rows, asked, fanout, self.replace, seed, layer)
+        counts, drawn = _sample_owned(*self.csc, rows, asked, fanout, self.replace, seed, layer)
         back = all_to_all(torch.from_numpy(counts), recv, send, self.traffic).numpy()
-        drawn = all_to_all(torch.from_numpy(np.stack([sources, edge_ids], 1)), _split_sizes(counts, recv),
+        drawn = all_to_all(torch.from_numpy(drawn), _split_sizes(counts, recv),
                            _split_sizes(back, send), self.traffic).numpy()
         counts_dst = np.empty(dst.size, dtype=np.int64)
         counts_dst[by_owner] = back
@@ -108,24 +152,17 @@ class DistNeighborSampler:
         """Blocks for this rank's ``seeds`` (distinct global ids), input layer first."""
         dst = torch.as_tensor(seeds).long().view(-1).numpy()
         blocks: list[Block] = []
+        scratch = self.scratch.get()
         for layer, fanout in enumerate(self.fanouts):
             counts, starts, drawn = self._hop(dst, fanout, int(seed), layer)
-            order = locality_order(dst, self.num_nodes) if dst.size else np.zeros(0, dtype=np.int64)
-            lengths = counts[order]
-            positions = np.repeat(starts[order] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + \
-                np.arange(int(lengths.sum()))
-            sources, edge_ids = drawn[positions, 0], drawn[positions, 1]
-            dst_local = np.repeat(order, lengths)
-            every = np.concatenate([dst, sources])  # destinations first, then sources in first-drawn order
-            unique, first = np.unique(every, return_index=True)
-            src_nodes = every[np.sort(first)]
-            rank = np.empty(unique.size, dtype=np.int64)
-            rank[np.argsort(first, kind="stable")] = np.arange(unique.size)
-            src_local = rank[np.searchsorted(unique, sources)]
-            blocks.append(Block(torch.from_numpy(src_local.astype(np.int32)), torch.from_numpy(dst_local.astype(np.int32)),
-                                src_nodes.size, dst.size, src_ids=torch.from_numpy(src_nodes),
-                                dst_ids=torch.from_numpy(dst.copy()), edge_ids=torch.from_numpy(edge_ids),
-                                validate=False))
+            src_local, dst_local, edge_ids, src_nodes, duplicate = _assemble(dst, counts, starts, drawn,
+                                                                             self.num_nodes, scratch)
+            if duplicate >= 0:
+                raise SamplingError(f"DistNeighborSampler.sample_blocks: expected distinct seed ids, got node "
+                                    f"{duplicate} more than once. De-duplicate with torch.unique(seeds).")
+            blocks.append(Block(torch.from_numpy(src_local), torch.from_numpy(dst_local), src_nodes.size, dst.size,
+                                src_ids=torch.from_numpy(src_nodes), dst_ids=torch.from_numpy(dst.copy()),
+                                edge_ids=torch.from_numpy(edge_ids), validate=False))
             dst = src_nodes
         blocks.reverse()
         return blocks

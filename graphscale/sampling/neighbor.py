@@ -196,17 +196,27 @@ def _sample_layer(indptr, indices, eids, weight, cumulative, weighted, dst_nodes
             dst_local[q] = i
             edge_ids[q] = eids[picks[q]]
             src_global[q] = indices[picks[q]]
-    # relabel: destinations keep ids 0..num_dst-1, new sources follow in first-drawn order
+    src_local, src_nodes, duplicate = relabel(dst_nodes, src_global, scratch)
+    return src_local, dst_local, edge_ids, src_nodes, duplicate
+
+
+@numba.njit(cache=True, nogil=True)
+def relabel(dst_nodes, src_global, scratch):
+    """Block-local ids: destinations keep ids ``0..D-1``, new sources follow in first-drawn order.
+
+    Returns ``(src_local int32 [T], src_nodes [S] (global ids, destinations first), duplicate)``;
+    ``duplicate`` is a destination id given twice (then nothing else is valid), else -1. ``scratch`` is an
+    all ``-1`` ``[num_nodes]`` map, left all ``-1``.
+    """
+    num_dst, total = dst_nodes.shape[0], src_global.shape[0]
     src_nodes = np.empty(num_dst + total, dtype=np.int64)
     src_local = np.empty(total, dtype=np.int32)
-    duplicate = -1
     for i in range(num_dst):
         v = dst_nodes[i]
         if scratch[v] >= 0:
-            duplicate = v
             for j in range(i):
                 scratch[dst_nodes[j]] = -1
-            return src_local, dst_local, edge_ids, src_nodes[:0], duplicate
+            return src_local, src_nodes[:0], v
         scratch[v] = i
         src_nodes[i] = v
     num_src = num_dst
@@ -221,7 +231,7 @@ def _sample_layer(indptr, indices, eids, weight, cumulative, weighted, dst_nodes
         src_local[q] = local
     for i in range(num_src):
         scratch[src_nodes[i]] = -1
-    return src_local, dst_local, edge_ids, src_nodes[:num_src], duplicate
+    return src_local, src_nodes[:num_src], -1
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
