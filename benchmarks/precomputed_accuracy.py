@@ -38,13 +38,17 @@ import common  # noqa: E402  (stdlib only)
 from record_fields import repo_relative  # noqa: E402
 
 
+def yaml_data(path: str) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
 def load_config(path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(model hparams, train fields)`` of a shipped YAML config (flat model keys beside ``name``)."""
     if path is None:
         return {}, {}
-    import yaml
-
-    data = yaml.safe_load(Path(path).read_text())
+    data = yaml_data(path)
     model = {k: v for k, v in data.get("model", {}).items() if k != "name"}
     train = {k: v for k, v in data.get("train", {}).items() if k in TrainConfig.__dataclass_fields__}
     return model, train
@@ -87,6 +91,8 @@ def main() -> None:
     hparams = {**model_hparams, **json.loads(args.hparams)}
     train = {**train, **json.loads(args.train)}
     dataset = gd.load(args.dataset)
+    if args.config and (yaml_data(args.config).get("data") or {}).get("normalize_features"):
+        dataset = gd.normalize_features(dataset)  # as the CLI does with the config's data.normalize_features
     if args.feature_svd:
         from graphscale.train.run import reduce_features
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,15 @@ class NodeDataset:
             return masks  # type: ignore[return-value]
         return tuple(m[:, index % m.shape[1]] for m in masks)  # type: ignore[return-value]
 
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> NodeDataset:
+        """A copy with the graph, features, labels, masks and edge weights on ``device`` (``meta`` shared)."""
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device, non_blocking=non_blocking)
+
+        return dataclasses.replace(self, graph=self.graph.to(device), x=move(self.x), y=move(self.y),
+                                   train_mask=move(self.train_mask), val_mask=move(self.val_mask),
+                                   test_mask=move(self.test_mask), edge_weight=move(self.edge_weight))
+
     def __repr__(self) -> str:
         return (f"NodeDataset({self.name!r}, num_nodes={self.num_nodes}, num_edges={self.graph.num_edges}, "
                 f"num_features={self.num_features}, num_classes={self.num_classes}, splits={self.num_splits})")
@@ -97,9 +107,30 @@ class GraphDataset:
     def num_edge_features(self) -> int:
         return int(self.edge_attrs[0].shape[1]) if self.edge_attrs else 0
 
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> GraphDataset:
+        """A copy with every graph, feature and label tensor on ``device``."""
+        return dataclasses.replace(
+            self, graphs=[g.to(device) for g in self.graphs], xs=[x.to(device, non_blocking=non_blocking)
+                                                                 for x in self.xs],
+            y=self.y.to(device, non_blocking=non_blocking),
+            edge_attrs=None if self.edge_attrs is None else [e.to(device, non_blocking=non_blocking)
+                                                             for e in self.edge_attrs])
+
     def __repr__(self) -> str:
         return (f"GraphDataset({self.name!r}, num_graphs={len(self)}, num_features={self.num_features}, "
                 f"num_classes={self.num_classes})")
+
+
+def normalize_features(dataset: NodeDataset) -> NodeDataset:
+    """A copy whose feature rows are divided by their sum (zero rows stay zero): the GCN paper's preprocessing of
+    the Planetoid sets (PyG's ``NormalizeFeatures``); ``data.normalize_features: true`` in a config."""
+    return dataclasses.replace(dataset, x=normalize_rows(dataset.x))
+
+
+def normalize_rows(x: Tensor) -> Tensor:
+    """``x`` (float) with every row divided by its sum; zero rows stay zero."""
+    x = x.float()
+    return x / x.sum(dim=1, keepdim=True).clamp(min=1e-12)
 
 
 def random_split(num_nodes: int, train: float = 0.6, val: float = 0.2, seed: int = 0,

@@ -153,14 +153,16 @@ def _check_parts(name: str, shapes: dict[str, tuple[int, int]], test_index: np.n
                            f"plus the test id range), got ids up to {graph_nodes - 1}. {replace}")
 
 
-def load_planetoid(name: str, root: str | Path | None = None, *, normalize_features: bool = True,
+def load_planetoid(name: str, root: str | Path | None = None, *, normalize_features: bool = False,
                    download: bool = False) -> NodeDataset:
     """Load Cora, CiteSeer or PubMed with the public split.
 
     Args:
         name: "cora", "citeseer" or "pubmed".
         root: Data root holding ``planetoid/`` (default: ``$GRAPHSCALE_DATA`` or ``~/.cache/graphscale``).
-        normalize_features: Divide every feature row by its sum (the GCN paper's preprocessing).
+        normalize_features: Divide every feature row by its sum (the GCN paper's preprocessing); off by
+            default: the published raw 0/1 features, as every other loader and the CLI (``data.normalize_features``
+            or :func:`graphscale.datasets.normalize_features` applies it).
         download: Fetch missing files from kimiyoung/planetoid.
 
     Returns:

@@ -2,7 +2,8 @@
 
 from .batch import BatchedGraph, batch, unbatch
 from .block import Block, to_block
-from .graph import Graph, check_node_features, index_dtype
+from .checks import check_graph_argument, check_node_features
+from .graph import Graph, index_dtype
 from .transform import (
                         add_self_loops,
                         coalesce,
@@ -20,6 +21,7 @@ __all__ = [
                         "Graph",
                         "add_self_loops",
                         "batch",
+                        "check_graph_argument",
                         "check_node_features",
                         "coalesce",
                         "edge_subgraph",

@@ -56,6 +56,15 @@ class Block(Graph):
     def is_block(self) -> bool:
         return True
 
+    def to(self, device: torch.device | str) -> Block:
+        """Copy to ``device`` with its ``src_ids`` / ``dst_ids`` / ``edge_ids``; self when already there."""
+        moved = super().to(device)
+        if moved is not self:
+            for name in ("src_ids", "dst_ids", "edge_ids"):
+                value = getattr(self, name)
+                setattr(moved, name, None if value is None else value.to(device))
+        return moved
+
     @property
     def num_nodes(self) -> int:
         return self.num_src_nodes

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import GraphFormatError, ShapeError
+from ..errors import GraphFormatError
 
 INT32_MAX = 2**31 - 1
 
@@ -65,17 +65,33 @@ def _as_index_tensor(value: Any, name: str, device: torch.device | None = None) 
     return value
 
 
+def _split_edge_index(edge_index: Any, num_nodes: Any) -> tuple[Tensor, Tensor, Any]:
+    """``(sources, destinations, num_nodes)`` of a ``[2, E]`` edge_index given as ``Graph``'s only edge argument.
+
+    Raises:
+        GraphFormatError: Anything but a ``[2, E]`` array (an ``[E, 2]`` edge list is named as such).
+    """
+    ei = torch.from_numpy(edge_index) if isinstance(edge_index, np.ndarray) else torch.as_tensor(edge_index)
+    if ei.dim() == 2 and ei.shape[0] == 2:
+        return ei[0], ei[1], num_nodes
+    hint = " Transpose the [E, 2] edge list with .t()." if ei.dim() == 2 and ei.shape[1] == 2 else ""
+    raise GraphFormatError(f"Graph: expected src and dst ([E] each) or one edge_index of shape [2, E], got one "
+                           f"argument of shape {tuple(ei.shape)}.{hint} Call Graph(src, dst, num_nodes) or "
+                           "Graph(edge_index, num_nodes=N).")
+
+
 class Graph:
     """Immutable directed graph with edges ``src -> dst``.
 
     Args:
-        src: Source node id of every edge.
+        src: Source node id of every edge, or a PyG-style ``edge_index [2, E]`` (row 0 the sources, row 1 the
+            destinations) with ``dst`` left out: ``Graph(edge_index, num_nodes=N)``.
         dst: Destination node id of every edge.
         num_nodes: Number of nodes; defaults to ``max(id) + 1`` (0 for an empty edge list).
         validate: Check ids are in ``[0, num_nodes)`` (cheap; disable only for trusted input).
 
     Shapes:
-        src, dst: ``[E]`` integer (any int dtype; stored as int32 where ids fit).
+        src, dst: ``[E]`` integer (any int dtype; stored as int32 where ids fit); or src ``[2, E]``.
 
     Raises:
         GraphFormatError: Non-integer, mismatched, negative or out-of-range ids.
@@ -84,16 +100,20 @@ class Graph:
         >>> g = Graph(torch.tensor([0, 1]), torch.tensor([1, 2]))
         >>> g.num_nodes, g.num_edges
         (3, 2)
+        >>> Graph(torch.tensor([[0, 1], [1, 2]]), num_nodes=4).num_nodes  # edge_index, as in PyG
+        4
     """
 
     def __init__(
         self,
         src: Tensor | np.ndarray | Sequence[int],
-        dst: Tensor | np.ndarray | Sequence[int],
+        dst: Tensor | np.ndarray | Sequence[int] | None = None,
         num_nodes: int | None = None,
         *,
         validate: bool = True,
     ) -> None:
+        if dst is None or isinstance(dst, (int, np.integer)):  # Graph(edge_index[, num_nodes])
+            src, dst, num_nodes = _split_edge_index(src, dst if dst is not None else num_nodes)
         src_t = _as_index_tensor(src, "src")
         dst_t = _as_index_tensor(dst, "dst", device=src_t.device)
         if src_t.numel() != dst_t.numel():
@@ -141,31 +161,20 @@ class Graph:
 
     @classmethod
     def from_scipy(cls, matrix: Any) -> Graph:
-        """From a square scipy sparse matrix: entry ``(i, j)`` is the edge ``i -> j``."""
-        import scipy.sparse as sp
+        """From a square scipy sparse matrix: entry ``(i, j)`` is the edge ``i -> j`` (its values as edge weights:
+        :func:`graphscale.interop.from_scipy`)."""
+        from ..interop import from_scipy
 
-        if not sp.issparse(matrix):
-            raise GraphFormatError(f"Graph.from_scipy: expected a scipy sparse matrix, got {type(matrix).__name__}.")
-        if matrix.shape[0] != matrix.shape[1]:
-            raise GraphFormatError(
-                f"Graph.from_scipy: expected a square adjacency matrix, got shape {matrix.shape}."
-            )
-        coo = matrix.tocoo()
-        return cls(coo.row.astype(np.int64), coo.col.astype(np.int64), matrix.shape[0])
+        return from_scipy(matrix)[0]
 
     @classmethod
     def from_networkx(cls, nx_graph: Any) -> Graph:
-        """From a networkx graph; nodes are relabelled ``0..N-1`` in ``nx_graph.nodes`` order.
+        """From any networkx graph; nodes are relabelled ``0..N-1`` in ``nx_graph.nodes`` order and undirected
+        graphs give both directions of every edge (weights and node attributes:
+        :func:`graphscale.interop.from_networkx`)."""
+        from ..interop import from_networkx
 
-        Undirected networkx graphs give both directions of every edge.
-        """
-        mapping = {node: i for i, node in enumerate(nx_graph.nodes)}
-        pairs = [(mapping[u], mapping[v]) for u, v in nx_graph.edges]
-        src = [p[0] for p in pairs]
-        dst = [p[1] for p in pairs]
-        if not nx_graph.is_directed():
-            src, dst = src + dst, dst + src
-        return cls(torch.tensor(src, dtype=torch.int64), torch.tensor(dst, dtype=torch.int64), len(mapping))
+        return from_networkx(nx_graph)[0]
 
     # -- basic properties -----------------------------------------------------------------------
     @property
@@ -282,14 +291,12 @@ class Graph:
         )
         return mat.asformat(fmt)
 
-    def to_networkx(self) -> Any:
-        """A ``networkx.MultiDiGraph`` with nodes ``0..N-1`` and one edge per graph edge."""
-        import networkx as nx
+    def to_networkx(self, edge_weight: Tensor | None = None, **node_data: Tensor) -> Any:
+        """A ``networkx.MultiDiGraph`` with nodes ``0..N-1``, one edge per graph edge (:func:`graphscale.interop.
+        to_networkx`: ``edge_weight`` as the ``weight`` attribute, ``node_data`` tensors as node attributes)."""
+        from ..interop import to_networkx
 
-        g = nx.MultiDiGraph()
-        g.add_nodes_from(range(self.num_nodes))
-        g.add_edges_from(zip(self._src.tolist(), self._dst.tolist()))
-        return g
+        return to_networkx(self, edge_weight, **node_data)
 
     # -- transforms (functional; each returns a new graph) ---------------------------------------
     def reverse(self) -> Graph:
@@ -353,34 +360,3 @@ def _compress(rows: Tensor, cols: Tensor, num_rows: int) -> tuple[Tensor, Tensor
     indptr = torch.zeros(num_rows + 1, dtype=torch.int64, device=rows.device)
     torch.cumsum(counts, 0, out=indptr[1:])
     return indptr, cols[perm].contiguous(), perm
-
-
-def check_node_features(
-    graph: Graph, x: Tensor, dim: int | None = None, name: str = "x", *, side: str = "src",
-    check_finite: bool = False, where: str = "check_node_features",
-) -> None:
-    """Validate a node-feature tensor against ``graph``.
-
-    Shapes:
-        x: ``[N, F]`` (or ``[N, *]``) with ``N`` = nodes of ``side`` ("src" or "dst").
-
-    Raises:
-        ShapeError: Wrong row count, wrong feature size, or NaN/inf when ``check_finite``.
-    """
-    if not isinstance(x, Tensor):
-        raise ShapeError(f"{where}: expected {name} to be a torch.Tensor, got {type(x).__name__}.")
-    expected_rows = graph.num_src_nodes if side == "src" else graph.num_dst_nodes
-    if x.dim() < 1 or x.shape[0] != expected_rows:
-        raise ShapeError(
-            f"{where}: expected {name} with one row per node ({expected_rows} rows), got shape "
-            f"{tuple(x.shape)}. Features travel beside the graph: pass x[N, F] for this graph."
-        )
-    if dim is not None and (x.dim() != 2 or x.shape[1] != dim):
-        raise ShapeError(
-            f"{where}: expected {name} of shape [N, {dim}], got {tuple(x.shape)}. "
-            + ("Reshape with x.unsqueeze(-1) if each node has one feature." if x.dim() == 1 else
-               "Check the layer's in_dim.")
-        )
-    if check_finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        bad = int((~torch.isfinite(x)).nonzero()[0, 0])
-        raise ShapeError(f"{where}: {name} holds NaN or inf at row {bad}. Clean or impute the features.")

@@ -20,6 +20,7 @@ curves) and prints the summary; it adds ``world_size``, ``bytes_sent_per_epoch``
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ import torch.distributed as dist
 
 from .. import seed as seed_everything
 from ..config import RunConfig, dump
+from ..datasets.base import normalize_rows
 from ..distributed.comm import leave_group, restarted
 from ..errors import ConfigError, DatasetError
 from .checkpoint import write_text_atomic
@@ -156,7 +158,10 @@ def _open(cfg: RunConfig, resume: bool, overwrite: bool) -> tuple[Group, Path]:
     out = run_folder(cfg.output.dir, f"{manifest['dataset']}-{cfg.model.name}-{world}ranks", ARTIFACTS, False)
     check_output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite)  # every rank, before any collective
     dist.barrier()  # ... and before rank 0 writes into it
-    group = Group(rank, world, load_partition(folder, rank), load_book(folder), manifest, Traffic())
+    part = load_partition(folder, rank)
+    if cfg.data.normalize_features:  # row by row: the same on a part as on the whole graph
+        part = dataclasses.replace(part, x=normalize_rows(part.x))
+    group = Group(rank, world, part, load_book(folder), manifest, Traffic())
     return group, out
 
 

@@ -20,7 +20,6 @@ Every run checkpoints to ``checkpoints/run<i>.pt`` every ``output.checkpoint_eve
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from torch import Tensor
 
 from ..config import RunConfig
 from ..config.registry import normalize_key
-from ..datasets.base import NodeDataset, random_split
+from ..datasets.base import NodeDataset, normalize_features, random_split
 from ..errors import ConfigError, warn_once
 from .loop import EpochHook, Fitted, run_seeds
 from .metrics import accuracy, mean_std
@@ -154,10 +153,7 @@ def _prepared(dataset: NodeDataset, cfg: RunConfig) -> NodeDataset:
     if cfg.data.split is not None and cfg.data.split >= max(dataset.num_splits, 1):
         raise ConfigError(f"data.split: expected an index < {max(dataset.num_splits, 1)} ({dataset.name} has "
                           f"{dataset.num_splits} splits), got {cfg.data.split}{cfg.where('data.split')}.")
-    if not cfg.data.normalize_features:
-        return dataset
-    x = dataset.x.float()
-    return dataclasses.replace(dataset, x=x / x.sum(dim=1, keepdim=True).clamp(min=1e-12))
+    return normalize_features(dataset) if cfg.data.normalize_features else dataset
 
 
 def _edge_weight_status(kind: str, cfg: RunConfig, dataset: NodeDataset) -> str:

@@ -64,7 +64,10 @@ def test_planetoid_matches_kipf_loader(require_dataset, data_root, name, nodes, 
 
 def test_citeseer_padded_test_ids_and_row_normalisation(require_dataset):
     require_dataset("citeseer")
-    data = gd.load("citeseer")
+    raw = gd.load("citeseer")  # the published 0/1 features by default
+    assert set(raw.x.unique().tolist()) == {0.0, 1.0}
+    data = gd.normalize_features(raw)  # the GCN paper's preprocessing, explicitly
+    torch.testing.assert_close(data.x, gd.load("citeseer", normalize_features=True).x)
     unlabelled = (data.y < 0).nonzero().view(-1)
     assert unlabelled.numel() == 15 and (unlabelled >= 2312).all()
     assert (data.x[unlabelled] == 0).all()

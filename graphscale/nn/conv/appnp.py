@@ -45,7 +45,7 @@ class APPNP(nn.Module):
 
     def forward(self, graph: Graph, x: NodeInput, edge_weight: Tensor | None = None) -> Tensor:
         where = "APPNP.forward"
-        require_square(graph, where)
+        require_square(graph, where, x)
         h, _ = split_features(graph, x, None, where)
         if edge_weight is not None:
             check_edge_features(graph, edge_weight, None, "edge_weight", where)

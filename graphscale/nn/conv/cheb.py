@@ -62,7 +62,7 @@ class ChebConv(nn.Module):
 
     def forward(self, graph: Graph, x: NodeInput) -> Tensor:
         where = "ChebConv.forward"
-        require_square(graph, where)
+        require_square(graph, where, x)
         x, _ = split_features(graph, x, self.in_dim, where)
         graph = without_self_loops(graph)
         norm = symmetric_norm(graph, x.dtype)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from torch import Tensor
 
 from ...errors import GraphFormatError, ShapeError
-from ...graph import Graph, check_node_features
+from ...graph import Graph, check_graph_argument, check_node_features
 
 NodeInput = Tensor | tuple[Tensor, Tensor]
 
@@ -30,6 +30,7 @@ def split_features(graph: Graph, x: NodeInput, dim: int | None, where: str) -> t
     Raises:
         ShapeError: Wrong row counts, wrong feature size, or a pair that is not two tensors.
     """
+    check_graph_argument(graph, x, where)
     if isinstance(x, (tuple, list)):
         if len(x) != 2:
             raise ShapeError(f"{where}: expected x as a tensor or a pair (x_src, x_dst), got {len(x)} items.")
@@ -63,12 +64,13 @@ def check_edge_features(graph: Graph, edge_attr: Tensor | None, dim: int | None,
         )
 
 
-def require_square(graph: Graph, where: str) -> None:
+def require_square(graph: Graph, where: str, x: object = None) -> None:
     """K-hop propagation iterates ``h <- A h``: it needs one node set (``N_src == N_dst``).
 
     Raises:
         GraphFormatError: For a Block with more source than destination nodes.
     """
+    check_graph_argument(graph, x, where)
     if graph.num_src_nodes != graph.num_dst_nodes:
         raise GraphFormatError(
             f"{where}: expected a graph with one node set for K-step propagation, got a Block with "

@@ -73,7 +73,7 @@ class SGConv(nn.Module):
 
     def forward(self, graph: Graph, x: NodeInput, edge_weight: Tensor | None = None) -> Tensor:
         where = "SGConv.forward"
-        require_square(graph, where)
+        require_square(graph, where, x)
         x, _ = split_features(graph, x, self.in_dim, where)
         if edge_weight is not None:
             check_edge_features(graph, edge_weight, None, "edge_weight", where)
