@@ -315,10 +315,13 @@ def _tables_for(s: EmbedSettings, plan: Any, schedule: Schedule, header: dict[st
     if s.partitions > 1 or group[1] > 1:
         from .partitioned import PartitionedTables
 
-        tables = PartitionedTables(s, n, schedule.total, plan.graph.row_weight, s.partitions, *group)
-        return (tables, *_sharded(path, header, group, resume, schedule.num_pools))
+        tables: Any = PartitionedTables(s, n, schedule.total, plan.graph.row_weight, s.partitions, *group)
+        if group[1] > 1:  # one shard per rank
+            return (tables, *_sharded(path, header, group, resume, schedule.num_pools))
+    else:
+        tables = _Tables(s, n, schedule.total)
     checkpoints = Checkpoints(path, 0, header, every_s=every_s) if path else None
-    return _Tables(s, n, schedule.total), checkpoints, _resumable(path, resume, header)
+    return tables, checkpoints, _resumable(path, resume, header)
 
 
 def _sharded(path: Path | None, header: dict[str, Any], group: tuple[int, int], resume: bool,

@@ -132,3 +132,22 @@ def test_two_ranks_train_the_tables_like_one_process(tmp_path):
                 tmp_path, ranks=2)
     assert bad.returncode != 0 and "expected at least 2 node partitions" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_one_process_partitioned_run_checkpoints_and_resumes(tmp_path, capsys):
+    """P > 1 without torchrun (GraphVite's one-device mode) through the CLI: one checkpoint file, resumable."""
+    from graphscale.cli import main
+
+    _, label, (src, dst) = planted()
+    folder = tmp_path / "planted"
+    folder.mkdir()
+    (folder / "edges.csv").write_text("src,dst\n" + "".join(f"{a},{b}\n" for a, b in zip(src, dst, strict=True)))
+    (folder / "nodes.csv").write_text("id,label\n" + "".join(f"{i},c{c}\n" for i, c in enumerate(label)))
+    args = ["embed", "--dataset", str(folder), *CLI, "--entity-partitions", "3", "--out", str(tmp_path / "one")]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["partitions"] == 3 and first["world_size"] == 1 and first["micro_f1"] > 0.9
+    assert (tmp_path / "one" / "checkpoint.pt").is_file() and not (tmp_path / "one" / "checkpoint-shards").exists()
+    tables = np.load(tmp_path / "one" / "embeddings.npy")
+    assert main([*args, "--resume"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "one" / "embeddings.npy"), tables)
