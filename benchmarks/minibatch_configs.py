@@ -82,7 +82,7 @@ def write_configs(lines: list[dict[str, Any]], datasets: list[str], methods: lis
             tolerance = TOLERANCE.get(method, 0.010)
             grid = ", ".join(f"{name} {100 * value:.2f}" for name, value in scores.items())
             header = [f"{WHAT[method]}, on {TITLES[dataset]}.",
-                      "Issue 4 accuracy study (benchmarks/minibatch_accuracy.py, table in benchmarks/RESULTS.md).",
+                      "Mini-batch accuracy study (benchmarks/minibatch_accuracy.py, table in benchmarks/RESULTS.md).",
                       f"Base model settings: {' '.join(BASE[dataset])}; method: {' '.join([*METHOD[method][1:], *DATASET_METHOD.get((dataset, method), [])])}.",
                       "Variant chosen on mean VALIDATION accuracy over the tuning seeds (test accuracy plays no part):",
                       f"{grid} (val %) -> {winner}.",
@@ -97,7 +97,7 @@ def write_configs(lines: list[dict[str, Any]], datasets: list[str], methods: lis
                 "protocol": (f"mean test accuracy over {stats[2]} seeds at the best-validation epoch; "
                              + ("the reference of the mini-batch configs" if method == "full" else
                                 f"within {100 * tolerance:.1f} point{'s' if tolerance > 0.01 else ''} "
-                                "of full batch (issue 4)")),
+                                "of full batch")),
             }
             text = "".join(f"# {line}\n" for line in header) + yaml.safe_dump(data, sort_keys=False,
                                                                            default_flow_style=None, width=110)

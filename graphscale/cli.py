@@ -175,11 +175,12 @@ COMMAND_MODULES = ("embed", "visualize", "kg", "partition")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     from .config import shipped_configs
 
     parser = argparse.ArgumentParser(prog="graphscale", description="Graph learning at scale on PyTorch.")
+    parser.add_argument("--version", action="version", version=f"graphscale {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="<command>")
-    commands.required = True
 
     train = commands.add_parser(
         "train", help="train a node- or graph-classification model",
@@ -255,7 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``graphscale`` console script; returns the exit code."""
     _show_warnings_as_lines()
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else list(argv)):  # `graphscale` alone: what it can do
+        parser.print_help()
+        return 0
     args, extra = parser.parse_known_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.error("expected a command (train, embed, kg, datasets ...); graphscale --help lists them.")
     # key=value overrides may also follow options (``--out DIR train.lr=0.01``), which a positional
     # nargs="*" alone does not accept once an option came after the first overrides
     if extra:

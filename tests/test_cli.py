@@ -129,3 +129,26 @@ def test_python_dash_m_entry_point():
                           text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert isinstance(json.loads(proc.stdout.strip().splitlines()[-1]), list)
+
+
+def test_bare_command_prints_help_and_version(capsys):
+    code, out, _ = run_cli(capsys)
+    assert code == 0 and "usage: graphscale" in out and "train" in out and "embed" in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    import graphscale
+
+    assert capsys.readouterr().out.strip() == f"graphscale {graphscale.__version__}"
+
+
+@pytest.mark.parametrize(("command", "name", "key"), [("train", "node-gcn-cora", "dataset: cora"),
+                                                       ("kg", "kg-transe-fb15k-237", "dataset: fb15k-237"),
+                                                       ("embed", "embed-deepwalk-blogcatalog.yaml",
+                                                        "dataset: blogcatalog")])
+def test_config_accepts_a_shipped_name(capsys, command, name, key):
+    code, out, err = run_cli(capsys, command, "--config", name, "--print-config")
+    assert code == 0, err
+    assert key in out
+    code, _, err = run_cli(capsys, command, "--config", "no-such-config", "--print-config")
+    assert code == 2 and "expected an existing YAML file or a shipped config name" in err

@@ -33,6 +33,18 @@ def _walk_lines(node: yaml.Node, prefix: str, where: str, lines: dict[str, str])
         _walk_lines(value_node, path + ".", where, lines)
 
 
+def shipped_path(path: Path) -> Path:
+    """``path`` itself when it exists or names a folder; else the shipped config it names (``node-gcn-cora`` or
+    ``node-gcn-cora.yaml``), when there is one."""
+    if path.exists() or len(path.parts) != 1:
+        return path
+    from .shipped import config_dir
+
+    name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
+    shipped = config_dir() / name
+    return shipped if shipped.is_file() else path
+
+
 def read_yaml(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str]]:
     """Parse a YAML file into ``(mapping, {dotted key: "file:line"})``.
 
@@ -40,11 +52,11 @@ def read_yaml(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str]]:
         ConfigError: Missing file, invalid YAML (with its line), duplicate keys, or a top level that is
             not a mapping.
     """
-    path = Path(path)
+    path = shipped_path(Path(path))
     where = path.name if path.is_absolute() else str(path)
     if not path.is_file():
-        raise ConfigError(f"config file '{path}': expected an existing YAML file, got a missing path. "
-                          "Check the path, or list the shipped configs with `graphscale train --help`.")
+        raise ConfigError(f"config file '{path}': expected an existing YAML file or a shipped config name, got a "
+                          "missing path. Check the path, or list the shipped configs with `graphscale train --help`.")
     text = path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

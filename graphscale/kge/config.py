@@ -70,7 +70,7 @@ class KGTrainConfig:
                                      "lr * lr_min_factor (0 = all epochs).", ge=0)
     lr_step_epochs: int = option(0, "Step schedule period in epochs (0 = never).", ge=0)
     lr_gamma: float = option(0.1, "Step schedule factor.", gt=0.0, le=1.0)
-    partitions: int = option(1, "Entity partitions (issue 6: blocks): > 1 trains bucket by bucket (PBG / "
+    partitions: int = option(1, "Entity partitions (PyTorch-BigGraph's and GraphVite's blocks): > 1 trains bucket by bucket (PBG / "
                                 "GraphVite episodes), holding two partitions on the device at a time.", ge=1)
     seed: int = option(0, "Seed of initialisation, shuffling and negatives.", ge=0)
     threads: int = option(2, "torch / numba threads.", ge=1)

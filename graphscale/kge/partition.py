@@ -1,6 +1,6 @@
 """Entity partitions for training embedding tables larger than the device memory (PyTorch-BigGraph, GraphVite).
 
-Vocabulary of docs/glossary (issue 6 calls partitions "blocks"): entities are split into ``P`` *partitions*
+Vocabulary of docs/glossary (GraphVite calls partitions "blocks"): entities are split into ``P`` *partitions*
 of near-equal size by a seeded random permutation (so sizes do not depend on how ids were assigned). The
 triples whose head lies in partition ``i`` and tail in partition ``j`` form *bucket* ``(i, j)``. An epoch
 walks every non-empty bucket once in a seeded random order; an *episode* moves the two partitions' rows
