@@ -44,11 +44,13 @@ def register(subparsers: Any) -> None:
         "visualize", help="2-D LargeVis layout of embeddings as a scatter plot coloured by label",
         description="Lay out embedding vectors in 2-D with LargeVis (kNN graph by random-projection trees + "
                     "neighbour exploring, then edge- and negative-sampling SGD) and plot them coloured by label.",
-        epilog="Example: graphscale visualize --embeddings runs/blog/embeddings.npy --labels labels.npy "
-               "--out runs/blog/plot.png --json")
-    parser.add_argument("--embeddings", required=True, help="[N, D] float .npy file")
+        epilog="Examples: graphscale visualize --run runs/embed-blogcatalog-deepwalk | graphscale visualize "
+               "--embeddings runs/blog/embeddings.npy --labels labels.npy --out runs/blog/plot.png --json")
+    parser.add_argument("--run", help="a graphscale embed run folder: its embeddings.npy, labels.npy and "
+                                      "classes.txt; --out defaults to <run>/largevis.png")
+    parser.add_argument("--embeddings", help="[N, D] float .npy file (default with --run: <run>/embeddings.npy)")
     parser.add_argument("--labels", help="labels: .npy ([N] or [N, C] 0/1) or .csv/.tsv/.txt (node,label or one per line)")
-    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--out", help="PNG file to write (default with --run: <run>/largevis.png)")
     parser.add_argument("--coords", help="where to save the [N, 2] coordinates (default: --out with .npy)")
     parser.add_argument("--overwrite", action="store_true", help="replace the plot, coordinates and summary when "
                                                                  "they exist")
@@ -127,7 +129,11 @@ def _labels_from_npy(path: Path, num_rows: int) -> np.ndarray:
         raise DatasetError(f"--labels '{path}': expected {num_rows} rows (one per embedding, [N] or [N, C]), "
                            f"got shape {array.shape}. Save labels in the row order of the embeddings.")
     if array.ndim == 1:
-        return np.array([str(v) for v in array.tolist()], dtype=object)
+        names = path.with_name("classes.txt")  # written by graphscale embed beside labels.npy
+        classes = names.read_text(encoding="utf-8").splitlines() if names.is_file() else []
+        integer = array.dtype.kind in "iu"
+        return np.array([UNLABELLED if integer and v < 0 else classes[v] if integer and v < len(classes) else str(v)
+                         for v in array.tolist()], dtype=object)
     if not np.isin(array, (0, 1)).all():
         raise DatasetError(f"--labels '{path}': expected a 0/1 multi-label matrix [N, C], got values other than "
                            "0 and 1. Pass [N] class ids or an indicator matrix.")
@@ -207,8 +213,8 @@ def plot_scatter(coords: np.ndarray, labels: np.ndarray | None, path: str | os.P
         groups = [(UNLABELLED, labels == UNLABELLED, "lightgrey")]
         if order.size > len(coloured):
             groups.append(("other", (labels != UNLABELLED) & ~np.isin(labels, coloured), "dimgrey"))
-        cmap = plt.get_cmap("tab20")
-        groups += [(name, labels == name, cmap(i % 20)) for i, name in enumerate(coloured)]
+        palette = distinct_colours(len(coloured))
+        groups += [(name, labels == name, palette[i]) for i, name in enumerate(coloured)]
         for name, mask, colour in groups:
             if mask.any():
                 ax.scatter(coords[mask, 0], coords[mask, 1], s=size, color=colour, label=str(name), linewidths=0)
@@ -222,6 +228,17 @@ def plot_scatter(coords: np.ndarray, labels: np.ndarray | None, path: str | os.P
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def distinct_colours(count: int) -> list[Any]:
+    """``count`` colours told apart: tab10 up to ten, else tab20's ten strong shades before its ten light ones
+    (tab20 in order pairs each colour with its own lighter shade)."""
+    import matplotlib.pyplot as plt
+
+    if count <= 10:
+        return [plt.get_cmap("tab10")(i) for i in range(count)]
+    tab20 = plt.get_cmap("tab20")
+    return [tab20(i) for i in [*range(0, 20, 2), *range(1, 20, 2)]][:count]
 
 
 def save_array(array: np.ndarray, path: Path) -> None:
@@ -258,6 +275,26 @@ def check_outputs(outputs: list[tuple[str, Path]], overwrite: bool) -> None:
                               "replace it, or pick another name.")
 
 
+def _defaults_of_run(args: argparse.Namespace) -> None:
+    """Fill ``--embeddings``, ``--labels`` and ``--out`` from ``--run DIR`` (an embed run folder).
+
+    Raises:
+        ConfigError: Neither ``--run`` nor ``--embeddings`` / ``--out``; a ``--run`` that is no embed run.
+    """
+    if args.run:
+        folder = Path(args.run)
+        if not (folder / "embeddings.npy").is_file() and not args.embeddings:
+            raise ConfigError(f"--run '{folder}': expected a graphscale embed run folder (with embeddings.npy), got "
+                              "none there. Pass the folder `graphscale embed --out` wrote, or --embeddings X.npy.")
+        args.embeddings = args.embeddings or str(folder / "embeddings.npy")
+        if args.labels is None and (folder / "labels.npy").is_file():
+            args.labels = str(folder / "labels.npy")
+        args.out = args.out or str(folder / "largevis.png")
+    if not args.embeddings or not args.out:
+        raise ConfigError("visualize: expected --run DIR (an embed run folder) or --embeddings X.npy with --out "
+                          "plot.png, got neither.")
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``graphscale visualize``; returns the exit code."""
     from tqdm import tqdm
@@ -268,6 +305,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.metrics import peak_rss_mb
     from ..train.plot import save_json
 
+    _defaults_of_run(args)
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise DatasetError(f"--out: expected a .png file name, got '{out}'. Pass e.g. --out plot.png.")

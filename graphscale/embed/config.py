@@ -97,6 +97,8 @@ class EmbedOutput:
     dir: str | None = option(None, "Output folder; default runs/embed-<dataset>-<model>.")
     checkpoint_every_s: float = option(60.0, "Seconds between checkpoints of the tables.", gt=0.0)
     plot: bool = option(True, "Save the F1-vs-ratio PNG.")
+    word2vec: bool = option(True, "Also write embeddings.w2v.txt, the word2vec text format (gensim's "
+                                  "KeyedVectors.load_word2vec_format reads it).")
 
 
 @dataclass

@@ -18,6 +18,7 @@ from ..train.metrics import peak_rss_mb
 from ..train.plot import save_json
 from .config import EmbedConfig, load
 from .evaluate import label_matrix, link_prediction, link_split, node_classification, plot_f1, selection_split
+from .io import save_labels, save_word2vec
 from .trainer import train_embeddings
 
 
@@ -85,8 +86,8 @@ def warm_up(model: str, settings: dict[str, Any]) -> float:
     return time.perf_counter() - start
 
 
-ARTIFACTS = ("config.yaml", "metrics.json", "embeddings.npy", "embeddings.nodes.txt", "f1_vs_ratio.png",
-             "checkpoint.pt", "checkpoint-shards")
+ARTIFACTS = ("config.yaml", "metrics.json", "embeddings.npy", "embeddings.nodes.txt", "embeddings.w2v.txt",
+             "labels.npy", "classes.txt", "f1_vs_ratio.png", "checkpoint.pt", "checkpoint-shards")
 RESUME_MAY_CHANGE = ("backend", "device", "batch_size")
 
 
@@ -144,8 +145,13 @@ def _train_and_save(cfg: EmbedConfig, dataset: Any, folder: Path, resume: bool, 
             train_embeddings(link_split(dataset.graph, cfg.evaluate.test_fraction, cfg.train.seed)[0],
                              cfg.model.name, cfg.model.dim, group=group, **settings)
         return None
-    node_ids = dataset.meta.get("node_ids") or [str(i) for i in range(dataset.num_nodes)]
-    result.save(folder, [str(i) for i in node_ids])
+    node_ids = [str(i) for i in (dataset.meta.get("node_ids") or range(dataset.num_nodes))]
+    result.save(folder, node_ids)
+    if cfg.output.word2vec:
+        save_word2vec(result.embeddings, node_ids, folder / "embeddings.w2v.txt")
+    if has_labels(dataset.y):  # beside the embeddings: `graphscale visualize --run` needs no other file
+        save_labels(dataset.y.numpy() if hasattr(dataset.y, "numpy") else np.asarray(dataset.y), folder,
+                    [str(c) for c in dataset.meta.get("classes") or []])
     summary: dict[str, Any] = {
         "dataset": dataset.name, "model": cfg.model.name, "num_nodes": dataset.num_nodes,
         "num_edges": dataset.graph.num_edges, "dim": cfg.model.dim, "walk_mode": result.walk_mode,

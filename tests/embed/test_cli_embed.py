@@ -123,3 +123,32 @@ def test_selection_split_is_one_fixed_draw_for_multi_label_data_too():
     selected, reported = (set(np.flatnonzero(part.any(1))) for part in first)
     assert len(selected) == 10 and len(reported) == 30 and not selected & reported
     assert np.array_equal(first[0] + first[1], y)
+
+
+def test_run_folder_holds_word2vec_vectors_and_labels_for_visualize(tmp_path, capsys, require_dataset):
+    """The word2vec text file reads back as the embeddings; `visualize --run` needs no other file and names the
+    classes in the legend."""
+    require_dataset("karate")
+    out = tmp_path / "karate"
+    assert main(["embed", "--dataset", "karate", "--model", "deepwalk", "--out", str(out), "--json", *FAST]) == 0
+    capsys.readouterr()
+    embeddings = np.load(out / "embeddings.npy")
+    lines = (out / "embeddings.w2v.txt").read_text().splitlines()
+    assert lines[0] == f"{embeddings.shape[0]} {embeddings.shape[1]}"  # word2vec's header: count, dimension
+    ids = (out / "embeddings.nodes.txt").read_text().split()
+    for line, node, row in zip(lines[1:], ids, embeddings, strict=True):
+        fields = line.split(" ")
+        assert fields[0] == node
+        np.testing.assert_allclose(np.array(fields[1:], dtype=np.float32), row, rtol=1e-5, atol=1e-6)
+    labels = np.load(out / "labels.npy")
+    assert labels.shape == (34,) and set(labels.tolist()) == {0, 1}
+    assert (out / "classes.txt").read_text().split("\n")[:2] == ["Mr. Hi", "Officer"]
+    assert main(["visualize", "--run", str(out), "--json", "--no-progress", "--recall-queries", "20"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["num_labels"] == 2 and summary["plot"] == str(out / "largevis.png")
+    assert (out / "largevis.png").is_file() and (out / "largevis.npy").is_file()
+    from graphscale.commands.visualize import _labels_from_npy
+
+    assert set(_labels_from_npy(out / "labels.npy", 34).tolist()) == {"Mr. Hi", "Officer"}
+    assert main(["visualize", "--run", str(tmp_path / "none")]) == 2
+    assert "expected a graphscale embed run folder" in capsys.readouterr().err
