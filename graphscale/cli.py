@@ -150,24 +150,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+USED_BY = {"node-classification": "train, embed, partition", "graph-classification": "train",
+           "knowledge-graph": "kg"}
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from . import datasets
+    from .kge.triples import available as kg_available
 
-    entries = [dict(entry) for entry in datasets.available(args.root)]
+    entries = [dict(entry) for entry in datasets.available(args.root)] + kg_available(args.root)
+    for entry in entries:
+        entry["commands"] = USED_BY.get(str(entry.get("task")), "")
     if args.json:
         print(json.dumps(entries, default=str))
         return 0
-    rows = [("name", "task", "found", "path")]
+    rows = [("name", "task", "commands", "found", "path")]
     for entry in entries:
         where = entry.get("path") if entry.get("found") else f"missing, get {entry.get('url') or '-'}"
-        rows.append((str(entry.get("name", "")), str(entry.get("task", "")),
+        if not entry.get("found") and not entry.get("url"):
+            where = f"missing {', '.join(entry.get('missing', []))} in {entry.get('path')}"
+        rows.append((str(entry.get("name", "")), str(entry.get("task", "")), entry["commands"],
                      "yes" if entry.get("found") else "no", str(where)))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
     found = sum(1 for entry in entries if entry.get("found"))
     print(f"{found} of {len(entries)} datasets found under {datasets.data_root(args.root)} "
-          "(--root, else $GRAPHSCALE_DATA, else ~/.cache/graphscale).")
+          "(--root, else $GRAPHSCALE_DATA, else ~/.cache/graphscale). A folder path works too: edges.csv "
+          "[+ nodes.csv] for train / embed / partition, train/valid/test triples for kg.")
     return 0
 
 

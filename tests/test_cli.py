@@ -120,8 +120,12 @@ def test_datasets_json(capsys):
     assert {"synthetic", "cora", "mutag"} <= set(by_name)
     assert by_name["synthetic"]["found"] is True
     assert by_name["mutag"]["task"].startswith("graph") and by_name["cora"]["task"].startswith("node")
+    # every command's datasets, with what uses them: the KG sets too
+    assert by_name["fb15k-237"]["task"] == by_name["wn18rr"]["task"] == "knowledge-graph"
+    assert by_name["fb15k-237"]["commands"] == "kg" and "embed" in by_name["blogcatalog"]["commands"]
+    assert by_name["fb15k-237"]["num_entities"] == 14541
     code, out, _ = run_cli(capsys, "datasets")
-    assert code == 0 and out.splitlines()[0].split()[:3] == ["name", "task", "found"]
+    assert code == 0 and out.splitlines()[0].split()[:4] == ["name", "task", "commands", "found"]
 
 
 def test_python_dash_m_entry_point():

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -171,6 +172,22 @@ def _split_file(folder: Path, split: str) -> Path | None:
         if path is not None:
             return path
     return None
+
+
+def available(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """One row per published KG for ``graphscale datasets`` (``task`` knowledge-graph), as
+    :func:`graphscale.datasets.available` gives them for the node and graph sets."""
+    base = data_root(root)
+    rows = []
+    for name, spec in PUBLISHED.items():
+        folder = base / spec["folder"]
+        missing = [split for split in SPLITS if _split_file(folder, split) is None]
+        entities, relations, train, valid, test = spec["stats"]
+        rows.append({"name": name, "task": "knowledge-graph", "found": not missing, "path": str(folder),
+                     **({"missing": missing} if missing else {}), "num_entities": entities,
+                     "num_relations": relations, "num_train": train, "num_valid": valid, "num_test": test,
+                     "description": spec["description"]})
+    return rows
 
 
 def load_folder(folder: str | os.PathLike[str], name: str | None = None, unseen: str = "error") -> KGDataset:
