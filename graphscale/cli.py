@@ -96,7 +96,8 @@ def resolve_train_config(args: argparse.Namespace) -> Any:
              ("--memory-budget", "train.memory_budget", args.memory_budget),
              ("--partitions", "data.partitions", args.partitions),
              ("--epochs", "train.epochs", args.epochs), ("--seeds", "train.seeds", args.seeds),
-             ("--out", "output.dir", args.out), ("--device", "train.device", args.device))
+             ("--out", "output.dir", args.out), ("--device", "train.device", args.device),
+             ("--tensorboard", "output.tensorboard", args.tensorboard))
     return from_command(task_defaults(task), path, flags, args.overrides)
 
 

@@ -43,7 +43,8 @@ def resolve_config(args: argparse.Namespace) -> Any:
              ("--out", "output.dir", args.out), ("--seed", "train.seed", args.seed),
              ("--threads", "train.threads", args.threads), ("--device", "train.device", args.device),
              ("--backend", "train.backend", args.backend),
-             ("--entity-partitions", "train.partitions", args.entity_partitions))
+             ("--entity-partitions", "train.partitions", args.entity_partitions),
+             ("--tensorboard", "output.tensorboard", args.tensorboard))
     cfg = from_command(EmbedConfig(), path, flags, args.overrides)
     cfg.source = str(path) if path is not None else "defaults"
     return cfg

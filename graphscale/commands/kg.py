@@ -32,6 +32,7 @@ def resolve_config(args: argparse.Namespace) -> Any:
     flags = (("--dataset", "data.dataset", args.dataset), ("--model", "model.name", args.model),
              ("--dim", "model.dim", args.dim), ("--negatives", "train.negatives", args.negatives),
              ("--epochs", "train.epochs", args.epochs), ("--out", "output.dir", args.out),
+             ("--tensorboard", "output.tensorboard", args.tensorboard),
              ("--device", "train.device", args.device),
              ("--entity-partitions", "train.partitions", args.entity_partitions))
     return from_command(KGConfig(), path, flags, args.overrides)

@@ -224,6 +224,8 @@ class OutputConfig:
     dir: str | None = option(None, "Output folder; default runs/<dataset>-<model>.")
     checkpoint_every: int = option(10, "Write a checkpoint every this many epochs (0 = only at the end).", ge=0)
     plot: bool = option(True, "Save a training-curve PNG (matplotlib Agg).")
+    tensorboard: bool = option(False, "Write TensorBoard event files of every logged scalar under "
+                                      "<output folder>/tensorboard (needs the tensorboard package).")
 
 
 @dataclass

@@ -99,6 +99,8 @@ class EmbedOutput:
     plot: bool = option(True, "Save the F1-vs-ratio PNG.")
     word2vec: bool = option(True, "Also write embeddings.w2v.txt, the word2vec text format (gensim's "
                                   "KeyedVectors.load_word2vec_format reads it).")
+    tensorboard: bool = option(False, "Write TensorBoard event files of every logged scalar under "
+                                      "<output folder>/tensorboard (needs the tensorboard package).")
 
 
 @dataclass

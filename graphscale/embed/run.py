@@ -16,6 +16,7 @@ from ..train import runtime
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_rss_mb
 from ..train.plot import save_json
+from ..train.tracking import require_tensorboard, with_tensorboard
 from .config import EmbedConfig, load
 from .evaluate import label_matrix, link_prediction, link_split, node_classification, plot_f1, selection_split
 from .io import save_labels, save_word2vec
@@ -87,7 +88,7 @@ def warm_up(model: str, settings: dict[str, Any]) -> float:
 
 
 ARTIFACTS = ("config.yaml", "metrics.json", "embeddings.npy", "embeddings.nodes.txt", "embeddings.w2v.txt",
-             "labels.npy", "classes.txt", "f1_vs_ratio.png", "checkpoint.pt", "checkpoint-shards")
+             "labels.npy", "classes.txt", "f1_vs_ratio.png", "checkpoint.pt", "checkpoint-shards", "tensorboard")
 RESUME_MAY_CHANGE = ("backend", "device", "batch_size")
 
 
@@ -125,6 +126,8 @@ def run(cfg: EmbedConfig, resume: bool = False, progress: bool = True, overwrite
     folder = same_on_every_rank(runtime.run_folder(cfg.output.dir, name, ARTIFACTS, resume) if rank == 0 else None)
     if resume:
         check_resume_config(cfg, folder)
+    if cfg.output.tensorboard:
+        require_tensorboard()
     return runtime.group_run(rank, world, folder, ARTIFACTS, resume=resume, overwrite=overwrite,
                              prepare=lambda: write_text_atomic(dump(cfg), folder / "config.yaml"),
                              body=lambda writer: _train_and_save(cfg, dataset, folder, resume, progress and writer,
@@ -136,10 +139,15 @@ def _train_and_save(cfg: EmbedConfig, dataset: Any, folder: Path, resume: bool, 
     """Train (every rank of ``group``), then evaluate and write the folder (the ``writer``, rank 0)."""
     settings = _settings(cfg)
     compile_s = warm_up(cfg.model.name, settings)
-    result = train_embeddings(dataset.graph, cfg.model.name, cfg.model.dim, edge_weight=dataset.edge_weight,
-                              progress=progress, checkpoint=folder / "checkpoint.pt", resume=resume,
-                              checkpoint_every_s=cfg.output.checkpoint_every_s, overlap=cfg.train.overlap,
-                              group=group, **settings)
+    hook, log = with_tensorboard(cfg.output.tensorboard and writer, folder, None)
+    try:
+        result = train_embeddings(dataset.graph, cfg.model.name, cfg.model.dim, edge_weight=dataset.edge_weight,
+                                  progress=progress, checkpoint=folder / "checkpoint.pt", resume=resume,
+                                  checkpoint_every_s=cfg.output.checkpoint_every_s, overlap=cfg.train.overlap,
+                                  group=group, on_epoch=hook, **settings)
+    finally:
+        if log is not None:
+            log.close()
     if not writer:  # the other ranks of a group train the held-out run of the link evaluation with rank 0
         if cfg.evaluate.link_prediction:
             train_embeddings(link_split(dataset.graph, cfg.evaluate.test_fraction, cfg.train.seed)[0],

@@ -232,7 +232,8 @@ class _Tables:
 def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int = 128, *, edge_weight: Any = None,
                      progress: bool = False, checkpoint: str | Path | None = None, resume: bool = False,
                      checkpoint_every_s: float = 60.0, overlap: bool = True, sampler_threads: int | None = None,
-                     group: tuple[int, int] = (0, 1), **settings: Any) -> EmbeddingResult:
+                     group: tuple[int, int] = (0, 1), on_epoch: Callable[[dict[str, Any]], None] | None = None,
+                     **settings: Any) -> EmbeddingResult:
     """Train node embeddings with DeepWalk, node2vec or LINE (GraphVite-style engine).
 
     Each pool is one epoch of the training engine (:func:`graphscale.train.loop.fit`): its checkpoints
@@ -258,6 +259,7 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
             "rejection"), backend ("numba" | "torch"), device ("cpu"), batch_size (torch path), partitions
             (1; > 1 trains the tables in partitions, block by block: :mod:`graphscale.embed.partitioned`),
             seed (0).
+        on_epoch: Called after every pool with ``{"epoch", "train_loss"}`` (e.g. a TensorBoard log).
         group: ``(rank, world size)`` of the torchrun group that trains the partitioned tables together (every
             rank calls this with the same arguments; all return the whole tables).
 
@@ -289,7 +291,7 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
     bar = progress_bar(schedule.num_pools, f"{s.model} ({n} nodes)", progress)
     try:
         _, history = fit(task, schedule.num_pools, lambda fitted: {"num_samples": tables.done},
-                         checkpoints=checkpoints, saved=saved, bar=bar)
+                         checkpoints=checkpoints, saved=saved, bar=bar, on_epoch=on_epoch)
     finally:
         tables.feed.close()
         bar.close()

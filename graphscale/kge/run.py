@@ -26,6 +26,7 @@ from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_memory_mb, peak_rss_mb
 from ..train.plot import clean_json
 from ..train.runtime import check_same_settings, group_run, resolve_device, run_folder
+from ..train.tracking import require_tensorboard, with_tensorboard
 from .config import KGConfig
 from .distributed import shared_evaluation
 from .evaluate import evaluate
@@ -41,7 +42,7 @@ def dataset_label(name: str) -> str:
     return normalize_key(path.name if (len(path.parts) > 1 or path.exists()) else name)
 
 
-ARTIFACTS = ("config.yaml", "metrics.json", "progress.jsonl", "checkpoints", "embeddings")
+ARTIFACTS = ("config.yaml", "metrics.json", "progress.jsonl", "checkpoints", "embeddings", "tensorboard")
 
 
 def check_resume_config(cfg: KGConfig, out: Path) -> None:
@@ -103,6 +104,8 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     out = same_on_every_rank(run_folder(cfg.output.dir, name, ARTIFACTS, resume) if rank == 0 else None)
     if resume:
         check_resume_config(cfg, out)
+    if cfg.output.tensorboard:
+        require_tensorboard()
     return group_run(rank, world, out, ARTIFACTS, resume=resume, overwrite=overwrite,
                      prepare=lambda: write_text_atomic(dump(cfg), out / "config.yaml"),
                      body=lambda writer: _train_and_evaluate(cfg, data, out, device, resume, progress and writer,
@@ -136,8 +139,13 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
         metrics = run_eval(current, valid_subset, index, cfg, device, desc="valid")
         return {k: metrics[k] for k in METRIC_KEYS}
 
-    result = train(model, data.train, cfg, device=device, out_dir=out, resume=resume, progress=progress,
-                   on_epoch=on_epoch, validate=validate if data.valid.shape[0] else None, log=writer)
+    hook, log = with_tensorboard(cfg.output.tensorboard and writer, out, on_epoch)
+    try:
+        result = train(model, data.train, cfg, device=device, out_dir=out, resume=resume, progress=progress,
+                       on_epoch=hook, validate=validate if data.valid.shape[0] else None, log=writer)
+    finally:
+        if log is not None:
+            log.close()
     summary: dict[str, Any] = {
         "dataset": dataset_label(data.name), "model": cfg.model.name, "dim": cfg.model.dim,
         "negatives": cfg.train.negatives, "negative_mode": cfg.train.negative_mode, "epochs": cfg.train.epochs,

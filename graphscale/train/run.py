@@ -29,6 +29,7 @@ from .checkpoint import write_text_atomic
 from .metrics import peak_memory_mb
 from .plot import plot_curves, save_json
 from .runtime import output_folder, resolve_device, run_folder
+from .tracking import require_tensorboard, with_tensorboard
 
 
 def dataset_label(name: str) -> str:
@@ -98,7 +99,7 @@ def check_model_name(cfg: RunConfig) -> None:
                           f"{cfg.model.name!r}{cfg.where('model.name')}.{did_you_mean(cfg.model.name, known)}")
 
 
-ARTIFACTS = ("config.yaml", "metrics.json", "history.json", "training_curve.png", "checkpoints")
+ARTIFACTS = ("config.yaml", "metrics.json", "history.json", "training_curve.png", "checkpoints", "tensorboard")
 
 
 def run_name(cfg: RunConfig, dataset_name: str | None = None) -> str:
@@ -188,6 +189,8 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
     out = run_folder(cfg.output.dir, run_name(cfg, ds.name), ARTIFACTS, resume)
     if resume:
         check_resume_config(cfg, out)
+    if cfg.output.tensorboard:
+        require_tensorboard()
     with output_folder(out, ARTIFACTS, resume=resume, overwrite=overwrite):
         write_text_atomic(dump(cfg), out / "config.yaml")
         if device.type == "cuda":
@@ -196,7 +199,12 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
             torch.cuda.reset_peak_memory_stats(device)
         began = time.perf_counter()
         trainer = train_graph if kind == "graph" else train_node
-        result = trainer(cfg, ds, device, out_dir=out, resume=resume, progress=progress, on_epoch=on_epoch)
+        hook, log = with_tensorboard(cfg.output.tensorboard, out, on_epoch)
+        try:
+            result = trainer(cfg, ds, device, out_dir=out, resume=resume, progress=progress, on_epoch=hook)
+        finally:
+            if log is not None:
+                log.close()
         train_time = time.perf_counter() - began
         return _finish(cfg, ds, task, device, out, result, train_time)
 
