@@ -636,7 +636,11 @@ SECTIONS = [
         "trains the same config on them (gloo over 127.0.0.1 on this machine); the same config also trains in "
         "one process. Node tasks: test accuracy (mean over the seeds; the same splits on both sides), bytes sent "
         "per epoch summed over the ranks, the halo's share of the nodes, each rank's peak RSS. KG: `graphscale kg` "
-        "with `--entity-partitions` over the ranks against one process. The cost model projects an "
+        "with `--entity-partitions` over the ranks against one process; embeddings: `graphscale embed` likewise (vertex and "
+        "context tables in node partitions). Sampling: seeds per second of distributed neighbour sampling with "
+        "two trainers, graphscale's ranks on METIS parts against DistDGL's trainers and graph servers on the same "
+        "graph (DistDGL with one partition per server; two partitions on one host fail in DGL, whose trainers "
+        "find their partition by IP address). The cost model projects an "
         "ogbn-papers100M-shaped epoch on 8 / 16 / 32 machines at 25 Gb/s from the measured per-seed compute and "
         "bytes (model and assumptions in `benchmarks/cost_model.py`), beside DistDGL's published 13 s/epoch on 16 "
         "machines.",
@@ -644,7 +648,10 @@ SECTIONS = [
         "python benchmarks/distributed.py --dataset github --config configs/node-sage-neighbor-github.yaml "
         "--feature-svd 128 --seeds 3 --methods metis\n"
         "python benchmarks/distributed.py --dataset fb15k-237 --kg-config configs/kg-transe-fb15k-237.yaml "
-        "--entity-partitions 4\npython benchmarks/cost_model.py",
+        "--entity-partitions 4\n"
+        "python benchmarks/distributed.py --dataset blogcatalog --embed-config configs/embed-deepwalk-blogcatalog.yaml\n"
+        "bash benchmarks/setup_peers.sh dgl\npython benchmarks/distributed.py --sampling\n"
+        "python benchmarks/cost_model.py",
         "All ranks share this machine's 2 cores, so these runs measure correctness, memory and communication, not "
         "speed-up. Every rank loads only its part and the partition book; evaluation runs layer by layer in "
         "destination chunks that pull only the halo rows they read, which bounds a rank's memory but pulls a row "
@@ -653,13 +660,22 @@ SECTIONS = [
         "its compute is this machine's per core (the 96-core rows assume linear scaling across cores). At 16 "
         "machines of 96 cores it projects about DistDGL's epoch, network-bound: every sampled input row crosses "
         "the network once per seed; METIS locality and repeated nodes within a batch would cut that.",
-        [Table("Accuracy, communication and memory (latest run of each setting)", measured("distributed"),
+        [Table("Accuracy, communication and memory (latest run of each setting)",
+               lambda line: measured("distributed")(line) and line.get("workload") != "sampling",
                ("_file", "config", "workload", "method", "world_size"),
                (("config", "config"), ("method", "method"), ("ranks", "world_size"), ("sampler", "sampler"),
-                ("test_acc", "test_acc"), ("test_acc_std", "test_acc_std"), ("MRR", "mrr"),
+                ("table partitions", "partitions"), ("test_acc", "test_acc"), ("test_acc_std", "test_acc_std"),
+                ("MRR", "mrr"), ("Micro-F1", "micro_f1"), ("Macro-F1", "macro_f1"),
                 ("bytes_sent_per_epoch", "bytes_sent_per_epoch"), ("halo_fraction", "halo_fraction"),
                 ("edge_cut_fraction", "edge_cut_fraction"), ("peak_rss_mb", "peak_rss_mb"),
                 ("peak_rss_mb_per_rank", "peak_rss_mb_per_rank"), ("epoch_time_s", "epoch_time_s"))),
+         Table("Distributed neighbour sampling vs DistDGL (synthetic-arxiv, fanouts 15/10/5, 1,024 seeds per "
+               "trainer and batch, one thread per trainer)",
+               lambda line: measured("distributed")(line) and line.get("workload") == "sampling",
+               ("partitions",),
+               (("trainers", "trainers"), ("partitions", "partitions"), ("seeds_per_s", "seeds_per_s"),
+                ("epoch_time_s", "epoch_time_s"), ("peak_rss_mb_per_rank", "peak_rss_mb_per_rank")),
+               speed=("seeds_per_s", "higher"), memory=None),
          Table("Cost model: ogbn-papers100M-shaped epoch (projected)", measured("cost_model"),
                ("machines", "cores_per_machine"),
                (("machines", "machines"), ("cores per machine", "cores_per_machine"), ("compute_s", "compute_s"),
