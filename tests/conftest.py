@@ -47,3 +47,34 @@ def require_dataset(data_root: Path):
             pytest.skip(message)
 
     return check
+
+
+@pytest.fixture
+def graphscale_cli():
+    """``run(command, args, cwd, ranks=1)``: ``python -m graphscale <command> <args>`` in a subprocess, under
+    ``torchrun --nproc-per-node ranks`` on 127.0.0.1 (a free port) when ``ranks > 1``; the CompletedProcess.
+    ``run.summary(proc)``: its one JSON stdout line (rank 0 alone reports), after asserting it succeeded."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    def run(command: str, args: list[str], cwd, ranks: int = 1, timeout: int = 300) -> subprocess.CompletedProcess:
+        launch = []
+        if ranks > 1:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            launch = ["-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--master-addr", "127.0.0.1",
+                      "--master-port", str(port)]
+        return subprocess.run([sys.executable, *launch, "-m", "graphscale", command, *args], capture_output=True,
+                              text=True, cwd=cwd, timeout=timeout, check=False)
+
+    def summary(proc: subprocess.CompletedProcess) -> dict:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        lines = proc.stdout.strip().splitlines()
+        assert len(lines) == 1  # rank 0 alone reports
+        return json.loads(lines[0])
+
+    run.summary = summary
+    return run

@@ -47,6 +47,18 @@ def run(args: list[str], cwd, timeout: int = 300) -> subprocess.CompletedProcess
                           check=False)
 
 
+def two_ranks() -> list[str]:
+    """``python`` arguments of a two-rank torchrun on 127.0.0.1."""
+    return ["-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port",
+            str(free_port())]
+
+
+def partition_in_two(csv_dataset: Path, parts: Path, cwd) -> dict:
+    """``graphscale partition`` of the CSV dataset into two METIS parts; its summary."""
+    return last_json(run(["-m", "graphscale", "partition", "--dataset", str(csv_dataset), "--parts", "2", "--out",
+                          str(parts), "--json"], cwd))
+
+
 def last_json(proc: subprocess.CompletedProcess) -> dict:
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -54,12 +66,10 @@ def last_json(proc: subprocess.CompletedProcess) -> dict:
 
 def test_two_ranks_train_like_one_process(csv_dataset, tmp_path):
     parts = tmp_path / "parts"
-    last_json(run(["-m", "graphscale", "partition", "--dataset", str(csv_dataset), "--parts", "2", "--out",
-                   str(parts), "--json"], tmp_path))
+    partition_in_two(csv_dataset, parts, tmp_path)
     single = last_json(run(["-m", "graphscale", "train", "--dataset", str(csv_dataset), "--out",
                             str(tmp_path / "single"), *COMMON], tmp_path))
-    launch = ["-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-              "--master-port", str(free_port()), "-m", "graphscale", "train", "--partitions", str(parts)]
+    launch = [*two_ranks(), "-m", "graphscale", "train", "--partitions", str(parts)]
     both = last_json(run([*launch, "--out", str(tmp_path / "dist"), *COMMON], tmp_path))
     assert both["world_size"] == 2 and len(both["peak_rss_mb_per_rank"]) == 2
     assert both["bytes_sent_per_epoch"] > 0 and 0 < both["halo_fraction"] < 1
@@ -112,8 +122,7 @@ def worker_of(agent: int, local_rank: int) -> int | None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker through /proc")
 def test_a_killed_rank_restarts_and_resumes_from_the_last_complete_checkpoint(csv_dataset, tmp_path):
     parts = tmp_path / "parts"
-    last_json(run(["-m", "graphscale", "partition", "--dataset", str(csv_dataset), "--parts", "2", "--out",
-                   str(parts), "--json"], tmp_path))
+    partition_in_two(csv_dataset, parts, tmp_path)
     common = ["--model", "sage", "--sampler", "neighbor", "--epochs", "24", "--json", "--no-progress",
               "train.seeds=1", "sampler.batch_size=32", "output.checkpoint_every=1", "model.hidden_dim=16"]
 
@@ -154,14 +163,12 @@ def test_a_killed_rank_restarts_and_resumes_from_the_last_complete_checkpoint(cs
 
 def test_neighbor_sampling_on_two_ranks_learns_like_one_process(larger_csv_dataset, tmp_path):
     parts, csv_dataset = tmp_path / "parts", larger_csv_dataset
-    last_json(run(["-m", "graphscale", "partition", "--dataset", str(csv_dataset), "--parts", "2", "--out",
-                   str(parts), "--json"], tmp_path))
+    partition_in_two(csv_dataset, parts, tmp_path)
     common = ["--model", "sage", "--sampler", "neighbor", "--epochs", "40", "--json", "--no-progress",
               "train.seeds=2", "sampler.batch_size=64", "model.hidden_dim=16", "sampler.fanouts=[5,5]"]
     single = last_json(run(["-m", "graphscale", "train", "--dataset", str(csv_dataset), "--out",
                             str(tmp_path / "single"), *common], tmp_path))
-    both = last_json(run(["-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-                          "--master-port", str(free_port()), "-m", "graphscale", "train", "--partitions",
+    both = last_json(run([*two_ranks(), "-m", "graphscale", "train", "--partitions",
                           str(parts), "--out", str(tmp_path / "dist"), *common], tmp_path))
     assert both["sampler"] == "neighbor" and both["world_size"] == 2 and both["bytes_sent_per_epoch"] > 0
     assert both["test_acc"] > 0.7 and single["test_acc"] > 0.7  # both learn the communities (chance: 1/3)
@@ -172,16 +179,14 @@ def test_learnable_node_embeddings_learn_where_the_features_are_noise(csv_datase
     """The features of these communities are noise: learnable input rows (one process, or sharded in the KV
     store over two ranks) learn them where the plain model cannot."""
     parts = tmp_path / "parts"
-    last_json(run(["-m", "graphscale", "partition", "--dataset", str(csv_dataset), "--parts", "2", "--out",
-                   str(parts), "--json"], tmp_path))
+    partition_in_two(csv_dataset, parts, tmp_path)
     common = ["--model", "sage", "--sampler", "neighbor", "--epochs", "40", "--json", "--no-progress",
               "sampler.batch_size=32", "model.hidden_dim=16", "sampler.fanouts=[5,5]", "train.seeds=2"]
     plain = last_json(run(["-m", "graphscale", "train", "--dataset", str(csv_dataset), "--out",
                            str(tmp_path / "plain"), *common], tmp_path))
     single = last_json(run(["-m", "graphscale", "train", "--dataset", str(csv_dataset), "--out",
                             str(tmp_path / "single"), *common, "data.node_embedding=8"], tmp_path))
-    both = last_json(run(["-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-                          "--master-port", str(free_port()), "-m", "graphscale", "train", "--partitions",
+    both = last_json(run([*two_ranks(), "-m", "graphscale", "train", "--partitions",
                           str(parts), "--out", str(tmp_path / "dist"), *common, "data.node_embedding=8"], tmp_path))
     assert plain["test_acc"] < 0.7 < single["test_acc"], (plain["test_acc"], single["test_acc"])
     assert both["world_size"] == 2 and both["test_acc"] > 0.7, both["test_acc"]

@@ -4,9 +4,6 @@ the plain trainer, and ``torchrun`` ranks training disjoint blocks through ``gra
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -82,38 +79,28 @@ def test_partition_rows_come_back_to_their_nodes():
     assert np.abs(result.context).max() < 1e-20  # only the 1e-30 steps
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def embed(graphscale_cli):
+    """``embed(args, cwd, ranks=1)``: ``graphscale embed`` (under torchrun for ranks > 1); ``embed.summary``."""
+    def run(args: list[str], cwd, ranks: int = 1):
+        return graphscale_cli("embed", args, cwd, ranks)
 
-
-def embed(args: list[str], cwd, ranks: int = 1) -> subprocess.CompletedProcess:
-    launch = ["-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--master-addr", "127.0.0.1",
-              "--master-port", str(free_port())] if ranks > 1 else []
-    return subprocess.run([sys.executable, *launch, "-m", "graphscale", "embed", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300, check=False)
-
-
-def summary_of(proc: subprocess.CompletedProcess) -> dict:
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1  # rank 0 alone reports
-    return json.loads(lines[0])
+    run.summary = graphscale_cli.summary
+    return run
 
 
 CLI = ["--model", "deepwalk", "--dim", "16", "--json", "--no-progress", "model.num_walks=20", "model.walk_length=20",
        "model.window=3", "train.pool_size=4096", "evaluate.repeats=3", "evaluate.ratios=[0.5]", "train.threads=1"]
 
 
-def test_two_ranks_train_the_tables_like_one_process(tmp_path):
+def test_two_ranks_train_the_tables_like_one_process(tmp_path, embed):
     _, label, (src, dst) = planted()
     folder = tmp_path / "planted"
     folder.mkdir()
     (folder / "edges.csv").write_text("src,dst\n" + "".join(f"{a},{b}\n" for a, b in zip(src, dst, strict=True)))
     (folder / "nodes.csv").write_text("id,label\n" + "".join(f"{i},c{c}\n" for i, c in enumerate(label)))
-    one = summary_of(embed(["--dataset", str(folder), *CLI, "--out", str(tmp_path / "one")], tmp_path))
-    two = summary_of(embed(["--dataset", str(folder), *CLI, "--entity-partitions", "4", "--out",
+    one = embed.summary(embed(["--dataset", str(folder), *CLI, "--out", str(tmp_path / "one")], tmp_path))
+    two = embed.summary(embed(["--dataset", str(folder), *CLI, "--entity-partitions", "4", "--out",
                             str(tmp_path / "two")], tmp_path, ranks=2))
     assert two["world_size"] == 2 and two["partitions"] == 4 and two["bytes_sent_per_pool"] > 0
     assert two["num_samples"] == one["num_samples"]
@@ -123,7 +110,7 @@ def test_two_ranks_train_the_tables_like_one_process(tmp_path):
     tables = np.load(tmp_path / "two" / "embeddings.npy")
     assert tables.shape == (160, 16) and np.isfinite(tables).all()
     # --resume on the finished run reads every rank's shard back: the same tables, nothing trained again
-    again = summary_of(embed(["--dataset", str(folder), *CLI, "--entity-partitions", "4", "--out",
+    again = embed.summary(embed(["--dataset", str(folder), *CLI, "--entity-partitions", "4", "--out",
                               str(tmp_path / "two"), "--resume"], tmp_path, ranks=2))
     assert again["num_samples"] == two["num_samples"]
     np.testing.assert_array_equal(np.load(tmp_path / "two" / "embeddings.npy"), tables)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 from itertools import product
 
 import numpy as np
@@ -33,50 +30,40 @@ def test_rounds_cover_every_bucket_once_without_sharing_a_partition(parts, world
     assert again == rounds  # the same schedule on every rank
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def kg(graphscale_cli):
+    """``kg(args, cwd, ranks=1)``: ``graphscale kg`` (under torchrun for ranks > 1); ``kg.summary(proc)``."""
+    def run(args: list[str], cwd, ranks: int = 1):
+        return graphscale_cli("kg", args, cwd, ranks)
+
+    run.summary = graphscale_cli.summary
+    return run
 
 
-def kg(args: list[str], cwd, ranks: int = 1) -> subprocess.CompletedProcess:
-    launch = ["-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--master-addr", "127.0.0.1",
-              "--master-port", str(free_port())] if ranks > 1 else []
-    return subprocess.run([sys.executable, *launch, "-m", "graphscale", "kg", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300, check=False)
-
-
-def summary_of(proc: subprocess.CompletedProcess) -> dict:
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1  # rank 0 alone reports
-    return json.loads(lines[0])
-
-
-def test_two_ranks_train_four_partitions_like_one_process(tmp_path):
+def test_two_ranks_train_four_partitions_like_one_process(tmp_path, kg):
     folder = write_kg_folder(tmp_path / "ring", ring_kg(80))
-    one = summary_of(kg(["--dataset", str(folder), *TINY, "--epochs", "30", "--out", str(tmp_path / "one")],
+    one = kg.summary(kg(["--dataset", str(folder), *TINY, "--epochs", "30", "--out", str(tmp_path / "one")],
                         tmp_path))
-    two = summary_of(kg(["--dataset", str(folder), *TINY, "--epochs", "30", "--out", str(tmp_path / "two")],
+    two = kg.summary(kg(["--dataset", str(folder), *TINY, "--epochs", "30", "--out", str(tmp_path / "two")],
                         tmp_path, ranks=2))
     assert two["world_size"] == 2 and two["partitions"] == 4 and two["bytes_sent_per_epoch"] > 0
     assert one["mrr"] > 0.9 and two["mrr"] == pytest.approx(one["mrr"], abs=0.05)
     assert (tmp_path / "two" / "embeddings" / "entity_embeddings.npy").is_file()
 
 
-def test_partitions_travel_intact_between_ranks(tmp_path):
+def test_partitions_travel_intact_between_ranks(tmp_path, kg):
     """With a learning rate below float resolution the assembled table is the initial one: rows come back
     where they left, on the rows they left."""
     folder = write_kg_folder(tmp_path / "ring", ring_kg(50))
     frozen = ["--epochs", "2", "train.lr=1e-30", "evaluate.test=false"]
     for name, ranks in (("one", 1), ("two", 2)):
-        summary_of(kg(["--dataset", str(folder), *TINY, *frozen, "--out", str(tmp_path / name)], tmp_path, ranks))
+        kg.summary(kg(["--dataset", str(folder), *TINY, *frozen, "--out", str(tmp_path / name)], tmp_path, ranks))
     for table in ("entity_embeddings.npy", "relation_embeddings.npy"):
         np.testing.assert_array_equal(np.load(tmp_path / "two" / "embeddings" / table),
                                       np.load(tmp_path / "one" / "embeddings" / table))
 
 
-def test_too_few_partitions_for_the_ranks_exit_2(tmp_path):
+def test_too_few_partitions_for_the_ranks_exit_2(tmp_path, kg):
     folder = write_kg_folder(tmp_path / "ring", ring_kg(40))
     args = ["--dataset", str(folder), *TINY[:-2], "--entity-partitions", "2", "--epochs", "1", "--out",
             str(tmp_path / "x")]
@@ -84,17 +71,17 @@ def test_too_few_partitions_for_the_ranks_exit_2(tmp_path):
     assert proc.returncode != 0 and "expected at least 4 entity partitions for 2 ranks" in proc.stderr
 
 
-def test_a_resumed_group_continues_from_its_shards_bit_for_bit(tmp_path):
+def test_a_resumed_group_continues_from_its_shards_bit_for_bit(tmp_path, kg):
     """Two epochs, then --resume to four (epochs may change on resume), equal four epochs in one go: every
     rank's shard (home partitions, optimiser state, generator) comes back as it was written."""
     folder = write_kg_folder(tmp_path / "ring", ring_kg(60))
     args = ["--dataset", str(folder), *TINY, "output.checkpoint_every=1", "evaluate.test=false"]
-    clean = summary_of(kg([*args, "--epochs", "4", "--out", str(tmp_path / "clean")], tmp_path, ranks=2))
-    summary_of(kg([*args, "--epochs", "2", "--out", str(tmp_path / "split")], tmp_path, ranks=2))
+    clean = kg.summary(kg([*args, "--epochs", "4", "--out", str(tmp_path / "clean")], tmp_path, ranks=2))
+    kg.summary(kg([*args, "--epochs", "2", "--out", str(tmp_path / "split")], tmp_path, ranks=2))
     manifest = json.loads((tmp_path / "split" / "checkpoints" / "shards" / "manifest.json").read_text())
     assert manifest["epoch"] == 2 and sorted(manifest["shards"]) == ["0", "1"]
     first = json.loads((tmp_path / "split" / "metrics.json").read_text())["history"]
-    resumed = summary_of(kg([*args, "--epochs", "4", "--out", str(tmp_path / "split"), "--resume"], tmp_path,
+    resumed = kg.summary(kg([*args, "--epochs", "4", "--out", str(tmp_path / "split"), "--resume"], tmp_path,
                             ranks=2))
     assert resumed["epochs_done"] == 4 and resumed["valid_mrr"] == clean["valid_mrr"]
     history = json.loads((tmp_path / "split" / "metrics.json").read_text())["history"]
