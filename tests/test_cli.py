@@ -156,3 +156,17 @@ def test_config_accepts_a_shipped_name(capsys, command, name, key):
     assert key in out
     code, _, err = run_cli(capsys, command, "--config", "no-such-config", "--print-config")
     assert code == 2 and "expected an existing YAML file or a shipped config name" in err
+
+
+def test_progress_bars_are_quiet_off_a_terminal_unless_asked(tmp_path):
+    """stderr to a pipe (a log, a batch job): no bar; GRAPHSCALE_PROGRESS=1 brings it back there."""
+    def train(out: str, **env: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "graphscale", "train", "--out", str(tmp_path / out),
+                               "train.epochs=3", "--json"], capture_output=True, text=True, check=False,
+                              env={**os.environ, **env})
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    assert "it/s]" not in train("quiet") and "s/it]" not in train("quiet2")
+    shown = train("asked", GRAPHSCALE_PROGRESS="1")
+    assert "train synthetic" in shown and "3/3" in shown

@@ -17,7 +17,8 @@ def add_run_options(parser: Any, default_out: str, device_help: str, override_ex
     parser.add_argument("--device", choices=device_choices, help=device_help)
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar (shown on stderr when it is "
+                                                                  "a terminal, or with GRAPHSCALE_PROGRESS=1)")
     parser.add_argument("--tensorboard", action="store_true", default=None,
                         help="write TensorBoard event files under <out>/tensorboard (output.tensorboard)")
     parser.add_argument("overrides", nargs="*", metavar="key=value",

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -297,13 +296,13 @@ def _defaults_of_run(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``graphscale visualize``; returns the exit code."""
-    from tqdm import tqdm
 
     from ..cli import json_line
     from ..embed.largevis import largevis
     from ..embed.largevis_knn import knn_preservation, sampled_knn_recall
     from ..train.metrics import peak_rss_mb
     from ..train.plot import save_json
+    from ..train.runtime import progress_bar
 
     _defaults_of_run(args)
     out = Path(args.out)
@@ -320,8 +319,7 @@ def run(args: argparse.Namespace) -> int:
     labels = None
     if args.labels:
         labels = load_labels(args.labels, vectors.shape[0], node_id_map(args.embeddings, vectors.shape[0]))
-    bar = tqdm(total=1, desc="largevis", unit="sample", unit_scale=True, file=sys.stderr,
-               disable=args.no_progress, dynamic_ncols=True)
+    bar = progress_bar(1, "largevis", not args.no_progress, unit="sample", unit_scale=True)
 
     def progress(step: str, done: int, total: int) -> None:
         bar.total = total

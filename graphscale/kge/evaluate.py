@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from numba import prange
 from torch import Tensor
-from tqdm import tqdm
 
 from ..saga.kernels.cpu import num_threads
+from ..train.runtime import progress_bar
 from .triples import FilterIndex
 
 HITS_AT = (1, 3, 10)
@@ -133,7 +133,7 @@ def evaluate(score_all: ScoreAll, triples: Tensor, index: FilterIndex | None, *,
     triples = triples.to("cpu")
     all_ranks: dict[str, list[Tensor]] = {side: [] for side in sides}
     total = sum((triples.shape[0] + batch_size - 1) // batch_size for _ in sides)
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False, unit="batch")
+    bar = progress_bar(total, desc, progress, leave=False, unit="batch")
     for side in sides:
         known_col, target_col = (2, 0) if side == "head" else (0, 2)
         for start in range(0, triples.shape[0], batch_size):

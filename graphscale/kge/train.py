@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
 from ..config import to_dict
 from ..errors import ConfigError, GraphscaleError
 from ..train.checkpoint import load_checkpoint, write_text_atomic
 from ..train.loop import FORMAT, Checkpoints, Task, fit
 from ..train.plot import clean_json
+from ..train.runtime import progress_bar
 from .config import KGConfig
 from .model import KGEModel
 from .optim import EmbeddingTable, learning_rate
@@ -151,8 +150,8 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
                 load_extra_state=epochs.load, generator=epochs.generator,
                 evaluate_every=tc.eval_every if validate is not None else 0, log_epoch=log_epoch)
     done_steps = int(saved["extra"]["step"]) if saved is not None else 0
-    epochs.bar = tqdm(total=epochs.steps_per_epoch * tc.epochs, initial=done_steps, desc=f"kg {cfg.model.name}",
-                      disable=not progress, unit="step", file=sys.stderr)
+    epochs.bar = progress_bar(epochs.steps_per_epoch * tc.epochs, f"kg {cfg.model.name}", progress,
+                              initial=done_steps, unit="step")
     try:
         result, _ = fit(task, tc.epochs, lambda fitted: {"records": _records(fitted.history, fitted.times),
                                                          "complete": fitted.complete},

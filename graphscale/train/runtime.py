@@ -228,7 +228,11 @@ def check_resume(saved: dict[str, Any], cfg: RunConfig, path: Any) -> None:
     check_same_settings(saved, fingerprint(cfg), path)
 
 
-def progress_bar(total: int, desc: str, enabled: bool) -> tqdm:
-    """tqdm bar on stderr (the CLI keeps stdout for results)."""
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=True, dynamic_ncols=True,
-                mininterval=0.5)
+def progress_bar(total: int, desc: str, enabled: bool, **options: Any) -> tqdm:
+    """tqdm bar on stderr (the CLI keeps stdout for results); quiet when stderr is not a terminal (a log file, a
+    pipe, a batch job) unless ``GRAPHSCALE_PROGRESS=1`` asks for it; off when not ``enabled`` (``--no-progress``).
+    ``options`` go to tqdm (``unit``, ``initial``, ``leave`` ...)."""
+    forced = os.environ.get("GRAPHSCALE_PROGRESS", "").strip() == "1"
+    settings = {"leave": True, "dynamic_ncols": True, "mininterval": 0.5, **options}
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=True if not enabled else (False if forced else None),
+                **settings)
