@@ -225,7 +225,7 @@ def load(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | No
     Raises:
         DatasetError: Unknown name (with suggestions), unknown option, missing or malformed files.
     """
-    path = _as_path(name_or_path)
+    path = _as_path(name_or_path) or in_data_root(os.fspath(name_or_path), root)
     if path is not None:
         return _load_path(path, options)
     spec = get_spec(os.fspath(name_or_path))
@@ -244,7 +244,28 @@ def _as_path(name_or_path: str | os.PathLike[str]) -> Path | None:
     text = os.fspath(name_or_path)
     path = Path(text).expanduser()
     is_path = isinstance(name_or_path, os.PathLike) or os.sep in text or text.endswith(".npz")
+    is_path = is_path or text.endswith((".mat", ".mat.xz"))
     return path if is_path or (path.exists() and normalize_name(text) not in REGISTRY) else None
+
+
+def in_data_root(name: str, root: str | os.PathLike[str] | None = None) -> Path | None:
+    """``<data root>/<name>`` (as given, lower- or upper-case) when ``name`` is no registered dataset but names a
+    folder or file there, as PyG's ``TUDataset(root, name)`` finds ``root/NAME``: a TU folder, an edges.csv
+    folder, a folder with one .mat network, a .npz file."""
+    if normalize_name(name) in REGISTRY or not name or os.sep in name:
+        return None
+    base = data_root(root)
+    for candidate in dict.fromkeys((name, name.lower(), name.upper())):
+        for path in (base / candidate, base / f"{candidate}.npz"):
+            if path.exists():
+                return path
+    return None
+
+
+def mat_file(folder: Path) -> Path | None:
+    """The one ``.mat`` (or ``.mat.xz``) network file in ``folder``, else None."""
+    found = sorted(p for p in folder.iterdir() if p.name.endswith((".mat", ".mat.xz")))
+    return found[0] if len(found) == 1 else None
 
 
 def custom_folder(name_or_path: str | os.PathLike[str]) -> Path | None:
@@ -265,8 +286,16 @@ def _load_path(path: Path, options: dict[str, Any]) -> NodeDataset | GraphDatase
         if tu.find_prefix(path) is not None:
             _check_options(f"load({path.name!r})", tu.load_tu, options)
             return tu.load_tu(path, **options)
-    raise DatasetError(f"load: expected a folder with edges.csv (custom graph) or <DS>_A.txt (TU format), or a "
-                       f".npz file, got {str(path)!r}. See graphscale.datasets.custom for the custom format.")
+        network = mat_file(path)
+        if network is not None:
+            _check_options(f"load({path.name!r})", mat.load_mat, options)
+            return mat.load_mat(network, name=path.name, **options)
+    if path.is_file() and path.name.endswith((".mat", ".mat.xz")):
+        _check_options(f"load({path.name!r})", mat.load_mat, options)
+        return mat.load_mat(path, **options)
+    raise DatasetError(f"load: expected a folder with edges.csv (custom graph), <DS>_A.txt (TU format) or one .mat "
+                       f"network, or a .npz / .mat file, got {str(path)!r}. See graphscale.datasets.custom for the "
+                       "custom format.")
 
 
 def available(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:

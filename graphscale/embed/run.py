@@ -42,10 +42,13 @@ def load_graph_data(cfg: EmbedConfig) -> Any:
     if path.is_dir():
         from ..datasets.custom import load_custom
         from ..datasets.io import resolve
+        from ..datasets.registry import mat_file
 
         if resolve(path, "edges.csv") is None:
-            raise DatasetError(f"graphscale embed: expected {path}/edges.csv (header src,dst[,weight]), got a "
-                               "folder without it. Add edges.csv or pass an edge-list file.")
+            if mat_file(path) is not None:  # a folder holding one .mat network (BlogCatalog's layout)
+                return load_mat(mat_file(path))
+            raise DatasetError(f"graphscale embed: expected {path}/edges.csv (header src,dst[,weight]) or one .mat "
+                               "network in the folder, got neither. Add edges.csv or pass an edge-list file.")
         return load_custom(path, undirected=undirected, unknown_nodes=cfg.data.unknown_nodes)
     if ("/" in name or name.endswith((".txt", ".csv", ".edgelist", ".mat", ".adjlist"))) and not path.exists():
         raise DatasetError(f"graphscale embed: expected an existing dataset file or folder, got '{name}'. "

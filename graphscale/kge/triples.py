@@ -296,6 +296,8 @@ def load_kg(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
     path = Path(text).expanduser()
     if path.is_dir() or len(path.parts) > 1:
         return load_folder(path, unseen=unseen or "error")
+    if text and (data_root(root) / text).is_dir():  # a folder of triples in the data root, by its name
+        return load_folder(data_root(root) / text, unseen=unseen or "error")
     from ..config import did_you_mean
 
     raise DatasetError(f"KG dataset: expected one of {', '.join(PUBLISHED)} or a folder with train/valid/test "
