@@ -9,6 +9,30 @@ import os
 # sleep at once instead; only effective before torch is first imported. Set OMP_WAIT_POLICY to override.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+
+def _numba_cache_dir() -> None:
+    """Compiled kernels go to the user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``, then
+    ``graphscale/numba``), compiled once per machine and shared by every install, instead of into the package
+    folder (read-only in many installs, and lost with it). ``NUMBA_CACHE_DIR`` set by the user wins."""
+    if "NUMBA_CACHE_DIR" in os.environ:
+        return
+    from pathlib import Path
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphscale" / "numba"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    if os.access(base, os.W_OK):
+        os.environ["NUMBA_CACHE_DIR"] = str(base)
+        import sys
+
+        if "numba" in sys.modules:  # imported before graphscale: its config already read the environment
+            sys.modules["numba"].config.CACHE_DIR = str(base)
+
+
+_numba_cache_dir()
+
 import random
 
 import numpy as np
