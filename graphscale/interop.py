@@ -6,6 +6,7 @@ beside it, so these functions take and return them explicitly).
     >>> graph, w, nodes = from_networkx(nx_graph)                 # nodes["x"], nodes["y"] stacked as tensors
     >>> graph, w = from_scipy(to_scipy(graph, w))                 # weights kept (duplicates summed)
     >>> graph = Graph(to_edge_index(graph), num_nodes=graph.num_nodes)
+    >>> dataset = from_pyg(data); data = to_pyg(dataset)           # PyG Data <-> NodeDataset (also from_dgl / to_dgl)
 """
 
 from __future__ import annotations
@@ -102,4 +103,86 @@ def from_scipy(matrix: Any) -> tuple[Graph, Tensor]:
             torch.from_numpy(np.asarray(coo.data[order], dtype=np.float32)))
 
 
-__all__ = ["from_networkx", "from_scipy", "to_edge_index", "to_networkx", "to_scipy"]
+# -- PyG and DGL (their packages imported only by to_pyg / to_dgl) ---------------------------------------------
+NODE_KEYS = {"x": ("x", "feat"), "y": ("y", "label"), "train_mask": ("train_mask",), "val_mask": ("val_mask",),
+             "test_mask": ("test_mask",)}
+
+
+def _dataset(name: str, graph: Graph, found: dict[str, Tensor | None], edge_weight: Tensor | None) -> Any:
+    from .datasets.base import NodeDataset
+
+    n = graph.num_nodes
+    x = found["x"] if found["x"] is not None else torch.zeros(n, 0)
+    y = found["y"] if found["y"] is not None else torch.full((n,), -1, dtype=torch.int64)
+    y = y.long() if not y.dtype.is_floating_point or y.dim() == 1 else y.float()
+    classes = int(y.shape[1]) if y.dim() == 2 else int(y.max()) + 1 if y.numel() and int(y.max()) >= 0 else 0
+    return NodeDataset(name, graph, x.float(), y, classes, found["train_mask"], found["val_mask"],
+                       found["test_mask"], edge_weight=None if edge_weight is None else edge_weight.float())
+
+
+def from_pyg(data: Any, name: str = "pyg") -> Any:
+    """A PyTorch Geometric ``Data`` as a :class:`~graphscale.datasets.NodeDataset` (edges in PyG's order;
+    ``x``, ``y``, the split masks and ``edge_weight`` when present; anything with ``edge_index`` and
+    ``num_nodes`` attributes works, so torch_geometric is not imported)."""
+    graph = Graph(torch.as_tensor(data.edge_index), num_nodes=int(data.num_nodes))
+    found = {key: next((getattr(data, n) for n in names if getattr(data, n, None) is not None), None)
+             for key, names in NODE_KEYS.items()}
+    return _dataset(name, graph, found, getattr(data, "edge_weight", None))
+
+
+def to_pyg(dataset: Any) -> Any:
+    """A :class:`~graphscale.datasets.NodeDataset` as a PyG ``Data`` (``edge_index``, ``num_nodes``, ``x``, ``y``,
+    the masks, ``edge_weight``).
+
+    Raises:
+        GraphscaleError: torch_geometric is not installed.
+    """
+    try:
+        from torch_geometric.data import Data
+    except ImportError:
+        from .errors import GraphscaleError
+
+        raise GraphscaleError("to_pyg: expected torch_geometric installed, got none. Install it "
+                              "(pip install torch_geometric) to convert to PyG.") from None
+    fields = {"train_mask": dataset.train_mask, "val_mask": dataset.val_mask, "test_mask": dataset.test_mask,
+              "edge_weight": dataset.edge_weight}
+    return Data(edge_index=to_edge_index(dataset.graph), num_nodes=dataset.num_nodes, x=dataset.x, y=dataset.y,
+                **{k: v for k, v in fields.items() if v is not None})
+
+
+def from_dgl(graph: Any, name: str = "dgl") -> Any:
+    """A homogeneous ``dgl.DGLGraph`` as a :class:`~graphscale.datasets.NodeDataset` (``ndata`` ``feat`` / ``x``,
+    ``label`` / ``y``, the split masks; ``edata["weight"]``); dgl is not imported."""
+    src, dst = graph.edges()
+    out = Graph(torch.as_tensor(src), torch.as_tensor(dst), int(graph.num_nodes()))
+    ndata = graph.ndata
+    found = {key: next((ndata[n] for n in names if n in ndata), None) for key, names in NODE_KEYS.items()}
+    return _dataset(name, out, found, graph.edata.get("weight"))
+
+
+def to_dgl(dataset: Any) -> Any:
+    """A :class:`~graphscale.datasets.NodeDataset` as a ``dgl.DGLGraph`` (``ndata`` feat, label, masks;
+    ``edata["weight"]``).
+
+    Raises:
+        GraphscaleError: dgl is not installed.
+    """
+    try:
+        import dgl
+    except ImportError:
+        from .errors import GraphscaleError
+
+        raise GraphscaleError("to_dgl: expected dgl installed, got none. Install it (see dgl.ai) to convert to "
+                              "DGL.") from None
+    out = dgl.graph((dataset.graph.src.long(), dataset.graph.dst.long()), num_nodes=dataset.num_nodes)
+    out.ndata["feat"], out.ndata["label"] = dataset.x, dataset.y
+    for key in ("train_mask", "val_mask", "test_mask"):
+        if getattr(dataset, key) is not None:
+            out.ndata[key] = getattr(dataset, key)
+    if dataset.edge_weight is not None:
+        out.edata["weight"] = dataset.edge_weight
+    return out
+
+
+__all__ = ["from_dgl", "from_networkx", "from_pyg", "from_scipy", "to_dgl", "to_edge_index", "to_networkx",
+           "to_pyg", "to_scipy"]

@@ -93,3 +93,46 @@ def test_feature_normalisation_is_an_explicit_transform():
     rows = normalize_features(data).x.sum(1)
     torch.testing.assert_close(rows, torch.tensor([1.0, 0.0, 1.0, 1.0, 1.0, 1.0]))
     assert torch.equal(data.x, x)  # a copy: the dataset keeps its raw features
+
+
+class _DGLLike:
+    """What from_dgl reads of a dgl.DGLGraph: edges(), num_nodes(), ndata, edata."""
+
+    def __init__(self, src, dst, n, ndata, edata):
+        self._edges, self._n, self.ndata, self.edata = (src, dst), n, ndata, edata
+
+    def edges(self):
+        return self._edges
+
+    def num_nodes(self):
+        return self._n
+
+
+def test_pyg_and_dgl_graphs_convert_without_importing_them():
+    import sys
+    from types import SimpleNamespace
+
+    from graphscale.errors import GraphscaleError
+    from graphscale.interop import from_dgl, from_pyg, to_dgl, to_pyg
+
+    x, y = torch.randn(6, 3), torch.tensor([0, 1, 2, 0, 1, 2])
+    masks = random_split(6, 0.5, 0.25, seed=1)
+    weight = torch.rand(5)
+    data = SimpleNamespace(edge_index=EDGE_INDEX, num_nodes=6, x=x, y=y, train_mask=masks[0], val_mask=masks[1],
+                           test_mask=masks[2], edge_weight=weight)
+    ds = from_pyg(data, name="tiny")
+    assert torch.equal(to_edge_index(ds.graph), EDGE_INDEX) and ds.num_nodes == 6 and ds.num_classes == 3
+    assert torch.equal(ds.x, x) and torch.equal(ds.y, y) and torch.equal(ds.train_mask, masks[0])
+    torch.testing.assert_close(ds.edge_weight, weight)
+    dgl_like = _DGLLike(EDGE_INDEX[0], EDGE_INDEX[1], 6, {"feat": x, "label": y, "test_mask": masks[2]},
+                        {"weight": weight})
+    ds2 = from_dgl(dgl_like)
+    assert torch.equal(ds2.x, x) and torch.equal(ds2.y, y) and torch.equal(ds2.test_mask, masks[2])
+    assert ds2.train_mask is None and torch.equal(to_edge_index(ds2.graph), EDGE_INDEX)
+    assert "torch_geometric" not in sys.modules and "dgl" not in sys.modules  # never imported by these
+    for convert, package in ((to_pyg, "torch_geometric"), (to_dgl, "dgl")):
+        try:
+            __import__(package)
+        except ImportError:
+            with pytest.raises(GraphscaleError, match=f"expected {package} installed"):
+                convert(ds)
