@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 # numba's and torch's OpenMP pools take turns (sampler / SpMM kernels, then dense ops): idle threads that
 # spin-wait steal the cores the other pool needs (epochs measured 7-12x slower on 2 busy cores). Threads
@@ -33,11 +34,6 @@ def _numba_cache_dir() -> None:
 
 _numba_cache_dir()
 
-import random
-
-import numpy as np
-import torch
-
 from . import errors
 from .errors import (
     ConfigError,
@@ -48,41 +44,65 @@ from .errors import (
     SamplingError,
     ShapeError,
 )
-from .graph import (
-    BatchedGraph,
-    Block,
-    Graph,
-    add_self_loops,
-    batch,
-    check_node_features,
-    gcn_norm,
-    remove_self_loops,
-    reverse,
-    subgraph,
-    to_block,
-    to_undirected,
-    unbatch,
-)
-from .graph.transform import coalesce, edge_subgraph
-from .saga import Edges, edge_softmax, fn, saga, scatter_reduce, segment_reduce, segment_softmax
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("nn", "datasets", "config", "train", "sampling", "loader", "scale", "embed", "kge")
+_LAZY_SUBMODULES = ("nn", "datasets", "config", "train", "sampling", "loader", "scale", "embed", "kge", "interop",
+                    "graph", "distributed")
+# Names importable from graphscale, each loaded (with torch) on first use: `import graphscale` stays cheap, so the
+# CLI's help and a command's argument errors answer at once.
+_LAZY_NAMES = {
+    **dict.fromkeys(("BatchedGraph", "Block", "Graph", "add_self_loops", "batch", "check_node_features", "gcn_norm",
+                     "remove_self_loops", "reverse", "subgraph", "to_block", "to_undirected", "unbatch"), ".graph"),
+    **dict.fromkeys(("coalesce", "edge_subgraph"), ".graph.transform"),
+    **dict.fromkeys(("Edges", "edge_softmax", "fn", "scatter_reduce", "segment_reduce", "segment_softmax"), ".saga"),
+}
 
 
 def __getattr__(name: str):
-    """Import heavier subpackages (``gs.nn``, ``gs.datasets`` ...) on first access."""
-    if name in _LAZY_SUBMODULES:
-        import importlib
+    """The graph and SAGA names, and the subpackages (``gs.nn``, ``gs.datasets`` ...), on first access."""
+    import importlib
 
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'graphscale' has no attribute {name!r}")
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name], __name__), name)
+    elif name in _LAZY_SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'graphscale' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES) | set(_LAZY_SUBMODULES))
+
+
+class _Package(sys.modules[__name__].__class__):
+    """``graphscale.saga`` is the function: importing the ``graphscale.saga`` subpackage binds the subpackage to
+    that name in the package, which this keeps from hiding the function (the subpackage stays in sys.modules)."""
+
+    @property
+    def saga(self):
+        from .saga import saga
+
+        return saga
+
+    @saga.setter
+    def saga(self, value: object) -> None:
+        pass
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def seed(value: int) -> None:
     """Seed Python, NumPy, torch and numba (numba's per-thread generators follow ``np.random.seed``
     when called inside a jitted function; graphscale's samplers take explicit seeds)."""
+    import random
+
+    import numpy as np
+    import torch
+
     random.seed(value)
     np.random.seed(value)
     torch.manual_seed(value)

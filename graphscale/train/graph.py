@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import StratifiedKFold
 
 from .. import seed as seed_everything
 from ..config import RunConfig
@@ -48,6 +47,8 @@ def _folds(dataset: GraphDataset, cfg: RunConfig, seed: int) -> list[tuple[np.nd
         from ..errors import warn_once
         warn_once(f"{dataset.name}: the smallest class has {smallest} graphs, fewer than train.folds="
                   f"{cfg.train.folds}; some folds miss that class.")
+    from sklearn.model_selection import StratifiedKFold  # here: sklearn costs a second to import
+
     splitter = StratifiedKFold(n_splits=cfg.train.folds, shuffle=True, random_state=seed)
     return [(tr, te) for tr, te in splitter.split(np.zeros(len(labels)), labels)]
 
