@@ -97,6 +97,7 @@ class KGOutputConfig:
     dir: str | None = option(None, "Output folder; default runs/kg-<dataset>-<model>.")
     checkpoint_every: int = option(1, "Checkpoint every this many epochs (0 = only at the end).", ge=0)
     export: bool = option(True, "Write entity/relation embeddings (.npy) with id maps (.tsv).")
+    plot: bool = option(True, "Save training_curve.png: the loss per epoch and the validation MRR per evaluation.")
     tensorboard: bool = option(False, "Write TensorBoard event files of every logged scalar under "
                                       "<output folder>/tensorboard (needs the tensorboard package).")
 

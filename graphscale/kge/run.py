@@ -7,6 +7,8 @@ Output folder (``output.dir``, default ``runs/kg-<dataset>-<model>``)::
     progress.jsonl          one line per epoch (loss, lr, time, periodic validation MRR)
     checkpoints/last.pt     atomic checkpoint used by --resume
     embeddings/             entity_embeddings.npy, relation_embeddings.npy, entities.tsv, relations.tsv
+    training_curve.png      loss per epoch and validation MRR per evaluation (output.plot)
+    tensorboard/            event files of every logged scalar (--tensorboard)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..distributed.comm import join_group, restarted, same_on_every_rank
 from ..errors import ConfigError
 from ..train.checkpoint import write_text_atomic
 from ..train.metrics import peak_memory_mb, peak_rss_mb
-from ..train.plot import clean_json
+from ..train.plot import clean_json, plot_kg_curves
 from ..train.runtime import check_same_settings, group_run, resolve_device, run_folder
 from ..train.tracking import require_tensorboard, with_tensorboard
 from .config import KGConfig
@@ -42,7 +44,8 @@ def dataset_label(name: str) -> str:
     return normalize_key(path.name if (len(path.parts) > 1 or path.exists()) else name)
 
 
-ARTIFACTS = ("config.yaml", "metrics.json", "progress.jsonl", "checkpoints", "embeddings", "tensorboard")
+ARTIFACTS = ("config.yaml", "metrics.json", "progress.jsonl", "checkpoints", "embeddings", "tensorboard",
+             "training_curve.png")
 
 
 def check_resume_config(cfg: KGConfig, out: Path) -> None:
@@ -184,6 +187,10 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
     if "world_size" in result:
         summary.update({k: result[k] for k in ("world_size", "bytes_sent_per_epoch")})
     if writer:
+        if cfg.output.plot:
+            plot_kg_curves(result["history"], out / "training_curve.png",
+                           f"{summary['dataset']} / {cfg.model.name}" + (f": test MRR {summary['mrr']:.4f}"
+                                                                         if "mrr" in summary else ""))
         write_text_atomic(json.dumps(clean_json({**summary, "history": result["history"]}), indent=2, default=str,
                                      allow_nan=False), out / "metrics.json")
     return summary

@@ -24,10 +24,12 @@ def _mean_curve(curves: list[dict[str, list[float]]], key: str) -> np.ndarray | 
         return np.nanmean(padded, axis=0)
 
 
-def plot_curves(curves: list[dict[str, list[float]]], path: str | os.PathLike, title: str) -> Path | None:
+def plot_curves(curves: list[dict[str, list[float]]], path: str | os.PathLike, title: str,
+                selected: list[int] | None = None) -> Path | None:
     """Save loss (left) and accuracy (right) per epoch, averaged over runs, as a PNG; None when nothing to draw.
 
-    Runs that stopped early are averaged over the runs still going at each epoch.
+    Runs that stopped early are averaged over the runs still going at each epoch. ``selected``: each run's kept
+    epoch (0-based), marked by a dashed line (the epoch whose weights were evaluated on test).
     """
     if not curves:
         return None
@@ -45,9 +47,18 @@ def plot_curves(curves: list[dict[str, list[float]]], path: str | os.PathLike, t
         values = _mean_curve(curves, key)
         if values is not None:
             ax_acc.plot(np.arange(1, len(values) + 1), values, label=key)
+    for n, epoch in enumerate(sorted(set(selected or []))):
+        for ax in (ax_loss, ax_acc):
+            ax.axvline(epoch + 1, color="grey", linestyle="--", linewidth=0.8, alpha=0.7,
+                       label="selected epoch" if n == 0 else None)
     ax_loss.set_xlabel("epoch"), ax_loss.set_ylabel("loss"), ax_loss.legend()
     ax_acc.set_xlabel("epoch"), ax_acc.set_ylabel("accuracy"), ax_acc.legend()
     fig.suptitle(title)
+    return _save(fig, plt, path)
+
+
+def _save(fig: Any, plt: Any, path: str | os.PathLike) -> Path:
+    """Write ``fig`` as a PNG atomically (temporary file, then rename)."""
     fig.tight_layout()
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
@@ -55,6 +66,29 @@ def plot_curves(curves: list[dict[str, list[float]]], path: str | os.PathLike, t
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def plot_kg_curves(records: list[dict[str, Any]], path: str | os.PathLike, title: str) -> Path | None:
+    """A KG run's loss per epoch (left) and validation MRR at each evaluation (right) as a PNG; None when no
+    epoch was recorded."""
+    if not records:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_mrr) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot([r["epoch"] for r in records], [r["loss"] for r in records], label="train loss")
+    evaluated = [(r["epoch"], r["valid"]["mrr"]) for r in records if isinstance(r.get("valid"), dict)
+                 and r["valid"].get("mrr") is not None]
+    if evaluated:
+        ax_mrr.plot(*zip(*evaluated, strict=True), marker="o", label="valid MRR (filtered)")
+        ax_mrr.legend()
+    ax_loss.set_xlabel("epoch"), ax_loss.set_ylabel("loss"), ax_loss.legend()
+    ax_mrr.set_xlabel("epoch"), ax_mrr.set_ylabel("MRR")
+    fig.suptitle(title)
+    return _save(fig, plt, path)
 
 
 def save_json(data: Any, path: str | os.PathLike) -> None:

@@ -234,8 +234,10 @@ def _finish(cfg: RunConfig, ds: NodeDataset | GraphDataset, task: str, device: A
     save_json(summary, out / "metrics.json")
     save_json({"curves": curves}, out / "history.json")
     if cfg.output.plot:
+        selected = [r["best_epoch"] for r in summary.get("runs", summary.get("folds", [])) or []
+                    if isinstance(r, dict) and r.get("best_epoch") is not None]
         plot_curves(curves, out / "training_curve.png",
-                    f"{summary['dataset']} / {cfg.model.name}: test acc {summary['test_acc']:.4f}")
+                    f"{summary['dataset']} / {cfg.model.name}: test acc {summary['test_acc']:.4f}", selected)
     return summary
 
 

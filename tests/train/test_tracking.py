@@ -43,6 +43,7 @@ def test_kg_and_embed_log_their_curves(tmp_path, capsys):
                  "train.negatives=4"]) == 0
     kg_logged = scalars(tmp_path / "kg-run" / "tensorboard")  # steps: progress.jsonl's 1-based epochs
     assert [step for step, _ in kg_logged["loss"]] == [1, 2, 3] and len(kg_logged["lr"]) == 3
+    assert (tmp_path / "kg-run" / "training_curve.png").is_file()  # loss and validation MRR
     edges = tmp_path / "ring.txt"
     edges.write_text("".join(f"{i} {(i + 1) % 10}\n" for i in range(10)))
     assert main(["embed", "--dataset", str(edges), "--model", "deepwalk", "--dim", "8", "--json", "--no-progress",
@@ -58,3 +59,29 @@ def test_missing_tensorboard_is_one_clear_line_before_any_output(tmp_path, capsy
     assert main(["train", "--out", str(tmp_path / "run"), "--tensorboard", "train.epochs=2"]) == 2
     assert "expected the tensorboard package" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_plots_mark_the_selected_epoch_and_kg_runs_plot_mrr(tmp_path, capsys, monkeypatch):
+    """The training curve draws each run's kept epoch; a KG run plots its loss and validation MRR."""
+    import graphscale.train.plot as plot
+
+    drawn = []
+    real_axvline = None
+
+    def spy(self, x=0, *args, **kwargs):
+        drawn.append(x)
+        return real_axvline(self, x, *args, **kwargs)
+
+    import matplotlib.axes
+
+    real_axvline = matplotlib.axes.Axes.axvline
+    monkeypatch.setattr(matplotlib.axes.Axes, "axvline", spy)
+    out = tmp_path / "run"
+    assert main(["train", "--json", "--out", str(out), "train.epochs=6", "--seeds", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    kept = {json.loads((out / "metrics.json").read_text())["runs"][r]["best_epoch"] + 1 for r in (0, 1)}
+    assert set(drawn) == kept and (out / "training_curve.png").is_file() and summary["seeds"] == 2
+    records = [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5, "valid": {"mrr": 0.2}},
+               {"epoch": 3, "loss": 1.2}, {"epoch": 4, "loss": 1.0, "valid": {"mrr": 0.3}}]
+    assert plot.plot_kg_curves(records, tmp_path / "kg.png", "kg").is_file()
+    assert plot.plot_kg_curves([], tmp_path / "none.png", "kg") is None
