@@ -24,8 +24,8 @@ Python API (the stable surface; benchmarks call these):
 mode="auto") -> np.ndarray``
     Same layout; ``mode`` "alias" | "rejection" | "auto".
 ``train_embeddings(graph, model="deepwalk", dim=128, *, edge_weight=None, progress=False, checkpoint=None,
-resume=False, num_walks=10, walk_length=40, window=5, p=1.0, q=1.0, order=2, num_samples=None, negatives=1,
-negative_weight=5.0, lr=0.025, backend="numba", device="cpu", seed=0, ...) -> EmbeddingResult``
+resume=False, num_walks=80, walk_length=40, window=10, p=1.0, q=1.0, order=2, num_samples=None, negatives=3,
+negative_weight=2.0, lr=0.025, backend="numba", device="cpu", seed=0, ...) -> EmbeddingResult``
     ``result.embeddings`` (``[N, dim]`` float32), ``result.sample_time_s``, ``result.train_time_s``,
     ``result.total_time_s``, ``result.num_samples``, ``result.samples_per_s``; ``result.save(folder,
     node_ids)`` writes ``embeddings.npy`` + ``embeddings.nodes.txt``.

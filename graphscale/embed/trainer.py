@@ -41,16 +41,16 @@ class EmbedSettings:
 
     model: str = "deepwalk"
     dim: int = 128
-    num_walks: int = 10
+    num_walks: int = 80
     walk_length: int = 40
-    window: int = 5
+    window: int = 10
     subsample: float = 0.0
     p: float = 1.0
     q: float = 1.0
     order: int = 2
     num_samples: int | None = None
-    negatives: int = 1
-    negative_weight: float = 5.0
+    negatives: int = 3
+    negative_weight: float = 2.0
     lr: float = 0.025
     min_lr_fraction: float = 1e-4
     pool_size: int = 1 << 20
@@ -252,9 +252,9 @@ def train_embeddings(graph: Graph | WalkGraph, model: str = "deepwalk", dim: int
             numba's workqueue threading layer, which cannot run kernels from two threads.
         sampler_threads: numba threads of the pool-filling thread; None = 1 for the numba trainer (which
             keeps the cores busy itself), all for the torch trainer (the GPU trains, the CPU samples).
-        **settings: num_walks (10), walk_length (40), window (5, the augmentation distance), p, q (1),
+        **settings: num_walks (80), walk_length (40), window (10, the augmentation distance), p, q (1),
             order (2), subsample (0 = off; word2vec's frequent-node threshold, e.g. 1e-3), num_samples
-            (positive samples; default from the walk settings), negatives (1), negative_weight (5.0), lr
+            (positive samples; default from the walk settings), negatives (3), negative_weight (2.0), lr
             (0.025), min_lr_fraction (1e-4), pool_size (2**20 samples), walk_mode ("auto" / "alias" /
             "rejection"), backend ("numba" | "torch"), device ("cpu"), batch_size (torch path), partitions
             (1; > 1 trains the tables in partitions, block by block: :mod:`graphscale.embed.partitioned`),
