@@ -115,7 +115,7 @@ def dgl_partition(args: argparse.Namespace) -> None:
     train[torch.from_numpy(np.load(os.path.join(args.data, "train_idx.npy")))] = True
     graph.ndata["train_mask"] = train
     start = time.perf_counter()
-    dgl.distributed.partition_graph(graph, "graph", args.parts, args.out, part_method="metis" if args.parts > 1
+    dgl.distributed.partition_graph(graph, args.graph_name, args.parts, args.out, part_method="metis" if args.parts > 1
                                     else "random", balance_ntypes=train, balance_edges=True)
     print(json.dumps({"status": "ok", "partition_time_s": round(time.perf_counter() - start, 1)}), flush=True)
 
@@ -135,7 +135,7 @@ def dgl_main(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     dgl.distributed.initialize(os.environ["DGL_IP_CONFIG"])
     torch.distributed.init_process_group("gloo")
-    graph = dgl.distributed.DistGraph("graph", part_config=os.environ["DGL_CONF_PATH"])
+    graph = dgl.distributed.DistGraph(args.graph_name, part_config=os.environ["DGL_CONF_PATH"])
     train = dgl.distributed.node_split(graph.ndata["train_mask"], graph.get_partition_book())
     sampler = dgl.dataloading.NeighborSampler(list(reversed(FANOUTS)))  # DGL: fanouts[0] is the input layer
     loader = dgl.dataloading.DistNodeDataLoader(graph, train, sampler, batch_size=args.batch_size, shuffle=True,
@@ -160,6 +160,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1024, help="seeds per batch per trainer")
     parser.add_argument("--threads", type=int, default=1, help="threads per trainer")
+    parser.add_argument("--graph-name", default="graph", help="DGL: the partitioned graph's name (also the prefix "
+                                                               "of its servers' shared-memory segments)")
     args = parser.parse_args()
     {"graphscale": graphscale_main, "dgl-partition": dgl_partition, "dgl-server": dgl_server,
      "dgl": dgl_main}[args.role](args)

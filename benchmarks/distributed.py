@@ -26,6 +26,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -190,14 +191,16 @@ def dgl_sampling(args: argparse.Namespace, folder: Path, data: Path, partitions:
         return {"status": f"no DGL peer venv ({python}); run benchmarks/setup_peers.sh dgl"}
     folder.mkdir(parents=True)
     env = {**common.worker_env(1, peer=True), "DGLBACKEND": "pytorch"}
+    name = f"gsbench{os.getpid()}p{partitions}"  # its own shared-memory names: a failed run's leftovers never clash
+    steps = [*steps, "--graph-name", name]
     made, status = run([SAMPLING_SCRIPT, "dgl-partition", "--data", str(data), "--parts", str(partitions), "--out",
-                        str(folder / "parts")], args.timeout, python, env)
+                        str(folder / "parts"), "--graph-name", name], args.timeout, python, env)
     if made is None:
         return {"status": f"partition_graph failed: {status}"}
     ip_config = folder / "ip_config.txt"
     ip_config.write_text("".join(f"127.0.0.1 {free_port()}\n" for _ in range(partitions)))
     env.update(DGL_DIST_MODE="distributed", DGL_IP_CONFIG=str(ip_config), DGL_NUM_SERVER="1", DGL_NUM_SAMPLER="0",
-               DGL_CONF_PATH=str(folder / "parts" / "graph.json"), DGL_GRAPH_FORMAT="csc", DGL_KEEP_ALIVE="0")
+               DGL_CONF_PATH=str(folder / "parts" / f"{name}.json"), DGL_GRAPH_FORMAT="csc", DGL_KEEP_ALIVE="0")
     servers = []
     try:
         for k in range(partitions):
@@ -214,6 +217,8 @@ def dgl_sampling(args: argparse.Namespace, folder: Path, data: Path, partitions:
                 server.wait(timeout=60)  # they exit once every trainer has left
             except subprocess.TimeoutExpired:
                 server.kill()
+        for segment in Path("/dev/shm").glob(f"{name}*"):  # what a killed server leaves in shared memory
+            segment.unlink(missing_ok=True)
     return {**(summary or {}), "status": status, "partition_time_s": made["partition_time_s"]}
 
 
