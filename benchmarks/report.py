@@ -613,6 +613,17 @@ SECTIONS = [
         "cores give; the classifier protocol (splits, regularisation) is the published one.",
         custom="embedding_quality"),
     Section(
+        "startup", "First run (`startup.py`)",
+        "Wall time of `import graphscale` and `graphscale --help` (median of 5 fresh processes), and of the "
+        "README's main job `graphscale train` on a fresh install (an empty numba cache: every kernel it uses "
+        "compiles) and again with the cache filled.",
+        "python benchmarks/startup.py",
+        "The second run's floor is torch itself: importing it, and `torch.optim` importing `torch._dynamo` on the "
+        "first optimizer (about 1.5 s here); the first run adds the numba compilation of the kernels it uses.",
+        [Table("Startup", measured("startup"), ("step",),
+               (("step", "step"), ("wall_s", "wall_s"), ("target_s", "target_s"), ("meets_target", "meets_target")),
+               memory=None)]),
+    Section(
         "embed_defaults", "Node embeddings: the defaults (`embed_defaults.py`)",
         "`graphscale embed` without a shipped config: each candidate setting of the defaults (DeepWalk) on every "
         "shipped labelled graph, Micro / Macro-F1 on held-out selection nodes (validation, which chooses) and on "
