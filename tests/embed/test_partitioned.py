@@ -4,6 +4,7 @@ the plain trainer, and ``torchrun`` ranks training disjoint blocks through ``gra
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,16 +90,22 @@ def embed(graphscale_cli):
     return run
 
 
-CLI = ["--model", "deepwalk", "--dim", "16", "--json", "--no-progress", "model.num_walks=20", "model.walk_length=20",
-       "model.window=3", "train.pool_size=4096", "evaluate.repeats=3", "evaluate.ratios=[0.5]", "train.threads=1"]
-
-
-def test_two_ranks_train_the_tables_like_one_process(tmp_path, embed):
+def planted_folder(tmp_path) -> Path:
+    """The planted graph as a CSV folder (edges.csv, nodes.csv with the community labels)."""
     _, label, (src, dst) = planted()
     folder = tmp_path / "planted"
     folder.mkdir()
     (folder / "edges.csv").write_text("src,dst\n" + "".join(f"{a},{b}\n" for a, b in zip(src, dst, strict=True)))
     (folder / "nodes.csv").write_text("id,label\n" + "".join(f"{i},c{c}\n" for i, c in enumerate(label)))
+    return folder
+
+
+CLI = ["--model", "deepwalk", "--dim", "16", "--json", "--no-progress", "model.num_walks=20", "model.walk_length=20",
+       "model.window=3", "train.pool_size=4096", "evaluate.repeats=3", "evaluate.ratios=[0.5]", "train.threads=1"]
+
+
+def test_two_ranks_train_the_tables_like_one_process(tmp_path, embed):
+    folder = planted_folder(tmp_path)
     one = embed.summary(embed(["--dataset", str(folder), *CLI, "--out", str(tmp_path / "one")], tmp_path))
     two = embed.summary(embed(["--dataset", str(folder), *CLI, "--entity-partitions", "4", "--out",
                             str(tmp_path / "two")], tmp_path, ranks=2))
@@ -125,11 +132,7 @@ def test_one_process_partitioned_run_checkpoints_and_resumes(tmp_path, capsys):
     """P > 1 without torchrun (GraphVite's one-device mode) through the CLI: one checkpoint file, resumable."""
     from graphscale.cli import main
 
-    _, label, (src, dst) = planted()
-    folder = tmp_path / "planted"
-    folder.mkdir()
-    (folder / "edges.csv").write_text("src,dst\n" + "".join(f"{a},{b}\n" for a, b in zip(src, dst, strict=True)))
-    (folder / "nodes.csv").write_text("id,label\n" + "".join(f"{i},c{c}\n" for i, c in enumerate(label)))
+    folder = planted_folder(tmp_path)
     args = ["embed", "--dataset", str(folder), *CLI, "--entity-partitions", "3", "--out", str(tmp_path / "one")]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
