@@ -53,7 +53,9 @@ def require_dataset(data_root: Path):
 def graphscale_cli():
     """``run(command, args, cwd, ranks=1)``: ``python -m graphscale <command> <args>`` in a subprocess, under
     ``torchrun --nproc-per-node ranks`` on 127.0.0.1 (a free port) when ``ranks > 1``; the CompletedProcess.
-    ``run.summary(proc)``: its one JSON stdout line (rank 0 alone reports), after asserting it succeeded."""
+    ``run.summary(proc)``: its one JSON stdout line (rank 0 alone reports), after asserting it succeeded;
+    ``run.command(name)``: ``run`` for one command."""
+    import functools
     import json
     import socket
     import subprocess
@@ -76,5 +78,11 @@ def graphscale_cli():
         assert len(lines) == 1  # rank 0 alone reports
         return json.loads(lines[0])
 
-    run.summary = summary
+    def command(name: str):
+        """``run`` bound to one command: ``(args, cwd, ranks=1)``, with ``.summary``."""
+        bound = functools.partial(run, name)
+        bound.summary = summary
+        return bound
+
+    run.summary, run.command = summary, command
     return run

@@ -142,15 +142,11 @@ def _train_and_save(cfg: EmbedConfig, dataset: Any, folder: Path, resume: bool, 
     """Train (every rank of ``group``), then evaluate and write the folder (the ``writer``, rank 0)."""
     settings = _settings(cfg)
     compile_s = warm_up(cfg.model.name, settings)
-    hook, log = with_tensorboard(cfg.output.tensorboard and writer, folder, None)
-    try:
+    with with_tensorboard(cfg.output.tensorboard and writer, folder, None) as hook:
         result = train_embeddings(dataset.graph, cfg.model.name, cfg.model.dim, edge_weight=dataset.edge_weight,
                                   progress=progress, checkpoint=folder / "checkpoint.pt", resume=resume,
                                   checkpoint_every_s=cfg.output.checkpoint_every_s, overlap=cfg.train.overlap,
                                   group=group, on_epoch=hook, **settings)
-    finally:
-        if log is not None:
-            log.close()
     if not writer:  # the other ranks of a group train the held-out run of the link evaluation with rank 0
         if cfg.evaluate.link_prediction:
             train_embeddings(link_split(dataset.graph, cfg.evaluate.test_fraction, cfg.train.seed)[0],

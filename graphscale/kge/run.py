@@ -142,13 +142,9 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
         metrics = run_eval(current, valid_subset, index, cfg, device, desc="valid")
         return {k: metrics[k] for k in METRIC_KEYS}
 
-    hook, log = with_tensorboard(cfg.output.tensorboard and writer, out, on_epoch)
-    try:
+    with with_tensorboard(cfg.output.tensorboard and writer, out, on_epoch) as hook:
         result = train(model, data.train, cfg, device=device, out_dir=out, resume=resume, progress=progress,
                        on_epoch=hook, validate=validate if data.valid.shape[0] else None, log=writer)
-    finally:
-        if log is not None:
-            log.close()
     summary: dict[str, Any] = {
         "dataset": dataset_label(data.name), "model": cfg.model.name, "dim": cfg.model.dim,
         "negatives": cfg.train.negatives, "negative_mode": cfg.train.negative_mode, "epochs": cfg.train.epochs,

@@ -199,12 +199,8 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
             torch.cuda.reset_peak_memory_stats(device)
         began = time.perf_counter()
         trainer = train_graph if kind == "graph" else train_node
-        hook, log = with_tensorboard(cfg.output.tensorboard, out, on_epoch)
-        try:
+        with with_tensorboard(cfg.output.tensorboard, out, on_epoch) as hook:
             result = trainer(cfg, ds, device, out_dir=out, resume=resume, progress=progress, on_epoch=hook)
-        finally:
-            if log is not None:
-                log.close()
         train_time = time.perf_counter() - began
         return _finish(cfg, ds, task, device, out, result, train_time)
 

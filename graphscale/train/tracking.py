@@ -9,7 +9,8 @@ several seeds or folds, so their curves sit side by side.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,20 +55,26 @@ class TensorBoardLog:
         self.writer.close()
 
 
-def with_tensorboard(enabled: bool, folder: Path, hook: Callable[[dict[str, Any]], None] | None
-                     ) -> tuple[Callable[[dict[str, Any]], None] | None, TensorBoardLog | None]:
-    """``(hook calling ``hook`` and the TensorBoard log, the log to close)``; ``hook`` alone when not enabled."""
+@contextlib.contextmanager
+def with_tensorboard(enabled: bool, folder: Path,
+                     hook: Callable[[dict[str, Any]], None] | None) -> Iterator[Callable[[dict[str, Any]], None] | None]:
+    """The ``on_epoch`` hook to train with: ``hook`` alone when not enabled, else ``hook`` and a TensorBoard log
+    under ``folder/tensorboard`` (the log first: an epoch the hook interrupts after is logged too), closed on
+    leaving the block."""
     if not enabled:
-        return hook, None
+        yield hook
+        return
     log = TensorBoardLog(folder / FOLDER)
-    if hook is None:
-        return log, log
 
     def both(metrics: dict[str, Any]) -> None:
-        log(metrics)  # first: an epoch the hook interrupts after is logged too
-        hook(metrics)
+        log(metrics)
+        if hook is not None:
+            hook(metrics)
 
-    return both, log
+    try:
+        yield both
+    finally:
+        log.close()
 
 
 __all__ = ["FOLDER", "TensorBoardLog", "require_tensorboard", "with_tensorboard"]

@@ -14,6 +14,7 @@ from graphscale.nn.models import build_node_model
 from graphscale.sampling.neighbor import NeighborSampler
 
 FANOUTS, LR, STEP_SEED = [5, 3], 0.5, 11
+EMB_DIM, EMB_LR, EMB_SEED = 4, 0.05, 9
 
 
 def model_for(in_dim: int, classes: int) -> torch.nn.Module:
@@ -26,19 +27,30 @@ def seeds_of(rank: int, nodes: torch.Tensor, world: int) -> torch.Tensor:
     return nodes[::3] if not (world == 3 and rank == 2) else nodes[:0]
 
 
-def step_main(rank: int, world: int, folder: str, name: str, out: str) -> None:
+def rank_step(rank: int, world: int, folder: str, emb_dim: int = 0):
+    """One rank's ``(part, model, store, step, SGD optimizer, seeds)``; with ``emb_dim`` the store also holds
+    learnable node embeddings (lazy Adam)."""
     from graphscale.distributed.kvstore import KVStore
     from graphscale.distributed.load import load_book, load_partition
-    from graphscale.distributed.minibatch import MiniBatchStep, SeedBatches
+    from graphscale.distributed.minibatch import MiniBatchStep
     from graphscale.distributed.sampler import DistNeighborSampler
+    from graphscale.nn.embedding import initial_rows
 
     part, book = load_partition(folder, rank), load_book(folder)
-    model = model_for(part.x.shape[1], int(part.manifest["num_classes"]))
+    model = model_for(part.x.shape[1] + emb_dim, int(part.manifest["num_classes"]))
     store = KVStore(book, rank, world)
     store.add("x", part.x)
+    if emb_dim:
+        store.add("emb", initial_rows(part.nodes, emb_dim, EMB_SEED), optimizer="adam", lr=EMB_LR)
     step = MiniBatchStep(model, DistNeighborSampler(part, book, FANOUTS, world), store, part, world)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    seeds = seeds_of(rank, part.nodes, world)
+    return part, model, store, step, optimizer, seeds_of(rank, part.nodes, world)
+
+
+def step_main(rank: int, world: int, folder: str, name: str, out: str) -> None:
+    from graphscale.distributed.minibatch import SeedBatches
+
+    part, model, store, step, optimizer, seeds = rank_step(rank, world, folder)
     loss, count = step(optimizer, seeds, STEP_SEED)
     batches = SeedBatches(part.nodes, 64, world, rank, seed=5)
     epochs = [[b.clone() for b in batches.epoch(e)] for e in (0, 1, 0)]
@@ -76,25 +88,10 @@ def test_step_equals_the_single_process_step_on_the_union(tmp_path, world):
         assert not torch.equal(torch.cat(first), torch.cat(second))
 
 
-EMB_DIM, EMB_LR, EMB_SEED = 4, 0.05, 9
-
 
 def embedded_step_main(rank: int, world: int, folder: str, name: str, out: str) -> None:
     """One step with learnable node embeddings in the KV store (lazy Adam on the rows the batch read)."""
-    from graphscale.distributed.kvstore import KVStore
-    from graphscale.distributed.load import load_book, load_partition
-    from graphscale.distributed.minibatch import MiniBatchStep
-    from graphscale.distributed.sampler import DistNeighborSampler
-    from graphscale.nn.embedding import initial_rows
-
-    part, book = load_partition(folder, rank), load_book(folder)
-    model = model_for(part.x.shape[1] + EMB_DIM, int(part.manifest["num_classes"]))
-    store = KVStore(book, rank, world)
-    store.add("x", part.x)
-    store.add("emb", initial_rows(part.nodes, EMB_DIM, EMB_SEED), optimizer="adam", lr=EMB_LR)
-    step = MiniBatchStep(model, DistNeighborSampler(part, book, FANOUTS, world), store, part, world)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    seeds = seeds_of(rank, part.nodes, world)
+    part, model, store, step, optimizer, seeds = rank_step(rank, world, folder, EMB_DIM)
     for _ in range(2):  # two steps: the second reads rows the first updated, Adam's bias correction at step 2
         step(optimizer, seeds, STEP_SEED)
     torch.save({"params": [p.detach() for p in model.parameters()], "seeds": seeds, "nodes": part.nodes,

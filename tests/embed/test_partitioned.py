@@ -83,11 +83,7 @@ def test_partition_rows_come_back_to_their_nodes():
 @pytest.fixture
 def embed(graphscale_cli):
     """``embed(args, cwd, ranks=1)``: ``graphscale embed`` (under torchrun for ranks > 1); ``embed.summary``."""
-    def run(args: list[str], cwd, ranks: int = 1):
-        return graphscale_cli("embed", args, cwd, ranks)
-
-    run.summary = graphscale_cli.summary
-    return run
+    return graphscale_cli.command("embed")
 
 
 def planted_folder(tmp_path) -> Path:

@@ -33,11 +33,7 @@ def test_rounds_cover_every_bucket_once_without_sharing_a_partition(parts, world
 @pytest.fixture
 def kg(graphscale_cli):
     """``kg(args, cwd, ranks=1)``: ``graphscale kg`` (under torchrun for ranks > 1); ``kg.summary(proc)``."""
-    def run(args: list[str], cwd, ranks: int = 1):
-        return graphscale_cli("kg", args, cwd, ranks)
-
-    run.summary = graphscale_cli.summary
-    return run
+    return graphscale_cli.command("kg")
 
 
 def test_two_ranks_train_four_partitions_like_one_process(tmp_path, kg):
