@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -63,14 +64,34 @@ def torchrun(ranks: int) -> list[str]:
             "--master-port", str(free_port())]
 
 
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL every process left in ``proc``'s process group (its orphaned children included), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
 def run(args: list[str], timeout: float, python: Path | str = sys.executable,
         env: dict[str, str] | None = None) -> tuple[dict[str, Any] | None, str]:
-    """``python args``: its last JSON line and, on failure, the tail of its stderr."""
-    try:
-        proc = subprocess.run([str(python), *args], capture_output=True, text=True, timeout=timeout,
-                              check=False, env=env or common.worker_env(1, peer=False))
-    except subprocess.TimeoutExpired:
-        return None, f"timeout after {timeout:.0f} s"
+    """``python args``: its last JSON line and, on failure, the tail of its stderr.
+
+    The command runs in a process group of its own, killed when it returns: workers that torchrun (or a
+    failed peer) leaves behind never outlive the measurement.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        # files, not pipes: a leftover worker holding a pipe open would keep a read waiting past the exit
+        proc = subprocess.Popen([str(python), *args], stdout=out, stderr=err, text=True,
+                                env=env or common.worker_env(1, peer=False), start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None, f"timeout after {timeout:.0f} s"
+        finally:
+            kill_group(proc)
+        out.seek(0), err.seek(0)
+        proc = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
     summary = common.last_json(proc.stdout) if proc.returncode == 0 else None
     if summary is not None:
         return summary, "ok"
