@@ -35,7 +35,7 @@ def int_linear(q: Tensor, zero: int, weight_t: Tensor, column_sums: Tensor) -> T
         acc = torch._int_mm(q, weight_t)
     except RuntimeError:
         acc = q.to(torch.int32) @ weight_t.to(torch.int32)
-    return acc - zero * column_sums if zero else acc
+    return acc - (zero * column_sums).to(torch.int32) if zero else acc
 
 
 def _params(tracker: RangeTracker) -> tuple[float, int]:
@@ -87,7 +87,7 @@ class IntegerGCNLayer(nn.Module):
         self.weight_scale = float(symmetric_scale(weight, bits))
         q_weight = quantize(weight, torch.tensor(self.weight_scale), torch.zeros(()), bits, symmetric=True)
         self.register_buffer("weight_t", q_weight.t().contiguous())                  # [F_in, F_out] int8
-        self.register_buffer("column_sums", q_weight.to(torch.int32).sum(1))        # [F_out] int32
+        self.register_buffer("column_sums", q_weight.to(torch.int32).sum(1, dtype=torch.int32))        # [F_out] int32
         self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().clone())
         self.input, self.message = _params(layer.q_input), _params(layer.q_message)
         self.aggregate, self.output = _params(layer.q_aggregate), _params(layer.q_output)

@@ -6,8 +6,8 @@ Graph Neural Networks", ICLR 2021, arXiv:2008.05000).
   .. math::
       q = \operatorname{clamp}(\lfloor x / s \rceil + z,\ q_{min}, q_{max}), \qquad \hat x = s\,(q - z)
 
-  with the gradient of :math:`\hat x` w.r.t. :math:`x` taken as 1 inside the representable range
-  :math:`[s(q_{min} - z), s(q_{max} - z)]` and 0 outside (clipped straight-through estimator).
+  with the gradient of :math:`\hat x` w.r.t. :math:`x` taken as 1 where :math:`\lfloor x / s \rceil + z` lies in
+  :math:`[q_{min}, q_{max}]` and 0 outside (clipped straight-through estimator).
 * Range tracking by percentiles (Sec. 3.2): the ``percentile`` / ``1 - percentile`` quantiles of the observed
   values (robust min / max, not the outliers that high-degree nodes produce), smoothed with ``momentum``.
 * Stochastic protection (Sec. 3.1, Alg. 1): during training node ``i`` is protected (its tensors stay in full
@@ -80,26 +80,13 @@ def quantize(x: Tensor, scale: Tensor, zero: Tensor, bits: int, symmetric: bool 
     return torch.clamp(torch.round(x / scale) + zero, qmin, qmax).to(torch.int8)
 
 
-class _FakeQuant(torch.autograd.Function):
-    """Quantize-dequantize with the clipped straight-through gradient."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, scale: Tensor, zero: Tensor, qmin: int, qmax: int) -> Tensor:
-        q = torch.clamp(torch.round(x / scale) + zero, qmin, qmax)
-        low, high = (qmin - zero) * scale, (qmax - zero) * scale
-        ctx.save_for_backward((x >= low) & (x <= high))
-        return (q - zero) * scale
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        (inside,) = ctx.saved_tensors
-        return grad * inside, None, None, None, None
-
-
 def fake_quant(x: Tensor, scale: Tensor, zero: Tensor, bits: int, symmetric: bool = False) -> Tensor:
-    """``s * (clamp(round(x / s) + z) - z)`` with the clipped STE gradient. Shapes: any -> same."""
+    """``s * (clamp(round(x / s) + z) - z)`` in one fused op (``torch.fake_quantize_per_tensor_affine``) with
+    the clipped straight-through gradient: 1 where ``round(x / s) + z`` lies in ``[q_min, q_max]``, else 0.
+    Shapes: any -> same."""
     qmin, qmax = signed_range(bits, symmetric)
-    return _FakeQuant.apply(x, scale.to(x.dtype), zero.to(x.dtype), qmin, qmax)
+    return torch.fake_quantize_per_tensor_affine(x, scale.reshape(()).float(), zero.reshape(()).to(torch.int32),
+                                                 qmin, qmax)
 
 
 def percentile_range(x: Tensor, percentile: float) -> tuple[Tensor, Tensor]:
