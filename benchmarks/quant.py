@@ -42,7 +42,7 @@ CASES: dict[str, tuple[str, str, str, list[str], float | None]] = {
     # speed and size: a 3-layer GCN of width 256 (the usual ogbn-arxiv model) on the generated arxiv graph
     "arxiv-gcn-int8": ("dq-int8", "synthetic-arxiv", "gcn",
                        ["--dataset", "synthetic-arxiv", "--model", "gcn", "--quant", "int8", "model.hidden_dim=256",
-                        "model.num_layers=3", "model.dropout=0.5", "train.weight_decay=0", "--epochs", "3",
+                        "model.num_layers=3", "model.dropout=0.5", "train.weight_decay=0", "--epochs", "2",
                         "--seeds", "1"], None),
 }
 SUMMARY_KEYS = ("test_acc", "test_acc_std", "val_acc", "val_acc_std", "per_seed_test_acc", "per_fold_last_test_acc",
