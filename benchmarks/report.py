@@ -750,7 +750,7 @@ SECTIONS = [
                 ("model_bytes_fp32", "model_bytes_fp32"), ("model_bytes_int", "model_bytes_int"),
                 ("int / QAT agreement", "int_agreement"), ("peak_rss_mb", "peak_rss_mb"),
                 ("overrides", "overrides")), memory=None, ours=lambda impl: False),
-         Table("Tuning (seeds 100..104, validation accuracy chooses the protection)",
+         Table("Tuning (seeds 100..102, validation accuracy chooses the protection)",
                lambda line: measured("quant")(line) and line.get("purpose") == "tuning", ("case", "overrides"),
                (("case", "case"), ("overrides", "overrides"), ("val_acc", "val_acc"), ("val_acc_std", "val_acc_std")),
                memory=None, ours=lambda impl: False)]),
