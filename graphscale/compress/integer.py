@@ -39,6 +39,7 @@ def int_linear(q: Tensor, zero: int, weight_t: Tensor, column_sums: Tensor) -> T
 
 
 def _params(tracker: RangeTracker) -> tuple[float, int]:
+    """``(scale, zero point)`` of a trained tracker's range as Python numbers."""
     scale, zero = tracker.params()
     return float(scale), int(zero)
 

@@ -41,6 +41,7 @@ SUPPORTED = "gcn, gin, gat"
 
 
 def _check_graph(graph: Graph, x: Any, where: str) -> None:
+    """Raise ConfigError for a Block or a ``(x_src, x_dst)`` pair: QAT layers run full (or batched) graphs."""
     if isinstance(graph, Block) or not isinstance(x, Tensor):
         raise ConfigError(f"{where}: expected a full graph and one feature tensor (Degree-Quant trains full-batch "
                           f"or on batched graphs), got {type(graph).__name__}. Use sampler none.")
@@ -199,6 +200,7 @@ class QuantizedModel(nn.Module):
 
     @property
     def spec(self) -> QuantSpec:
+        """The quantization settings shared by the layers."""
         return self.context.spec
 
     def forward(self, graph: Graph, *args: Any, **kwargs: Any) -> Tensor:

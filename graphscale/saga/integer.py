@@ -20,6 +20,7 @@ INT8_MAX_ROWS_PER_SUM = 2**31 // 256  # int32 cannot overflow below this many in
 
 
 def _check(graph: Graph, q: Tensor, zero_point: int) -> None:
+    """Raise ShapeError unless ``q`` is int8 ``[N_src, F]``, the zero point fits int8 and int32 cannot overflow."""
     where = "int_aggregate"
     if not isinstance(q, Tensor) or q.dtype != torch.int8 or q.dim() != 2:
         got = f"{q.dtype} of shape {tuple(q.shape)}" if isinstance(q, Tensor) else type(q).__name__
