@@ -102,3 +102,28 @@ def test_integer_model_follows_the_qat_model(bits, hidden):
 def test_to_integer_rejects_other_models():
     with pytest.raises(ConfigError, match="expected a quantized GCN stack"):
         to_integer(quantize_model(build_node_model("gat", 8, 3), 8))
+
+
+def test_integer_gin_follows_the_qat_gin():
+    from graphscale.compress.integer_gin import gin_to_integer
+    from graphscale.graph import batch
+    from graphscale.nn.models import build_graph_model
+
+    gen = torch.Generator().manual_seed(7)
+    graphs = [Graph(torch.randint(0, 15, (40,), generator=gen), torch.randint(0, 15, (40,), generator=gen), 15)
+              for _ in range(20)]
+    graph, x, y = batch(graphs), torch.rand(300, 7, generator=gen), torch.randint(0, 2, (20,), generator=gen)
+    torch.manual_seed(0)
+    model = quantize_model(build_graph_model("gin", 7, 2, hidden_dim=16, num_layers=4), 8)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(5):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(graph, x), y).backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        simulated = model(graph, x)
+    logits = gin_to_integer(model)(graph, x)
+    assert torch.allclose(logits, simulated, atol=1e-4 * simulated.abs().max().item())
+    with pytest.raises(ConfigError, match="expected a quantized GIN graph model"):
+        gin_to_integer(quantize_model(build_node_model("gin", 7, 2), 8))

@@ -128,3 +128,15 @@ def test_cli_train_quant_json(tmp_path, capsys):
 def test_cli_bad_quant_input_exits_2(tmp_path, capsys, args, message):
     code, _, err = _run(capsys, "train", "--no-progress", "--epochs", "1", "--out", str(tmp_path / "r"), *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_train_quant_graph_task(tmp_path, capsys, require_dataset):
+    require_dataset("mutag")
+    code, out, err = _run(capsys, "train", "--dataset", "mutag", "--quant", "int8", "--json", "--no-progress",
+                          "--out", str(tmp_path / "g"), "--epochs", "2", "train.folds=2", "model.num_layers=3",
+                          "model.hidden_dim=16")
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["task"] == "graph" and summary["quant_bits"] == 8 and summary["int_agreement"] >= 0.95
+    assert 0.0 <= summary["int_last_epoch_test_acc"] <= 1.0
+    assert summary["model_bytes_int"] < summary["model_bytes_fp32"] / 2
