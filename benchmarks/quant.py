@@ -50,7 +50,7 @@ CASES: dict[str, tuple[str, str, str, list[str], float | None]] = {
 }
 SUMMARY_KEYS = ("test_acc", "test_acc_std", "val_acc", "val_acc_std", "per_seed_test_acc", "per_fold_last_test_acc",
                 "last_epoch_test_acc", "epoch_time_s", "peak_rss_mb", "quant", "quant_bits", "quant_p_min",
-                "quant_p_max", "int_test_acc", "int_test_acc_std", "int_val_acc", "int_agreement", "model_bytes_fp32",
+                "quant_p_max", "int_test_acc", "int_test_acc_std", "int_last_epoch_test_acc", "last_epoch_test_acc_std", "int_val_acc", "int_agreement", "model_bytes_fp32",
                 "model_bytes_int", "fp32_inference_ms", "int_inference_ms", "int_speedup", "seeds", "epochs",
                 "num_nodes", "num_edges")
 
