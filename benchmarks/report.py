@@ -720,6 +720,42 @@ SECTIONS = [
         "budget is far fewer steps than the papers use; reciprocal relations and self-adversarial weighting are "
         "what close the gap within it.",
         custom="kg", suffixes=(".jsonl", ".json")),
+    Section(
+        "quant", "Degree-Quant: INT8 / INT4 quantization-aware training (`quant.py`)",
+        "Quantization-aware training with Degree-Quant (Tailor et al., ICLR 2021: percentile ranges, stochastic "
+        "protection of high in-degree nodes) through `graphscale train --quant`, against FP32 training of the "
+        "same config on the same seeds, with the paper's figures (Table 1, Cora GCN: FP32 81.4, DQ-INT8 81.7, "
+        "DQ-INT4 78.3). Accuracies are the quantized (simulated) model's, as the paper reports them; GCN runs also "
+        "carry the integer model's accuracy, size and its inference time against the float model of the same "
+        "weights, measured back to back in one process.",
+        "python benchmarks/quant.py --case cora-gcn-fp32 --case cora-gcn-int8 --case cora-gcn-int4\n"
+        "python benchmarks/quant.py --case cora-gcn-int4 --tune --set train.quant_p_max=0.2\n"
+        "python benchmarks/quant.py --case arxiv-gcn-int8",
+        "The integer path covers GCN stacks and GIN-0 graph classifiers (GAT is quantized in simulation only); "
+        "its requantization "
+        "runs in float multipliers between int32 accumulators, as integer engines do. Inference-time ratios come "
+        "from a machine shared with other jobs and are read within one run only.",
+        [Table("Accuracy (reported seeds; latest run of each case)",
+               lambda line: measured("quant")(line) and line.get("purpose") == "reported"
+               and line.get("dataset") != "synthetic-arxiv",
+               ("case",),
+               (("case", "case"), ("test_acc", "test_acc"), ("test_acc_std", "test_acc_std"),
+                ("paper", "paper_test_acc"), ("int model test_acc", "int_test_acc"),
+                ("int / QAT agreement", "int_agreement"), ("last_epoch_test_acc", "last_epoch_test_acc"),
+                ("int model last_epoch_test_acc", "int_last_epoch_test_acc"), ("p_max", "quant_p_max"),
+                ("model_bytes_fp32", "model_bytes_fp32"), ("model_bytes_int", "model_bytes_int"),
+                ("seeds", "seeds"), ("overrides", "overrides")), memory=None, ours=lambda impl: False),
+         Table("Integer inference vs FP32 inference of the same model (synthetic-arxiv, 3-layer GCN)",
+               lambda line: measured("quant")(line) and line.get("dataset") == "synthetic-arxiv", ("case",),
+               (("case", "case"), ("fp32_inference_ms", "fp32_inference_ms"),
+                ("int_inference_ms", "int_inference_ms"), ("int_speedup", "int_speedup"),
+                ("model_bytes_fp32", "model_bytes_fp32"), ("model_bytes_int", "model_bytes_int"),
+                ("int / QAT agreement", "int_agreement"), ("peak_rss_mb", "peak_rss_mb"),
+                ("overrides", "overrides")), memory=None, ours=lambda impl: False),
+         Table("Tuning (seeds 100..102, validation accuracy chooses the protection)",
+               lambda line: measured("quant")(line) and line.get("purpose") == "tuning", ("case", "overrides"),
+               (("case", "case"), ("overrides", "overrides"), ("val_acc", "val_acc"), ("val_acc_std", "val_acc_std")),
+               memory=None, ours=lambda impl: False)]),
 ]
 
 

@@ -97,7 +97,8 @@ def resolve_train_config(args: argparse.Namespace) -> Any:
              ("--partitions", "data.partitions", args.partitions),
              ("--epochs", "train.epochs", args.epochs), ("--seeds", "train.seeds", args.seeds),
              ("--out", "output.dir", args.out), ("--device", "train.device", args.device),
-             ("--tensorboard", "output.tensorboard", args.tensorboard))
+             ("--tensorboard", "output.tensorboard", args.tensorboard),
+             ("--quant", "train.quant", args.quant))
     return from_command(task_defaults(task), path, flags, args.overrides)
 
 
@@ -223,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "part per rank (data.partitions)")
     train.add_argument("--epochs", type=int, help="training epochs (train.epochs)")
     train.add_argument("--seeds", type=int, help="number of seeds / CV repetitions (train.seeds)")
+    train.add_argument("--quant", metavar="BITS", help="Degree-Quant quantization-aware training of gcn, gin, gat: "
+                                                       "int8 or int4 (train.quant)")
     add_run_options(train, "runs/<dataset>-<model>", "device (train.device)", "train.epochs=50",
                     device_choices=("cpu", "cuda", "auto"))
     train.set_defaults(handler=cmd_train)

@@ -111,6 +111,17 @@ class TrainConfig:
     memory_spill: bool = option(True, "With memory_budget: allow plans that put the adjacency or node tensors "
                                       "in temporary files; false keeps everything in memory (recomputing the "
                                       "first aggregation per chunk when it does not fit).")
+    quant: str | None = option(None, "Degree-Quant quantization-aware training (Tailor et al. 2021) of gcn, gin or gat "
+                                     "(full batch or graph tasks): int8 or int4; null = float. GCN also reports "
+                                     "its integer inference model (int8 matmul and aggregation, int32 sums).",
+                               choices=("int8", "int4"))
+    quant_p_min: float = option(0.0, "Degree-Quant: protection probability of the lowest in-degree node.",
+                                ge=0.0, le=1.0)
+    quant_p_max: float = option(0.1, "Degree-Quant: protection probability of the highest in-degree node "
+                                     "(linear in the in-degree between the two).", ge=0.0, le=1.0)
+    quant_percentile: float = option(0.001, "Degree-Quant: activation ranges track the quant_percentile and "
+                                            "1 - quant_percentile quantiles (0 = min / max).", ge=0.0, lt=0.5)
+    quant_momentum: float = option(0.1, "Degree-Quant: momentum of the tracked ranges.", gt=0.0, le=1.0)
 
 
 SAMPLERS = ("none", "neighbor", "cluster", "saint-node", "saint-edge", "saint-rw", "gas")

@@ -150,5 +150,10 @@ class FullBatch:
                     selector=EpochSelector(cfg.train.select, cfg.train.patience))
         if checkpoints is not None:
             checkpoints.header.update(seed=seed, split=split_index)
-        return fit(task, cfg.train.epochs, lambda fitted: node_result(run, seed, split_index, fitted),
+        from .quant import integer_metrics
+
+        def result(fitted: Any) -> dict[str, Any]:  # + the integer model's figures under train.quant (GCN)
+            return {**node_result(run, seed, split_index, fitted), **integer_metrics(model, graph, x, y, masks)}
+
+        return fit(task, cfg.train.epochs, result,
                    checkpoints=checkpoints, saved=saved, bar=bar, tags={"run": run}, on_epoch=on_epoch)

@@ -32,6 +32,7 @@ from .loop import Checkpoints, EpochHook, Fitted, Task, fit, run_seeds
 from .metrics import mean_std
 from .node import build_model, uses_edge_attr
 from .optim import build_optimizer, build_scheduler
+from .quant import graph_integer_metrics, quant_summary, size_metrics
 from .runtime import fingerprint
 
 EVAL_BATCH = 256
@@ -125,7 +126,7 @@ def train_graph(cfg: RunConfig, dataset: GraphDataset, device: torch.device, out
         "warmup_time_s": results[0]["warmup_time_s"] if results else None,
         "folds": results, "curves": [{key: np.mean([h[key] for h in histories], 0).tolist()
                                       for key in ("train_loss", "train_acc", "test_loss", "test_acc")}],
-        "num_graphs": len(dataset), "num_classes": dataset.num_classes,
+        "num_graphs": len(dataset), "num_classes": dataset.num_classes, **quant_summary(cfg, results),
     }
 
 
@@ -167,7 +168,8 @@ def _train_fold(cfg: RunConfig, dataset: GraphDataset, batches: _Batches, device
     def result(fitted: Fitted) -> dict[str, Any]:
         return {"rep": rep, "fold": fold, "seed": fold_seed, "num_train": len(train_ids),
                 "num_test": len(test_ids), "last_test_acc": fitted.history["test_acc"][-1],
-                "best_fold_test_acc": max(fitted.history["test_acc"]), **fitted.timing()}
+                "best_fold_test_acc": max(fitted.history["test_acc"]), **fitted.timing(), **size_metrics(model),
+                **graph_integer_metrics(model, test_batches)}
 
     checkpoints.header.update(rep=rep, fold=fold)
     task = Task(model, optimizer, build_scheduler(optimizer, train_cfg), train_epoch, evaluate, device,

@@ -88,16 +88,19 @@ def build_model(cfg: RunConfig, in_dim: int, out_dim: int, graph_task: bool = Fa
     when the config leaves it unset.
     """
     from ..nn import models
+    from .quant import apply_quant
 
     hparams = dict(cfg.model.hparams)
     try:
         if graph_task:
             if edge_dim is not None and hparams.get("edge_dim") is None and uses_edge_attr(cfg):
                 hparams["edge_dim"] = edge_dim
-            return models.build_graph_model(cfg.model.name, in_dim, out_dim, **hparams)
-        return models.build_node_model(cfg.model.name, in_dim, out_dim, **hparams)
+            model = models.build_graph_model(cfg.model.name, in_dim, out_dim, **hparams)
+        else:
+            model = models.build_node_model(cfg.model.name, in_dim, out_dim, **hparams)
     except ConfigError as err:
         raise located(err, cfg) from None
+    return apply_quant(cfg, model)  # Degree-Quant QAT wrapper under train.quant
 
 
 def located(err: ConfigError, cfg: RunConfig, key: str = "model.name") -> ConfigError:
@@ -134,6 +137,9 @@ def trainer_kind(cfg: RunConfig) -> str:
         kind = "precomputed"
     else:
         kind = "full" if sampler == "none" else "gas" if sampler == "gas" else "minibatch"
+    if cfg.train.quant is not None and kind != "full":
+        raise ConfigError(f"train.quant: expected full-batch training of gcn, gin or gat, got the {kind} trainer "
+                          f"(model {model!r}, sampler {sampler!r}){cfg.where('train.quant')}. Drop --sampler.")
     if cfg.data.node_embedding and kind != "minibatch":
         raise ConfigError(f"data.node_embedding: expected a sampled trainer (--sampler neighbor, cluster or saint) "
                           f"for learnable node embeddings, got the {kind} trainer (sampler {sampler!r})"
@@ -238,8 +244,10 @@ def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_d
     runs, curves = run_seeds(cfg.train.seeds, one_run, cfg=cfg, kind=kind, header={"config": fingerprint(cfg)},
                              out_dir=out_dir, resume=resume, epochs=cfg.train.epochs,
                              every=cfg.output.checkpoint_every, desc=desc, progress=progress)
+    from .quant import quant_summary
+
     return {**summarize(runs, curves, label), "num_nodes": dataset.num_nodes, "num_edges": dataset.graph.num_edges,
-            "num_classes": dataset.num_classes, **extra()}
+            "num_classes": dataset.num_classes, **extra(), **quant_summary(cfg, runs)}
 
 
 def summarize(runs: list[dict[str, Any]], curves: list[dict[str, list[float]]], sampler: str) -> dict[str, Any]:

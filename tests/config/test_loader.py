@@ -144,9 +144,13 @@ def test_shipped_configs_load_and_state_expectations():
     for name in names:
         cfg = config.load(config.config_dir() / f"{name}.yaml")
         task, model, rest = name.split("-", 2)
+        quant = next((q for q in ("dq-int8", "dq-int4") if rest.startswith(f"{q}-")), None)  # Degree-Quant variants
+        rest = rest.removeprefix(f"{quant}-") if quant else rest
+        assert cfg.train.quant == (quant.removeprefix("dq-") if quant else None), name
         sampler = next((s for s in config.SAMPLERS if rest.startswith(f"{s}-")), None)
         dataset = rest.removeprefix(f"{sampler}-") if sampler else rest
         assert (cfg.task, cfg.model.name, cfg.data.dataset) == (task, model, dataset), name
         assert cfg.sampler.name == (sampler or "none"), name
         assert cfg.expected.test_acc is not None and cfg.expected.source and cfg.expected.target is not None, name
-        assert config.find_shipped(task, model.upper(), dataset, sampler) == config.config_dir() / f"{name}.yaml"
+        if quant is None:  # a variant is named with --config; --dataset/--model find the float config
+            assert config.find_shipped(task, model.upper(), dataset, sampler) == config.config_dir() / f"{name}.yaml"

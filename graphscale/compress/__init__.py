@@ -1,0 +1,1 @@
+"""Model compression: quantization-aware training (Degree-Quant, ``quant``) and distillation."""
