@@ -373,6 +373,7 @@ def _egc(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, hea
 
 NODE_MODELS.register("egc", ModelSpec(_egc, {**_COMMON, "hidden_dim": 64, "heads": 8, "num_bases": 4,
                                              "aggregators": ["symnorm"]}))
+from . import revgnn as _revgnn  # noqa: F401 - registers "revgnn" (it builds on this module)
 
 __all__ = [
     "EDGE_WEIGHT_MODELS",
