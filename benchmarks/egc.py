@@ -17,6 +17,9 @@ Examples:
     python benchmarks/egc.py --bench speed --epochs 5
     python benchmarks/egc.py --bench accuracy --configs graphscale/configs/node-egc-cora.yaml \\
         graphscale/configs/node-gat-cora.yaml
+    python benchmarks/egc.py --bench accuracy --record-dir revgnn --bench-label revgnn-accuracy \\
+        --record-name synthetic-arxiv-accuracy --configs graphscale/configs/node-revgnn-synthetic-arxiv.yaml \\
+        --set model.num_layers=112 --set train.epochs=2 --set train.patience=0
 """
 
 from __future__ import annotations
@@ -181,7 +184,8 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--hparams", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--evaluate", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("overrides", nargs="*", help="key=value overrides for every accuracy config")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="accuracy: a config override for every config (repeat the flag)")
     args = parser.parse_args()
     if args.worker:
         import torch

@@ -756,13 +756,21 @@ SECTIONS = [
         "(grouped reversible SAGE blocks, 2 groups) trained full batch on `synthetic-arxiv` at 3 and at 112 "
         "layers, each in its own process: whole-process peak RSS (target: deep <= 1.3x shallow), epoch time and "
         "the accuracy after the timed epochs.",
-        "python benchmarks/revgnn.py --layers 3 112 --hidden-dim 64 --epochs 1 --warmup 0",
+        "python benchmarks/revgnn.py --layers 3 112 --hidden-dim 64 --epochs 1 --warmup 0\n"
+        "python benchmarks/egc.py --bench accuracy --record-dir revgnn --bench-label revgnn-accuracy --record-name "
+        "synthetic-arxiv-accuracy --configs graphscale/configs/node-revgnn-synthetic-arxiv.yaml --set "
+        "model.num_layers=112 --set train.epochs=2 --set train.patience=0",
         "A reversible block recomputes its group functions once for the inverse and once under autograd in "
         "backward, so an epoch costs about three forward passes per block; depth costs time, not memory.",
         [Table("Training by depth (synthetic-arxiv, full batch)", measured("revgnn-memory"), ("num_layers",),
                (("layers", "num_layers"), ("hparams", "hparams"), ("epochs", "epochs"),
                 ("peak_rss_mb", "peak_rss_mb"), ("train_rss_mb", "train_rss_mb"), ("epoch_time_s", "epoch_time_s"),
                 ("val_acc", "val_acc"), ("test_acc", "test_acc"), ("parameters", "parameters")), memory=None),
+         Table("Accuracy by depth and epochs (`graphscale train --config node-revgnn-synthetic-arxiv`)",
+               measured("revgnn-accuracy"), ("overrides",),
+               (("overrides", "overrides"), ("epochs run", "epochs_run"), ("val_acc", "val_acc"),
+                ("test_acc", "test_acc"), ("epoch_time_s", "epoch_time_s"), ("peak_rss_mb", "peak_rss_mb")),
+               memory=None),
          Table("Deep / shallow (same run)",
                lambda line: line.get("bench") == "revgnn-memory" and line.get("record") == "ratio",
                ("deep_layers",),
