@@ -756,6 +756,63 @@ SECTIONS = [
                lambda line: measured("quant")(line) and line.get("purpose") == "tuning", ("case", "overrides"),
                (("case", "case"), ("overrides", "overrides"), ("val_acc", "val_acc"), ("val_acc_std", "val_acc_std")),
                memory=None, ours=lambda impl: False)]),
+    # -- EGC and RevGNN --
+    Section(
+        "egc", "EGC: efficient graph convolution vs GAT (`egc.py`)",
+        "Tailor et al. (ICLR 2022) report that EGC matches or beats anisotropic GNNs such as GAT while using a "
+        "fraction of their memory and time (their Table 1 and Figure 3). Here: test accuracy of the shipped EGC "
+        "configs beside the GAT (Cora, 10 seeds) and GIN (MUTAG, 10-fold CV) configs, and one full-batch training "
+        "epoch of 2-layer EGC-S and GAT with the same hidden width (64: GAT 8 heads x 8) on `synthetic-arxiv`, "
+        "each in its own process, back to back in one run (targets: EGC peak RSS <= 0.5x and epoch time <= 0.6x "
+        "of GAT's).",
+        "python benchmarks/egc.py --bench accuracy --configs graphscale/configs/node-egc-cora.yaml "
+        "graphscale/configs/node-gat-cora.yaml graphscale/configs/graph-egc-mutag.yaml "
+        "graphscale/configs/graph-gin-mutag.yaml\npython benchmarks/egc.py --bench speed --epochs 3",
+        "Whole-process peak RSS includes the interpreter, torch and the dataset, which both models pay alike, and "
+        "the self-looped copy of the graph both layers propagate over; EGC's output layer aggregates num_bases "
+        "bases of the class width, GAT's only one head.",
+        [Table("Accuracy of the shipped configs", measured("egc-accuracy"), ("config",),
+               (("config", "config"), ("dataset", "dataset"), ("model", "model"), ("test_acc", "test_acc"),
+                ("test_acc_std", "test_acc_std"), ("seeds", "seeds"), ("folds", "num_folds"),
+                ("expected (paper)", "expected_test_acc"), ("target", "target"), ("source", "source")),
+               memory=None),
+         Table("Full-batch training epoch on synthetic-arxiv", measured("egc-speed"), ("model",),
+               (("model", "model"), ("epoch_time_s", "epoch_time_s"), ("epoch_cpu_s", "epoch_cpu_s"),
+                ("peak_rss_mb", "peak_rss_mb"), ("train_rss_mb", "train_rss_mb"), ("parameters", "parameters"),
+                ("hparams", "hparams"))),
+         Table("EGC / GAT (same run)", lambda line: line.get("bench") == "egc-speed" and line.get("record") == "ratio",
+               ("dataset",),
+               (("peak_rss_ratio", "peak_rss_ratio"), ("target", "target_peak_rss_ratio"),
+                ("train_rss_ratio", "train_rss_ratio"), ("epoch_time_ratio", "epoch_time_ratio"),
+                ("target", "target_epoch_time_ratio")), memory=None)]),
+    Section(
+        "revgnn", "RevGNN: grouped reversible GNNs (`revgnn.py`)",
+        "Li et al. (ICML 2021) train reversible GNNs whose memory does not grow with depth (their Figure 1: "
+        "RevGNN on ogbn-proteins, constant GPU memory from 3 to 1001 layers). Here: the `revgnn` node model "
+        "(grouped reversible SAGE blocks, 2 groups) trained full batch on `synthetic-arxiv` at 3 and at 112 "
+        "layers, each in its own process: whole-process peak RSS (target: deep <= 1.3x shallow), epoch time and "
+        "the accuracy after the timed epochs.",
+        "python benchmarks/revgnn.py --layers 3 112 --hidden-dim 64 --epochs 1 --warmup 0\n"
+        "python benchmarks/egc.py --bench accuracy --record-dir revgnn --bench-label revgnn-accuracy --record-name "
+        "synthetic-arxiv-accuracy --configs graphscale/configs/node-revgnn-synthetic-arxiv.yaml --set "
+        "model.num_layers=112 --set train.epochs=2 --set train.patience=0",
+        "A reversible block recomputes its group functions once for the inverse and once under autograd in "
+        "backward, so an epoch costs about three forward passes per block; depth costs time, not memory.",
+        [Table("Training by depth (synthetic-arxiv, full batch)", measured("revgnn-memory"), ("num_layers",),
+               (("layers", "num_layers"), ("hparams", "hparams"), ("epochs", "epochs"),
+                ("peak_rss_mb", "peak_rss_mb"), ("train_rss_mb", "train_rss_mb"), ("epoch_time_s", "epoch_time_s"),
+                ("val_acc", "val_acc"), ("test_acc", "test_acc"), ("parameters", "parameters")), memory=None),
+         Table("Accuracy by depth and epochs (`graphscale train --config node-revgnn-synthetic-arxiv`)",
+               measured("revgnn-accuracy"), ("overrides",),
+               (("overrides", "overrides"), ("epochs run", "epochs_run"), ("val_acc", "val_acc"),
+                ("test_acc", "test_acc"), ("epoch_time_s", "epoch_time_s"), ("peak_rss_mb", "peak_rss_mb")),
+               memory=None),
+         Table("Deep / shallow (same run)",
+               lambda line: line.get("bench") == "revgnn-memory" and line.get("record") == "ratio",
+               ("deep_layers",),
+               (("shallow", "shallow_layers"), ("deep", "deep_layers"), ("hidden_dim", "hidden_dim"),
+                ("peak_rss_ratio", "peak_rss_ratio"), ("target", "target_peak_rss_ratio"),
+                ("train_rss_ratio", "train_rss_ratio"), ("epoch_time_ratio", "epoch_time_ratio")), memory=None)]),
 ]
 
 

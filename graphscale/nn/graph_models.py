@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, ShapeError
 from ..graph import Graph
-from .conv import GATConv, GatedGCNConv, GCNConv, GINConv, GINEConv
+from .conv import EGConv, GATConv, GatedGCNConv, GCNConv, GINConv, GINEConv
 from .conv.gin import default_mlp
 from .models import GRAPH_MODELS, ModelSpec
 from .pool import readout
@@ -188,5 +188,16 @@ GRAPH_MODELS.register("gat", ModelSpec(_gat, {**_BASE, "heads": 4, "attn_dropout
 GRAPH_MODELS.register("gine", ModelSpec(_edge_model("gine"), {**_BASE, "edge_dim": None, "learn_eps": False}))
 GRAPH_MODELS.register("gatedgcn", ModelSpec(_edge_model("gatedgcn"), {**_BASE, "edge_dim": None,
                                                                       "dropout": 0.0}))
+
+
+# -- EGC (issue 30) --
+def _egc(in_dim, out_dim, *, hidden_dim, num_layers, dropout, readout, heads, num_bases, aggregators):
+    """``num_layers`` EGC layers (Tailor et al., 2022) with batch norm, ReLU and dropout, readout, MLP head."""
+    widths = [in_dim] + [hidden_dim] * num_layers
+    convs = [EGConv(a, hidden_dim, heads, num_bases, aggregators=aggregators) for a in widths[:-1]]
+    return ConvGraphNet(convs, hidden_dim, out_dim, readout, dropout, "egc")
+
+
+GRAPH_MODELS.register("egc", ModelSpec(_egc, {**_BASE, "heads": 8, "num_bases": 4, "aggregators": ["symnorm"]}))
 
 __all__ = ["GIN", "ConvGraphNet", "EdgeEncoder", "EdgeGraphNet", "ReadoutHead"]

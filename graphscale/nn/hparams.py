@@ -56,6 +56,11 @@ HPARAMS: dict[str, HParam] = {
     "ppr_steps": HParam(int, "SIGN: power-iteration steps of the PageRank operator.", {"ge": 1}),
     "norm": HParam(str, "SGC/SIGN (precomputed): the operator S, gcn = D^-1/2 (A + I) D^-1/2 or mean = D^-1 A "
                         "(neighbour mean, no self-loops).", {"choices": ("gcn", "mean")}),
+    # -- EGC and RevGNN (issue 30) --
+    "num_bases": HParam(int, "EGC: basis weights B shared by the heads.", {"ge": 1}),
+    "aggregators": HParam(list[str], "EGC: aggregators among symnorm, sum, mean, max, min, var, std (symnorm alone: "
+                                     "EGC-S; several: EGC-M), e.g. sum,mean,max."),
+    "num_groups": HParam(int, "RevGNN: feature groups C of every reversible block (>= 2).", {"ge": 2}),
 }
 
 

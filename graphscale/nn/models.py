@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..config.registry import Registry, did_you_mean
 from ..errors import ConfigError, DatasetError, ShapeError, warn_once
 from ..graph import Graph
-from .conv import APPNP, ChebConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GINConv, SAGEConv, SGConv
+from .conv import APPNP, ChebConv, EGConv, GATConv, GatedGCNConv, GATv2Conv, GCNConv, GINConv, SAGEConv, SGConv
 from .conv.inputs import NodeInput
 from .functional import dropout as fast_dropout
 from .hparams import HPARAMS, check_hparam
@@ -360,6 +360,20 @@ NODE_MODELS.register("sgc", ModelSpec(SGCNet, {**_COMMON, "input_dropout": 0.0, 
                                       unused=("hidden_dim", "num_layers", "dropout")))
 NODE_MODELS.register("cheb", ModelSpec(_cheb, {**_COMMON, "K": 3}))
 NODE_MODELS.register("gatedgcn", ModelSpec(GatedGCNNet, {**_COMMON, "hidden_dim": 64, "dropout": 0.0}))
+
+
+# -- EGC and RevGNN (issue 30) --
+def _egc(in_dim, out_dim, *, hidden_dim, num_layers, dropout, input_dropout, heads, num_bases, aggregators):
+    """EGC stack (Tailor et al., 2022): hidden layers of ``heads`` heads, a one-head output layer."""
+    widths = _widths(in_dim, hidden_dim, out_dim, num_layers)
+    convs = [EGConv(a, b, heads if i < num_layers - 1 else 1, num_bases, aggregators=aggregators)
+             for i, (a, b) in enumerate(widths)]
+    return ConvStack(convs, dropout=dropout, input_dropout=input_dropout)
+
+
+NODE_MODELS.register("egc", ModelSpec(_egc, {**_COMMON, "hidden_dim": 64, "heads": 8, "num_bases": 4,
+                                             "aggregators": ["symnorm"]}))
+from . import revgnn as _revgnn  # noqa: F401 - registers "revgnn" (it builds on this module)
 
 __all__ = [
     "EDGE_WEIGHT_MODELS",

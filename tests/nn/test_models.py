@@ -7,8 +7,8 @@ from graphscale.errors import ConfigError, GraphscaleWarning, ShapeError
 from graphscale.nn import GRAPH_MODELS, NODE_MODELS, build_graph_model, build_node_model, readout
 from graphscale.nn.graph_models import GIN
 
-NODE_NAMES = ["gcn", "sage", "gat", "gatv2", "gin", "appnp", "sgc", "cheb", "gatedgcn"]
-GRAPH_NAMES = ["gin", "gcn", "gat", "gine", "gatedgcn"]
+NODE_NAMES = ["gcn", "sage", "gat", "gatv2", "gin", "appnp", "sgc", "cheb", "gatedgcn", "egc", "revgnn"]
+GRAPH_NAMES = ["gin", "gcn", "gat", "gine", "gatedgcn", "egc"]
 
 
 def sbm(block_size=50, num_blocks=4, p_in=0.15, p_out=0.01, dim=16, noise=3.0, seed=0):

@@ -6,6 +6,7 @@ Every layer is a ``torch.nn.Module`` with ``forward(graph, x, ...)`` where ``x``
 
 from .appnp import APPNP
 from .cheb import ChebConv
+from .egc import EGConv
 from .gat import GATConv
 from .gated_gcn import GatedGCNConv
 from .gatv2 import GATv2Conv
@@ -18,6 +19,7 @@ from .sgc import SGConv
 __all__ = [
            "APPNP",
            "ChebConv",
+           "EGConv",
            "GATConv",
            "GATv2Conv",
            "GCNConv",
