@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numba
 import torch
 
 from graphscale import config as gconfig
@@ -139,11 +140,13 @@ def speed(args: argparse.Namespace) -> None:
     student = build_student(cfg, data.num_features, data.num_classes)
     fanouts = teacher_fanouts(cfg, teacher)
     nodes = inference_nodes(data.num_nodes, args.nodes, seed=0)
+    torch.set_num_threads(args.threads)
     timing = inference_times(teacher, student, data.graph, data.x.float(), nodes, fanouts, repeats=args.repeats)
     write({"mode": "speed", "config": args.config, "dataset": data.name, "status": "ok", "teacher": cfg.model.name,
            "teacher_hparams": cfg.model.hparams, "student": cfg.student.name, "student_hidden": cfg.student.hidden_dim,
            "student_layers": cfg.student.num_layers, "num_nodes": data.num_nodes,
-           "num_edges": data.graph.num_edges, "threads": torch.get_num_threads(), **timing,
+           "num_edges": data.graph.num_edges, "threads": torch.get_num_threads(),
+           "numba_threads": numba.get_num_threads(), **timing,
            "peak_rss_mb": common.peak_rss_mb()})
 
 
