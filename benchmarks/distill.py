@@ -28,7 +28,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,11 +44,11 @@ from graphscale.train.distill import (
     student_run,
     teacher_config,
     teacher_outputs,
-    train_distill,
 )
 from graphscale.train.distill_run import teacher_fanouts
 from graphscale.train.node import build_model, train_node
 from graphscale.train.run import load_dataset
+from graphscale.train.runtime import fingerprint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
@@ -70,6 +69,18 @@ def writer(args: argparse.Namespace, name: str) -> Any:
     return write
 
 
+def cached_teachers(args: argparse.Namespace, cfg: DistillConfig, data: Any) -> tuple[dict[str, Any], list[Any]]:
+    """Train the teachers of ``cfg`` (or read them back: ``--teacher-cache`` keeps their checkpoints under a folder
+    named by the teacher's config, so the configs sharing a teacher on a dataset train it once) and their outputs."""
+    import hashlib
+
+    teacher_cfg = teacher_config(cfg)
+    key = hashlib.sha1(json.dumps(fingerprint(teacher_cfg), sort_keys=True, default=str).encode()).hexdigest()[:12]
+    folder = Path(args.teacher_cache) / f"{data.name}-{key}"
+    summary = train_node(teacher_cfg, data, torch.device("cpu"), out_dir=folder, resume=True, progress=False)
+    return summary, teacher_outputs(cfg, data, folder, torch.device("cpu"))
+
+
 def mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return (statistics.mean(values), statistics.pstdev(values)) if values else (None, None)
 
@@ -84,8 +95,12 @@ def accuracy(args: argparse.Namespace) -> None:
             "teacher": cfg.model.name, "student": cfg.student.name, "student_hidden": cfg.student.hidden_dim,
             "method": cfg.distill.method}
     began = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
-        result = train_distill(cfg, dataset, torch.device("cpu"), Path(folder), progress=False)
+    data = prepared(dataset, cfg)
+    teacher, teachers = cached_teachers(args, cfg, data)
+    result = {"teacher": teacher}
+    for role, given in (("student", teachers), ("baseline", None)):
+        result[role] = {"runs": [student_run(cfg, data, torch.device("cpu"), None if given is None else given[run],
+                                             run)[0] for run in range(cfg.train.seeds)]}
     per_role = {role: result[role]["runs"] for role in ("teacher", "student", "baseline")}
     for i in range(cfg.train.seeds):
         write({**base, "status": "ok", "seed": args.first_seed + i,
@@ -109,9 +124,7 @@ def tune(args: argparse.Namespace) -> None:
     data = prepared(load_dataset(cfg), cfg)
     write = writer(args, f"tune-{data.name}")
     device = torch.device("cpu")
-    with tempfile.TemporaryDirectory() as folder:
-        teacher = train_node(teacher_config(cfg), data, device, out_dir=Path(folder), progress=False)
-        teachers = teacher_outputs(cfg, data, Path(folder), device)
+    teacher, teachers = cached_teachers(args, cfg, data)
     write({"mode": "tune", "config": args.config, "dataset": data.name, "status": "ok", "candidate": "teacher",
            "seeds": list(range(args.first_seed, args.first_seed + args.seeds)), "val_acc": teacher["val_acc"]})
     best: tuple[float, int] | None = None
@@ -162,6 +175,8 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=10_000, help="speed: nodes predicted")
     parser.add_argument("--repeats", type=int, default=5, help="speed: timed repetitions (median)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--teacher-cache", default=str(Path(__file__).resolve().parent / "out" / "distill-teachers"),
+                        help="folder keeping the trained teachers (by teacher config), shared by tune and accuracy")
     parser.add_argument("--no-records", action="store_true", help="print only; do not append to the records")
     args = parser.parse_args()
     if args.first_seed is None:
