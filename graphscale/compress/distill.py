@@ -57,14 +57,19 @@ class MLP(nn.Module):
 
     def hidden_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(h [N, hidden_dim], logits [N, out_dim])``: the last hidden layer (after ReLU; ``x`` for a
-        one-layer MLP) and the output."""
-        h = fast_dropout(x, self.input_dropout, self.training)
-        hidden = x
-        for i, layer in enumerate(self.layers):
-            if i > 0:
-                hidden = F.relu(h)
-                h = fast_dropout(hidden, self.dropout, self.training)
-            h = layer(h)
+        one-layer MLP) and the output. ``x`` may be a sparse COO tensor (bag-of-words features): the first layer
+        then multiplies only its non-zeros, with the input dropout on their values."""
+        if x.is_sparse:
+            first = self.layers[0]
+            values = F.dropout(x._values(), self.input_dropout, self.training)
+            dropped = torch.sparse_coo_tensor(x._indices(), values, x.shape, is_coalesced=True, check_invariants=False)
+            h, hidden = torch.sparse.mm(dropped, first.weight.T) + first.bias, x
+        else:
+            hidden = x
+            h = self.layers[0](fast_dropout(x, self.input_dropout, self.training))
+        for layer in self.layers[1:]:
+            hidden = F.relu(h)
+            h = layer(fast_dropout(hidden, self.dropout, self.training))
         return hidden, h
 
     def forward(self, graph: Any, x: Tensor) -> Tensor:

@@ -47,6 +47,9 @@ from .optim import build_optimizer
 from .runtime import fingerprint
 
 
+SPARSE_INPUT = 0.1  # an MLP student reads features with fewer non-zeros than this as a sparse matrix
+
+
 def teacher_config(cfg: DistillConfig) -> RunConfig:
     """The ``graphscale train`` config of the teacher: ``model`` and ``train`` of ``cfg`` on its data (the
     features already normalised by :func:`prepared`, so ``normalize_features`` is off here)."""
@@ -164,6 +167,8 @@ def student_run(cfg: DistillConfig, data: NodeDataset, device: torch.device, tea
         width = hidden_and_logits(student, graph_in, x[:2] if graph_in is None else x)[0].shape[1]
         modules["heads"] = ProjectionHeads(width, teacher.hidden.shape[1], cfg.distill.gcrd_dim).to(device)
     optimizer = build_optimizer(modules, TrainConfig(lr=cfg.student.lr, weight_decay=cfg.student.weight_decay))
+    if graph_in is None and float((x != 0).float().mean()) < SPARSE_INPUT:  # bag-of-words: multiply the non-zeros
+        x = x.to_sparse().coalesce()
     generator = torch.Generator().manual_seed(seed)
 
     def train_epoch(epoch: int) -> dict[str, float]:

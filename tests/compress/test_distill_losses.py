@@ -142,3 +142,16 @@ def test_hidden_and_logits_agree_with_the_models_forward():
         assert hidden.shape[0] == 12 and (hidden >= 0).all()  # after ReLU
     with pytest.raises(ConfigError, match="method=kd"):
         hidden_and_logits(build_node_model("appnp", 5, 3), graph, x)
+
+
+def test_mlp_on_sparse_features_equals_the_dense_forward_and_gradient():
+    torch.manual_seed(0)
+    x = (torch.rand(50, 30) < 0.05).float()
+    model = MLP(30, 4, hidden_dim=8, dropout=0.0)
+    dense, sparse = model(None, x), model(None, x.to_sparse().coalesce())
+    assert torch.allclose(dense, sparse, atol=1e-6)
+    dense.square().sum().backward()
+    grad = model.layers[0].weight.grad.clone()
+    model.zero_grad()
+    sparse.square().sum().backward()
+    assert torch.allclose(grad, model.layers[0].weight.grad, atol=1e-5)
