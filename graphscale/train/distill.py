@@ -46,7 +46,6 @@ from .node import (
 from .optim import build_optimizer
 from .runtime import fingerprint
 
-
 SPARSE_INPUT = 0.1  # an MLP student reads features with fewer non-zeros than this as a sparse matrix
 
 
