@@ -123,9 +123,10 @@ def tune(args: argparse.Namespace) -> None:
     cfg = load_cfg(args.config, [*args.set, f"train.seed={args.first_seed}", f"train.seeds={args.seeds}"])
     data = prepared(load_dataset(cfg), cfg)
     write = writer(args, f"tune-{data.name}")
+    base = {"mode": "tune", "config": args.config, "overrides": args.set, "dataset": data.name, "status": "ok"}
     device = torch.device("cpu")
     teacher, teachers = cached_teachers(args, cfg, data)
-    write({"mode": "tune", "config": args.config, "dataset": data.name, "status": "ok", "candidate": "teacher",
+    write({**base, "candidate": "teacher",
            "seeds": list(range(args.first_seed, args.first_seed + args.seeds)), "val_acc": teacher["val_acc"]})
     best: tuple[float, int] | None = None
     for index, candidate in enumerate(grid):
@@ -133,13 +134,13 @@ def tune(args: argparse.Namespace) -> None:
                                        f"train.seeds={args.seeds}"])
         runs = [student_run(trial, data, device, teachers[run], run)[0] for run in range(args.seeds)]
         val = statistics.mean(r["val_acc"] for r in runs)
-        write({"mode": "tune", "config": args.config, "dataset": data.name, "status": "ok", "candidate": candidate,
+        write({**base, "candidate": candidate,
                "index": index, "seeds": [r["seed"] for r in runs], "val_acc": val,
                "val_acc_std": statistics.pstdev(r["val_acc"] for r in runs)})
         if best is None or val > best[0]:
             best = (val, index)
     if best is not None:
-        write({"mode": "tune", "config": args.config, "dataset": data.name, "status": "ok", "chosen": grid[best[1]],
+        write({**base, "chosen": grid[best[1]],
                "index": best[1], "val_acc": best[0], "rule": "highest mean validation accuracy, ties to the "
                                                               "earlier candidate"})
 
