@@ -761,8 +761,9 @@ SECTIONS = [
                 ("threads", "threads"), ("peak_rss_mb", "peak_rss_mb")), memory=None),
          Table("Validation sweep that chose the student settings (tuning seeds)",
                lambda line: line.get("bench") == "distill" and line.get("mode") == "tune",
-               ("dataset", "config", "candidate", "chosen"),
-               (("dataset", "dataset"), ("config", "config"), ("candidate", "candidate"), ("chosen", "chosen"),
+               ("dataset", "config", "overrides", "candidate", "chosen"),
+               (("dataset", "dataset"), ("config", "config"), ("fixed overrides", "overrides"),
+                ("candidate", "candidate"), ("chosen", "chosen"),
                 ("val_acc (mean)", "val_acc"), ("val_acc_std", "val_acc_std"), ("seeds", "seeds")), memory=None)]),
 ]
 
