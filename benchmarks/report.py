@@ -813,6 +813,51 @@ SECTIONS = [
                (("shallow", "shallow_layers"), ("deep", "deep_layers"), ("hidden_dim", "hidden_dim"),
                 ("peak_rss_ratio", "peak_rss_ratio"), ("target", "target_peak_rss_ratio"),
                 ("train_rss_ratio", "train_rss_ratio"), ("epoch_time_ratio", "epoch_time_ratio")), memory=None)]),
+    Section(
+        "distill", "Distillation: GLNN, LSP and G-CRD (`graphscale distill`, `distill.py`)",
+        "A teacher GNN trained like `graphscale train`, the student distilled from it (GLNN: the teacher's soft labels "
+        "on every node train an MLP that needs no graph at inference; LSP / G-CRD: its hidden representations train "
+        "a smaller GNN) and the same student trained on the labels alone, on the public Planetoid splits, mean over "
+        "the reported seeds (0..9; the shipped settings were chosen on validation accuracy with tuning seeds "
+        "100..102), beside the paper's figures where it reports the dataset (GLNN's Cora row uses CPF splits). "
+        "Inference: milliseconds to predict 10,000 random nodes, the teacher with its full 2-hop in-neighbourhood "
+        "sampled into blocks and its features gathered, the MLP with the nodes' features only, timed back to back in "
+        "one process on one thread (median and fastest of the repetitions; on a loaded shared machine the fastest run "
+        "is the estimate least disturbed by other processes).",
+        "python benchmarks/distill.py accuracy --config distill-sage-mlp-cora --seeds 10\n"
+        "python benchmarks/distill.py tune --config distill-sage-mlp-cora --seeds 3 --grid '[[\"distill.temperature=2\"]]'\n"
+        "python benchmarks/distill.py speed --config distill-sage-mlp-cora --dataset synthetic-arxiv "
+        "--set model.hidden_dim=128 model.dropout=0.2 data.normalize_features=false",
+        "The student sees the teacher's soft labels on every node, test nodes included (GLNN's transductive "
+        "setting), so it can at best copy the teacher's accuracy: the MLP inherits the neighbourhood information the "
+        "teacher's predictions carry, not the graph. The teacher's inference cost is dominated by fetching its "
+        "neighbourhood, which grows with the degrees of a power-law graph; the MLP's is one gather and two dense "
+        "products.",
+        [Table("Accuracy: teacher, distilled student, student alone (mean over the seeds)",
+               lambda line: line.get("bench") == "distill" and line.get("mode") == "accuracy"
+               and line.get("seed") == "mean", ("dataset", "config", "overrides"),
+               (("dataset", "dataset"), ("config", "config"), ("teacher", "teacher"), ("student", "student"),
+                ("hidden", "student_hidden"), ("method", "method"), ("seeds", "seeds"),
+                ("teacher_acc", "teacher_acc"), ("±", "teacher_acc_std"), ("student_acc", "student_acc"),
+                ("± ", "student_acc_std"), ("alone (baseline_acc)", "baseline_acc"), ("±  ", "baseline_acc_std"),
+                ("teacher - student", "gap"), ("paper teacher", "paper_teacher_acc"),
+                ("paper student", "paper_student_acc"), ("paper alone", "paper_baseline_acc")), memory=None),
+         Table("Inference per 10,000 nodes: teacher (neighbourhood fetch + forward) vs MLP student",
+               lambda line: line.get("bench") == "distill" and line.get("mode") == "speed", ("dataset", "teacher"),
+               (("dataset", "dataset"), ("teacher", "teacher"), ("teacher hparams", "teacher_hparams"),
+                ("student hidden", "student_hidden"), ("teacher ms", "teacher_ms_per_10k"),
+                ("student ms", "student_ms_per_10k"), ("speed-up (medians)", "inference_speedup"),
+                ("teacher ms (fastest)", "teacher_fastest_ms_per_10k"),
+                ("student ms (fastest)", "student_fastest_ms_per_10k"),
+                ("speed-up (fastest)", "inference_speedup_fastest"),
+                ("fetched nodes", "teacher_fetch_nodes"), ("fetched edges", "teacher_fetch_edges"),
+                ("threads", "threads"), ("peak_rss_mb", "peak_rss_mb")), memory=None),
+         Table("Validation sweep that chose the student settings (tuning seeds)",
+               lambda line: line.get("bench") == "distill" and line.get("mode") == "tune",
+               ("dataset", "config", "overrides", "candidate", "chosen"),
+               (("dataset", "dataset"), ("config", "config"), ("fixed overrides", "overrides"),
+                ("candidate", "candidate"), ("chosen", "chosen"),
+                ("val_acc (mean)", "val_acc"), ("val_acc_std", "val_acc_std"), ("seeds", "seeds")), memory=None)]),
 ]
 
 

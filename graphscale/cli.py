@@ -183,7 +183,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMAND_MODULES = ("embed", "visualize", "kg", "partition")
+COMMAND_MODULES = ("embed", "visualize", "kg", "partition",
+                   "distill")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,1 +1,2 @@
-"""Model compression: quantization-aware training (Degree-Quant, ``quant``) and distillation."""
+"""Model compression: quantization-aware training with integer inference (Degree-Quant, :mod:`.quant`) and
+distillation of a trained GNN into a smaller student (:mod:`.distill`)."""
