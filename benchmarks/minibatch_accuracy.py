@@ -302,8 +302,20 @@ def base_config(dataset: str, method: str, overrides: list[str]) -> Any:
 
 # Fields that joined the schema after the study's runs began, with their defaults (the behaviour before them):
 # a config at the default gets the key it had before the field existed.
-LATER_DEFAULTS: dict[tuple[str, str], Any] = {("sampler", "cluster_norm"): "batch",
-                                              ("data", "unknown_nodes"): "error", ("data", "node_embedding"): 0}
+# Fields that joined the schema after the study's runs began: at their schema default they are left out of a key.
+LATER_FIELDS = {"sampler": ("cluster_norm",), "data": ("unknown_nodes", "node_embedding"),
+                "train": ("quant_p_min", "quant_p_max", "quant_percentile", "quant_momentum")}
+
+
+def later_defaults() -> dict[tuple[str, str], Any]:
+    """``(section, field) -> schema default`` of :data:`LATER_FIELDS`."""
+    from graphscale.config import RunConfig
+
+    run = RunConfig()
+    return {(section, name): getattr(getattr(run, section), name)
+            for section, names in LATER_FIELDS.items() for name in names}
+
+
 # Planetoid sets loaded row-normalised whatever data.normalize_features said until the loader turned raw; the
 # study's keys were computed with the flag false, so true (the same features now) maps back to that key.
 NORMALISED_BY_LOADER = ("citeseer", "cora", "pubmed")
@@ -326,7 +338,8 @@ def config_key(cfg: Any) -> str:
     # does not change old keys
     if data["data"].get("dataset") in NORMALISED_BY_LOADER and data["data"].get("normalize_features"):
         data["data"]["normalize_features"] = False
-    data = {name: {k: v for k, v in section.items() if v is not None and v != LATER_DEFAULTS.get((name, k), _UNSET)}
+    later = later_defaults()
+    data = {name: {k: v for k, v in section.items() if v is not None and v != later.get((name, k), _UNSET)}
             if isinstance(section, dict) else section for name, section in data.items()}
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
