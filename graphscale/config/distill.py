@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .schema import CONFIG_VERSION, DataConfig, ModelConfig, OutputConfig, TrainConfig, option
+from .schema import CONFIG_VERSION, DataConfig, Located, ModelConfig, OutputConfig, TrainConfig, option
 
 DISTILL_METHODS = ("kd", "lsp", "gcrd")
 
@@ -77,7 +77,7 @@ class DistillExpectedConfig:
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(Located):
     """Everything ``graphscale distill`` needs."""
 
     version: int = option(CONFIG_VERSION, "Config format version.", ge=1, le=CONFIG_VERSION)
@@ -92,18 +92,6 @@ class DistillConfig:
     output: OutputConfig = field(default_factory=OutputConfig, metadata={"help": "Where to save results."})
     expected: DistillExpectedConfig = field(default_factory=DistillExpectedConfig,
                                             metadata={"help": "Published and measured figures."})
-
-    def __post_init__(self) -> None:
-        self.locations: dict[str, str] = {}
-
-    def where(self, key: str) -> str:
-        """`` (file:line)`` for ``key`` (or its closest enclosing section), ``""`` when unknown."""
-        parts = key.split(".")
-        for end in range(len(parts), 0, -1):
-            loc = self.locations.get(".".join(parts[:end]))
-            if loc:
-                return f" ({loc})"
-        return ""
 
 
 __all__ = ["DISTILL_METHODS", "DistillConfig", "DistillExpectedConfig", "DistillSection", "StudentConfig"]

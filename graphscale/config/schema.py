@@ -250,8 +250,25 @@ class ExpectedConfig:
     protocol: str = option("", "How the number is measured (split, seeds, selection).")
 
 
+class Located:
+    """A config that remembers where each of its keys was read: ``locations`` maps a dotted key to
+    ``"file:line"`` (filled by the loader from YAML and overrides), for errors raised after loading."""
+
+    def __post_init__(self) -> None:
+        self.locations: dict[str, str] = {}
+
+    def where(self, key: str) -> str:
+        """`` (file:line)`` for ``key`` (or its closest enclosing section), ``""`` when unknown."""
+        parts = key.split(".")
+        for end in range(len(parts), 0, -1):
+            loc = self.locations.get(".".join(parts[:end]))
+            if loc:
+                return f" ({loc})"
+        return ""
+
+
 @dataclass
-class RunConfig:
+class RunConfig(Located):
     """Everything ``graphscale train`` needs: one section per life-cycle step."""
 
     version: int = option(CONFIG_VERSION, "Config format version.", ge=1, le=CONFIG_VERSION)
@@ -266,23 +283,10 @@ class RunConfig:
     expected: ExpectedConfig = field(default_factory=ExpectedConfig,
                                      metadata={"help": "Published metric this config reproduces."})
 
-    def __post_init__(self) -> None:
-        # ``dotted key -> "file:line"`` of every key read from YAML or an override, for later errors.
-        self.locations: dict[str, str] = {}
-
     def validate(self) -> None:
         """Checks across keys, run once a config is complete: the sampler keys set belong to its sampler."""
         given = {key.split(".")[1] for key in self.locations if key.startswith("sampler.") and key.count(".") == 1}
         self.sampler.check_keys(sorted(given - {"name"}), lambda key: self.locations.get(key, ""))
-
-    def where(self, key: str) -> str:
-        """`` (file:line)`` for ``key`` (or its closest enclosing section), ``""`` when unknown."""
-        parts = key.split(".")
-        for end in range(len(parts), 0, -1):
-            loc = self.locations.get(".".join(parts[:end]))
-            if loc:
-                return f" ({loc})"
-        return ""
 
 
 def task_defaults(task: str) -> RunConfig:

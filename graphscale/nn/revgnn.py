@@ -5,14 +5,13 @@ Registers the node model ``revgnn`` in ``NODE_MODELS`` on import (:mod:`.models`
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError, ShapeError
 from ..graph import Graph
+from ..heap import release_free_memory
 from .conv import SAGEConv
 from .functional import dropout as fast_dropout
 from .models import _COMMON, NODE_MODELS, ModelSpec, per_layer_graphs
@@ -100,7 +99,7 @@ class _Reversible(torch.autograd.Function):
         ctx.input, ctx.output = x, y.detach()      # plain references: x's storage is freed just below
         ctx.input_size = x.numel()
         x.untyped_storage().resize_(0)
-        release_free_heap()
+        release_free_memory()
         return y
 
     @staticmethod
@@ -119,32 +118,8 @@ class _Reversible(torch.autograd.Function):
         it = iter(grads[1:])
         param_grads = [next(it) if p.requires_grad else None for p in ctx.params]
         del out, x_in
-        release_free_heap()
+        release_free_memory()
         return (None, None, None, grads[0], *param_grads)
-
-
-def release_free_heap() -> None:
-    """Hand glibc's free heap pages back to the OS (``malloc_trim``; a no-op elsewhere).
-
-    Every block's backward frees its recomputed activations; in glibc's heap those free chunks stay resident,
-    interleaved with live tensors, so without a trim the resident set grows with depth although live memory
-    does not (measured on synthetic-arxiv, hidden 64: 3.0 GB at 12 blocks against 1.0 GB with the trim).
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.lru_cache(maxsize=1)
-def _malloc_trim():
-    """glibc's ``malloc_trim``, or None where the C library has none."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
 
 
 class RevGNN(nn.Module):

@@ -23,13 +23,13 @@ else the first that fits at all; if none does, a ConfigError says how much the s
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ConfigError
+from ..heap import release_free_memory
 
 MIN_TEMP = 8 << 20        # bytes of a row chunk / edge block at the least
 GOOD_TEMP = 64 << 20      # a candidate leaving less than this per chunk is taken only if nothing else fits
@@ -189,28 +189,5 @@ def with_sizes(plan: StreamPlan, **sizes: Any) -> StreamPlan:
     """``plan`` with some fields replaced (tests force several chunks and tiles on small graphs)."""
     return replace(plan, **sizes)
 
-
-def release_free_memory() -> None:
-    """Hand the allocator's free heap pages back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
-
-    Called between the phases of a streamed pass: freed chunk temporaries otherwise stay resident in the
-    heap, interleaved with live tensors, and raise the next phase's peak RSS (measured ~40-90 MB on the
-    arxiv-shaped graph). Costs well under a millisecond per call.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.lru_cache(maxsize=1)
-def _malloc_trim():
-    """glibc's ``malloc_trim``, or None where the C library has none."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
 
 __all__ = ["ModelShape", "StreamPlan", "constant_first", "current_rss_bytes", "plan_for_budget", "release_free_memory", "with_sizes"]

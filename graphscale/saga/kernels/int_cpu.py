@@ -15,6 +15,21 @@ from numba import prange
 from .cpu_kernels import AHEAD, _prefetch_row
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sum_row(indptr, nbr, values, zero_point, r, last, acc):
+    """``acc[k] = sum_{j in row r} (values[nbr[j], k] - zero_point)`` in int32, prefetching ``AHEAD`` edges on."""
+    start, end = indptr[r], indptr[r + 1]
+    correction = np.int32(zero_point) * np.int32(end - start)
+    for k in range(acc.shape[0]):
+        acc[k] = -correction
+    for j in range(start, end):
+        if j < last:
+            _prefetch_row(values, nbr[j + AHEAD])
+        u = nbr[j]
+        for k in range(acc.shape[0]):
+            acc[k] += np.int32(values[u, k])
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def int8_sum_rows(indptr, nbr, values, zero_point, bounds, out):
     """``out[r, k] = sum_{j in row r} (values[nbr[j], k] - zero_point)`` in int32 (exact, no float).
@@ -28,16 +43,7 @@ def int8_sum_rows(indptr, nbr, values, zero_point, bounds, out):
     for chunk in prange(bounds.shape[0] - 1):
         acc = np.empty(width, dtype=np.int32)
         for r in range(bounds[chunk], bounds[chunk + 1]):
-            start, end = indptr[r], indptr[r + 1]
-            correction = np.int32(zero_point) * np.int32(end - start)
-            for k in range(width):
-                acc[k] = -correction
-            for j in range(start, end):
-                if j < last:
-                    _prefetch_row(values, nbr[j + AHEAD])
-                u = nbr[j]
-                for k in range(width):
-                    acc[k] += np.int32(values[u, k])
+            _sum_row(indptr, nbr, values, zero_point, r, last, acc)
             for k in range(width):
                 out[r, k] = acc[k]
 
@@ -55,16 +61,7 @@ def int8_sum_rows_requant(indptr, nbr, values, zero_point, row_scale, out_scale,
     for chunk in prange(bounds.shape[0] - 1):
         acc = np.empty(width, dtype=np.int32)
         for r in range(bounds[chunk], bounds[chunk + 1]):
-            start, end = indptr[r], indptr[r + 1]
-            correction = np.int32(zero_point) * np.int32(end - start)
-            for k in range(width):
-                acc[k] = -correction
-            for j in range(start, end):
-                if j < last:
-                    _prefetch_row(values, nbr[j + AHEAD])
-                u = nbr[j]
-                for k in range(width):
-                    acc[k] += np.int32(values[u, k])
+            _sum_row(indptr, nbr, values, zero_point, r, last, acc)
             scale = row_scale[r]
             for k in range(width):
                 q = np.rint(np.float32(acc[k]) * scale / out_scale) + out_zero
