@@ -56,6 +56,13 @@ HPARAMS: dict[str, HParam] = {
     "ppr_steps": HParam(int, "SIGN: power-iteration steps of the PageRank operator.", {"ge": 1}),
     "norm": HParam(str, "SGC/SIGN (precomputed): the operator S, gcn = D^-1/2 (A + I) D^-1/2 or mean = D^-1 A "
                         "(neighbour mean, no self-loops).", {"choices": ("gcn", "mean")}),
+    "ppr_eps": HParam(float, "PPRGo: push threshold of the approximate PageRank (residual < eps * degree).",
+                      {"gt": 0.0}),
+    "ppr_topk": HParam(int, "PPRGo: nodes kept per personalised-PageRank row (top-k by score).", {"ge": 1}),
+    "ppr_norm": HParam(str, "PPRGo: PPR score and propagation normalisation, row = D^-1 A, sym = D^-1/2 A D^-1/2, "
+                            "col = A D^-1.", {"choices": ("row", "sym", "col")}),
+    "inference": HParam(str, "PPRGo: inference by K propagation steps of MLP logits (propagate, the paper's) or "
+                             "by the top-k PPR rows of every node (topk).", {"choices": ("propagate", "topk")}),
 }
 
 
