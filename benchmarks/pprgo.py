@@ -9,6 +9,8 @@ Three modes, each printing one JSON line per measurement and appending it to
 * ``final``: a config (a shipped YAML plus overrides) on the reported seeds 0..9: test and validation mean and
   std, per-seed test accuracy, and for PPRGo the phase times. File ``final-<dataset>.jsonl``; the APPNP rows of the
   comparison come from the same mode (``--config graphscale/configs/node-appnp-cora.yaml data.dataset=citeseer``).
+* ``compare``: from the latest ``final`` records of PPRGo and APPNP per dataset, the distance in points (target:
+  within 1). File ``compare.jsonl``.
 * ``products``: ``graphscale train --config graphscale/configs/node-pprgo-synthetic-products.yaml --json`` in a
   subprocess (its own peak RSS): PPR, training, inference seconds and peak RSS from its summary, the load before
   and after. File ``products.jsonl``. The paper: MAG-Scholar (12.4M nodes) under 2 minutes on one machine.
@@ -18,6 +20,7 @@ Examples:
         --variant "model.alpha=0.1" --variant "model.alpha=0.2 model.K=10"
     python benchmarks/pprgo.py final --config graphscale/configs/node-pprgo-cora.yaml
     python benchmarks/pprgo.py final --config graphscale/configs/node-appnp-cora.yaml data.dataset=citeseer
+    python benchmarks/pprgo.py compare --datasets cora citeseer
     nice -n 5 python benchmarks/pprgo.py products
 """
 
@@ -103,6 +106,36 @@ def final(args: argparse.Namespace) -> None:
     common.append_record(BENCH, f"final-{summary['dataset']}", record)
 
 
+def latest_final(path: Path, model: str) -> tuple[int, dict[str, Any]] | None:
+    """``(line number, record)`` of the latest ``final`` record of ``model`` in ``path``."""
+    import json
+
+    lines = path.read_text().splitlines() if path.is_file() else []
+    found = [(number, json.loads(text)) for number, text in enumerate(lines, 1) if text.strip()]
+    found = [(n, line) for n, line in found
+             if line.get("mode") == "final" and line.get("model") == model and line.get("status") == "ok"]
+    return found[-1] if found else None
+
+
+def compare(args: argparse.Namespace) -> None:
+    """One line per dataset: the latest PPRGo and APPNP ``final`` records and their distance in points."""
+    for dataset in args.datasets:
+        path = common.RECORDS_DIR / BENCH / f"final-{dataset}.jsonl"
+        pprgo, appnp = latest_final(path, "pprgo"), latest_final(path, "appnp")
+        if pprgo is None or appnp is None:
+            print(f"compare: {dataset}: expected final records of pprgo and appnp in {path.name}", file=sys.stderr)
+            continue
+        delta = 100 * (pprgo[1]["test_acc"] - appnp[1]["test_acc"])
+        record = {"bench": BENCH, "impl": "graphscale", "mode": "compare", "status": "ok", "dataset": dataset,
+                  "pprgo_test_acc": pprgo[1]["test_acc"], "pprgo_test_acc_std": pprgo[1]["test_acc_std"],
+                  "appnp_test_acc": appnp[1]["test_acc"], "appnp_test_acc_std": appnp[1]["test_acc_std"],
+                  "delta_vs_appnp_points": delta, "within_1_point": delta >= -1.0,
+                  "pprgo_record": f"{path.name}:{pprgo[0]}", "appnp_record": f"{path.name}:{appnp[0]}",
+                  "git_commit": pprgo[1].get("git_commit"), "git_dirty": pprgo[1].get("git_dirty")}
+        common.emit(record)
+        common.append_record(BENCH, "compare", record)
+
+
 def products(args: argparse.Namespace) -> None:
     config = args.config or PRODUCTS_CONFIG
     out = Path(args.out or common.OUT_DIR / "pprgo-products")
@@ -130,19 +163,20 @@ def products(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("tune", "final", "products"))
+    parser.add_argument("mode", choices=("tune", "final", "products", "compare"))
     parser.add_argument("--config", default=None, help="YAML config (tune/final: required).")
     parser.add_argument("--variant", action="append", help="tune: one set of key=value overrides (repeatable).")
     parser.add_argument("--seed", type=int, default=None, help="First seed (tune: 100, final: 0).")
     parser.add_argument("--seeds", type=int, default=None, help="Number of seeds (tune: 3, final: 10).")
     parser.add_argument("--out", default=None, help="products: output folder of the run.")
+    parser.add_argument("--datasets", nargs="+", default=["cora", "citeseer"], help="compare: datasets.")
     parser.add_argument("overrides", nargs="*", help="key=value overrides for every run.")
     args = parser.parse_args(argv)
-    if args.mode != "products" and args.config is None:
+    if args.mode in ("tune", "final") and args.config is None:
         parser.error(f"{args.mode}: --config is required")
     args.seed = args.seed if args.seed is not None else (100 if args.mode == "tune" else 0)
     args.seeds = args.seeds if args.seeds is not None else (3 if args.mode == "tune" else 10)
-    {"tune": tune, "final": final, "products": products}[args.mode](args)
+    {"tune": tune, "final": final, "products": products, "compare": compare}[args.mode](args)
 
 
 if __name__ == "__main__":
