@@ -92,9 +92,48 @@ def tune(args: argparse.Namespace) -> None:
         common.append_record(BENCH, name, record)
 
 
+def parallel_summary(args: argparse.Namespace) -> dict[str, Any]:
+    """``train_summary`` over ``args.seeds`` seeds run by ``args.jobs`` worker processes (one seed each); the
+    figures of a PPRGo run's phases come from the first seed's run (the one a single process would report)."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(seed: int) -> dict[str, Any]:
+        command = [sys.executable, __file__, "worker", "--config", args.config, "--seed", str(seed), "--seeds", "1",
+                   *args.overrides]
+        proc = subprocess.run(command, check=False, capture_output=True, text=True, cwd=common.REPO_ROOT)
+        found = common.last_json(proc.stdout)
+        if proc.returncode != 0 or found is None:
+            raise RuntimeError(f"seed {seed}: {common._tail(proc.stderr, 5)}")
+        return found
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        parts = list(pool.map(one, range(args.seed, args.seed + args.seeds)))
+    runs = [run for part in parts for run in part["runs"]]
+    merged = dict(parts[0])
+    for key in ("test_acc", "val_acc"):
+        values = [run[key] for run in runs]
+        mean = sum(values) / len(values)
+        merged[key], merged[f"{key}_std"] = mean, (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    merged["runs"], merged["wall_s"] = runs, sum(part["wall_s"] for part in parts)
+    return json.loads(json.dumps(merged))
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Print the ``train_summary`` of one seed range as one JSON line (for ``final --jobs``)."""
+    import json
+
+    from graphscale.train.plot import clean_json
+
+    summary = train_summary(args.config, args.overrides, args.seed, args.seeds)
+    summary.pop("curves", None)
+    print(json.dumps(clean_json(summary), default=str))
+
+
 def final(args: argparse.Namespace) -> None:
     record = base_record("final", args.config, args.overrides)
-    summary = train_summary(args.config, args.overrides, args.seed, args.seeds)
+    summary = (parallel_summary(args) if args.jobs > 1
+               else train_summary(args.config, args.overrides, args.seed, args.seeds))
     record.update(status="ok", dataset=summary["dataset"], model=summary["model"],
                   seeds=list(range(args.seed, args.seed + args.seeds)), test_acc=summary["test_acc"],
                   test_acc_std=summary["test_acc_std"], val_acc=summary["val_acc"],
@@ -163,20 +202,21 @@ def products(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("tune", "final", "products", "compare"))
+    parser.add_argument("mode", choices=("tune", "final", "products", "compare", "worker"))
     parser.add_argument("--config", default=None, help="YAML config (tune/final: required).")
     parser.add_argument("--variant", action="append", help="tune: one set of key=value overrides (repeatable).")
     parser.add_argument("--seed", type=int, default=None, help="First seed (tune: 100, final: 0).")
     parser.add_argument("--seeds", type=int, default=None, help="Number of seeds (tune: 3, final: 10).")
     parser.add_argument("--out", default=None, help="products: output folder of the run.")
+    parser.add_argument("--jobs", type=int, default=1, help="final: seeds run by this many worker processes.")
     parser.add_argument("--datasets", nargs="+", default=["cora", "citeseer"], help="compare: datasets.")
     parser.add_argument("overrides", nargs="*", help="key=value overrides for every run.")
-    args = parser.parse_args(argv)
-    if args.mode in ("tune", "final") and args.config is None:
+    args = parser.parse_intermixed_args(argv)
+    if args.mode in ("tune", "final", "worker") and args.config is None:
         parser.error(f"{args.mode}: --config is required")
     args.seed = args.seed if args.seed is not None else (100 if args.mode == "tune" else 0)
     args.seeds = args.seeds if args.seeds is not None else (3 if args.mode == "tune" else 10)
-    {"tune": tune, "final": final, "products": products, "compare": compare}[args.mode](args)
+    {"tune": tune, "final": final, "products": products, "compare": compare, "worker": worker}[args.mode](args)
 
 
 if __name__ == "__main__":

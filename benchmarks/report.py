@@ -759,7 +759,7 @@ SECTIONS = [
                    ("inference_s", "inference_s"), ("end_to_end_s", "end_to_end_s"),
                    ("paper (MAG-Scholar) s", "paper_seconds"), ("peak_rss_mb", "peak_rss_mb"),
                    ("test_acc", "test_acc"), ("epochs", "epochs_run"), ("load before", "load_1m_before"),
-                   ("load after", "load_1m_after")), memory=None)]),
+                   ("load after", "load_1m_after"), ("wall s", "command_wall_s"), ("note", "note")), memory=None)]),
 ]
 
 

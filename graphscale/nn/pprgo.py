@@ -41,7 +41,7 @@ def propagation_weights(graph: Graph, normalization: str, dtype: torch.dtype = t
     """Edge weights ``[E]`` of ``S`` (see the module docstring), cached on ``graph`` per normalisation and dtype."""
     def build() -> Tensor:
         degree = graph.in_degrees().to(dtype).clamp(min=1)
-        src, dst = graph.src.long(), graph.dst.long()
+        src, dst = graph.src, graph.dst  # int32 or int64 indices (no int64 copies of a large graph's ids)
         if normalization == "row":
             return degree.reciprocal()[dst]
         if normalization == "col":
