@@ -858,6 +858,46 @@ SECTIONS = [
                (("dataset", "dataset"), ("config", "config"), ("fixed overrides", "overrides"),
                 ("candidate", "candidate"), ("chosen", "chosen"),
                 ("val_acc (mean)", "val_acc"), ("val_acc_std", "val_acc_std"), ("seeds", "seeds")), memory=None)]),
+    Section(
+        "pprgo", "PPRGo: approximate-PageRank GNN vs APPNP, and end to end on synthetic-products (`pprgo.py`)",
+        "PPRGo (Bojchevski et al., KDD 2020): push PPR of the training and validation nodes, an MLP trained on "
+        "batches of their top-k lists, inference by propagating the MLP logits of all nodes. Accuracy: mean over "
+        "the reported seeds 0..9 of the shipped config (chosen on validation with tuning seeds from 100), against "
+        "APPNP run by the same script with the same protocol (its shipped Cora config, also on CiteSeer); the "
+        "target is within 1 point. End to end: one `graphscale train` run on synthetic-products (PPR, training, "
+        "inference) with each phase's seconds and the peak RSS, against the paper's MAG-Scholar figure.",
+        "python benchmarks/pprgo.py final --config graphscale/configs/node-appnp-cora.yaml data.dataset=citeseer\n"
+        "python benchmarks/pprgo.py final --config graphscale/configs/node-pprgo-citeseer.yaml\n"
+        "python benchmarks/pprgo.py compare --datasets cora citeseer\n"
+        "nice -n 5 python benchmarks/pprgo.py products",
+        "The PPR push is sequential within a root and the machine has two cores; training reads the features of "
+        "every top-k neighbour, so an epoch costs the list length times a plain MLP's.",
+        tables=[
+            Table("PPRGo vs APPNP: test accuracy, points apart (target: within 1)",
+                  lambda line: measured("pprgo")(line) and line.get("mode") == "compare", ("dataset",),
+                  (("dataset", "dataset"), ("PPRGo test_acc", "pprgo_test_acc"), ("std", "pprgo_test_acc_std"),
+                   ("APPNP test_acc", "appnp_test_acc"), ("std", "appnp_test_acc_std"),
+                   ("points vs APPNP", "delta_vs_appnp_points"), ("within 1 point", "within_1_point"),
+                   ("PPRGo record", "pprgo_record"), ("APPNP record", "appnp_record")), memory=None),
+            Table("Test accuracy over the reported seeds (shipped configs)",
+                  lambda line: measured("pprgo")(line) and line.get("mode") == "final", ("dataset", "model"),
+                  (("dataset", "dataset"), ("model", "model"), ("test_acc", "test_acc"),
+                   ("test_acc_std", "test_acc_std"), ("val_acc", "val_acc"), ("seeds", "seeds"),
+                   ("ppr_s", "ppr_s"), ("train_s", "train_s"), ("inference_s", "inference_s"),
+                   ("config", "config"), ("overrides", "overrides")), memory=None),
+            Table("Validation accuracy of the tuned variants (tuning seeds; test not read)",
+                  lambda line: measured("pprgo")(line) and line.get("mode") == "tune",
+                  ("dataset", "model", "variant"),
+                  (("dataset", "dataset"), ("variant", "variant"), ("val_acc", "val_acc"),
+                   ("val_acc_std", "val_acc_std"), ("top-k val_acc", "select_val_acc"),
+                   ("tuning seeds", "tuning_seeds")), memory=None),
+            Table("synthetic-products end to end (one run, PPR + training + inference)",
+                  lambda line: measured("pprgo")(line) and line.get("mode") == "products", ("config",),
+                  (("nodes", "num_nodes"), ("edges", "num_edges"), ("ppr_s", "ppr_s"), ("train_s", "train_s"),
+                   ("inference_s", "inference_s"), ("end_to_end_s", "end_to_end_s"),
+                   ("paper (MAG-Scholar) s", "paper_seconds"), ("peak_rss_mb", "peak_rss_mb"),
+                   ("test_acc", "test_acc"), ("epochs", "epochs_run"), ("load before", "load_1m_before"),
+                   ("load after", "load_1m_after"), ("wall s", "command_wall_s"), ("note", "note")), memory=None)]),
 ]
 
 

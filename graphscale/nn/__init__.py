@@ -35,3 +35,4 @@ __all__ = [
            "pool",
            "readout",
 ]
+from . import pprgo as pprgo  # registers "pprgo" in NODE_MODELS

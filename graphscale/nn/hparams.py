@@ -56,11 +56,18 @@ HPARAMS: dict[str, HParam] = {
     "ppr_steps": HParam(int, "SIGN: power-iteration steps of the PageRank operator.", {"ge": 1}),
     "norm": HParam(str, "SGC/SIGN (precomputed): the operator S, gcn = D^-1/2 (A + I) D^-1/2 or mean = D^-1 A "
                         "(neighbour mean, no self-loops).", {"choices": ("gcn", "mean")}),
-    # -- EGC and RevGNN (issue 30) --
+    # -- EGC, RevGNN and PPRGo --
     "num_bases": HParam(int, "EGC: basis weights B shared by the heads.", {"ge": 1}),
     "aggregators": HParam(list[str], "EGC: aggregators among symnorm, sum, mean, max, min, var, std (symnorm alone: "
                                      "EGC-S; several: EGC-M), e.g. sum,mean,max."),
     "num_groups": HParam(int, "RevGNN: feature groups C of every reversible block (>= 2).", {"ge": 2}),
+    "ppr_eps": HParam(float, "PPRGo: push threshold of the approximate PageRank (residual < eps * degree).",
+                      {"gt": 0.0}),
+    "ppr_topk": HParam(int, "PPRGo: nodes kept per personalised-PageRank row (top-k by score).", {"ge": 1}),
+    "ppr_norm": HParam(str, "PPRGo: PPR score and propagation normalisation, row = D^-1 A, sym = D^-1/2 A D^-1/2, "
+                            "col = A D^-1.", {"choices": ("row", "sym", "col")}),
+    "inference": HParam(str, "PPRGo: inference by K propagation steps of MLP logits (propagate, the paper's) or "
+                             "by the top-k PPR rows of every node (topk).", {"choices": ("propagate", "topk")}),
 }
 
 

@@ -12,7 +12,8 @@ accuracy is the one at the epoch chosen by :class:`~graphscale.train.loop.EpochS
 * ``full``: ``sampler: none`` -> :mod:`.full_batch` (optionally streamed under ``train.memory_budget``);
 * ``minibatch``: neighbor, cluster, saint-node, saint-edge, saint-rw -> :mod:`.minibatch`;
 * ``gas``: ``sampler: gas`` -> :mod:`.gas` (ClusterGCN batches + history buffers);
-* ``precomputed``: ``model: sign`` (and ``sgc`` without a sampler) -> :mod:`.precomputed`.
+* ``precomputed``: ``model: sign`` (and ``sgc`` without a sampler) -> :mod:`.precomputed`;
+* ``pprgo``: ``model: pprgo`` -> :mod:`.pprgo` (batches of training nodes with their top-k PPR lists).
 
 Every run checkpoints to ``checkpoints/run<i>.pt`` every ``output.checkpoint_every`` epochs and when it ends;
 ``--resume`` reads finished runs back and continues an unfinished one from its last checkpoint.
@@ -122,7 +123,7 @@ def uses_edge_attr(cfg: RunConfig) -> bool:
 
 
 def trainer_kind(cfg: RunConfig) -> str:
-    """``full``, ``minibatch``, ``gas`` or ``precomputed`` for the model and sampler of ``cfg``.
+    """``full``, ``minibatch``, ``gas``, ``precomputed`` or ``pprgo`` for the model and sampler of ``cfg``.
 
     Raises:
         ConfigError: SIGN with a sampler (its batches are rows of precomputed features); learnable node
@@ -135,6 +136,11 @@ def trainer_kind(cfg: RunConfig) -> str:
                               f"MLP trains on rows of the propagated features), got {sampler!r}"
                               f"{cfg.where('sampler.name')}. Drop --sampler.")
         kind = "precomputed"
+    elif model == "pprgo":
+        if sampler != "none":
+            raise ConfigError(f"sampler.name: expected none for model 'pprgo' (its batches are training nodes with "
+                              f"their top-k PageRank lists), got {sampler!r}{cfg.where('sampler.name')}. Drop --sampler.")
+        kind = "pprgo"
     else:
         kind = "full" if sampler == "none" else "gas" if sampler == "gas" else "minibatch"
     if cfg.train.quant is not None and kind != "full":
@@ -205,6 +211,10 @@ def _runner(kind: str, cfg: RunConfig, data: NodeDataset, device: torch.device,
         return (lambda run, *rest: minibatch_run(data, model, hparams, sampler, train, train.seed + run,
                                                  node_embedding=cfg.data.node_embedding,
                                                  **common(run, *rest))), extra
+    if kind == "pprgo":
+        from .pprgo import pprgo_run
+
+        return (lambda run, *rest: pprgo_run(data, hparams, train, train.seed + run, **common(run, *rest))), extra
     if kind == "gas":
         from .gas import gas_run
 
@@ -246,8 +256,14 @@ def train_node(cfg: RunConfig, dataset: NodeDataset, device: torch.device, out_d
                              every=cfg.output.checkpoint_every, desc=desc, progress=progress)
     from .quant import quant_summary
 
-    return {**summarize(runs, curves, label), "num_nodes": dataset.num_nodes, "num_edges": dataset.graph.num_edges,
-            "num_classes": dataset.num_classes, **extra(), **quant_summary(cfg, runs)}
+    summary = {**summarize(runs, curves, label), "num_nodes": dataset.num_nodes,
+               "num_edges": dataset.graph.num_edges, "num_classes": dataset.num_classes, **extra(),
+               **quant_summary(cfg, runs)}
+    if kind == "pprgo":
+        from .pprgo import pprgo_summary
+
+        summary.update(pprgo_summary(runs))
+    return summary
 
 
 def summarize(runs: list[dict[str, Any]], curves: list[dict[str, list[float]]], sampler: str) -> dict[str, Any]:

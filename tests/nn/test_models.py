@@ -7,7 +7,7 @@ from graphscale.errors import ConfigError, GraphscaleWarning, ShapeError
 from graphscale.nn import GRAPH_MODELS, NODE_MODELS, build_graph_model, build_node_model, readout
 from graphscale.nn.graph_models import GIN
 
-NODE_NAMES = ["gcn", "sage", "gat", "gatv2", "gin", "appnp", "sgc", "cheb", "gatedgcn", "egc", "revgnn"]
+NODE_NAMES = ["gcn", "sage", "gat", "gatv2", "gin", "appnp", "sgc", "cheb", "gatedgcn", "egc", "revgnn", "pprgo"]
 GRAPH_NAMES = ["gin", "gcn", "gat", "gine", "gatedgcn", "egc"]
 
 
