@@ -9,8 +9,9 @@ subgraph separately and the prediction of ``t`` is read out at ``t`` (``nn/shado
   all), and keeps the ones not yet in ``V_t`` as the next hop's nodes. Draws of ``u`` at hop ``l`` for target
   ``t`` come from the random stream ``(seed, t * 64 + l, u)``, so a scope depends on ``(seed, t)`` only: not
   on the batch, the other targets or the number of threads.
-* ``ppr`` (the paper's PPR sampler): ``V_t`` is ``t`` plus its ``topk`` nodes of highest approximate
-  personalised PageRank (:func:`graphscale.sampling.ppr.ppr_topk`), deterministic.
+* ``ppr`` (the paper's PPR sampler): ``V_t`` is ``t`` plus the ``topk`` other nodes of highest approximate
+  personalised PageRank from ``t`` (:func:`graphscale.sampling.ppr.ppr_topk_graph`: push along in-edges, the
+  direction messages reach ``t`` from); deterministic, so each target's scope is computed once per sampler.
 
 Layout of a batch of ``B`` scopes (one disjoint :class:`~graphscale.graph.batch.BatchedGraph`): scope ``b``
 owns rows ``node_ptr[b]:node_ptr[b+1]`` and its **target is its first row** ``node_ptr[b]``; the other khop
@@ -163,25 +164,29 @@ def _induce_scopes(indptr, sources, edges, node_ptr, nodes):
 
 
 @numba.njit(cache=True, nogil=True)
-def _target_first(targets, ptr, neighbors):
-    """Scopes ``[t, its neighbours except t ...]`` from per-target neighbour lists (PPR top-k)."""
+def _store_ppr(targets, ptr, neighbors, limit, table, counts):
+    """Cache the PPR scope of every target as row ``table[t] = [t, up to limit-1 others ...]`` (score order)."""
+    for b in range(targets.shape[0]):
+        t = targets[b]
+        table[t, 0] = t
+        kept = 1
+        for p in range(ptr[b], ptr[b + 1]):
+            if neighbors[p] != t and kept < limit:
+                table[t, kept] = neighbors[p]
+                kept += 1
+        counts[t] = kept
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_rows(targets, table, counts):
+    """``(node_ptr [B+1], nodes)`` of the cached scope rows of ``targets``."""
     num = targets.shape[0]
     node_ptr = np.zeros(num + 1, dtype=np.int64)
     for b in range(num):
-        kept = 1
-        for p in range(ptr[b], ptr[b + 1]):
-            if neighbors[p] != targets[b]:
-                kept += 1
-        node_ptr[b + 1] = node_ptr[b] + kept
+        node_ptr[b + 1] = node_ptr[b] + counts[targets[b]]
     nodes = np.empty(node_ptr[num], dtype=np.int64)
     for b in range(num):
-        out = node_ptr[b]
-        nodes[out] = targets[b]
-        out += 1
-        for p in range(ptr[b], ptr[b + 1]):
-            if neighbors[p] != targets[b]:
-                nodes[out] = neighbors[p]
-                out += 1
+        nodes[node_ptr[b]:node_ptr[b + 1]] = table[targets[b], :counts[targets[b]]]
     return node_ptr, nodes
 
 
@@ -219,7 +224,7 @@ class ShadowSampler:
         method: "khop" (budgeted hops of in-neighbours) or "ppr" (top-k personalised PageRank).
         fanouts: khop: per-hop budget, ``fanouts[0]`` for the target; ``-1`` takes every in-neighbour; the
             number of hops is ``len(fanouts)``.
-        topk: ppr: nodes kept besides the target.
+        topk: ppr: nodes kept besides the target (fewer when the push reaches fewer).
         alpha, eps: ppr: teleport probability and push tolerance of the approximate PageRank.
 
     Raises:
@@ -247,6 +252,8 @@ class ShadowSampler:
         if not 0.0 < alpha < 1.0 or not eps > 0.0:
             raise SamplingError(f"{where}: expected 0 < alpha < 1 and eps > 0, got alpha={alpha!r}, eps={eps!r}.")
         self.alpha, self.eps = float(alpha), float(eps)
+        self._ppr_table: np.ndarray | None = None  # ppr: [N, topk + 1] cached scopes, filled on demand
+        self._ppr_counts = np.zeros(0, dtype=np.int64)
 
     def scopes(self, targets: Any, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(node_ptr [B+1], nodes)``: the node set of every target's scope, target first.
@@ -258,11 +265,22 @@ class ShadowSampler:
         if self.method == "khop":
             indptr, sources, _ = self.csc_sorted
             return _khop_scopes(indptr, sources, targets, self.fanouts, int(seed))
-        from .ppr import ppr_topk
+        return self._ppr_scopes(targets)
 
-        indptr, indices, _ = (t.numpy() for t in self.graph.csr())
-        ptr, neighbors, _ = ppr_topk(indptr, indices, targets, alpha=self.alpha, eps=self.eps, topk=self.topk)
-        return _target_first(targets, np.asarray(ptr, dtype=np.int64), np.asarray(neighbors, dtype=np.int64))
+    def _ppr_scopes(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """PPR scopes, each target's pushed once and cached (deterministic; threads racing on a row write the
+        same values)."""
+        from .ppr import ppr_topk_graph
+
+        if self._ppr_table is None:
+            self._ppr_table = np.zeros((self.num_nodes, self.topk + 1), dtype=np.int64)
+            self._ppr_counts = np.zeros(self.num_nodes, dtype=np.int64)
+        missing = np.unique(targets[self._ppr_counts[targets] == 0])
+        if missing.shape[0]:
+            ptr, neighbors, _ = ppr_topk_graph(self.graph, missing, alpha=self.alpha, eps=self.eps,
+                                               topk=self.topk + 1)  # the target is usually its own top node
+            _store_ppr(missing, ptr, neighbors, self.topk + 1, self._ppr_table, self._ppr_counts)
+        return _gather_rows(targets, self._ppr_table, self._ppr_counts)
 
     def sample(self, item: Any, seed: int = 0) -> MiniBatch:
         """The batch of the targets ``item`` (ids; repeats allowed): see :func:`induce_scopes`."""

@@ -141,3 +141,28 @@ def test_bad_arguments(graph):
         ShadowSampler(graph, fanouts=[2]).sample(np.array([graph.num_nodes]))
     with pytest.raises(SamplingError, match="batch_size"):
         ShadowSampler(graph, fanouts=[2]).plan(np.arange(4), 0, False, np.random.default_rng(0))
+
+
+def dense_ppr(graph: gs.Graph, alpha: float) -> np.ndarray:
+    """Exact PPR rows along in-edges: ``alpha (I - (1 - alpha) D_in^-1 A^T)^-1`` (row s: walks from s to srcs)."""
+    n = graph.num_nodes
+    walk = np.zeros((n, n))
+    for s, d in zip(graph.src.tolist(), graph.dst.tolist()):
+        walk[d, s] += 1.0
+    walk /= np.maximum(walk.sum(1, keepdims=True), 1.0)
+    return alpha * np.linalg.inv(np.eye(n) - (1 - alpha) * walk)
+
+
+def test_ppr_scope_is_the_target_and_its_topk_by_exact_pagerank():
+    from .graphs import sbm_graph
+
+    graph = sbm_graph(num_nodes=30, seed=2)
+    pagerank = dense_ppr(graph, 0.25)
+    sampler = ShadowSampler(graph, "ppr", topk=5, alpha=0.25, eps=1e-9)
+    targets = np.array([0, 7, 7, 29])
+    batch = sampler.sample(targets)
+    assert scopes_of(sampler.sample(targets[::-1].copy()))[::-1] == scopes_of(batch)  # cached, order-free
+    for b, (target, scope) in enumerate(zip(targets.tolist(), scopes_of(batch))):
+        others = [v for v in np.argsort(-pagerank[target], kind="stable").tolist() if v != target][:5]
+        assert scope == [target, *others]
+        assert edges_of(batch, b) == naive_induced(graph, scope)

@@ -55,12 +55,15 @@ def test_two_hop_scope_beats_one_hop_scope():
     assert deep["subgraph_edges"] == 4 and shallow["subgraph_edges"] == 2
 
 
-@pytest.mark.parametrize(("model", "readout"), [("gcn", "target-mean"), ("gin", "target-max"), ("gat", "target")])
-def test_zoo_models_train_on_subgraphs(model, readout):
+@pytest.mark.parametrize(("model", "extra"), [("gcn", {"shadow_readout": "target-mean"}),
+                                              ("gin", {"shadow_readout": "target-max"}), ("gat", {}),
+                                              ("sage", {"shadow_method": "ppr", "ppr_topk": 2})])
+def test_zoo_models_and_ppr_scopes_train_on_subgraphs(model, extra):
     data = two_hop_task(groups=60)
-    result = train_minibatch(data, model, {"num_layers": 3}, shadow([3, 3], shadow_readout=readout),
+    result = train_minibatch(data, model, {"num_layers": 3}, shadow([3, 3], **extra),
                              TrainConfig(epochs=2, device="cpu"), seed=1)
     assert 0.0 <= result["test_acc"] <= 1.0 and result["epochs_run"] == 2
+    assert result["subgraph_nodes"] == 3  # a chain's target, middle and leaf (2 hops, or PPR's top 2)
 
 
 def test_shadow_config_errors():
