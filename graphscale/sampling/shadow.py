@@ -26,6 +26,7 @@ nodes up in a row sorted by source (built once per sampler) for long ones, so a 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numba
@@ -254,6 +255,7 @@ class ShadowSampler:
         self.alpha, self.eps = float(alpha), float(eps)
         self._ppr_table: np.ndarray | None = None  # ppr: [N, topk + 1] cached scopes, filled on demand
         self._ppr_counts = np.zeros(0, dtype=np.int64)
+        self._ppr_lock = threading.Lock()
 
     def scopes(self, targets: Any, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(node_ptr [B+1], nodes)``: the node set of every target's scope, target first.
@@ -268,19 +270,19 @@ class ShadowSampler:
         return self._ppr_scopes(targets)
 
     def _ppr_scopes(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """PPR scopes, each target's pushed once and cached (deterministic; threads racing on a row write the
-        same values)."""
+        """PPR scopes, each target's pushed once and cached (under a lock: loader threads share the cache)."""
         from .ppr import ppr_topk_graph
 
-        if self._ppr_table is None:
-            self._ppr_table = np.zeros((self.num_nodes, self.topk + 1), dtype=np.int64)
-            self._ppr_counts = np.zeros(self.num_nodes, dtype=np.int64)
-        missing = np.unique(targets[self._ppr_counts[targets] == 0])
-        if missing.shape[0]:
-            ptr, neighbors, _ = ppr_topk_graph(self.graph, missing, alpha=self.alpha, eps=self.eps,
-                                               topk=self.topk + 1)  # the target is usually its own top node
-            _store_ppr(missing, ptr, neighbors, self.topk + 1, self._ppr_table, self._ppr_counts)
-        return _gather_rows(targets, self._ppr_table, self._ppr_counts)
+        with self._ppr_lock:
+            if self._ppr_table is None:
+                self._ppr_table = np.zeros((self.num_nodes, self.topk + 1), dtype=np.int64)
+                self._ppr_counts = np.zeros(self.num_nodes, dtype=np.int64)
+            missing = np.unique(targets[self._ppr_counts[targets] == 0])
+            if missing.shape[0]:
+                ptr, neighbors, _ = ppr_topk_graph(self.graph, missing, alpha=self.alpha, eps=self.eps,
+                                                   topk=self.topk + 1)  # the target is usually its own top node
+                _store_ppr(missing, ptr, neighbors, self.topk + 1, self._ppr_table, self._ppr_counts)
+            return _gather_rows(targets, self._ppr_table, self._ppr_counts)
 
     def sample(self, item: Any, seed: int = 0) -> MiniBatch:
         """The batch of the targets ``item`` (ids; repeats allowed): see :func:`induce_scopes`."""
