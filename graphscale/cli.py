@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", help="model name (gcn, gat, appnp, sgc, sage, gin ...; sgc and sign train on "
                                        "precomputed propagated features)")
     train.add_argument("--sampler", help="mini-batch sampler (sampler.name): none (full batch), neighbor, cluster, "
-                                         "saint-node, saint-edge, saint-rw, gas")
+                                         "saint-node, saint-edge, saint-rw, gas, shadow")
     train.add_argument("--fanouts", help="neighbor: neighbours per hop, e.g. 15,10 (-1 = all; sampler.fanouts)")
     train.add_argument("--batch-size", type=int, help="neighbor: seed nodes per batch (sampler.batch_size); graph "
                                                       "tasks: graphs per batch (train.batch_size)")

@@ -124,7 +124,7 @@ class TrainConfig:
     quant_momentum: float = option(0.1, "Degree-Quant: momentum of the tracked ranges.", gt=0.0, le=1.0)
 
 
-SAMPLERS = ("none", "neighbor", "cluster", "saint-node", "saint-edge", "saint-rw", "gas")
+SAMPLERS = ("none", "neighbor", "cluster", "saint-node", "saint-edge", "saint-rw", "gas", "shadow")
 EVAL_MODES = ("full", "layerwise")
 
 
@@ -136,6 +136,7 @@ SAMPLER_KEYS: dict[str, tuple[str, ...]] = {
     "gas": ("num_parts", "clusters_per_batch", "cache_dir"),
     "saint-node": ("budget", "coverage"), "saint-edge": ("budget", "coverage"),
     "saint-rw": ("num_roots", "walk_length", "coverage"),
+    "shadow": ("shadow_method", "fanouts", "batch_size", "ppr_topk", "ppr_alpha", "ppr_eps", "shadow_readout"),
 }
 
 
@@ -149,11 +150,14 @@ class SamplerConfig:
 
     name: str = option("none", "none (full batch), neighbor (GraphSAGE fanouts), cluster (ClusterGCN), saint-node, "
                                "saint-edge, saint-rw (GraphSAINT), gas (GNNAutoScale: ClusterGCN batches + "
-                               "history embeddings).", choices=SAMPLERS)
+                               "history embeddings), shadow (ShaDow-GNN: one subgraph per target node).",
+                         choices=SAMPLERS)
     fanouts: list[int] | None = option(  # noqa: RUF009 (option() returns a dataclass field)
         None, "neighbor: neighbours per hop (-1 = all), fanouts[0] for the seeds, one per message-passing layer; "
-              "null: [25, 10] for 2 layers, else 10 per layer.", ge=1, allow=(-1,))
-    batch_size: int = option(1024, "neighbor: seed nodes per batch.", ge=1)
+              "null: [25, 10] for 2 layers, else 10 per layer. shadow (khop): per-hop budget of every node's "
+              "in-neighbours, its length is the scope's depth in hops; null: [10, 10].", ge=1, allow=(-1,))
+    batch_size: int = option(1024, "neighbor: seed nodes per batch; shadow: target nodes (subgraphs) per batch.",
+                             ge=1)
     replace: bool = option(False, "neighbor: draw neighbours with replacement.")
     num_parts: int | None = option(None, "cluster, gas: METIS clusters; null: max(4, N // 150).", ge=1)
     clusters_per_batch: int | None = option(None, "cluster, gas: clusters per batch (q); null: "
@@ -173,10 +177,22 @@ class SamplerConfig:
     eval: str = option("full", "Evaluation: full (whole-graph forward) or layerwise (chunks of eval_batch_size "
                                "nodes per layer; SAGE models, for graphs whose activations do not fit).",
                        choices=EVAL_MODES)
-    eval_batch_size: int = option(4096, "Nodes per chunk of layer-wise evaluation.", ge=1)
+    eval_batch_size: int = option(4096, "Nodes per chunk of layer-wise evaluation (shadow: target subgraphs per "
+                                        "evaluation batch).", ge=1)
     cache_dir: str | None = option(None, "cluster, gas: folder of the METIS cache; null: "
                                          "<data root>/<dataset>/partitions (~/.cache/graphscale/<dataset>/partitions "
                                          "when the data root is read-only).")
+    shadow_method: str = option("khop", "shadow: each target's scope: khop (budgeted hops, sampler.fanouts) or ppr "
+                                        "(the target's ppr_topk nodes of highest approximate personalised "
+                                        "PageRank).", choices=("khop", "ppr"))
+    ppr_topk: int = option(32, "shadow (ppr): nodes of highest PageRank kept besides the target.", ge=1)
+    ppr_alpha: float = option(0.25, "shadow (ppr): teleport probability of the personalised PageRank.", gt=0.0,
+                              lt=1.0)
+    ppr_eps: float = option(1e-4, "shadow (ppr): push tolerance of the approximate PageRank.", gt=0.0)
+    shadow_readout: str = option("target", "shadow: prediction of a target from its subgraph: target (its own "
+                                           "row) or target-mean / target-max (its row concatenated with the "
+                                           "subgraph's mean / max, then a linear layer).",
+                                 choices=("target", "target-mean", "target-max"))
 
     def own_keys(self) -> tuple[str, ...]:
         """The keys of this sampler: the common ones and ``SAMPLER_KEYS[name]`` (what a dump writes)."""

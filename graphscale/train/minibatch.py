@@ -10,7 +10,8 @@ Samplers (``SamplerConfig.name``, the ``sampler`` section of :mod:`graphscale.co
 (per-layer fanouts, ``fanouts[0]`` for the seeds), ``cluster`` (METIS clusters, cached next to the dataset),
 ``saint-node``, ``saint-edge``, ``saint-rw`` (GraphSAINT with loss and aggregation normalisation: the
 aggregation weights reach the layers as ``edge_weight`` for SAGE with the mean aggregator and for GCN; other
-models get the loss normalisation only).
+models get the loss normalisation only), ``shadow`` (ShaDow-GNN: one subgraph per target, the model's readout
+at the target, evaluated on the targets' subgraphs: :mod:`graphscale.train.shadow`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from .node import check_single_label, node_metrics, node_result, node_split
 from .optim import build_optimizer, build_scheduler
 from .runtime import resolve_device
 
-SAMPLERS = ("neighbor", "cluster", "saint-node", "saint-edge", "saint-rw")  # the ones train_minibatch runs
+SAMPLERS = ("neighbor", "cluster", "saint-node", "saint-edge", "saint-rw", "shadow")  # what train_minibatch runs
 LAYERWISE_EXACT = (SAGEConv,)  # layers whose output on a full-neighbourhood block equals the full-graph one
 
 
@@ -212,14 +213,22 @@ def minibatch_run(dataset: NodeDataset, model_name: str, hparams: dict[str, Any]
     seed_everything(seed)
     split_index, masks = node_split(dataset, run, seed, split)
     x, y = dataset.x.float(), dataset.y.long()
-    model = build_node_model(model_name, dataset.num_features + node_embedding, dataset.num_classes,
-                             **(hparams or {})).to(device)
-    if cfg.eval == "layerwise":
-        check_layerwise(model)
-    loader, use_edge_weight = build_loader(cfg, dataset, masks[0].nonzero().view(-1), model, seed)
+    embedding, extra_fields = None, {}
+    if cfg.name == "shadow":  # per-target subgraphs, evaluated on subgraphs too (train/shadow.py)
+        from .shadow import shadow_parts
+
+        model, loader, evaluate, extra_fields = shadow_parts(dataset, model_name, hparams, cfg, masks, x, y, device,
+                                                             seed, node_embedding)
+        use_edge_weight = False
+    else:
+        model = build_node_model(model_name, dataset.num_features + node_embedding, dataset.num_classes,
+                                 **(hparams or {})).to(device)
+        if cfg.eval == "layerwise":
+            check_layerwise(model)
+        loader, use_edge_weight = build_loader(cfg, dataset, masks[0].nonzero().view(-1), model, seed)
+        embedding = NodeEmbedding(dataset.num_nodes, node_embedding, seed, train_cfg.lr) if node_embedding else None
+        evaluate = full_graph_evaluation(model, dataset, cfg, x, y, masks, device, embedding)
     optimizer = build_optimizer(model, train_cfg)
-    embedding = NodeEmbedding(dataset.num_nodes, node_embedding, seed, train_cfg.lr) if node_embedding else None
-    evaluate = full_graph_evaluation(model, dataset, cfg, x, y, masks, device, embedding)
 
     def train_epoch(epoch: int) -> dict[str, float]:
         loader.set_epoch(epoch)  # epoch e's batches are fixed by (seed, e): a resumed run draws the same ones
@@ -230,7 +239,7 @@ def minibatch_run(dataset: NodeDataset, model_name: str, hparams: dict[str, Any]
                 selector=EpochSelector(train_cfg.select, train_cfg.patience),
                 extra_state=embedding.state if embedding else None,
                 load_extra_state=embedding.load if embedding else None)
-    return fit(task, train_cfg.epochs, lambda fitted: node_result(run, seed, split_index, fitted),
+    return fit(task, train_cfg.epochs, lambda fitted: {**node_result(run, seed, split_index, fitted), **extra_fields},
                checkpoints=checkpoints, saved=saved, bar=bar, tags={"run": run}, on_epoch=on_epoch)
 
 

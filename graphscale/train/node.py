@@ -271,7 +271,9 @@ def summarize(runs: list[dict[str, Any]], curves: list[dict[str, list[float]]], 
     test_mean, test_std = mean_std([r["test_acc"] for r in runs])
     val_mean, val_std = mean_std([r["val_acc"] for r in runs])
     epoch_times = [r["epoch_time_s"] for r in runs if r.get("epoch_time_s") is not None]
-    return {
+    sizes = {key: sum(r[key] for r in runs) / len(runs) for key in ("subgraph_nodes", "subgraph_edges")
+             if runs and key in runs[0]}  # shadow: mean size of a target's evaluation subgraph
+    return {**sizes,
         "task": "node", "sampler": sampler, "test_acc": test_mean, "test_acc_std": test_std, "val_acc": val_mean,
         "val_acc_std": val_std, "train_acc": mean_std([r["train_acc"] for r in runs])[0],
         "epoch_time_s": sum(epoch_times) / len(epoch_times) if epoch_times else None,

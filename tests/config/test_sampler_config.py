@@ -125,8 +125,8 @@ def test_a_key_of_another_sampler_is_an_error(tmp_path):
     """One section per sampler: a key of another sampler never passes silently (file, flag or dict)."""
     assert error_of(config.load, None, ["sampler.name=saint-rw", "sampler.fanouts=25,10"]) == (
         "sampler.fanouts: expected a setting of sampler 'saint-rw' (num_workers, prefetch, eval, eval_batch_size, "
-        "num_roots, walk_length, coverage), got a setting of neighbor (override 'sampler.fanouts=25,10'). Drop it, "
-        "or set sampler.name to 'neighbor'.")
+        "num_roots, walk_length, coverage), got a setting of neighbor, shadow (override 'sampler.fanouts=25,10'). "
+        "Drop it, or set sampler.name to 'neighbor'.")
     path = tmp_path / "c.yaml"
     path.write_text("sampler:\n  name: cluster\n  clusters_per_batch: 4\n  budget: 100\n")
     assert error_of(config.load, path).endswith("got a setting of saint-node, saint-edge (c.yaml:4). Drop it, or "
