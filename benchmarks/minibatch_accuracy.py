@@ -303,7 +303,8 @@ def base_config(dataset: str, method: str, overrides: list[str]) -> Any:
 # Fields that joined the schema after the study's runs began, with their defaults (the behaviour before them):
 # a config at the default gets the key it had before the field existed.
 # Fields that joined the schema after the study's runs began: at their schema default they are left out of a key.
-LATER_FIELDS = {"sampler": ("cluster_norm",), "data": ("unknown_nodes", "node_embedding"),
+LATER_FIELDS = {"sampler": ("cluster_norm", "shadow_method", "ppr_topk", "ppr_alpha", "ppr_eps", "shadow_readout"),
+                "data": ("unknown_nodes", "node_embedding"),
                 "train": ("quant_p_min", "quant_p_max", "quant_percentile", "quant_momentum")}
 
 
