@@ -3,7 +3,7 @@
 For every (dataset, method) with final runs, writes ``graphscale/configs/node-<model>[-<sampler>]-<dataset>.yaml``:
 the tuned settings (only keys that differ from the defaults), a comment with the tuning grid and the mean
 validation accuracy of each variant, and ``expected:`` (the full-batch GraphSAGE mean of the final runs; target
-= that mean minus the tolerance of the issue: 1.0 point, 1.5 for SIGN). The file is read back and must resolve
+= that mean minus the tolerance of the study: 1.0 point, 1.5 for SIGN). The file is read back and must resolve
 to the key of the final runs, so the shipped config is exactly the measured one.
 """
 
@@ -30,7 +30,7 @@ TITLES = {"citeseer": "CiteSeer (public Planetoid split)",
           "facebook": "facebook page-page (MUSAE, seeded 60/20/20 split)",
           "github": "github developers (MUSAE, seeded 60/20/20 split)",
           "synthetic-arxiv": "synthetic-arxiv v3 (ogbn-arxiv-shaped nested DC-SBM, arxiv split sizes)"}
-WHAT = {"full": "full-batch GraphSAGE (mean, 2 layers): the reference of the issue-4 accuracy study",
+WHAT = {"full": "full-batch GraphSAGE (mean, 2 layers): the reference of the mini-batch accuracy study",
         "neighbor": "GraphSAGE (mean, 2 layers) with neighbour sampling (Hamilton et al. 2017)",
         "cluster": "GraphSAGE (mean, 2 layers) on ClusterGCN batches (Chiang et al. 2019)",
         "saint-rw": "GraphSAGE (mean, 2 layers) on GraphSAINT random-walk subgraphs (Zeng et al. 2020)",
