@@ -33,21 +33,11 @@ from numba import prange
 from ..errors import SamplingError
 from ..graph import Graph
 from ..sampling.alias import alias_draw, build_row_alias_kernel, vose_into
-from ..sampling.base import check_edge_weight
+from ..sampling.base import check_edge_weight, sort_rows
 from ..sampling.rng import below, stream, uniform
 
 WALK_STREAM = 101
 UNIFORM, ALIAS2, REJECT2 = 0, 1, 2   # walk modes: first order, node2vec alias tables, node2vec rejection
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _sort_rows(indptr, indices, eids):
-    for row in prange(indptr.shape[0] - 1):
-        lo, hi = indptr[row], indptr[row + 1]
-        if hi - lo > 1:
-            order = np.argsort(indices[lo:hi], kind="mergesort")
-            indices[lo:hi] = indices[lo:hi][order]
-            eids[lo:hi] = eids[lo:hi][order]
 
 
 @dataclass
@@ -100,7 +90,7 @@ def walk_graph(graph: Graph | WalkGraph, edge_weight: Any = None, where: str = "
     indptr = indptr_t.numpy().astype(np.int64)
     indices = indices_t.numpy().astype(np.int32)   # copies: sorted in place below
     eids = eids_t.numpy().astype(np.int64)
-    _sort_rows(indptr, indices, eids)
+    sort_rows(indptr, indices, eids)
     one = np.ones(1, dtype=np.float64)
     if edge_weight is None:
         return WalkGraph(indptr, indices, one, np.ones(1, np.float32), np.zeros(1, np.int32),

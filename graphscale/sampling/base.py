@@ -15,8 +15,10 @@ from __future__ import annotations
 import threading
 from typing import Any, NamedTuple, Protocol
 
+import numba
 import numpy as np
 import torch
+from numba import prange
 from torch import Tensor
 
 from ..errors import SamplingError, ShapeError
@@ -191,3 +193,17 @@ class ScratchMap:
             self._local.array = array
         return array
 
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def sort_rows(indptr, indices, eids):
+    """Sort every compressed row of ``indices`` (and ``eids`` with it) by index, stably and in place.
+
+    Shapes:
+        indptr: ``[R + 1]`` int64; indices: ``[E]`` integer column ids; eids: ``[E]`` int64 edge ids.
+    """
+    for row in prange(indptr.shape[0] - 1):
+        lo, hi = indptr[row], indptr[row + 1]
+        if hi - lo > 1:
+            order = np.argsort(indices[lo:hi], kind="mergesort")
+            indices[lo:hi] = indices[lo:hi][order]
+            eids[lo:hi] = eids[lo:hi][order]

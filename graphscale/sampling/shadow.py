@@ -37,26 +37,12 @@ from numba import prange
 from ..errors import SamplingError
 from ..graph import Graph
 from ..graph.batch import BatchedGraph
-from .base import MiniBatch, as_node_ids, check_positive, chunks, csc_arrays
+from .base import MiniBatch, as_node_ids, check_positive, chunks, csc_arrays, sort_rows
 from .neighbor import check_fanouts, draw_node
 from .rng import stream
 
 METHODS = ("khop", "ppr")
 MAX_HOPS = 64  # the hop number is packed with the target id into one stream name
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _sort_rows(indptr, indices, eids):
-    """Copies of the CSC ``indices`` / ``eids`` with every row sorted by source id (stable)."""
-    sources = indices.astype(np.int64)
-    edges = eids.copy()
-    for row in prange(indptr.shape[0] - 1):
-        lo, hi = indptr[row], indptr[row + 1]
-        if hi - lo > 1:
-            order = np.argsort(sources[lo:hi], kind="mergesort")
-            sources[lo:hi] = sources[lo:hi][order]
-            edges[lo:hi] = edges[lo:hi][order]
-    return sources, edges
 
 
 @numba.njit(cache=True, nogil=True)
@@ -243,7 +229,8 @@ class ShadowSampler:
         if method not in METHODS:
             raise SamplingError(f"{where}: expected method in {METHODS}, got {method!r}.")
         indptr, indices, eids = csc_arrays(graph, where)
-        sources, edges = _sort_rows(indptr, indices, eids)
+        sources, edges = indices.astype(np.int64), eids.copy()  # copies, sorted by source in place
+        sort_rows(indptr, sources, edges)
         self.csc_sorted = (indptr, sources, edges)
         self.graph, self.num_nodes, self.method = graph, graph.num_nodes, method
         self.fanouts = np.asarray(check_fanouts(fanouts, where), dtype=np.int64)
