@@ -116,3 +116,26 @@ def test_shipped_configs_load_and_state_their_figures():
         assert cfg.expected.source and cfg.expected.protocol and cfg.train.seed == 0
     assert shipped_link("GAE", None, "cora") == config_dir() / "link-gae-cora.yaml"
     assert shipped_link("sage", "neighbor", "github") == config_dir() / "link-sage-neighbor-github.yaml"
+
+
+def test_dense_loss_equals_the_weighted_cross_entropy_over_all_pairs():
+    from graphscale.sampling.link import split_edges
+    from graphscale.train.link import dense_loss
+
+    data = communities(num_nodes=60)
+    split = split_edges(data.graph, seed=0)
+    g = split.train_graph
+    n = g.num_nodes
+    labels = torch.eye(n)
+    labels[g.src.long(), g.dst.long()] = 1.0
+    ones = labels.nonzero()
+    z = torch.randn(n, 8, dtype=torch.float64, requires_grad=True)
+    edges = float(labels.sum())
+    pos_weight, norm = (n * n - edges) / edges, n * n / (2 * (n * n - edges))
+    reference = norm * torch.nn.functional.binary_cross_entropy_with_logits(
+        z @ z.t(), labels.double(), pos_weight=torch.tensor(pos_weight, dtype=torch.float64))
+    ours = dense_loss(z, ones, pos_weight, norm)
+    assert torch.allclose(ours, reference, rtol=1e-12)
+    grad_ours, = torch.autograd.grad(ours, z)
+    grad_reference, = torch.autograd.grad(reference, z)
+    assert torch.allclose(grad_ours, grad_reference, rtol=1e-10)
