@@ -1,0 +1,570 @@
+"""Heterogeneous graphs: several node types and canonical edge types, one ``Graph`` per relation.
+
+Data spec (the docstring is the contract):
+
+* Node types ``ntypes`` (in the order given) with their counts; node ids are ``0..num_nodes(t)-1`` per type.
+* Canonical edge types ``(src_type, relation, dst_type)``; each is stored as a :class:`Graph` whose source side
+  has ``num_nodes(src_type)`` nodes and whose destination side has ``num_nodes(dst_type)`` (a bipartite graph
+  when the two types differ). A relation name may be used alone where it is unique (``hg["cites"]``).
+* Features live beside the graph, one tensor per node type (``x = {"paper": [N_paper, F], ...}``), as for
+  ``Graph``.
+* The homogeneous view (:meth:`HeteroGraph.to_homogeneous`) numbers nodes type after type in ``ntypes`` order
+  and edges relation after relation in ``canonical_etypes`` order (so each type is a contiguous range: the
+  layout the fused multi-relation kernels use); ``node_type`` / ``edge_type`` hold the type ids.
+
+A :class:`HeteroBlock` is the heterogeneous message-flow graph a sampler emits: per node type a destination set
+that is a prefix of its source set, and one bipartite ``Block`` per relation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..errors import GraphFormatError, ShapeError
+from .block import Block
+from .graph import Graph, _as_index_tensor, _check_range
+
+EdgeType = tuple[str, str, str]
+EdgeSpec = Graph | tuple[Any, Any]
+
+
+def _check_ntype_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise GraphFormatError(f"HeteroGraph: expected node type names as non-empty strings, got {name!r}.")
+    return name
+
+
+def _check_etype(etype: Any) -> EdgeType:
+    if not (isinstance(etype, tuple) and len(etype) == 3 and all(isinstance(p, str) and p for p in etype)):
+        raise GraphFormatError(f"HeteroGraph: expected canonical edge types (src_type, relation, dst_type) of three "
+                               f"non-empty strings, got {etype!r}.")
+    return etype
+
+
+def _bipartite(src: Tensor, dst: Tensor, num_src: int, num_dst: int, etype: EdgeType, validate: bool) -> Graph:
+    name = "__".join(etype)
+    if src.numel() != dst.numel():
+        raise GraphFormatError(f"HeteroGraph: relation {name}: expected src and dst of equal length, got "
+                               f"{src.numel()} and {dst.numel()}.")
+    if validate:
+        try:
+            _check_range(src, num_src, "src")
+            _check_range(dst, num_dst, "dst")
+        except GraphFormatError as err:
+            raise GraphFormatError(f"HeteroGraph: relation {name}: {str(err).removeprefix('Graph: ')}") from None
+    return Graph._trusted(src, dst, num_src, num_dst)
+
+
+class HeteroGraph:
+    """Immutable graph with typed nodes and canonical edge types ``(src_type, relation, dst_type)``.
+
+    Args:
+        num_nodes: ``{node_type: count}``; node types only named by an edge type get ``max(id) + 1``.
+        edges: ``{(src_type, relation, dst_type): (src_ids, dst_ids)}`` (``[E_r]`` integer ids each, local to their
+            type) or a :class:`Graph` with matching node counts.
+        validate: Check ids are in range (cheap; disable only for trusted input).
+
+    Raises:
+        GraphFormatError: A malformed edge type, ids out of range, a relation name used twice for the same node
+            types, or a ``Graph`` whose node counts disagree with ``num_nodes``.
+
+    Example:
+        >>> hg = HeteroGraph({"paper": 3, "author": 2},
+        ...                  {("author", "writes", "paper"): ([0, 1, 1], [0, 0, 2])})
+        >>> hg.num_nodes("paper"), hg.num_edges(), hg["writes"].num_dst_nodes
+        (3, 3, 3)
+    """
+
+    def __init__(self, num_nodes: Mapping[str, int] | None, edges: Mapping[EdgeType, EdgeSpec], *,
+                 validate: bool = True) -> None:
+        counts: dict[str, int] = {}
+        for ntype, count in (num_nodes or {}).items():
+            if not isinstance(count, (int,)) or isinstance(count, bool) or count < 0:
+                try:
+                    count = int(count)
+                except (TypeError, ValueError):
+                    count = -1
+                if count < 0:
+                    raise GraphFormatError(f"HeteroGraph: expected num_nodes[{ntype!r}] to be an integer >= 0, got "
+                                           f"{num_nodes[ntype]!r}.")
+            counts[_check_ntype_name(ntype)] = int(count)
+        pairs: dict[EdgeType, tuple[Tensor, Tensor] | Graph] = {}
+        for etype, spec in edges.items():
+            etype = _check_etype(etype)
+            if isinstance(spec, Graph):
+                pairs[etype] = spec
+                continue
+            if not isinstance(spec, (tuple, list)) or len(spec) != 2:
+                raise GraphFormatError(f"HeteroGraph: relation {'__'.join(etype)}: expected (src_ids, dst_ids) or a "
+                                       f"Graph, got {type(spec).__name__}.")
+            src = _as_index_tensor(spec[0], f"{etype} src")
+            pairs[etype] = (src, _as_index_tensor(spec[1], f"{etype} dst", device=src.device))
+        for (src_type, _, dst_type), spec in pairs.items():  # infer the counts of types num_nodes leaves out
+            for ntype, side in ((src_type, 0), (dst_type, 1)):
+                if num_nodes is not None and ntype in num_nodes:
+                    continue
+                if isinstance(spec, Graph):
+                    inferred = spec.num_src_nodes if side == 0 else spec.num_dst_nodes
+                else:
+                    inferred = int(spec[side].max()) + 1 if spec[side].numel() else 0
+                counts[ntype] = max(counts.get(ntype, 0), inferred)
+        relations: dict[EdgeType, Graph] = {}
+        for etype, spec in pairs.items():
+            num_src, num_dst = counts[etype[0]], counts[etype[2]]
+            if isinstance(spec, Graph):
+                if (spec.num_src_nodes, spec.num_dst_nodes) != (num_src, num_dst):
+                    raise GraphFormatError(
+                        f"HeteroGraph: relation {'__'.join(etype)}: expected a Graph with {num_src} source and "
+                        f"{num_dst} destination nodes (num_nodes of {etype[0]!r} and {etype[2]!r}), got "
+                        f"{spec.num_src_nodes} and {spec.num_dst_nodes}.")
+                relations[etype] = spec
+            else:
+                relations[etype] = _bipartite(spec[0], spec[1], num_src, num_dst, etype, validate)
+        self._init(counts, dict(counts), relations)
+
+    def _init(self, num_src: dict[str, int], num_dst: dict[str, int], relations: dict[EdgeType, Graph]) -> None:
+        self._num_src = num_src
+        self._num_dst = num_dst
+        self._relations = relations
+        self._cache: dict[str, Any] = {}
+        by_name: dict[str, list[EdgeType]] = {}
+        for etype in relations:
+            by_name.setdefault(etype[1], []).append(etype)
+        self._by_name = by_name
+
+    @classmethod
+    def _trusted(cls, num_src: dict[str, int], num_dst: dict[str, int], relations: dict[EdgeType, Graph]):
+        g = cls.__new__(cls)
+        g._init(num_src, num_dst, relations)
+        return g
+
+    # -- types and counts -----------------------------------------------------------------------
+    @property
+    def ntypes(self) -> tuple[str, ...]:
+        """Node types, in construction order."""
+        return tuple(self._num_src)
+
+    @property
+    def canonical_etypes(self) -> tuple[EdgeType, ...]:
+        """``(src_type, relation, dst_type)`` of every relation, in construction order."""
+        return tuple(self._relations)
+
+    @property
+    def etypes(self) -> tuple[str, ...]:
+        """Relation names of ``canonical_etypes`` (in the same order; a name may repeat across node types)."""
+        return tuple(etype[1] for etype in self._relations)
+
+    @property
+    def is_block(self) -> bool:
+        return False
+
+    @property
+    def device(self) -> torch.device:
+        for graph in self._relations.values():
+            return graph.device
+        return torch.device("cpu")
+
+    def num_nodes(self, ntype: str | None = None) -> int:
+        """Nodes of ``ntype`` (of the source side for a block), or of all types."""
+        if ntype is None:
+            return sum(self._num_src.values())
+        return self._num_src[self._ntype(ntype)]
+
+    def num_src_nodes(self, ntype: str) -> int:
+        return self._num_src[self._ntype(ntype)]
+
+    def num_dst_nodes(self, ntype: str) -> int:
+        return self._num_dst[self._ntype(ntype)]
+
+    @property
+    def num_nodes_dict(self) -> dict[str, int]:
+        return dict(self._num_src)
+
+    @property
+    def num_dst_nodes_dict(self) -> dict[str, int]:
+        return dict(self._num_dst)
+
+    def num_edges(self, etype: str | EdgeType | None = None) -> int:
+        """Edges of one relation, or of all."""
+        if etype is None:
+            return sum(g.num_edges for g in self._relations.values())
+        return self[etype].num_edges
+
+    def to_canonical(self, etype: str | EdgeType) -> EdgeType:
+        """The canonical edge type of a relation name (unique) or of a canonical triple.
+
+        Raises:
+            GraphFormatError: Unknown relation, or a name shared by several canonical types.
+        """
+        if isinstance(etype, tuple):
+            if etype not in self._relations:
+                raise GraphFormatError(f"HeteroGraph: expected one of the edge types {list(self._relations)}, got "
+                                       f"{etype!r}.")
+            return etype
+        found = self._by_name.get(etype, [])
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            from ..config.registry import did_you_mean
+
+            raise GraphFormatError(f"HeteroGraph: expected a relation among {sorted(self._by_name)}, got {etype!r}."
+                                   f"{did_you_mean(str(etype), list(self._by_name))}")
+        raise GraphFormatError(f"HeteroGraph: relation {etype!r} joins several node types {found}; name the "
+                               "canonical type (src_type, relation, dst_type).")
+
+    def _ntype(self, ntype: str) -> str:
+        if ntype not in self._num_src:
+            raise GraphFormatError(f"HeteroGraph: expected a node type among {list(self._num_src)}, got {ntype!r}.")
+        return ntype
+
+    def __getitem__(self, etype: str | EdgeType) -> Graph:
+        """The relation's ``Graph`` (rows of its source side: ``src_type`` nodes; destination: ``dst_type``)."""
+        return self._relations[self.to_canonical(etype)]
+
+    def relations(self) -> Iterable[tuple[EdgeType, Graph]]:
+        """``(canonical_etype, graph)`` pairs in order."""
+        return self._relations.items()
+
+    def dst_types(self) -> tuple[str, ...]:
+        """Node types that receive edges, in ``ntypes`` order."""
+        receiving = {etype[2] for etype, g in self._relations.items()}
+        return tuple(t for t in self.ntypes if t in receiving)
+
+    def __repr__(self) -> str:
+        nodes = ", ".join(f"{t}: {n}" for t, n in self._num_src.items())
+        edges = ", ".join(f"{'__'.join(e)}: {g.num_edges}" for e, g in self._relations.items())
+        return f"{type(self).__name__}(num_nodes={{{nodes}}}, num_edges={{{edges}}})"
+
+    def cached(self, key: str, build: Any) -> Any:
+        value = self._cache.get(key)
+        if value is None:
+            value = build()
+            self._cache[key] = value
+        return value
+
+    # -- conversions ----------------------------------------------------------------------------
+    def to(self, device: torch.device | str) -> HeteroGraph:
+        """Copy every relation (and a block's id maps) to ``device``; self when already there."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        g = self.__class__.__new__(self.__class__)
+        g.__dict__.update(self.__dict__)
+        g._relations = {e: r.to(device) for e, r in self._relations.items()}
+        g._cache = {}
+        for name in ("src_ids", "dst_ids", "edge_ids"):
+            if isinstance(getattr(self, name, None), dict):
+                setattr(g, name, {k: v.to(device) for k, v in getattr(self, name).items()})
+        return g
+
+    def to_homogeneous(self) -> Homogeneous:
+        """One ``Graph`` over all nodes (types numbered in ``ntypes`` order) and all edges (relations in
+        ``canonical_etypes`` order), with the type ids of every node and edge (cached)."""
+        return self.cached("homogeneous", lambda: _to_homogeneous(self))
+
+    @classmethod
+    def from_homogeneous(cls, graph: Graph, node_type: Tensor, edge_type: Tensor, ntypes: Sequence[str],
+                         canonical_etypes: Sequence[EdgeType]) -> HeteroGraph:
+        """Split a homogeneous graph by its type ids; node ids per type follow their order in ``graph``.
+
+        Args:
+            node_type: ``[N]`` int type id (index into ``ntypes``) of every node.
+            edge_type: ``[E]`` int type id (index into ``canonical_etypes``) of every edge.
+
+        Raises:
+            GraphFormatError: Type ids out of range, or an edge whose endpoints' types disagree with its type.
+        """
+        node_type = _as_index_tensor(node_type, "node_type").long()
+        edge_type = _as_index_tensor(edge_type, "edge_type").long()
+        ntypes, etypes = list(ntypes), [_check_etype(e) for e in canonical_etypes]
+        if node_type.numel() != graph.num_nodes or edge_type.numel() != graph.num_edges:
+            raise ShapeError(f"HeteroGraph.from_homogeneous: expected node_type [{graph.num_nodes}] and edge_type "
+                             f"[{graph.num_edges}], got {tuple(node_type.shape)} and {tuple(edge_type.shape)}.")
+        _check_range(node_type, len(ntypes), "node_type")
+        _check_range(edge_type, len(etypes), "edge_type")
+        local = torch.empty_like(node_type)
+        counts = {}
+        for t, name in enumerate(ntypes):
+            members = (node_type == t).nonzero().view(-1)
+            local[members] = torch.arange(members.numel(), device=members.device)
+            counts[name] = members.numel()
+        src, dst = graph.src.long(), graph.dst.long()
+        index = {name: i for i, name in enumerate(ntypes)}
+        relations = {}
+        for r, etype in enumerate(etypes):
+            eids = (edge_type == r).nonzero().view(-1)
+            s, d = src[eids], dst[eids]
+            bad = (node_type[s] != index[etype[0]]) | (node_type[d] != index[etype[2]])
+            if bool(bad.any()):
+                pos = int(eids[bad.nonzero()[0, 0]])
+                raise GraphFormatError(
+                    f"HeteroGraph.from_homogeneous: edge {pos} has edge type {etype} but joins nodes of types "
+                    f"{ntypes[int(node_type[src[pos]])]!r} -> {ntypes[int(node_type[dst[pos]])]!r}.")
+            relations[etype] = Graph._trusted(local[s], local[d], counts[etype[0]], counts[etype[2]])
+        return cls._trusted(counts, dict(counts), relations)
+
+    # -- transforms (each returns a new graph) --------------------------------------------------
+    def edge_type_subgraph(self, etypes: Sequence[str | EdgeType]) -> HeteroGraph:
+        """Only the given relations; every node type they join stays with all its nodes."""
+        keep = [self.to_canonical(e) for e in etypes]
+        types = [t for t in self.ntypes if any(t in (e[0], e[2]) for e in keep)]
+        return self._trusted({t: self._num_src[t] for t in types}, {t: self._num_dst[t] for t in types},
+                             {e: self._relations[e] for e in keep})
+
+    def subgraph(self, nodes: Mapping[str, Tensor]) -> HeteroGraph:
+        """Induced subgraph on ``{ntype: node ids or bool mask}``; types left out keep no nodes. Nodes are
+        relabelled in the given order; ``parent_node_ids`` / ``parent_edge_ids`` map back (dicts)."""
+        kept: dict[str, Tensor] = {}
+        for ntype in self.ntypes:
+            ids = nodes.get(ntype) if ntype in nodes else None
+            if ids is None:
+                kept[ntype] = torch.zeros(0, dtype=torch.int64, device=self.device)
+                continue
+            ids = torch.as_tensor(ids, device=self.device)
+            if ids.dtype == torch.bool:
+                if ids.numel() != self.num_nodes(ntype):
+                    raise ShapeError(f"HeteroGraph.subgraph: expected a mask of length {self.num_nodes(ntype)} for "
+                                     f"{ntype!r}, got {ids.numel()}.")
+                ids = ids.nonzero().view(-1)
+            ids = ids.long()
+            _check_range(ids, self.num_nodes(ntype), f"nodes[{ntype!r}]")
+            kept[ntype] = ids
+        unknown = sorted(set(nodes) - set(self.ntypes))
+        if unknown:
+            raise GraphFormatError(f"HeteroGraph.subgraph: expected node types among {list(self.ntypes)}, got "
+                                   f"{unknown}.")
+        maps = {}
+        for ntype, ids in kept.items():
+            mapping = torch.full((self.num_nodes(ntype),), -1, dtype=torch.int64, device=self.device)
+            mapping[ids] = torch.arange(ids.numel(), device=self.device)
+            maps[ntype] = mapping
+        relations, edge_ids = {}, {}
+        for etype, graph in self._relations.items():
+            s, d = maps[etype[0]][graph.src.long()], maps[etype[2]][graph.dst.long()]
+            eids = ((s >= 0) & (d >= 0)).nonzero().view(-1)
+            relations[etype] = Graph._trusted(s[eids], d[eids], kept[etype[0]].numel(), kept[etype[2]].numel())
+            edge_ids[etype] = eids
+        counts = {t: ids.numel() for t, ids in kept.items()}
+        out = self._trusted(counts, dict(counts), relations)
+        out.parent_node_ids, out.parent_edge_ids = kept, edge_ids
+        return out
+
+    def reverse(self, etypes: Sequence[str | EdgeType] | None = None) -> HeteroGraph:
+        """Flip the given relations (all when None): ``(s, r, d)`` becomes ``(d, r, s)`` with every edge reversed
+        (edge order, so edge data, unchanged); other relations stay as they are."""
+        flip = set(self.canonical_etypes if etypes is None else [self.to_canonical(e) for e in etypes])
+        relations = {}
+        for etype, graph in self._relations.items():
+            if etype in flip:
+                relations[(etype[2], etype[1], etype[0])] = graph.reverse()
+            else:
+                relations[etype] = graph
+        if len(relations) != len(self._relations):
+            raise GraphFormatError("HeteroGraph.reverse: expected distinct edge types after reversing, got a "
+                                   "reversed relation that collides with an existing one. Use add_reverse().")
+        return self._trusted(dict(self._num_dst), dict(self._num_src), relations)
+
+    def add_reverse(self, prefix: str = "rev_", etypes: Sequence[str | EdgeType] | None = None) -> HeteroGraph:
+        """Add ``(d, prefix + r, s)`` for every relation ``(s, r, d)`` (or the given ones) whose source and
+        destination types differ, or which is not symmetric by name already (as PyG's ``ToUndirected`` on
+        heterogeneous data): messages then flow both ways. Relations joining one type to itself are reversed too
+        unless their reversed name exists."""
+        chosen = self.canonical_etypes if etypes is None else [self.to_canonical(e) for e in etypes]
+        relations = dict(self._relations)
+        for etype in chosen:
+            rev = (etype[2], prefix + etype[1], etype[0])
+            if rev in relations:
+                continue
+            relations[rev] = self._relations[etype].reverse()
+        return self._trusted(dict(self._num_src), dict(self._num_dst), relations)
+
+
+@dataclass(frozen=True)
+class Homogeneous:
+    """The homogeneous view of a heterogeneous graph (or block).
+
+    Attributes:
+        graph: Over all nodes; its edges are the relations' edges, relation after relation.
+        node_type: ``[N_src]`` int64 type id of every (source-side) node.
+        edge_type: ``[E]`` int64 relation id of every edge (non-decreasing).
+        src_offsets / dst_offsets: ``{ntype: first id}`` of each type's range on either side.
+        edge_offsets: ``[R+1]`` int64 first edge of every relation (relation ``r`` owns ``[off[r], off[r+1])``).
+        ntypes, canonical_etypes: the type names the ids index.
+    """
+
+    graph: Graph
+    node_type: Tensor
+    dst_node_type: Tensor
+    edge_type: Tensor
+    src_offsets: dict[str, int]
+    dst_offsets: dict[str, int]
+    edge_offsets: Tensor
+    ntypes: tuple[str, ...]
+    canonical_etypes: tuple[EdgeType, ...]
+
+    def relation_counts(self) -> list[int]:
+        """Edges per relation (the segment lengths of the fused kernels)."""
+        return self.edge_offsets.diff().tolist()
+
+    def split_dst(self, out: Tensor) -> dict[str, Tensor]:
+        """``{ntype: rows}`` of a ``[N_dst_total, *]`` result, per destination type."""
+        ends = list(self.dst_offsets.values())[1:] + [out.shape[0]]
+        return {t: out[start:end] for (t, start), end in zip(self.dst_offsets.items(), ends)}
+
+    def cat_src(self, x: Mapping[str, Tensor], where: str = "features") -> Tensor:
+        """Concatenate per-type source features into ``[N_src_total, *]`` (every type must be given)."""
+        missing = [t for t in self.ntypes if t not in x]
+        if missing:
+            raise ShapeError(f"{where}: expected features for every node type {list(self.ntypes)}, missing "
+                             f"{missing}.")
+        return torch.cat([x[t] for t in self.ntypes]) if len(self.ntypes) > 1 else x[self.ntypes[0]]
+
+
+def _offsets(counts: Mapping[str, int]) -> dict[str, int]:
+    out, total = {}, 0
+    for t, n in counts.items():
+        out[t] = total
+        total += n
+    return out
+
+
+def _to_homogeneous(hg: HeteroGraph) -> Homogeneous:
+    ntypes = hg.ntypes
+    src_off, dst_off = _offsets(hg._num_src), _offsets(hg._num_dst)
+    device = hg.device
+    srcs, dsts, counts = [], [], []
+    for etype, graph in hg.relations():
+        srcs.append(graph.src.long() + src_off[etype[0]])
+        dsts.append(graph.dst.long() + dst_off[etype[2]])
+        counts.append(graph.num_edges)
+    empty = torch.zeros(0, dtype=torch.int64, device=device)
+    src = torch.cat(srcs) if srcs else empty
+    dst = torch.cat(dsts) if dsts else empty
+    num_src, num_dst = hg.num_nodes(), sum(hg._num_dst.values())
+    graph = Graph._trusted(src, dst, num_src, num_dst)
+    type_ids = torch.arange(len(ntypes), device=device)
+    node_type = torch.repeat_interleave(type_ids, torch.tensor([hg._num_src[t] for t in ntypes], device=device))
+    dst_node_type = torch.repeat_interleave(type_ids, torch.tensor([hg._num_dst[t] for t in ntypes], device=device))
+    count_t = torch.tensor(counts, dtype=torch.int64, device=device)
+    edge_type = torch.repeat_interleave(torch.arange(len(counts), device=device), count_t)
+    edge_offsets = torch.zeros(len(counts) + 1, dtype=torch.int64, device=device)
+    torch.cumsum(count_t, 0, out=edge_offsets[1:])
+    return Homogeneous(graph, node_type, dst_node_type, edge_type, src_off, dst_off, edge_offsets, ntypes,
+                       hg.canonical_etypes)
+
+
+class HeteroBlock(HeteroGraph):
+    """Heterogeneous message-flow graph: per node type ``num_src_nodes(t)`` sources whose first
+    ``num_dst_nodes(t)`` are the destinations, and one bipartite :class:`Block` per relation.
+
+    Attributes:
+        src_ids / dst_ids: ``{ntype: [N] int64}`` original ids of the source / destination nodes.
+        edge_ids: ``{etype: [E_r] int64}`` original edge ids of every relation's edges.
+    """
+
+    def __init__(self, num_src_nodes: Mapping[str, int], num_dst_nodes: Mapping[str, int],
+                 relations: Mapping[EdgeType, Block], src_ids: Mapping[str, Tensor] | None = None,
+                 dst_ids: Mapping[str, Tensor] | None = None, edge_ids: Mapping[EdgeType, Tensor] | None = None):
+        for etype, block in relations.items():
+            expected = (num_src_nodes[etype[0]], num_dst_nodes[etype[2]])
+            if (block.num_src_nodes, block.num_dst_nodes) != expected:
+                raise GraphFormatError(f"HeteroBlock: relation {'__'.join(etype)}: expected {expected[0]} source and "
+                                       f"{expected[1]} destination nodes, got {block.num_src_nodes} and "
+                                       f"{block.num_dst_nodes}.")
+        for ntype in num_dst_nodes:
+            if num_dst_nodes[ntype] > num_src_nodes.get(ntype, 0):
+                raise GraphFormatError(f"HeteroBlock: node type {ntype!r}: expected its destinations to be a prefix "
+                                       f"of its sources, got {num_dst_nodes[ntype]} destinations and "
+                                       f"{num_src_nodes.get(ntype, 0)} sources.")
+        self._init(dict(num_src_nodes), {t: int(num_dst_nodes.get(t, 0)) for t in num_src_nodes},
+                   dict(relations))
+        self.src_ids = dict(src_ids or {})
+        self.dst_ids = dict(dst_ids or {})
+        self.edge_ids = dict(edge_ids or {})
+
+    @property
+    def is_block(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        nodes = ", ".join(f"{t}: {self._num_src[t]}->{self._num_dst[t]}" for t in self.ntypes)
+        return f"HeteroBlock(nodes={{{nodes}}}, num_edges={self.num_edges()})"
+
+
+class BatchedHeteroGraph(HeteroGraph):
+    """Disjoint union of heterogeneous graphs: ``node_ptr[t]`` ``[B+1]`` per node type and ``edge_ptr[etype]``
+    ``[B+1]`` per relation (graph ``b`` owns nodes ``node_ptr[t][b]:node_ptr[t][b+1]`` of type ``t``)."""
+
+    node_ptr: dict[str, Tensor]
+    edge_ptr: dict[EdgeType, Tensor]
+
+    @property
+    def num_graphs(self) -> int:
+        return int(next(iter(self.node_ptr.values())).numel() - 1)
+
+    def batch_index(self, ntype: str) -> Tensor:
+        """``[N_t]`` int64 graph id of every node of ``ntype`` (readout segment ids)."""
+        ptr = self.node_ptr[self._ntype(ntype)]
+        return torch.repeat_interleave(torch.arange(self.num_graphs, device=ptr.device), ptr.diff())
+
+
+def _ptr(counts: list[int], device: torch.device) -> Tensor:
+    ptr = torch.zeros(len(counts) + 1, dtype=torch.int64, device=device)
+    torch.cumsum(torch.tensor(counts, dtype=torch.int64, device=device), 0, out=ptr[1:])
+    return ptr
+
+
+def batch_hetero(graphs: Sequence[HeteroGraph]) -> BatchedHeteroGraph:
+    """Merge heterogeneous graphs with the same node and edge types into one; ids of graph ``b`` shift by its
+    ``node_ptr``. Features are batched by the caller with ``torch.cat`` per node type in the same order.
+
+    Raises:
+        GraphFormatError: An empty list or graphs whose types differ.
+    """
+    if not graphs:
+        raise GraphFormatError("batch_hetero: expected at least one graph, got an empty list.")
+    first = graphs[0]
+    for i, g in enumerate(graphs):
+        if g.ntypes != first.ntypes or g.canonical_etypes != first.canonical_etypes:
+            raise GraphFormatError(f"batch_hetero: expected every graph to have the types of graph 0 "
+                                   f"{list(first.canonical_etypes)}, got graph {i} with {list(g.canonical_etypes)}.")
+    device = first.device
+    node_ptr = {t: _ptr([g.num_nodes(t) for g in graphs], device) for t in first.ntypes}
+    edge_ptr, relations = {}, {}
+    for etype in first.canonical_etypes:
+        parts = [g[etype] for g in graphs]
+        edge_ptr[etype] = _ptr([p.num_edges for p in parts], device)
+        counts = torch.tensor([p.num_edges for p in parts], device=device)
+        shift_s = torch.repeat_interleave(node_ptr[etype[0]][:-1], counts)
+        shift_d = torch.repeat_interleave(node_ptr[etype[2]][:-1], counts)
+        src = torch.cat([p.src.long() for p in parts]) + shift_s
+        dst = torch.cat([p.dst.long() for p in parts]) + shift_d
+        relations[etype] = Graph._trusted(src, dst, int(node_ptr[etype[0]][-1]), int(node_ptr[etype[2]][-1]))
+    counts = {t: int(ptr[-1]) for t, ptr in node_ptr.items()}
+    out = BatchedHeteroGraph._trusted(counts, dict(counts), relations)
+    out.node_ptr, out.edge_ptr = node_ptr, edge_ptr
+    return out
+
+
+def unbatch_hetero(graph: BatchedHeteroGraph) -> list[HeteroGraph]:
+    """Split a :class:`BatchedHeteroGraph` back into its graphs (ids relabelled from 0 per type)."""
+    out = []
+    for b in range(graph.num_graphs):
+        counts = {t: int(ptr[b + 1] - ptr[b]) for t, ptr in graph.node_ptr.items()}
+        relations = {}
+        for etype, rel in graph.relations():
+            lo, hi = int(graph.edge_ptr[etype][b]), int(graph.edge_ptr[etype][b + 1])
+            relations[etype] = Graph._trusted(rel.src[lo:hi].long() - graph.node_ptr[etype[0]][b],
+                                              rel.dst[lo:hi].long() - graph.node_ptr[etype[2]][b],
+                                              counts[etype[0]], counts[etype[2]])
+        out.append(HeteroGraph._trusted(counts, dict(counts), relations))
+    return out
+
+
+__all__ = ["BatchedHeteroGraph", "EdgeType", "HeteroBlock", "HeteroGraph", "Homogeneous", "batch_hetero",
+           "unbatch_hetero"]
