@@ -42,7 +42,7 @@ from ..errors import DatasetError
 from ..graph.hetero import EdgeType, HeteroGraph
 from .base import random_split
 from .custom import SPLITS, _check_width, _header, _label_ids, _read_nodes, _rows
-from .io import COMPRESSED_SUFFIXES, open_text
+from .io import COMPRESSED_SUFFIXES
 
 ETYPE_SEPARATOR = "__"
 

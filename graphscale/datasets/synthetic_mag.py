@@ -50,9 +50,9 @@ class MagSpec:
     num_classes: int = 64
     num_features: int = 128
     venues_per_area: int = 4
-    feature_signal: float = 0.3
+    feature_signal: float = 0.2
     area_correlation: float = 0.6
-    label_noise: float = 0.1
+    label_noise: float = 0.15
     writes_shares: tuple[float, float] = (0.3, 0.2)
     cites_shares: tuple[float, float] = (0.3, 0.2)
     topic_shares: tuple[float, float] = (0.25, 0.25)
@@ -75,7 +75,7 @@ def _links(rng: np.random.Generator, counts: np.ndarray, shares: tuple[float, fl
     """Deduplicated ``(source, target)`` int64 pairs, ``counts[s]`` draws per source (see ``_typed_links``)."""
     offsets = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    all_ptr, all_members, all_prob, all_alias = _pool(np.zeros(num_targets, dtype=np.int64), weights, 1)
+    _, all_members, all_prob, all_alias = _pool(np.zeros(num_targets, dtype=np.int64), weights, 1)
     targets = _typed_links(offsets, np.asarray(shares, dtype=np.float64), key_a, *pool_a, key_b,
                            *pool_b, all_members, all_prob, all_alias, seed)
     sources = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
