@@ -317,9 +317,11 @@ def save_hetero_folder(dataset: HeteroNodeDataset, folder: str | os.PathLike[str
     if folder.exists():
         raise DatasetError(f"save_hetero_folder: expected a new folder, got existing {folder}. Remove it or pick "
                            "another path.")
-    for ntype in dataset.graph.ntypes:
-        if ETYPE_SEPARATOR in ntype or os.sep in ntype:
-            raise DatasetError(f"save_hetero_folder: expected node type names without '__' or '/', got {ntype!r}.")
+    names = list(dataset.graph.ntypes) + [part for etype in dataset.graph.canonical_etypes for part in etype]
+    for part in names:
+        if ETYPE_SEPARATOR in part or "/" in part or os.sep in part or part.startswith("."):
+            raise DatasetError(f"save_hetero_folder: expected node type and relation names without '__' or '/' "
+                               f"(they form the file names), got {part!r}. Rename it.")
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     try:
         (tmp / "nodes").mkdir(parents=True)

@@ -14,7 +14,8 @@ venue, of its area, or anywhere (by popularity). Paper features are ``signal * c
 (centroids correlated inside an area): alone they give a weak signal. ``label_noise`` of the labels are
 redrawn inside the area (the structure follows the latent venue), which caps any model's accuracy. A
 relational model that pools co-authors' and cited papers' features and learns embeddings of authors and fields
-beats an MLP on paper features by a wide margin (see ``docs/own-data.md`` for the measured figures).
+beats an MLP on paper features by a wide margin (validation accuracy, seeds 100..102, default size: 2-layer MLP
+about 41 %, 2-layer R-GCN with learnable embeddings about 78 %; docs/own-data.md).
 
 Years are drawn independently of everything else with ogbn-mag's split shares (train up to 2017: 85.5%,
 valid 2018: 8.8%, test 2019: 5.7%) and the split is by year (OGB's time split rule; here it is effectively a

@@ -220,3 +220,11 @@ def test_labels_are_class_ids_when_integers(tmp_path):
     data = load_hetero_folder(_folder(tmp_path, papers=PAPERS.replace("2,1,test", "2,5,test")))
     assert data.num_classes == 6 and data.y.tolist() == [1, 0, 5, -1]
     assert np.array_equal(data.split()[2].numpy(), [False, False, True, False])
+
+
+def test_save_rejects_names_that_break_file_names(tmp_path):
+    data = load_synthetic_mag(num_papers=200, num_classes=4, num_features=3)
+    data.graph = data.graph.add_reverse(prefix="rev__")
+    with pytest.raises(DatasetError, match="expected node type and relation names without '__'"):
+        save_hetero_folder(data, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

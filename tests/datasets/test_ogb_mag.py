@@ -118,3 +118,12 @@ def test_malformed_and_truncated_files(tmp_path):
     _gz(mag / "raw" / "node-label" / "paper" / "node-label.csv.gz", _rows([[v] for v in LABELS[:-1] + [349]]))
     with pytest.raises(DatasetError, match=r"expected 6 venue ids in \[0, 349\), got 6 values in \[0, 349\]"):
         load_ogb_mag(tmp_path)
+
+
+def test_datasets_command_lists_both(tmp_path, capsys):
+    from graphscale.cli import main
+
+    assert main(["datasets", "--root", str(tmp_path)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "heterogeneous-node-classification" in lines["ogbn-mag"] and f"missing, get {OGB_MAG_URL}" in lines["ogbn-mag"]
+    assert "heterogeneous-node-classification" in lines["synthetic-mag"] and "generated (seeded)" in lines["synthetic-mag"]
