@@ -5,7 +5,7 @@ import torch
 
 from graphscale.errors import GraphFormatError, ShapeError
 from graphscale.graph import Block
-from graphscale.graph.hetero import HeteroBlock, HeteroGraph, batch_hetero, unbatch_hetero
+from graphscale.graph import HeteroBlock, HeteroGraph, batch_hetero, unbatch_hetero
 
 WRITES = ("author", "writes", "paper")
 CITES = ("paper", "cites", "paper")
