@@ -249,19 +249,25 @@ class HeteroGraph:
         return value
 
     # -- conversions ----------------------------------------------------------------------------
-    def to(self, device: torch.device | str) -> HeteroGraph:
-        """Copy every relation (and a block's id maps) to ``device``; self when already there."""
-        device = torch.device(device)
-        if device == self.device:
-            return self
+    def _map(self, move: Any) -> HeteroGraph:
+        """A copy with ``move`` applied to every relation graph and to a block's id tensors."""
         g = self.__class__.__new__(self.__class__)
         g.__dict__.update(self.__dict__)
-        g._relations = {e: r.to(device) for e, r in self._relations.items()}
+        g._relations = {e: move(r) for e, r in self._relations.items()}
         g._cache = {}
         for name in ("src_ids", "dst_ids", "edge_ids"):
             if isinstance(getattr(self, name, None), dict):
-                setattr(g, name, {k: v.to(device) for k, v in getattr(self, name).items()})
+                setattr(g, name, {k: move(v) for k, v in getattr(self, name).items()})
         return g
+
+    def to(self, device: torch.device | str) -> HeteroGraph:
+        """Copy every relation (and a block's id maps) to ``device``; self when already there."""
+        device = torch.device(device)
+        return self if device == self.device else self._map(lambda value: value.to(device))
+
+    def pin_memory(self) -> HeteroGraph:
+        """Page-locked copies of every relation (and of a block's id maps)."""
+        return self._map(lambda value: value.pin_memory())
 
     def to_homogeneous(self) -> Homogeneous:
         """One ``Graph`` over all nodes (types numbered in ``ntypes`` order) and all edges (relations in
