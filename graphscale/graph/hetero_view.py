@@ -91,4 +91,28 @@ def to_homogeneous(hg: HeteroGraph) -> Homogeneous:
                        hg.canonical_etypes)
 
 
-__all__ = ["Homogeneous", "to_homogeneous"]
+def typed_edges(graph: HeteroGraph, canonical_etypes: list[EdgeType] | tuple[EdgeType, ...]) -> Tensor:
+    """``[E]`` int64 relation id of every edge of ``graph.to_homogeneous()`` in the numbering of
+    ``canonical_etypes`` (a model's own order), cached on the graph.
+
+    Raises:
+        GraphFormatError: ``graph`` has a relation that ``canonical_etypes`` does not list.
+    """
+    from ..errors import GraphFormatError
+
+    order = tuple(tuple(e) for e in canonical_etypes)
+
+    def build() -> Tensor:
+        index = {e: i for i, e in enumerate(order)}
+        unknown = [e for e in graph.canonical_etypes if e not in index]
+        if unknown:
+            raise GraphFormatError(f"typed_edges: expected the relations {list(order)}, got unknown relations "
+                                   f"{unknown}.")
+        view = graph.to_homogeneous()
+        ids = torch.tensor([index[e] for e in graph.canonical_etypes], dtype=torch.int64, device=view.edge_type.device)
+        return ids[view.edge_type]
+
+    return graph.cached(f"typed_edges:{order}", build)
+
+
+__all__ = ["Homogeneous", "to_homogeneous", "typed_edges"]

@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...errors import ConfigError
+from ...errors import ConfigError, GraphFormatError
 from ...graph.hetero import EdgeType, HeteroGraph
+from ...graph.hetero_view import typed_edges
 from ...saga import edge_softmax, fn, saga
 from ...saga.relational import gather_mm, relation_pairs
 from .typed_linear import TypedLinear
@@ -75,19 +76,16 @@ class HGTConv(nn.Module):
         if self.skip is not None:
             nn.init.ones_(self.skip)
 
-    def _relation_ids(self, graph: HeteroGraph) -> Tensor:
-        index = {e: i for i, e in enumerate(self.canonical_etypes)}
-        unknown = [e for e in graph.canonical_etypes if e not in index]
-        if unknown or [t for t in graph.ntypes if t not in self.ntypes]:
-            raise ConfigError(f"HGTConv: expected a graph with the layer's types {self.canonical_etypes}, got "
-                              f"unknown edge types {unknown} or node types {list(graph.ntypes)}.")
-        return torch.tensor([index[e] for e in graph.canonical_etypes], dtype=torch.int64)
-
     def forward(self, graph: HeteroGraph, x: Mapping[str, Tensor]) -> dict[str, Tensor]:
         view = graph.to_homogeneous()
-        relation_of = self._relation_ids(graph).to(view.edge_type.device)
-        edge_type = graph.cached(f"hgt_edge_type:{self.canonical_etypes}", lambda: relation_of[view.edge_type])
+        try:
+            edge_type = typed_edges(graph, self.canonical_etypes)
+        except GraphFormatError as err:
+            raise ConfigError(f"HGTConv: expected a graph with the layer's types: {err}") from None
         type_pos = {t: i for i, t in enumerate(self.ntypes)}
+        if [t for t in graph.ntypes if t not in type_pos]:
+            raise ConfigError(f"HGTConv: expected a graph with the layer's types {self.ntypes}, got node types "
+                              f"{list(graph.ntypes)}.")
         src_counts = [graph.num_src_nodes(t) if t in graph.ntypes else 0 for t in self.ntypes]
         dst_counts = [graph.num_dst_nodes(t) if t in graph.ntypes else 0 for t in self.ntypes]
         order = sorted(graph.ntypes, key=type_pos.__getitem__)
