@@ -379,16 +379,16 @@ class HeteroGraph:
         return self._trusted(dict(self._num_dst), dict(self._num_src), relations)
 
     def add_reverse(self, prefix: str = "rev_", etypes: Sequence[str | EdgeType] | None = None) -> HeteroGraph:
-        """Add ``(d, prefix + r, s)`` for every relation ``(s, r, d)`` (or the given ones) whose source and
-        destination types differ, or which is not symmetric by name already (as PyG's ``ToUndirected`` on
-        heterogeneous data): messages then flow both ways. Relations joining one type to itself are reversed too
-        unless their reversed name exists."""
+        """Add ``(d, prefix + r, s)`` for every relation ``(s, r, d)`` (or the given ones), as PyG's
+        ``ToUndirected`` on heterogeneous data: messages then flow both ways. A relation whose reverse exists, or
+        which is itself the reverse of another, is left alone, so calling it twice changes nothing."""
         chosen = self.canonical_etypes if etypes is None else [self.to_canonical(e) for e in etypes]
         relations = dict(self._relations)
         for etype in chosen:
             rev = (etype[2], prefix + etype[1], etype[0])
-            if rev in relations:
-                continue
+            if rev in relations or (etype[1].startswith(prefix) and
+                                    (etype[2], etype[1][len(prefix):], etype[0]) in relations):
+                continue  # reversed already, or itself the reverse of a relation (add_reverse is idempotent)
             relations[rev] = self._relations[etype].reverse()
         return self._trusted(dict(self._num_src), dict(self._num_dst), relations)
 

@@ -8,6 +8,7 @@ compared on the same predictions.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,9 @@ def train_hetero(cfg: RunConfig, dataset: Any, device: torch.device, out_dir: Pa
     graph's node and edge counts per type."""
     check_hetero_config(cfg)
     hetero_masks(dataset)  # fail before the first run on a dataset without usable splits
+
+    if cfg.data.reverse_relations:
+        dataset = dataclasses.replace(dataset, graph=dataset.graph.add_reverse())
 
     def one_run(run: int, saved: Any, checkpoints: Any, bar: Any) -> Any:
         return hetero_run(cfg, dataset, device, cfg.train.seed + run, run=run, saved=saved, checkpoints=checkpoints,

@@ -41,7 +41,7 @@ def toy(seed=0, papers=400, authors=300, classes=4):
     perm = torch.randperm(papers, generator=g)
     masks = [torch.zeros(papers, dtype=torch.bool) for _ in range(3)]
     masks[0][perm[:200]], masks[1][perm[200:300]], masks[2][perm[300:]] = True, True, True
-    return ToyHetero("toy-hetero", graph.add_reverse(), x, y, "paper", classes, *masks)
+    return ToyHetero("toy-hetero", graph, x, y, "paper", classes, *masks)  # the trainer adds rev_writes
 
 
 def config(tmp_path, model, sampler="none", *extra):
