@@ -12,22 +12,23 @@ Data spec (the docstring is the contract):
   and edges relation after relation in ``canonical_etypes`` order (so each type is a contiguous range: the
   layout the fused multi-relation kernels use); ``node_type`` / ``edge_type`` hold the type ids.
 
-A :class:`HeteroBlock` is the heterogeneous message-flow graph a sampler emits: per node type a destination set
+A :class:`~graphscale.graph.hetero_block.HeteroBlock` is the heterogeneous message-flow graph a sampler emits: per node type a destination set
 that is a prefix of its source set, and one bipartite ``Block`` per relation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from ..errors import GraphFormatError, ShapeError
-from .block import Block
 from .graph import Graph, _as_index_tensor, _check_range
+
+if TYPE_CHECKING:
+    from .hetero_view import Homogeneous
 
 EdgeType = tuple[str, str, str]
 EdgeSpec = Graph | tuple[Any, Any]
@@ -248,24 +249,32 @@ class HeteroGraph:
         return value
 
     # -- conversions ----------------------------------------------------------------------------
-    def to(self, device: torch.device | str) -> HeteroGraph:
-        """Copy every relation (and a block's id maps) to ``device``; self when already there."""
-        device = torch.device(device)
-        if device == self.device:
-            return self
+    def _map(self, move: Any) -> HeteroGraph:
+        """A copy with ``move`` applied to every relation graph and to a block's id tensors."""
         g = self.__class__.__new__(self.__class__)
         g.__dict__.update(self.__dict__)
-        g._relations = {e: r.to(device) for e, r in self._relations.items()}
+        g._relations = {e: move(r) for e, r in self._relations.items()}
         g._cache = {}
         for name in ("src_ids", "dst_ids", "edge_ids"):
             if isinstance(getattr(self, name, None), dict):
-                setattr(g, name, {k: v.to(device) for k, v in getattr(self, name).items()})
+                setattr(g, name, {k: move(v) for k, v in getattr(self, name).items()})
         return g
+
+    def to(self, device: torch.device | str) -> HeteroGraph:
+        """Copy every relation (and a block's id maps) to ``device``; self when already there."""
+        device = torch.device(device)
+        return self if device == self.device else self._map(lambda value: value.to(device))
+
+    def pin_memory(self) -> HeteroGraph:
+        """Page-locked copies of every relation (and of a block's id maps)."""
+        return self._map(lambda value: value.pin_memory())
 
     def to_homogeneous(self) -> Homogeneous:
         """One ``Graph`` over all nodes (types numbered in ``ntypes`` order) and all edges (relations in
         ``canonical_etypes`` order), with the type ids of every node and edge (cached)."""
-        return self.cached("homogeneous", lambda: _to_homogeneous(self))
+        from .hetero_view import to_homogeneous
+
+        return self.cached("homogeneous", lambda: to_homogeneous(self))
 
     @classmethod
     def from_homogeneous(cls, graph: Graph, node_type: Tensor, edge_type: Tensor, ntypes: Sequence[str],
@@ -370,201 +379,18 @@ class HeteroGraph:
         return self._trusted(dict(self._num_dst), dict(self._num_src), relations)
 
     def add_reverse(self, prefix: str = "rev_", etypes: Sequence[str | EdgeType] | None = None) -> HeteroGraph:
-        """Add ``(d, prefix + r, s)`` for every relation ``(s, r, d)`` (or the given ones) whose source and
-        destination types differ, or which is not symmetric by name already (as PyG's ``ToUndirected`` on
-        heterogeneous data): messages then flow both ways. Relations joining one type to itself are reversed too
-        unless their reversed name exists."""
+        """Add ``(d, prefix + r, s)`` for every relation ``(s, r, d)`` (or the given ones), as PyG's
+        ``ToUndirected`` on heterogeneous data: messages then flow both ways. A relation whose reverse exists, or
+        which is itself the reverse of another, is left alone, so calling it twice changes nothing."""
         chosen = self.canonical_etypes if etypes is None else [self.to_canonical(e) for e in etypes]
         relations = dict(self._relations)
         for etype in chosen:
             rev = (etype[2], prefix + etype[1], etype[0])
-            if rev in relations:
-                continue
+            if rev in relations or (etype[1].startswith(prefix) and
+                                    (etype[2], etype[1][len(prefix):], etype[0]) in relations):
+                continue  # reversed already, or itself the reverse of a relation (add_reverse is idempotent)
             relations[rev] = self._relations[etype].reverse()
         return self._trusted(dict(self._num_src), dict(self._num_dst), relations)
 
 
-@dataclass(frozen=True)
-class Homogeneous:
-    """The homogeneous view of a heterogeneous graph (or block).
-
-    Attributes:
-        graph: Over all nodes; its edges are the relations' edges, relation after relation.
-        node_type: ``[N_src]`` int64 type id of every (source-side) node.
-        edge_type: ``[E]`` int64 relation id of every edge (non-decreasing).
-        src_offsets / dst_offsets: ``{ntype: first id}`` of each type's range on either side.
-        edge_offsets: ``[R+1]`` int64 first edge of every relation (relation ``r`` owns ``[off[r], off[r+1])``).
-        ntypes, canonical_etypes: the type names the ids index.
-    """
-
-    graph: Graph
-    node_type: Tensor
-    dst_node_type: Tensor
-    edge_type: Tensor
-    src_offsets: dict[str, int]
-    dst_offsets: dict[str, int]
-    edge_offsets: Tensor
-    ntypes: tuple[str, ...]
-    canonical_etypes: tuple[EdgeType, ...]
-
-    def relation_counts(self) -> list[int]:
-        """Edges per relation (the segment lengths of the fused kernels)."""
-        return self.edge_offsets.diff().tolist()
-
-    def split_dst(self, out: Tensor) -> dict[str, Tensor]:
-        """``{ntype: rows}`` of a ``[N_dst_total, *]`` result, per destination type."""
-        ends = list(self.dst_offsets.values())[1:] + [out.shape[0]]
-        return {t: out[start:end] for (t, start), end in zip(self.dst_offsets.items(), ends)}
-
-    def cat_src(self, x: Mapping[str, Tensor], where: str = "features") -> Tensor:
-        """Concatenate per-type source features into ``[N_src_total, *]`` (every type must be given)."""
-        missing = [t for t in self.ntypes if t not in x]
-        if missing:
-            raise ShapeError(f"{where}: expected features for every node type {list(self.ntypes)}, missing "
-                             f"{missing}.")
-        return torch.cat([x[t] for t in self.ntypes]) if len(self.ntypes) > 1 else x[self.ntypes[0]]
-
-
-def _offsets(counts: Mapping[str, int]) -> dict[str, int]:
-    out, total = {}, 0
-    for t, n in counts.items():
-        out[t] = total
-        total += n
-    return out
-
-
-def _to_homogeneous(hg: HeteroGraph) -> Homogeneous:
-    ntypes = hg.ntypes
-    src_off, dst_off = _offsets(hg._num_src), _offsets(hg._num_dst)
-    device = hg.device
-    srcs, dsts, counts = [], [], []
-    for etype, graph in hg.relations():
-        srcs.append(graph.src.long() + src_off[etype[0]])
-        dsts.append(graph.dst.long() + dst_off[etype[2]])
-        counts.append(graph.num_edges)
-    empty = torch.zeros(0, dtype=torch.int64, device=device)
-    src = torch.cat(srcs) if srcs else empty
-    dst = torch.cat(dsts) if dsts else empty
-    num_src, num_dst = hg.num_nodes(), sum(hg._num_dst.values())
-    graph = Graph._trusted(src, dst, num_src, num_dst)
-    type_ids = torch.arange(len(ntypes), device=device)
-    node_type = torch.repeat_interleave(type_ids, torch.tensor([hg._num_src[t] for t in ntypes], device=device))
-    dst_node_type = torch.repeat_interleave(type_ids, torch.tensor([hg._num_dst[t] for t in ntypes], device=device))
-    count_t = torch.tensor(counts, dtype=torch.int64, device=device)
-    edge_type = torch.repeat_interleave(torch.arange(len(counts), device=device), count_t)
-    edge_offsets = torch.zeros(len(counts) + 1, dtype=torch.int64, device=device)
-    torch.cumsum(count_t, 0, out=edge_offsets[1:])
-    return Homogeneous(graph, node_type, dst_node_type, edge_type, src_off, dst_off, edge_offsets, ntypes,
-                       hg.canonical_etypes)
-
-
-class HeteroBlock(HeteroGraph):
-    """Heterogeneous message-flow graph: per node type ``num_src_nodes(t)`` sources whose first
-    ``num_dst_nodes(t)`` are the destinations, and one bipartite :class:`Block` per relation.
-
-    Attributes:
-        src_ids / dst_ids: ``{ntype: [N] int64}`` original ids of the source / destination nodes.
-        edge_ids: ``{etype: [E_r] int64}`` original edge ids of every relation's edges.
-    """
-
-    def __init__(self, num_src_nodes: Mapping[str, int], num_dst_nodes: Mapping[str, int],
-                 relations: Mapping[EdgeType, Block], src_ids: Mapping[str, Tensor] | None = None,
-                 dst_ids: Mapping[str, Tensor] | None = None, edge_ids: Mapping[EdgeType, Tensor] | None = None):
-        for etype, block in relations.items():
-            expected = (num_src_nodes[etype[0]], num_dst_nodes[etype[2]])
-            if (block.num_src_nodes, block.num_dst_nodes) != expected:
-                raise GraphFormatError(f"HeteroBlock: relation {'__'.join(etype)}: expected {expected[0]} source and "
-                                       f"{expected[1]} destination nodes, got {block.num_src_nodes} and "
-                                       f"{block.num_dst_nodes}.")
-        for ntype in num_dst_nodes:
-            if num_dst_nodes[ntype] > num_src_nodes.get(ntype, 0):
-                raise GraphFormatError(f"HeteroBlock: node type {ntype!r}: expected its destinations to be a prefix "
-                                       f"of its sources, got {num_dst_nodes[ntype]} destinations and "
-                                       f"{num_src_nodes.get(ntype, 0)} sources.")
-        self._init(dict(num_src_nodes), {t: int(num_dst_nodes.get(t, 0)) for t in num_src_nodes},
-                   dict(relations))
-        self.src_ids = dict(src_ids or {})
-        self.dst_ids = dict(dst_ids or {})
-        self.edge_ids = dict(edge_ids or {})
-
-    @property
-    def is_block(self) -> bool:
-        return True
-
-    def __repr__(self) -> str:
-        nodes = ", ".join(f"{t}: {self._num_src[t]}->{self._num_dst[t]}" for t in self.ntypes)
-        return f"HeteroBlock(nodes={{{nodes}}}, num_edges={self.num_edges()})"
-
-
-class BatchedHeteroGraph(HeteroGraph):
-    """Disjoint union of heterogeneous graphs: ``node_ptr[t]`` ``[B+1]`` per node type and ``edge_ptr[etype]``
-    ``[B+1]`` per relation (graph ``b`` owns nodes ``node_ptr[t][b]:node_ptr[t][b+1]`` of type ``t``)."""
-
-    node_ptr: dict[str, Tensor]
-    edge_ptr: dict[EdgeType, Tensor]
-
-    @property
-    def num_graphs(self) -> int:
-        return int(next(iter(self.node_ptr.values())).numel() - 1)
-
-    def batch_index(self, ntype: str) -> Tensor:
-        """``[N_t]`` int64 graph id of every node of ``ntype`` (readout segment ids)."""
-        ptr = self.node_ptr[self._ntype(ntype)]
-        return torch.repeat_interleave(torch.arange(self.num_graphs, device=ptr.device), ptr.diff())
-
-
-def _ptr(counts: list[int], device: torch.device) -> Tensor:
-    ptr = torch.zeros(len(counts) + 1, dtype=torch.int64, device=device)
-    torch.cumsum(torch.tensor(counts, dtype=torch.int64, device=device), 0, out=ptr[1:])
-    return ptr
-
-
-def batch_hetero(graphs: Sequence[HeteroGraph]) -> BatchedHeteroGraph:
-    """Merge heterogeneous graphs with the same node and edge types into one; ids of graph ``b`` shift by its
-    ``node_ptr``. Features are batched by the caller with ``torch.cat`` per node type in the same order.
-
-    Raises:
-        GraphFormatError: An empty list or graphs whose types differ.
-    """
-    if not graphs:
-        raise GraphFormatError("batch_hetero: expected at least one graph, got an empty list.")
-    first = graphs[0]
-    for i, g in enumerate(graphs):
-        if g.ntypes != first.ntypes or g.canonical_etypes != first.canonical_etypes:
-            raise GraphFormatError(f"batch_hetero: expected every graph to have the types of graph 0 "
-                                   f"{list(first.canonical_etypes)}, got graph {i} with {list(g.canonical_etypes)}.")
-    device = first.device
-    node_ptr = {t: _ptr([g.num_nodes(t) for g in graphs], device) for t in first.ntypes}
-    edge_ptr, relations = {}, {}
-    for etype in first.canonical_etypes:
-        parts = [g[etype] for g in graphs]
-        edge_ptr[etype] = _ptr([p.num_edges for p in parts], device)
-        counts = torch.tensor([p.num_edges for p in parts], device=device)
-        shift_s = torch.repeat_interleave(node_ptr[etype[0]][:-1], counts)
-        shift_d = torch.repeat_interleave(node_ptr[etype[2]][:-1], counts)
-        src = torch.cat([p.src.long() for p in parts]) + shift_s
-        dst = torch.cat([p.dst.long() for p in parts]) + shift_d
-        relations[etype] = Graph._trusted(src, dst, int(node_ptr[etype[0]][-1]), int(node_ptr[etype[2]][-1]))
-    counts = {t: int(ptr[-1]) for t, ptr in node_ptr.items()}
-    out = BatchedHeteroGraph._trusted(counts, dict(counts), relations)
-    out.node_ptr, out.edge_ptr = node_ptr, edge_ptr
-    return out
-
-
-def unbatch_hetero(graph: BatchedHeteroGraph) -> list[HeteroGraph]:
-    """Split a :class:`BatchedHeteroGraph` back into its graphs (ids relabelled from 0 per type)."""
-    out = []
-    for b in range(graph.num_graphs):
-        counts = {t: int(ptr[b + 1] - ptr[b]) for t, ptr in graph.node_ptr.items()}
-        relations = {}
-        for etype, rel in graph.relations():
-            lo, hi = int(graph.edge_ptr[etype][b]), int(graph.edge_ptr[etype][b + 1])
-            relations[etype] = Graph._trusted(rel.src[lo:hi].long() - graph.node_ptr[etype[0]][b],
-                                              rel.dst[lo:hi].long() - graph.node_ptr[etype[2]][b],
-                                              counts[etype[0]], counts[etype[2]])
-        out.append(HeteroGraph._trusted(counts, dict(counts), relations))
-    return out
-
-
-__all__ = ["BatchedHeteroGraph", "EdgeType", "HeteroBlock", "HeteroGraph", "Homogeneous", "batch_hetero",
-           "unbatch_hetero"]
+__all__ = ["EdgeType", "HeteroGraph"]

@@ -5,7 +5,7 @@ import torch
 
 from graphscale.errors import GraphFormatError, ShapeError
 from graphscale.graph import Block
-from graphscale.graph.hetero import HeteroBlock, HeteroGraph, batch_hetero, unbatch_hetero
+from graphscale.graph import HeteroBlock, HeteroGraph, batch_hetero, unbatch_hetero
 
 WRITES = ("author", "writes", "paper")
 CITES = ("paper", "cites", "paper")
@@ -110,6 +110,7 @@ def test_reverse_and_add_reverse():
     assert both.num_edges(("paper", "rev_cites", "paper")) == hg.num_edges(CITES)
     assert edge_set(both, ("institution", "rev_affiliated_with", "author")) == \
         sorted((d, s) for s, d in edge_set(hg, AFFIL))
+    assert both.add_reverse().canonical_etypes == both.canonical_etypes  # idempotent
 
 
 def test_batch_and_unbatch_round_trip():
