@@ -228,3 +228,15 @@ def test_save_rejects_names_that_break_file_names(tmp_path):
     with pytest.raises(DatasetError, match="expected node type and relation names without '__'"):
         save_hetero_folder(data, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_train_cli_trains_rgcn_on_a_folder(tmp_path, capsys):
+    import json
+
+    folder = save_hetero_folder(load_synthetic_mag(num_papers=300, num_classes=4, num_features=8), tmp_path / "m")
+    code = main(["train", "--dataset", str(folder), "--model", "rgcn", "--epochs", "2", "--out",
+                 str(tmp_path / "out"), "--no-progress", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["target"] == "paper" and summary["num_nodes"]["paper"] == 300 and summary["num_classes"] == 4

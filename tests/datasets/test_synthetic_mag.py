@@ -81,3 +81,19 @@ def test_spec_defaults_are_the_documented_ones():
     assert (spec.num_papers, spec.num_classes, spec.num_features) == (20_000, 64, 128)
     arrays = generate_mag(MagSpec(num_papers=300, num_classes=4), seed=0)
     assert set(arrays["edges"]) == set(MAG_EDGES) and arrays["x"].shape == (300, 128)
+
+
+def test_same_result_whatever_the_thread_count():
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = generate_mag(MagSpec(num_papers=2000, num_classes=349), seed=3)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = generate_mag(MagSpec(num_papers=2000, num_classes=349), seed=3)
+    finally:
+        numba.set_num_threads(before)
+    for etype, (src, dst) in one["edges"].items():
+        assert np.array_equal(src, two["edges"][etype][0]) and np.array_equal(dst, two["edges"][etype][1])
+    assert one["y"].max() < 349 and np.array_equal(one["y"], two["y"])
