@@ -40,6 +40,20 @@ class Homogeneous:
     ntypes: tuple[str, ...]
     canonical_etypes: tuple[EdgeType, ...]
 
+    def dst_positions(self) -> Tensor:
+        """``[N_dst_total]`` int64 row of every destination node among the sources (a block's destinations of
+        type ``t`` are the first sources of type ``t``), for ``x_dst = x_src[dst_positions]``."""
+        device = self.node_type.device
+        parts = [torch.arange(self.src_offsets[t], self.src_offsets[t] + count, device=device)
+                 for t, count in self.dst_counts().items()]
+        return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.int64, device=device)
+
+    def dst_counts(self) -> dict[str, int]:
+        """``{ntype: destination nodes}``."""
+        starts = list(self.dst_offsets.values())
+        ends = starts[1:] + [int(self.dst_node_type.numel())]
+        return {t: end - start for t, start, end in zip(self.dst_offsets, starts, ends)}
+
     def relation_counts(self) -> list[int]:
         """Edges per relation (the segment lengths of the fused kernels)."""
         return self.edge_offsets.diff().tolist()

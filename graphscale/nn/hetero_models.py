@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -111,12 +110,9 @@ class RGCN(nn.Module):
         h = self.inputs(x, input_ids)
         for i, (layer_graph, conv) in enumerate(zip(_layers(graph, self.num_layers), self.convs)):
             view = layer_graph.to_homogeneous()
-            x_src = view.cat_src(h, "RGCN.forward")
-            x_dst = (x_src if not layer_graph.is_block else
-                     torch.cat([h[t][: layer_graph.num_dst_nodes(t)] for t in layer_graph.ntypes]))
-            out = conv(view.graph, (F.dropout(x_src, self.dropout, self.training),
-                                    F.dropout(x_dst, self.dropout, self.training)),
-                       typed_edges(layer_graph, self.schema.canonical_etypes))
+            x_src = F.dropout(view.cat_src(h, "RGCN.forward"), self.dropout, self.training)
+            x_dst = x_src.index_select(0, view.dst_positions()) if layer_graph.is_block else x_src
+            out = conv(view.graph, (x_src, x_dst), typed_edges(layer_graph, self.schema.canonical_etypes))
             if i < self.num_layers - 1:
                 out = F.relu(out)
             h = view.split_dst(out)

@@ -45,7 +45,7 @@ def _mm(x: Tensor, w: Tensor) -> Tensor:
 class _SegmentMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bounds: list[tuple[int, int, int]]) -> Tensor:
-        out = x.new_zeros((*x.shape[:-1], weight.shape[-1]))
+        out = x.new_empty((*x.shape[:-1], weight.shape[-1]))  # the segments cover every row
         for r, lo, hi in bounds:
             out[lo:hi] = _mm(x[lo:hi], weight[r])
         ctx.save_for_backward(x, weight)
@@ -57,7 +57,7 @@ class _SegmentMM(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.zeros_like(x)
+            grad_x = torch.empty_like(x)
             for r, lo, hi in ctx.bounds:
                 grad_x[lo:hi] = _mm(grad[lo:hi], weight[r].transpose(-1, -2))
         if ctx.needs_input_grad[1]:
