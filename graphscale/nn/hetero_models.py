@@ -23,6 +23,7 @@ from ..graph.hetero import EdgeType, HeteroGraph
 from ..graph.hetero_view import typed_edges
 from .conv.hgt import HGTConv
 from .conv.rgcn import RGCNConv
+from .functional import dropout
 from .models import ModelSpec, resolve_hparams
 
 
@@ -110,7 +111,7 @@ class RGCN(nn.Module):
         h = self.inputs(x, input_ids)
         for i, (layer_graph, conv) in enumerate(zip(_layers(graph, self.num_layers), self.convs)):
             view = layer_graph.to_homogeneous()
-            x_src = F.dropout(view.cat_src(h, "RGCN.forward"), self.dropout, self.training)
+            x_src = dropout(view.cat_src(h, "RGCN.forward"), self.dropout, self.training)
             x_dst = x_src.index_select(0, view.dst_positions()) if layer_graph.is_block else x_src
             out = conv(view.graph, (x_src, x_dst), typed_edges(layer_graph, self.schema.canonical_etypes))
             if i < self.num_layers - 1:
