@@ -9,7 +9,8 @@ A relational layer (R-GCN, HGT) transforms the source of every edge with its rel
 2. runs one dense matmul per relation on its segment (:func:`segment_mm`: DGL's ``segment_mm``; with the pair
    rows gathered from the node features this is ``gather_mm``);
 3. gathers the transformed pairs into the destinations with one fused ``saga()`` call on the *pair graph*
-   (edges ``pair(e) -> dst(e)``, in the original edge order, so edge data such as the normaliser stays aligned).
+   (edges ``pair(e) -> dst(e)`` sorted by destination, so the per-edge normaliser is read in order; a caller's
+   edge data is permuted with ``edge_order``).
 
 :func:`relational_saga` is tested equal to the per-relation loop of ``saga()`` calls, values and gradients.
 """
@@ -104,15 +105,17 @@ class RelationPairs:
         pair_src: ``[P]`` int64 source node of each pair, sorted by relation then source.
         pair_counts: Pairs per relation (``[R]`` segment lengths of :func:`segment_mm`).
         graph: The pair graph: ``P`` sources, the graph's destinations, one edge ``pair(e) -> dst(e)`` per edge
-            ``e`` in the original edge order.
-        degree: ``[E]`` float32 ``c_{dst,r}``: the destination's in-degree within the edge's relation (R-GCN's
-            normaliser is its reciprocal, :meth:`norm`).
+            ``e``, sorted by destination: its edge ``i`` is the graph's edge ``edge_order[i]``.
+        degree: ``[E]`` float32 ``c_{dst,r}`` of the pair graph's edges: the destination's in-degree within the
+            edge's relation (R-GCN's normaliser is its reciprocal, :meth:`norm`).
+        edge_order: ``[E]`` int64 the graph's edge id of every pair-graph edge (``edge_data[edge_order]``).
     """
 
     pair_src: Tensor
     pair_counts: list[int]
     graph: Graph
     degree: Tensor
+    edge_order: Tensor
 
     def norm(self, dtype: torch.dtype = torch.float32) -> Tensor:
         """``[E]`` ``1 / c_{dst,r}`` in ``dtype``."""
@@ -127,8 +130,12 @@ def _build_pairs(graph: Graph, edge_type: Tensor, num_relations: int) -> Relatio
     counts = torch.bincount(pair_rel, minlength=num_relations).tolist()
     dst_key = torch.unique(rel * graph.num_dst_nodes + dst, return_inverse=True)[1]
     in_degree = torch.bincount(dst_key).to(torch.float32)
-    pair_graph = Graph._trusted(pair_of_edge, dst, int(uniq.numel()), graph.num_dst_nodes)
-    return RelationPairs(uniq - pair_rel * graph.num_src_nodes, counts, pair_graph, in_degree[dst_key])
+    # the pair graph's edges in destination order: its CSC edge ids are then 0..E-1 and the gather reads the
+    # per-edge normaliser sequentially (edge data of the caller's graph is permuted by ``edge_order``)
+    order = torch.sort(dst, stable=True).indices
+    pair_graph = Graph._trusted(pair_of_edge[order], dst[order], int(uniq.numel()), graph.num_dst_nodes)
+    return RelationPairs(uniq - pair_rel * graph.num_src_nodes, counts, pair_graph, in_degree[dst_key][order],
+                         order)
 
 
 def relation_pairs(graph: Graph, edge_type: Tensor, num_relations: int) -> RelationPairs:
@@ -173,7 +180,7 @@ def relational_saga(graph: Graph, x: Tensor, weight: Tensor, edge_type: Tensor, 
     pairs = relation_pairs(graph, edge_type, weight.shape[0])
     transformed = gather_mm(x, pairs.pair_src, weight, pairs.pair_counts)
     if isinstance(norm, Tensor):
-        coef = norm
+        coef = norm[pairs.edge_order]
     elif norm == "right":
         coef = pairs.norm(transformed.dtype)
     elif norm == "none":

@@ -102,7 +102,7 @@ class HGTConv(nn.Module):
         k_pair = gather_mm(k, pairs.pair_src, self.w_att, pairs.pair_counts)
         v_pair = gather_mm(v, pairs.pair_src, self.w_msg, pairs.pair_counts)
         score = saga(pairs.graph, src=k_pair, dst=q, apply_edge=fn.src_dot_dst, gather=None)  # [E, H, 1]
-        score = score * (self.prior[edge_type] / math.sqrt(width)).unsqueeze(-1)
+        score = score * (self.prior[edge_type[pairs.edge_order]] / math.sqrt(width)).unsqueeze(-1)
         attn = edge_softmax(pairs.graph, score)
         agg = saga(pairs.graph, src=v_pair, edge=attn, apply_edge=fn.src_mul_edge, gather="sum")
         h = self.dropout(self.out(F.gelu(agg.reshape(-1, self.out_dim)), dst_counts))
