@@ -185,7 +185,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 COMMAND_MODULES = ("embed", "visualize", "kg", "partition",
-                   "distill")
+                   "distill", "link")
 
 
 def build_parser() -> argparse.ArgumentParser:

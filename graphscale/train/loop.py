@@ -37,21 +37,22 @@ class EpochSelector:
     ``select``: ``val_acc`` (higher accuracy; ties broken by lower loss), ``val_loss`` (lower loss), or
     ``gat`` (Veličković et al. reference code: patience counts epochs where neither accuracy nor loss
     reached a new best; the kept epoch is the last one where both did), or ``last`` (no selection: the
-    final epoch is kept, as in the SGC reference code). ``patience`` 0 never stops.
+    final epoch is kept, as in the SGC reference code). ``patience`` 0 never stops. ``score`` / ``loss`` name
+    the metrics read as "accuracy" (higher is better) and "loss" (``val_auc`` / ``val_loss`` for link tasks).
     """
 
-    def __init__(self, select: str, patience: int) -> None:
-        self.select, self.patience = select, patience
+    def __init__(self, select: str, patience: int, score: str = "val_acc", loss: str = "val_loss") -> None:
+        self.select, self.patience, self.score, self.loss = select, patience, score, loss
         self.best: dict[str, Any] = {}
         self.best_state: dict[str, torch.Tensor] | None = None
         self.acc_max, self.loss_min, self.bad_epochs = -math.inf, math.inf, 0
 
     def _improved(self, metrics: dict[str, float]) -> tuple[bool, bool]:
         """``(keep this epoch, reset patience)``."""
-        acc, loss = metrics["val_acc"], metrics["val_loss"]
+        acc, loss = metrics[self.score], metrics[self.loss]
         if not self.best or self.select == "last":
             return True, True
-        best_acc, best_loss = self.best["val_acc"], self.best["val_loss"]
+        best_acc, best_loss = self.best[self.score], self.best[self.loss]
         if self.select == "val_loss":
             better = loss < best_loss
             return better, better
@@ -66,8 +67,8 @@ class EpochSelector:
         if keep:
             self.best = {"epoch": epoch, **metrics}
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        self.acc_max = max(self.acc_max, metrics["val_acc"])
-        self.loss_min = min(self.loss_min, metrics["val_loss"])
+        self.acc_max = max(self.acc_max, metrics[self.score])
+        self.loss_min = min(self.loss_min, metrics[self.loss])
         self.bad_epochs = 0 if reset else self.bad_epochs + 1
         return self.patience > 0 and self.bad_epochs >= self.patience
 
@@ -275,11 +276,11 @@ def _show(bar: Any, metrics: dict[str, Any], tags: dict[str, Any], selector: Epo
     if bar is None:
         return
     bar.update(1)
-    shown = {k: f"{v:.3f}" for k, v in metrics.items() if k in ("val_acc", "test_acc")}
+    shown = {k: f"{v:.3f}" for k, v in metrics.items() if k in ("val_acc", "test_acc", "val_auc")}
     if not shown and metrics.get("train_loss") is not None:  # trainers without evaluation: the loss
         shown["loss"] = f"{metrics['train_loss']:.4f}"
     if selector is not None:
-        shown["best"] = f"{selector.best['val_acc']:.3f}"
+        shown["best"] = f"{selector.best[selector.score]:.3f}"
     bar.set_postfix(**{k: str(v) for k, v in tags.items()}, **shown)
 
 
