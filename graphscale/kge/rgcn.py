@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, ShapeError
 from ..graph import Graph
 from ..nn.conv.rgcn import RGCNConv
+from ..saga import fn, saga
 from .interactions import build_interaction
 from .model import KGEModel
 
@@ -105,6 +106,28 @@ class RGCNLinkPredictor(nn.Module):
     def score(self, entity: Tensor, triples: Tensor) -> Tensor:
         """DistMult scores of ``triples [B, 3]`` (entity ids are rows of ``entity [n, D]``): ``[B]``."""
         return (entity[triples[:, 0]] * self.relation[triples[:, 1]] * entity[triples[:, 2]]).sum(-1)
+
+    def score_corrupted(self, entity: Tensor, positives: Tensor, candidates: Tensor, head: Tensor) -> Tensor:
+        """DistMult scores of the positives and of their corruptions, without a ``[B * k, D]`` gather.
+
+        Each positive ``(h, r, t)`` gives two queries, ``e_h * r`` (tail side) and ``r * e_t`` (head side);
+        corruption ``m`` of positive ``m mod B`` scores its query against ``candidates[m]``. The dot products run
+        as one fused ``src_dot_dst`` edge call of :func:`graphscale.saga.saga` on the bipartite graph
+        query -> candidate (its backward is two sparse gathers).
+
+        Shapes:
+            entity: ``[n, D]``; positives: ``[B, 3]`` int64 (entity ids are rows of ``entity``);
+            candidates: ``[B * k]`` int64 replacement entities; head: ``[B * k]`` bool (head replaced);
+            returns ``[B + B * k]``: the positives' scores, then the corruptions'.
+        """
+        size = positives.shape[0]
+        relation = self.relation[positives[:, 1]]
+        queries = torch.cat([entity[positives[:, 0]] * relation, relation * entity[positives[:, 2]]])
+        rows = torch.arange(size, device=positives.device)
+        corrupted_rows = rows.repeat(candidates.shape[0] // max(size, 1)) + size * head.long()
+        graph = Graph._trusted(torch.cat([rows, corrupted_rows]), torch.cat([positives[:, 2], candidates]),
+                               2 * size, entity.shape[0])
+        return saga(graph, src=queries, dst=entity, apply_edge=fn.src_dot_dst, gather=None).reshape(-1)
 
     @torch.no_grad()
     def as_kge(self, graph: Graph, edge_type: Tensor) -> KGEModel:

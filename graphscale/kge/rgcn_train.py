@@ -117,7 +117,8 @@ class RGCNEpochs:
 
     def sample(self, batch: torch.Tensor) -> dict[str, Any]:
         """A step's inputs from ``batch [B, 3]`` training triples: the entities ``nodes [n]``, the relabelled
-        positives ``[B, 3]`` and negatives ``[B * k, 3]``, the message graph and the self-loop mask ``[n, 1]``."""
+        positives ``[B, 3]``, the corruptions (``candidates [B * k]`` replacing the head where ``head [B * k]``,
+        else the tail; :meth:`negatives`), the message graph and the self-loop mask ``[n, 1]``."""
         rc, g = self.cfg.rgcn, self.generator
         nodes, local = torch.unique(batch[:, [0, 2]], return_inverse=True)
         n, size = int(nodes.numel()), batch.shape[0]
@@ -126,13 +127,19 @@ class RGCNEpochs:
         graph, edge_type = message_graph(positives[kept], n, self.model.num_relations)
         loop_keep = (torch.rand(n, 1, generator=g) >= rc.self_loop_dropout).float()
         k = self.cfg.train.negatives
-        negatives = positives.repeat(k, 1)
-        replacement = torch.randint(n, (size * k,), generator=g)
+        candidates = torch.randint(n, (size * k,), generator=g)
         head = torch.rand(size * k, generator=g) < 0.5
-        negatives[:, 0] = torch.where(head, replacement, negatives[:, 0])
-        negatives[:, 2] = torch.where(head, negatives[:, 2], replacement)
-        return {"nodes": nodes, "positives": positives, "negatives": negatives, "graph": graph,
+        return {"nodes": nodes, "positives": positives, "candidates": candidates, "head": head, "graph": graph,
                 "edge_type": edge_type, "self_loop_keep": loop_keep}
+
+    @staticmethod
+    def negatives(sample: dict[str, Any]) -> torch.Tensor:
+        """The corrupted triples ``[B * k, 3]`` of a :meth:`sample` (corruption ``m`` of positive ``m mod B``)."""
+        positives, head, candidates = sample["positives"], sample["head"], sample["candidates"]
+        negatives = positives.repeat(candidates.shape[0] // max(positives.shape[0], 1), 1)
+        negatives[:, 0] = torch.where(head, candidates, negatives[:, 0])
+        negatives[:, 2] = torch.where(head, negatives[:, 2], candidates)
+        return negatives
 
     def train_step(self, batch: torch.Tensor) -> float:
         """One optimiser step on ``batch [B, 3]``; returns the loss."""
@@ -141,10 +148,11 @@ class RGCNEpochs:
         self.step += 1
         entity = self.model.encode(s["graph"].to(device), s["edge_type"].to(device), s["nodes"].to(device),
                                    s["self_loop_keep"].to(device))
-        scored = torch.cat([s["positives"], s["negatives"]]).to(device)
-        labels = torch.zeros(scored.shape[0], device=device)
+        scores = self.model.score_corrupted(entity, s["positives"].to(device), s["candidates"].to(device),
+                                            s["head"].to(device))
+        labels = torch.zeros(scores.shape[0], device=device)
         labels[:s["positives"].shape[0]] = 1.0
-        loss = F.binary_cross_entropy_with_logits(self.model.score(entity, scored), labels)
+        loss = F.binary_cross_entropy_with_logits(scores, labels)
         if rc.regularization > 0:
             loss = loss + rc.regularization * (entity.pow(2).mean() + self.model.relation.pow(2).mean())
         self.optimizer.zero_grad(set_to_none=True)
