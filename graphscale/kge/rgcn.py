@@ -81,7 +81,7 @@ class RGCNLinkPredictor(nn.Module):
             nn.init.xavier_uniform_(self.relation, gain=nn.init.calculate_gain("relu"))
 
     def encode(self, graph: Graph, edge_type: Tensor, nodes: Tensor | None = None,
-               self_loop_keep: Tensor | None = None) -> Tensor:
+               self_loop_keep: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         """Entity representations on ``graph`` (its node ``i`` is entity ``nodes[i]``; all entities when None).
 
         Args:
@@ -89,6 +89,8 @@ class RGCNLinkPredictor(nn.Module):
             edge_type: ``[E]`` int64 relation ids in ``[0, 2R)``.
             nodes: ``[n]`` int64 entity ids of the graph's nodes; None = ``arange(N)``.
             self_loop_keep: ``[n, 1]`` float 0/1: whose self-loop term is kept (None = all).
+            generator: Draws the feature-dropout masks in training (on the CPU; None: the global RNG), so a
+                trainer's generator alone decides them.
 
         Returns:
             ``[n, D]`` float32.
@@ -100,8 +102,14 @@ class RGCNLinkPredictor(nn.Module):
         for i, conv in enumerate(self.convs):
             h = conv(graph, (h, h if self_loop_keep is None else h * self_loop_keep), edge_type)
             if i + 1 < len(self.convs):
-                h = F.dropout(F.relu(h), self.dropout, self.training)
+                h = self._dropout(F.relu(h), generator)
         return h
+
+    def _dropout(self, h: Tensor, generator: torch.Generator | None) -> Tensor:
+        if not self.training or self.dropout == 0 or generator is None:
+            return F.dropout(h, self.dropout, self.training)
+        keep = torch.rand(h.shape, generator=generator) >= self.dropout
+        return h * keep.to(h.device, h.dtype) / (1.0 - self.dropout)
 
     def score(self, entity: Tensor, triples: Tensor) -> Tensor:
         """DistMult scores of ``triples [B, 3]`` (entity ids are rows of ``entity [n, D]``): ``[B]``."""

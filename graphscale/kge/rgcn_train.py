@@ -147,7 +147,7 @@ class RGCNEpochs:
         s = self.sample(batch)
         self.step += 1
         entity = self.model.encode(s["graph"].to(device), s["edge_type"].to(device), s["nodes"].to(device),
-                                   s["self_loop_keep"].to(device))
+                                   s["self_loop_keep"].to(device), generator=self.generator)
         scores = self.model.score_corrupted(entity, s["positives"].to(device), s["candidates"].to(device),
                                             s["head"].to(device))
         labels = torch.zeros(scores.shape[0], device=device)

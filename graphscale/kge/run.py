@@ -33,7 +33,7 @@ from .config import KGConfig
 from .distributed import shared_evaluation
 from .evaluate import evaluate
 from .model import KGEModel, build_kg_model
-from .rgcn_train import build_rgcn, train_rgcn
+from .rgcn_train import build_rgcn, check_rgcn_config, train_rgcn
 from .train import fingerprint, train
 from .triples import FilterIndex, KGDataset, load_kg
 
@@ -97,6 +97,8 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     early, ``complete`` is False and no test metrics are computed (resume to finish). A folder holding an
     earlier run is refused unless ``resume`` or ``overwrite`` (:func:`graphscale.train.runtime.output_folder`).
     """
+    if cfg.model.name == "rgcn":
+        check_rgcn_config(cfg)  # before anything is written
     torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     rank, world = _join_group(cfg)
