@@ -95,7 +95,7 @@ class RGCNLinkPredictor(nn.Module):
         Returns:
             ``[n, D]`` float32.
         """
-        h = self.entity if nodes is None else self.entity[nodes]
+        h = self.entity if nodes is None else self.entity.index_select(0, nodes)
         if h.shape[0] != graph.num_nodes:
             raise ShapeError(f"RGCNLinkPredictor.encode: expected {h.shape[0]} graph nodes (one per entity), got "
                              f"{graph.num_nodes}.")
@@ -129,8 +129,9 @@ class RGCNLinkPredictor(nn.Module):
             returns ``[B + B * k]``: the positives' scores, then the corruptions'.
         """
         size = positives.shape[0]
-        relation = self.relation[positives[:, 1]]
-        queries = torch.cat([entity[positives[:, 0]] * relation, relation * entity[positives[:, 2]]])
+        relation = self.relation.index_select(0, positives[:, 1])  # index_select: its backward is index_add_
+        queries = torch.cat([entity.index_select(0, positives[:, 0]) * relation,
+                             relation * entity.index_select(0, positives[:, 2])])
         rows = torch.arange(size, device=positives.device)
         corrupted_rows = rows.repeat(candidates.shape[0] // max(size, 1)) + size * head.long()
         graph = Graph._trusted(torch.cat([rows, corrupted_rows]), torch.cat([positives[:, 2], candidates]),
