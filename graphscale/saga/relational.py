@@ -27,6 +27,7 @@ from ..errors import ShapeError
 from ..graph import Graph
 from . import fn
 from .engine import saga
+from .kernels import block_mm
 
 
 def _segment_bounds(seglens: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -45,18 +46,26 @@ def _mm(x: Tensor, w: Tensor) -> Tensor:
 
 class _SegmentMM(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bounds: list[tuple[int, int, int]]) -> Tensor:
+    def forward(ctx, x: Tensor, weight: Tensor, bounds: list[tuple[int, int, int]], lengths: list[int]) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.bounds, ctx.lengths = bounds, lengths
+        if block_mm.supported(x, weight):  # per-head blocks on the CPU: one numba pass, not a bmm per relation
+            return block_mm.block_mm(x, weight, lengths)
         out = x.new_empty((*x.shape[:-1], weight.shape[-1]))  # the segments cover every row
         for r, lo, hi in bounds:
             out[lo:hi] = _mm(x[lo:hi], weight[r])
-        ctx.save_for_backward(x, weight)
-        ctx.bounds = bounds
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         x, weight = ctx.saved_tensors
         grad_x = grad_w = None
+        if block_mm.supported(x, weight):
+            if ctx.needs_input_grad[0]:
+                grad_x = block_mm.block_mm(grad, weight, ctx.lengths, transpose=True)
+            if ctx.needs_input_grad[1]:
+                grad_w = block_mm.block_weight_grad(x, grad, ctx.lengths, weight.shape[0])
+            return grad_x, grad_w, None, None
         if ctx.needs_input_grad[0]:
             grad_x = torch.empty_like(x)
             for r, lo, hi in ctx.bounds:
@@ -68,7 +77,7 @@ class _SegmentMM(torch.autograd.Function):
                     grad_w[r] = x[lo:hi].t() @ grad[lo:hi]
                 else:
                     grad_w[r] = torch.einsum("mhi,mho->hio", x[lo:hi], grad[lo:hi])
-        return grad_x, grad_w, None
+        return grad_x, grad_w, None, None
 
 
 def segment_mm(x: Tensor, weight: Tensor, seglens: Sequence[int] | Tensor) -> Tensor:
@@ -89,7 +98,7 @@ def segment_mm(x: Tensor, weight: Tensor, seglens: Sequence[int] | Tensor) -> Te
     if x.dim() != weight.dim() - 1 or x.shape[1:-1] != weight.shape[1:-2] or x.shape[-1] != weight.shape[-2]:
         raise ShapeError(f"segment_mm: expected x [M, (H,) F_in] and weight [R, (H,) F_in, F_out] to agree, got "
                          f"{tuple(x.shape)} and {tuple(weight.shape)}.")
-    return _SegmentMM.apply(x, weight, _segment_bounds(lengths))
+    return _SegmentMM.apply(x, weight, _segment_bounds(lengths), lengths)
 
 
 def gather_mm(x: Tensor, index: Tensor, weight: Tensor, seglens: Sequence[int] | Tensor) -> Tensor:
