@@ -917,10 +917,10 @@ SECTIONS = [
                             ("peak_rss_mb", "peak_rss_mb"), ("backend", "pyg_backend")),
                speed=("epoch_time_s", "lower"))]),
     Section(
-        "hetero_accuracy", "Entity classification on synthetic-mag: R-GCN full batch vs sampled, HGT "
+        "hetero_accuracy", "Entity classification on synthetic-mag: R-GCN full batch vs sampled "
         "(`hetero_accuracy.py`)",
-        "The shipped configs `node-rgcn-synthetic-mag`, `node-rgcn-neighbor-synthetic-mag` (heterogeneous "
-        "neighbour sampling, fanouts per relation) and `node-hgt-synthetic-mag` through `graphscale train`, mean "
+        "The shipped configs `node-rgcn-synthetic-mag` and `node-rgcn-neighbor-synthetic-mag` (heterogeneous "
+        "neighbour sampling, fanouts per relation) through `graphscale train`, mean "
         "test accuracy over the reported seeds at the best-validation epoch; relation weights chosen on validation "
         "over tuning seeds 100..102. Targets: sampled within 1 point of full batch; the dataset is built for R-GCN "
         "between 60 % and 90 %.",
