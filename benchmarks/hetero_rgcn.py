@@ -286,18 +286,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory-limit-gb", type=float, default=18.0, help="address-space limit per worker")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measurement")
     parser.add_argument("--no-records", action="store_true", help="do not append to benchmarks/records/ (smoke)")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--impl", help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
+    common.add_worker_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.worker:
-        common.emit(worker(args))
-        return 0
-    return orchestrate(args)
+    return common.worker_or_orchestrate(parse_args(argv), worker, orchestrate)
 
 
 if __name__ == "__main__":
