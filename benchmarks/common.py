@@ -233,3 +233,32 @@ def run_worker(python: Path | str, args: Iterable[str], *, base: dict[str, Any],
     else:
         status = f"error: worker exit code {proc.returncode}: {_tail(proc.stderr) or _tail(proc.stdout)}"
     return {**base, **(record or {}), "status": status, "worker_wall_s": wall}
+
+
+def add_worker_arguments(parser: Any, *extra: str) -> None:
+    """The hidden flags an orchestrator passes to its worker processes: ``--worker``, ``--impl``, ``--data`` and
+    one ``--<name>`` per ``extra`` name."""
+    import argparse
+
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    for name in ("impl", "data", *extra):
+        parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
+
+
+def worker_or_orchestrate(args: Any, worker: Callable[[Any], dict[str, Any]], orchestrate: Callable[[Any], int]) -> int:
+    """A benchmark's ``main``: in a worker process emit its one record, else run the orchestrator."""
+    if args.worker:
+        emit(worker(args))
+        return 0
+    return orchestrate(args)
+
+
+def read_npy_arrays(data_dir: Path, meta_name: str, names: Iterable[str]) -> dict[str, Any]:
+    """``meta_name`` (JSON) of ``data_dir`` plus one torch tensor per ``<name>.npy`` (what an orchestrator wrote)."""
+    import numpy as np
+    import torch
+
+    data: dict[str, Any] = json.loads((data_dir / meta_name).read_text())
+    for name in names:
+        data[name] = torch.from_numpy(np.load(data_dir / f"{name}.npy"))
+    return data

@@ -485,19 +485,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="after timing, profile one epoch per run (cProfile + torch.profiler)")
     parser.add_argument("--profile-dir", default=str(common.OUT_DIR / "profile"), help="where profile tables go")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--impl", help=argparse.SUPPRESS)
-    parser.add_argument("--model", help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
+    common.add_worker_arguments(parser, "model")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.worker:
-        common.emit(worker(args))
-        return 0
-    return orchestrate(args)
+    return common.worker_or_orchestrate(parse_args(argv), worker, orchestrate)
 
 
 if __name__ == "__main__":

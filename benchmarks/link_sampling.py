@@ -74,13 +74,7 @@ def write_dataset(out_dir: Path, dataset: str, seed: int) -> dict[str, Any]:
 
 
 def read_arrays(data_dir: Path) -> dict[str, Any]:
-    import numpy as np
-    import torch
-
-    data: dict[str, Any] = json.loads((data_dir / "meta.json").read_text())
-    for name in ("src", "dst", "pairs"):
-        data[name] = torch.from_numpy(np.load(data_dir / f"{name}.npy"))
-    return data
+    return common.read_npy_arrays(data_dir, "meta.json", ("src", "dst", "pairs"))
 
 
 # -- workers: each returns a function giving one epoch's iterator of (seed edges, sampled nodes, sampled edges) --
@@ -272,18 +266,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per measurement")
     parser.add_argument("--data-dir", help="keep/reuse the .npy split here instead of a temp dir")
     parser.add_argument("--no-records", action="store_true", help="do not append to benchmarks/records/link_sampling/")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--impl", help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
+    common.add_worker_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.worker:
-        common.emit(worker(args))
-        return 0
-    return orchestrate(args)
+    return common.worker_or_orchestrate(parse_args(argv), worker, orchestrate)
 
 
 if __name__ == "__main__":

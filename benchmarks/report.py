@@ -899,6 +899,49 @@ SECTIONS = [
                    ("test_acc", "test_acc"), ("epochs", "epochs_run"), ("load before", "load_1m_before"),
                    ("load after", "load_1m_after"), ("wall s", "command_wall_s"), ("note", "note")), memory=None)]),
     Section(
+        "hetero_rgcn", "Heterogeneous R-GCN epoch vs PyTorch Geometric and DGL (`hetero_rgcn.py`)",
+        "One full-batch epoch (forward + backward + Adam step) of the same 2-layer R-GCN (typed inputs, basis "
+        "decomposition with 4 bases, the mean over each relation's in-edges, a self-loop weight) on `synthetic-mag` "
+        "with its reverse relations, each implementation on the same arrays in its own process: graphscale "
+        "(one matmul per relation over the distinct (relation, source) pairs and one fused gather), PyG's "
+        "`RGCNConv` on the homogeneous `edge_index` / `edge_type` (pyg-lib's `segment_matmul` where it is "
+        "installed) and DGL's `RelGraphConv` (edges sorted by type, `presorted=True`: its `gather_mm` path). "
+        "Target: at least 2x the fastest peer's epoch.",
+        "bash benchmarks/setup_peers.sh pyg dgl\npython benchmarks/hetero_rgcn.py",
+        "The epoch is dense per-relation matrix products over the pair rows and two weighted gathers per layer; the "
+        "products run at the BLAS speed of two cores, so the gain over a peer comes from doing fewer of them "
+        "(pairs instead of edges) rather than from faster ones.",
+        [Table("Epoch time and peak RSS (latest run of each implementation)", measured("hetero_rgcn"),
+               ("_file",), (("graph", "setup.graph"), ("edges", "setup.num_edges"),
+                            ("epoch_time_s (median)", "epoch_time_s"), ("epoch_cpu_s", "epoch_cpu_s"),
+                            ("peak_rss_mb", "peak_rss_mb"), ("backend", "pyg_backend")),
+               speed=("epoch_time_s", "lower"))]),
+    Section(
+        "hetero_accuracy", "Entity classification on synthetic-mag: R-GCN full batch vs sampled "
+        "(`hetero_accuracy.py`)",
+        "The shipped configs `node-rgcn-synthetic-mag` and `node-rgcn-neighbor-synthetic-mag` (heterogeneous "
+        "neighbour sampling, fanouts per relation) through `graphscale train`, mean "
+        "test accuracy over the reported seeds at the best-validation epoch; relation weights chosen on validation "
+        "over tuning seeds 100..102. Targets: sampled within 1 point of full batch; the dataset is built for R-GCN "
+        "between 60 % and 90 %.",
+        "python benchmarks/hetero_accuracy.py final\npython benchmarks/hetero_accuracy.py compare",
+        "Sampled training sees each training paper once per epoch through a sampled neighbourhood, so it needs "
+        "about as many epochs as full batch but each costs the sampled blocks of every batch.",
+        [Table("Sampled vs full batch (latest compare line)",
+               lambda line: line.get("bench") == "hetero_accuracy" and line.get("stage") == "compare", ("config",),
+               (("full test_acc", "full_test_acc"), ("sampled test_acc", "sampled_test_acc"),
+                ("points apart", "delta_points"), ("within 1 point", "within_1_point"),
+                ("full in 60-90 %", "full_in_band")), memory=None),
+         Table("Test accuracy over the reported seeds (shipped configs)",
+               lambda line: line.get("bench") == "hetero_accuracy" and line.get("stage") == "final", ("config",),
+               (("config", "config"), ("seeds", "seeds"), ("test_acc", "test_acc"), ("std", "test_acc_std"),
+                ("val_acc", "val_acc"), ("epoch_time_s", "epoch_time_s"), ("peak_rss_mb", "peak_rss_mb"),
+                ("in 60-90 %", "in_band")), memory=None),
+         Table("Tuning: mean validation accuracy (seeds 100..102; test not read)",
+               lambda line: line.get("bench") == "hetero_accuracy" and line.get("stage") == "tune",
+               ("config", "variant"), (("config", "config"), ("variant", "variant"), ("val_acc", "val_acc"),
+                                       ("std", "val_acc_std"), ("epoch_time_s", "epoch_time_s")), memory=None)]),
+    Section(
         "shadow", "ShaDow-GNN vs full-batch GraphSAGE (`shadow_accuracy.py`)",
         "ShaDow-SAGE (Zeng et al., NeurIPS 2021: a GraphSAGE deeper than its per-target k-hop scope, the "
         "target-centred readout, inference on the targets' subgraphs) against the shipped full-batch GraphSAGE "

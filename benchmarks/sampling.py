@@ -77,13 +77,7 @@ def write_dataset(out_dir: Path, scale: float, seed: int) -> dict[str, Any]:
 
 
 def read_arrays(data_dir: Path) -> dict[str, Any]:
-    import numpy as np
-    import torch
-
-    data: dict[str, Any] = json.loads((data_dir / "sampling_meta.json").read_text())
-    for name in ("src", "dst", "train_idx"):
-        data[name] = torch.from_numpy(np.load(data_dir / f"{name}.npy"))
-    return data
+    return common.read_npy_arrays(data_dir, "sampling_meta.json", ("src", "dst", "train_idx"))
 
 
 # -- workers ---------------------------------------------------------------------------------------------
@@ -308,18 +302,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="keep/reuse the .npy graph here instead of a temp dir")
     parser.add_argument("--no-records", action="store_true",
                         help="do not append the lines to benchmarks/records/sampling/ (smoke runs)")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--impl", help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
+    common.add_worker_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.worker:
-        common.emit(worker(args))
-        return 0
-    return orchestrate(args)
+    return common.worker_or_orchestrate(parse_args(argv), worker, orchestrate)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 USED_BY = {"node-classification": "train, embed, partition", "graph-classification": "train",
-           "knowledge-graph": "kg"}
+           "heterogeneous-node-classification": "train", "knowledge-graph": "kg"}
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -179,7 +179,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     found = sum(1 for entry in entries if entry.get("found"))
     print(f"{found} of {len(entries)} datasets found under {datasets.data_root(args.root)} "
           "(--root, else $GRAPHSCALE_DATA, else ~/.cache/graphscale). A folder path works too: edges.csv "
-          "[+ nodes.csv] for train / embed / partition, train/valid/test triples for kg.")
+          "[+ nodes.csv] for train / embed / partition, nodes/ + edges/ (heterogeneous) for train, train/valid/test "
+          "triples for kg.")
     return 0
 
 

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from .errors import GraphFormatError
 from .graph import Graph
+from .graph.hetero import HeteroGraph
 
 
 def to_edge_index(graph: Graph) -> Tensor:
@@ -120,10 +121,28 @@ def _dataset(name: str, graph: Graph, found: dict[str, Tensor | None], edge_weig
                        found["test_mask"], edge_weight=None if edge_weight is None else edge_weight.float())
 
 
+def require(module: str, where: str, fix: str) -> Any:
+    """Import ``module`` (a peer package) or raise GraphscaleError naming ``where`` and how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        from .errors import GraphscaleError
+
+        raise GraphscaleError(f"{where}: expected {module.split('.')[0]} installed, got none. {fix}") from None
+
+
 def from_pyg(data: Any, name: str = "pyg") -> Any:
     """A PyTorch Geometric ``Data`` as a :class:`~graphscale.datasets.NodeDataset` (edges in PyG's order;
     ``x``, ``y``, the split masks and ``edge_weight`` when present; anything with ``edge_index`` and
-    ``num_nodes`` attributes works, so torch_geometric is not imported)."""
+    ``num_nodes`` attributes works, so torch_geometric is not imported). A ``HeteroData`` (it has
+    ``edge_types``) becomes a :class:`~graphscale.datasets.HeteroNodeDataset` (:func:`graphscale.interop_hetero.
+    from_pyg_hetero`)."""
+    if hasattr(data, "edge_types") and hasattr(data, "node_types"):
+        from .interop_hetero import from_pyg_hetero
+
+        return from_pyg_hetero(data, name)
     graph = Graph(torch.as_tensor(data.edge_index), num_nodes=int(data.num_nodes))
     found = {key: next((getattr(data, n) for n in names if getattr(data, n, None) is not None), None)
              for key, names in NODE_KEYS.items()}
@@ -137,13 +156,12 @@ def to_pyg(dataset: Any) -> Any:
     Raises:
         GraphscaleError: torch_geometric is not installed.
     """
-    try:
-        from torch_geometric.data import Data
-    except ImportError:
-        from .errors import GraphscaleError
+    if isinstance(dataset.graph, HeteroGraph):
+        from .interop_hetero import to_pyg_hetero
 
-        raise GraphscaleError("to_pyg: expected torch_geometric installed, got none. Install it "
-                              "(pip install torch_geometric) to convert to PyG.") from None
+        return to_pyg_hetero(dataset)
+    Data = require("torch_geometric.data", "to_pyg", "Install it (pip install torch_geometric) to convert to "
+                   "PyG.").Data
     fields = {"train_mask": dataset.train_mask, "val_mask": dataset.val_mask, "test_mask": dataset.test_mask,
               "edge_weight": dataset.edge_weight}
     return Data(edge_index=to_edge_index(dataset.graph), num_nodes=dataset.num_nodes, x=dataset.x, y=dataset.y,
@@ -152,7 +170,13 @@ def to_pyg(dataset: Any) -> Any:
 
 def from_dgl(graph: Any, name: str = "dgl") -> Any:
     """A homogeneous ``dgl.DGLGraph`` as a :class:`~graphscale.datasets.NodeDataset` (``ndata`` ``feat`` / ``x``,
-    ``label`` / ``y``, the split masks; ``edata["weight"]``); dgl is not imported."""
+    ``label`` / ``y``, the split masks; ``edata["weight"]``); dgl is not imported. A heterograph (several node or
+    edge types) becomes a :class:`~graphscale.datasets.HeteroNodeDataset` (:func:`graphscale.interop_hetero.
+    from_dgl_hetero`)."""
+    if len(getattr(graph, "ntypes", ())) > 1 or len(getattr(graph, "canonical_etypes", ())) > 1:
+        from .interop_hetero import from_dgl_hetero
+
+        return from_dgl_hetero(graph, name)
     src, dst = graph.edges()
     out = Graph(torch.as_tensor(src), torch.as_tensor(dst), int(graph.num_nodes()))
     ndata = graph.ndata
@@ -167,13 +191,11 @@ def to_dgl(dataset: Any) -> Any:
     Raises:
         GraphscaleError: dgl is not installed.
     """
-    try:
-        import dgl
-    except ImportError:
-        from .errors import GraphscaleError
+    if isinstance(dataset.graph, HeteroGraph):
+        from .interop_hetero import to_dgl_hetero
 
-        raise GraphscaleError("to_dgl: expected dgl installed, got none. Install it (see dgl.ai) to convert to "
-                              "DGL.") from None
+        return to_dgl_hetero(dataset)
+    dgl = require("dgl", "to_dgl", "Install it (see dgl.ai) to convert to DGL.")
     out = dgl.graph((dataset.graph.src.long(), dataset.graph.dst.long()), num_nodes=dataset.num_nodes)
     out.ndata["feat"], out.ndata["label"] = dataset.x, dataset.y
     for key in ("train_mask", "val_mask", "test_mask"):

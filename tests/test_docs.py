@@ -42,6 +42,15 @@ def test_message_passing_examples_run():
     assert layer(graph, namespace["h"]).shape == (3, 2)
 
 
+def test_heterogeneous_examples_run():
+    namespace: dict = {}
+    for block in python_blocks("heterogeneous.md"):
+        exec(block, namespace)  # noqa: S102 (the docs' own examples)
+    assert namespace["h_paper"].shape == (4, 16)
+    assert set(namespace["out"]) == {"paper", "author", "field"}
+    assert namespace["blocks"][-1].dst_ids["paper"].numel() == 2
+
+
 def test_getting_started_example_trains_cora(require_dataset):
     require_dataset("cora")
     namespace: dict = {}

@@ -3,6 +3,8 @@ weights and node order, one ``.to()`` for a dataset and a block."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -136,3 +138,55 @@ def test_pyg_and_dgl_graphs_convert_without_importing_them():
         except ImportError:
             with pytest.raises(GraphscaleError, match=f"expected {package} installed"):
                 convert(ds)
+
+
+class _HeteroDataLike:
+    """What from_pyg reads of a PyG HeteroData: node_types, edge_types and per-type stores."""
+
+    def __init__(self, stores, node_types, edge_types):
+        self._stores, self.node_types, self.edge_types = stores, node_types, edge_types
+
+    def __getitem__(self, key):
+        return self._stores[key]
+
+
+class _DGLHeteroLike:
+    """What from_dgl reads of a DGL heterograph: ntypes, canonical_etypes, num_nodes(t), edges(etype=), nodes."""
+
+    def __init__(self, counts, edges, data):
+        self.ntypes, self.canonical_etypes = list(counts), list(edges)
+        self._counts, self._edges = counts, edges
+        self.nodes = {t: SimpleNamespace(data=data.get(t, {})) for t in counts}
+
+    def num_nodes(self, ntype):
+        return self._counts[ntype]
+
+    def edges(self, etype):
+        return self._edges[etype]
+
+
+def test_hetero_data_and_dgl_heterographs_convert_without_importing_them():
+    import sys
+
+    from graphscale.datasets import HeteroNodeDataset
+    from graphscale.interop import from_dgl, from_pyg
+
+    writes, cites = ("author", "writes", "paper"), ("paper", "cites", "paper")
+    w, c = torch.tensor([[0, 1, 2], [1, 0, 2]]), torch.tensor([[0, 1], [2, 2]])
+    x, y = torch.randn(3, 4), torch.tensor([0, 1, 1])
+    train = torch.tensor([True, False, True])
+    stores = {"paper": SimpleNamespace(num_nodes=3, x=x, y=y, train_mask=train), "author": SimpleNamespace(num_nodes=3),
+              writes: SimpleNamespace(edge_index=w), cites: SimpleNamespace(edge_index=c)}
+    ds = from_pyg(_HeteroDataLike(stores, ["paper", "author"], [writes, cites]), name="tiny")
+    assert isinstance(ds, HeteroNodeDataset) and ds.target == "paper" and ds.num_classes == 2
+    assert torch.equal(ds.graph[writes].src.long(), w[0]) and torch.equal(ds.graph[cites].dst.long(), c[1])
+    assert torch.equal(ds.x["paper"], x) and "author" not in ds.x and torch.equal(ds.train_mask, train)
+    assert ds.val_mask is None
+    dgl_like = _DGLHeteroLike({"paper": 3, "author": 3}, {writes: (w[0], w[1]), cites: (c[0], c[1])},
+                              {"paper": {"feat": x, "label": y, "test_mask": train}})
+    ds2 = from_dgl(dgl_like)
+    assert ds2.target == "paper" and torch.equal(ds2.test_mask, train) and ds2.graph.num_edges() == 5
+    assert "torch_geometric" not in sys.modules and "dgl" not in sys.modules
+    bad = dict(stores, author=SimpleNamespace(num_nodes=3, y=y))  # labels on two types: which is the target?
+    with pytest.raises(GraphFormatError, match="exactly one node type"):
+        from_pyg(_HeteroDataLike(bad, ["paper", "author"], [writes, cites]))

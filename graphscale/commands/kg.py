@@ -1,4 +1,5 @@
-"""``graphscale kg``: train and evaluate a knowledge-graph embedding (TransE, DistMult, ComplEx, SimplE, RotatE).
+"""``graphscale kg``: train and evaluate a knowledge-graph embedding (TransE, DistMult, ComplEx, SimplE, RotatE) or
+R-GCN link prediction (``--model rgcn``: R-GCN encoder, DistMult decoder).
 
 The config is resolved like ``graphscale train``: ``--config FILE``, else the shipped
 ``kg-<model>-<dataset>.yaml`` when ``--dataset`` and ``--model`` name one, else the defaults; then the
@@ -87,14 +88,14 @@ def register(subparsers: Any) -> None:
     from ..config import shipped_configs
 
     kg = subparsers.add_parser(
-        "kg", help="train and evaluate a knowledge-graph embedding (TransE ... RotatE)",
+        "kg", help="train and evaluate a knowledge-graph embedding (TransE ... RotatE, R-GCN)",
         description="Knowledge-graph embeddings with filtered link-prediction evaluation. Shipped configs: "
                     + ", ".join(c for c in shipped_configs() if c.startswith("kg-")) + ".",
         epilog="Examples: graphscale kg --dataset fb15k-237 --model rotate --json | graphscale kg --dataset "
                "wn18rr --model rotate --dim 200 train.epochs=50 | graphscale kg --dataset path/to/my_kg "
                "--model complex")
     kg.add_argument("--dataset", help="fb15k-237, wn18rr, or a folder with train/valid/test triple files")
-    kg.add_argument("--model", help="transe, distmult, complex, simple or rotate")
+    kg.add_argument("--model", help="transe, distmult, complex, simple, rotate or rgcn (R-GCN encoder + DistMult)")
     kg.add_argument("--dim", type=int, help="embedding size per component (model.dim)")
     kg.add_argument("--negatives", type=int, help="negatives per positive (train.negatives)")
     kg.add_argument("--epochs", type=int, help="training epochs (train.epochs)")

@@ -64,6 +64,9 @@ class DataConfig:
                                     "or extra capacity), trained with a row-sparse Adam at train.lr on the rows a "
                                     "batch reads; sampled trainers (neighbor, cluster, saint), in one process or "
                                     "sharded in the KV store with --partitions; 0 = none.", ge=0)
+    reverse_relations: bool = option(True, "Heterogeneous datasets: add rev_<relation> for every relation "
+                                           "(HeteroGraph.add_reverse) so messages flow both ways, as PyG's "
+                                           "ToUndirected on typed data.")
     unknown_nodes: str = option("error", "Custom folders: an edges.csv node missing from a nodes.csv that has "
                                          "feature or label columns is an error (error), or is added without "
                                          "features or label (add).", choices=("error", "add"))
@@ -74,7 +77,7 @@ class ModelConfig:
     """The model: a registry name plus its hyper-parameters (written flat beside ``name`` in YAML)."""
 
     name: str = option("gcn", "Model name: gcn, sage, gat, gatv2, gin, appnp, sgc, cheb, gatedgcn (node); "
-                              "gin, gcn, gat, gine, gatedgcn (graph).")
+                              "gin, gcn, gat, gine, gatedgcn (graph); rgcn, hgt (heterogeneous).")
     hparams: dict[str, Any] = option(  # noqa: RUF009 (option() returns a dataclass field)
         {}, "Hyper-parameters passed to the model builder (hidden_dim, dropout ...).")
 

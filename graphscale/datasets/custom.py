@@ -69,10 +69,13 @@ def _check_width(path: Path, number: int, fields: list[str], header: list[str]) 
                            f"{len(fields)} ({','.join(fields)!r}). Quote values that contain commas.")
 
 
-def _read_nodes(path: Path, ids: dict[str, int]):
+def _read_nodes(path: Path, ids: dict[str, int], require_id: bool = True):
+    """Rows of a nodes file: ``(labels, splits, [N, F] float32 features, feature names, has a label column)``;
+    ``ids`` gets every node id in row order (the row number as a string when ``require_id`` is False and the
+    header has no ``id`` column)."""
     rows = _rows(path)
-    header = _header(path, rows, ("id",), "id,label,split,<feature columns...>")
-    id_at = header.index("id")
+    header = _header(path, rows, ("id",) if require_id else (), "id,label,split,<feature columns...>")
+    id_at = header.index("id") if "id" in header else None
     label_at = header.index("label") if "label" in header else None
     split_at = header.index("split") if "split" in header else None
     feature_cols = [i for i, c in enumerate(header) if c not in ("id", "label", "split")]
@@ -82,7 +85,7 @@ def _read_nodes(path: Path, ids: dict[str, int]):
     lines: list[int] = []
     for number, fields in rows:
         _check_width(path, number, fields, header)
-        node = fields[id_at]
+        node = fields[id_at] if id_at is not None else str(len(ids))
         if not node:
             raise DatasetError(f"{path.name} line {number}, column id: expected a node id, got ''.")
         if node in ids:
@@ -90,6 +93,7 @@ def _read_nodes(path: Path, ids: dict[str, int]):
         ids[node] = len(ids)
         label = fields[label_at] if label_at is not None else ""
         split = fields[split_at].lower() if split_at is not None else ""
+        split = "val" if split == "valid" else split
         if split and split not in SPLITS:
             raise DatasetError(f"{path.name} line {number}, column split: expected train, val, test or empty, got "
                                f"{fields[split_at]!r}.")

@@ -202,3 +202,31 @@ def _rmat_kernel(scale, num_edges, a, b, c, seed):
                     col |= bit
             u[e], v[e] = row, col
     return u, v
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _typed_links(offsets, shares, key_a, ptr_a, members_a, prob_a, alias_a, key_b, ptr_b, members_b, prob_b,
+                 alias_b, members_all, prob_all, alias_all, seed):
+    """Targets of typed links (synthetic-mag): source ``s`` owns slots ``offsets[s]..offsets[s+1]-1``; each
+    slot draws from pool A segment ``key_a[s]`` with probability ``shares[0]``, from pool B segment ``key_b[s]``
+    with ``shares[1]``, else from the whole pool; inside a pool by its alias tables (weights). An empty segment
+    falls through to the whole pool. One splitmix64 stream per chunk of ``EDGES_PER_STREAM`` sources."""
+    num_sources = offsets.shape[0] - 1
+    out = np.empty(offsets[num_sources], dtype=np.int64)
+    n_all = members_all.shape[0]
+    for chunk in prange((num_sources + EDGES_PER_STREAM - 1) // EDGES_PER_STREAM):
+        state = _stream(seed, chunk)
+        for s in range(chunk * EDGES_PER_STREAM, min(num_sources, (chunk + 1) * EDGES_PER_STREAM)):
+            for slot in range(offsets[s], offsets[s + 1]):
+                state, pick = _uniform(state)
+                state, r01 = _uniform(state)
+                lo, hi = ptr_a[key_a[s]], ptr_a[key_a[s] + 1]
+                if pick < shares[0] and hi > lo:
+                    out[slot] = members_a[_draw(prob_a, alias_a, lo, hi, r01)]
+                    continue
+                lo, hi = ptr_b[key_b[s]], ptr_b[key_b[s] + 1]
+                if shares[0] <= pick < shares[0] + shares[1] and hi > lo:
+                    out[slot] = members_b[_draw(prob_b, alias_b, lo, hi, r01)]
+                    continue
+                out[slot] = members_all[_draw(prob_all, alias_all, 0, n_all, r01)]
+    return out

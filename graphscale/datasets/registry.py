@@ -2,7 +2,8 @@
 
 Names are lower-case and hyphenated, looked up case-insensitively (``_`` and spaces read as ``-``); a miss
 raises ``DatasetError`` with "did you mean" suggestions. A path instead of a name loads a folder with
-``edges.csv`` (custom graph), a TU folder (``<DS>_A.txt``) or a gnn-benchmark ``.npz`` file.
+``edges.csv`` (custom graph), a heterogeneous folder (``nodes/`` + ``edges/``), a TU folder (``<DS>_A.txt``) or a
+gnn-benchmark ``.npz`` file.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from . import geomgcn, mat, musae, npz, planetoid, tu
 from .base import GraphDataset, NodeDataset
 from .custom import load_custom
 from .edgelist import KARATE_URL, load_karate
+from .hetero import HeteroNodeDataset, is_hetero_folder, load_hetero_folder
 from .io import data_root, resolve
+from .ogb_mag import OGB_MAG_CLASSES, OGB_MAG_FILES, OGB_MAG_FOLDER, OGB_MAG_URL, load_ogb_mag
 from .synthetic import load_synthetic, load_synthetic_arxiv, load_synthetic_products
+from .synthetic_mag import MAG_COUNTS, MagSpec, load_synthetic_mag
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class DatasetSpec:
 
     Attributes:
         name: Registry key (lower-case, hyphenated).
-        task: "node-classification" or "graph-classification".
+        task: "node-classification", "graph-classification" or "heterogeneous-node-classification".
         loader: ``loader(root, **options)`` returning the dataset.
         folder: Folder under the data root ("" for generated datasets).
         files: Files the loader needs, relative to ``folder`` (``.xz``/``.gz`` variants also count).
@@ -51,7 +55,7 @@ class DatasetSpec:
 
 REGISTRY: dict[str, DatasetSpec] = {}
 ALIASES = {"film": "actor", "ogbn-arxiv-synthetic": "synthetic-arxiv", "git": "github", "lastfm": "lastfm-asia"}
-NODE, GRAPH = "node-classification", "graph-classification"
+NODE, GRAPH, HETERO = "node-classification", "graph-classification", "heterogeneous-node-classification"
 
 
 def register(spec: DatasetSpec) -> DatasetSpec:
@@ -153,6 +157,15 @@ register(DatasetSpec("synthetic-arxiv", NODE, load_synthetic_arxiv, stats=_stats
 register(DatasetSpec("synthetic-products", NODE, load_synthetic_products,
                      stats=_stats(2449029, 123718280, 47, 100),
                      description="ogbn-products-shaped degree-corrected SBM (generated once, cached as .npy)"))
+register(DatasetSpec("ogbn-mag", HETERO, lambda root=None, **o: load_ogb_mag(root, **o), OGB_MAG_FOLDER,
+                     OGB_MAG_FILES, dict.fromkeys(OGB_MAG_FILES, OGB_MAG_URL),
+                     {"num_nodes": sum(MAG_COUNTS.values()), "num_edges": 21_111_007,
+                      "num_classes": OGB_MAG_CLASSES, "num_features": 128},
+                     "OGB MAG: papers, authors, institutions, fields; 349 paper venues, time split (not shipped)"))
+register(DatasetSpec("synthetic-mag", HETERO, load_synthetic_mag,
+                     stats={"num_nodes": 52_683, "num_edges": 558_903, "num_classes": MagSpec.num_classes,
+                            "num_features": MagSpec.num_features},
+                     description="ogbn-mag-shaped heterogeneous graph (20k papers by default), planted venues"))
 
 
 def names() -> list[str]:
@@ -187,6 +200,7 @@ def _inner_loader(spec: DatasetSpec) -> Callable[..., Any]:
     return {
         "planetoid": planetoid.load_planetoid, "tu": tu.load_tu, "musae": musae.load_musae,
         "geomgcn": geomgcn.load_geomgcn, "npz": npz.load_npz, "synthetic": load_synthetic,
+        "ogb-mag": load_ogb_mag,
     }.get(_family(spec), spec.loader)
 
 
@@ -201,6 +215,8 @@ def _family(spec: DatasetSpec) -> str:
         return "geomgcn"
     if spec.name in npz.FILES:
         return "npz"
+    if spec.name == "ogbn-mag":
+        return "ogb-mag"
     return "synthetic" if spec.name == "synthetic" else "other"
 
 
@@ -209,7 +225,7 @@ def _default_download() -> bool:
 
 
 def load(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
-         **options: Any) -> NodeDataset | GraphDataset:
+         **options: Any) -> NodeDataset | GraphDataset | HeteroNodeDataset:
     """Load a registered dataset by name, or a dataset folder / ``.npz`` file by path.
 
     Args:
@@ -220,7 +236,8 @@ def load(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | No
             files by default unless ``$GRAPHSCALE_DOWNLOAD=0``.
 
     Returns:
-        ``NodeDataset`` (node classification) or ``GraphDataset`` (graph classification).
+        ``NodeDataset`` (node classification), ``GraphDataset`` (graph classification) or ``HeteroNodeDataset``
+        (ogbn-mag, synthetic-mag, a folder with ``nodes/`` and ``edges/``).
 
     Raises:
         DatasetError: Unknown name (with suggestions), unknown option, missing or malformed files.
@@ -275,11 +292,14 @@ def custom_folder(name_or_path: str | os.PathLike[str]) -> Path | None:
     return path if path is not None and path.is_dir() and resolve(path, "edges.csv") is not None else None
 
 
-def _load_path(path: Path, options: dict[str, Any]) -> NodeDataset | GraphDataset:
+def _load_path(path: Path, options: dict[str, Any]) -> NodeDataset | GraphDataset | HeteroNodeDataset:
     if path.is_file() and path.suffix == ".npz":
         _check_options(f"load({path.name!r})", npz.load_npz, options)
         return npz.load_npz(path, **options)
     if path.is_dir():
+        if is_hetero_folder(path):
+            _check_options(f"load({path.name!r})", load_hetero_folder, options)
+            return load_hetero_folder(path, **options)
         if resolve(path, "edges.csv") is not None:
             _check_options(f"load({path.name!r})", load_custom, options)
             return load_custom(path, **options)
@@ -293,9 +313,9 @@ def _load_path(path: Path, options: dict[str, Any]) -> NodeDataset | GraphDatase
     if path.is_file() and path.name.endswith((".mat", ".mat.xz")):
         _check_options(f"load({path.name!r})", mat.load_mat, options)
         return mat.load_mat(path, **options)
-    raise DatasetError(f"load: expected a folder with edges.csv (custom graph), <DS>_A.txt (TU format) or one .mat "
-                       f"network, or a .npz / .mat file, got {str(path)!r}. See graphscale.datasets.custom for the "
-                       "custom format.")
+    raise DatasetError(f"load: expected a folder with edges.csv (custom graph), nodes/ + edges/ (heterogeneous), "
+                       f"<DS>_A.txt (TU format) or one .mat network, or a .npz / .mat file, got {str(path)!r}. See "
+                       "graphscale.datasets.custom and graphscale.datasets.hetero for the folder formats.")
 
 
 def available(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:

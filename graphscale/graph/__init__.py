@@ -4,6 +4,9 @@ from .batch import BatchedGraph, batch, unbatch
 from .block import Block, to_block
 from .checks import check_graph_argument, check_node_features
 from .graph import Graph, index_dtype
+from .hetero import HeteroGraph
+from .hetero_batch import BatchedHeteroGraph, batch_hetero, unbatch_hetero
+from .hetero_block import HeteroBlock
 from .transform import (
                         add_self_loops,
                         coalesce,
@@ -17,10 +20,14 @@ from .transform import (
 
 __all__ = [
                         "BatchedGraph",
+                        "BatchedHeteroGraph",
                         "Block",
                         "Graph",
+                        "HeteroBlock",
+                        "HeteroGraph",
                         "add_self_loops",
                         "batch",
+                        "batch_hetero",
                         "check_graph_argument",
                         "check_node_features",
                         "coalesce",
@@ -33,4 +40,5 @@ __all__ = [
                         "to_block",
                         "to_undirected",
                         "unbatch",
+                        "unbatch_hetero",
 ]

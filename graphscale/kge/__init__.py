@@ -1,9 +1,11 @@
-"""Knowledge-graph embeddings: TransE, DistMult, ComplEx, SimplE, RotatE with filtered link-prediction evaluation.
+"""Knowledge-graph embeddings: TransE, DistMult, ComplEx, SimplE, RotatE and R-GCN (encoder + DistMult decoder)
+with filtered link-prediction evaluation.
 
 Pieces (DESIGN.md): ``interactions`` (stateless scoring functions), ``model`` (embedding tables x interaction),
 ``losses``, ``triples`` (datasets, filter index), ``evaluate`` (filtered ranking), ``step`` / ``train`` (training
 with shared or per-positive negatives, row-sparse optimisers, checkpoints), ``partition`` (training bucket by bucket
-for tables larger than the device), ``config`` and ``run`` (the ``graphscale kg`` life cycle).
+for tables larger than the device), ``rgcn`` / ``rgcn_train`` (R-GCN link prediction, scored through the same
+evaluator), ``config`` and ``run`` (the ``graphscale kg`` life cycle).
 
 Example:
     >>> from graphscale import kge
@@ -16,6 +18,7 @@ Example:
 from .evaluate import evaluate, filtered_ranks, metrics_from_ranks
 from .interactions import INTERACTIONS, ComplEx, DistMult, Interaction, RotatE, SimplE, TransE, build_interaction
 from .model import KGEModel, build_kg_model
+from .rgcn import RGCNLinkPredictor, message_graph
 from .triples import FilterIndex, KGDataset, add_reciprocal, bernoulli_head_probability, load_folder, load_kg
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "Interaction",
     "KGDataset",
     "KGEModel",
+    "RGCNLinkPredictor",
     "RotatE",
     "SimplE",
     "TransE",
@@ -37,5 +41,6 @@ __all__ = [
     "filtered_ranks",
     "load_folder",
     "load_kg",
+    "message_graph",
     "metrics_from_ranks",
 ]

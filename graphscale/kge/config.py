@@ -28,7 +28,8 @@ class KGDataConfig:
 
 @dataclass
 class KGModelConfig:
-    name: str = option("rotate", "Interaction.", choices=("transe", "distmult", "complex", "simple", "rotate"))
+    name: str = option("rotate", "Interaction; rgcn = R-GCN encoder + DistMult decoder (settings in the rgcn "
+                                 "section).", choices=("transe", "distmult", "complex", "simple", "rotate", "rgcn"))
     dim: int = option(200, "Embedding size per component (complex coordinates for complex / rotate; each role "
                            "vector for simple).", ge=1)
     gamma: float = option(9.0, "Score offset of the distance models (gamma - distance); sets RotatE's init "
@@ -83,6 +84,27 @@ class KGTrainConfig:
 
 
 @dataclass
+class KGRGCNConfig:
+    """R-GCN link prediction (Schlichtkrull et al. 2018, sec. 4-5); used when ``model.name`` is rgcn, whose hidden
+    size is ``model.dim``."""
+
+    layers: int = option(2, "R-GCN layers over the entity embeddings (inverse relations are extra relation types).",
+                         ge=1)
+    num_blocks: int = option(100, "Diagonal blocks of each relation weight (block-diagonal decomposition); must "
+                                  "divide model.dim (500 / 100 = 5x5 blocks in the paper).", ge=1)
+    edge_dropout: float = option(0.4, "Share of a batch's triples left out of its message-passing graph (both "
+                                      "directions), before normalisation.", ge=0.0, lt=1.0)
+    self_loop_dropout: float = option(0.2, "Share of a batch's entities whose self-loop term is dropped.",
+                                      ge=0.0, lt=1.0)
+    dropout: float = option(0.0, "Feature dropout after each hidden layer's activation.", ge=0.0, lt=1.0)
+    graph_batch_size: int = option(30000, "Training triples per step: the step's positives and, after edge "
+                                          "dropout, its message-passing graph.", ge=1)
+    regularization: float = option(0.01, "L2 weight on the decoder inputs: mean square of the step's entity "
+                                         "representations plus that of the relation vectors.", ge=0.0)
+    grad_clip: float = option(1.0, "Clip the gradient norm to this (0 = no clipping).", ge=0.0)
+
+
+@dataclass
 class KGEvaluateConfig:
     batch_size: int = option(0, "Queries per scoring batch; 0 = from memory_mb.", ge=0)
     memory_mb: int = option(256, "Bound on the [batch, N] score matrix when batch_size is 0.", ge=1)
@@ -119,6 +141,7 @@ class KGConfig:
     data: KGDataConfig = field(default_factory=KGDataConfig)
     model: KGModelConfig = field(default_factory=KGModelConfig)
     train: KGTrainConfig = field(default_factory=KGTrainConfig)
+    rgcn: KGRGCNConfig = field(default_factory=KGRGCNConfig)
     evaluate: KGEvaluateConfig = field(default_factory=KGEvaluateConfig)
     output: KGOutputConfig = field(default_factory=KGOutputConfig)
     expected: KGExpectedConfig = field(default_factory=KGExpectedConfig)

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ..config import dump, load
+from ..config import dump, load, to_dict
 from ..config.registry import normalize_key
 from ..distributed.comm import join_group, restarted, same_on_every_rank
 from ..errors import ConfigError
@@ -33,6 +33,7 @@ from .config import KGConfig
 from .distributed import shared_evaluation
 from .evaluate import evaluate
 from .model import KGEModel, build_kg_model
+from .rgcn_train import build_rgcn, check_rgcn_config, train_rgcn
 from .train import fingerprint, train
 from .triples import FilterIndex, KGDataset, load_kg
 
@@ -96,6 +97,8 @@ def run(cfg: KGConfig, *, resume: bool = False, progress: bool = True, data: KGD
     early, ``complete`` is False and no test metrics are computed (resume to finish). A folder holding an
     earlier run is refused unless ``resume`` or ``overwrite`` (:func:`graphscale.train.runtime.output_folder`).
     """
+    if cfg.model.name == "rgcn":
+        check_rgcn_config(cfg)  # before anything is written
     torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     rank, world = _join_group(cfg)
@@ -122,6 +125,9 @@ def _join_group(cfg: KGConfig) -> tuple[int, int]:
         ConfigError: Fewer than two entity partitions per rank.
     """
     rank, world = join_group()
+    if world > 1 and cfg.model.name == "rgcn":
+        raise ConfigError(f"model.name: expected an embedding model under torchrun ({world} ranks), got 'rgcn'. "
+                          "Train R-GCN in one process.")
     if world > 1 and cfg.train.partitions < 2 * world:
         raise ConfigError(f"train.partitions: expected at least {2 * world} entity partitions for {world} ranks "
                           f"(two per rank, so that every rank trains a bucket in most rounds), got "
@@ -132,7 +138,6 @@ def _join_group(cfg: KGConfig) -> tuple[int, int]:
 def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch.device, resume: bool,
                         progress: bool, on_epoch: Any, load_s: float, writer: bool = True) -> dict[str, Any]:
     index = FilterIndex.build([data.train, data.valid, data.test], data.num_relations)
-    model = model_for(cfg, data)
     valid_subset = data.valid
     if cfg.train.eval_valid_size and cfg.train.eval_valid_size < data.valid.shape[0]:
         pick = torch.randperm(data.valid.shape[0], generator=torch.Generator().manual_seed(1))
@@ -143,8 +148,15 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
         return {k: metrics[k] for k in METRIC_KEYS}
 
     with with_tensorboard(cfg.output.tensorboard and writer, out, on_epoch) as hook:
-        result = train(model, data.train, cfg, device=device, out_dir=out, resume=resume, progress=progress,
-                       on_epoch=hook, validate=validate if data.valid.shape[0] else None, log=writer)
+        if cfg.model.name == "rgcn":  # R-GCN encoder + DistMult decoder; scored as a DistMult KGEModel
+            encoder = build_rgcn(cfg, data.num_entities, data.num_relations)
+            result, model = train_rgcn(encoder, data.train, cfg, device=device, out_dir=out, resume=resume,
+                                       progress=progress, on_epoch=hook,
+                                       validate=validate if data.valid.shape[0] else None)
+        else:
+            model = model_for(cfg, data)
+            result = train(model, data.train, cfg, device=device, out_dir=out, resume=resume, progress=progress,
+                           on_epoch=hook, validate=validate if data.valid.shape[0] else None, log=writer)
     summary: dict[str, Any] = {
         "dataset": dataset_label(data.name), "model": cfg.model.name, "dim": cfg.model.dim,
         "negatives": cfg.train.negatives, "negative_mode": cfg.train.negative_mode, "epochs": cfg.train.epochs,
@@ -156,6 +168,8 @@ def _train_and_evaluate(cfg: KGConfig, data: KGDataset, out: Path, device: torch
         "skipped_valid": data.skipped["valid"], "skipped_test": data.skipped["test"],
         "unseen_kept_valid": data.unseen_kept["valid"], "unseen_kept_test": data.unseen_kept["test"],
     }
+    if cfg.model.name == "rgcn":
+        summary.update({f"rgcn_{k}": v for k, v in to_dict(cfg)["rgcn"].items()})
     if result["complete"]:
         eval_began = time.perf_counter()
         if cfg.evaluate.valid and data.valid.shape[0]:

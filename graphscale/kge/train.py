@@ -66,7 +66,10 @@ def fingerprint(cfg: KGConfig | dict[str, Any]) -> dict[str, Any]:
     train = {k: v for k, v in data["train"].items() if k not in RESUME_MAY_CHANGE}
     # data.unseen (newer than the format) counts only when set: checkpoints written before it still resume
     data_section = {k: v for k, v in data["data"].items() if not (k == "unseen" and v is None)}
-    return {"data": data_section, "model": data["model"], "train": train}
+    out = {"data": data_section, "model": data["model"], "train": train}
+    if data["model"].get("name") == "rgcn":  # its own section counts only for rgcn (older checkpoints lack it)
+        out["rgcn"] = data["rgcn"]
+    return out
 
 
 def truncate_progress(path: Path, epochs: int) -> None:
@@ -123,32 +126,56 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
         ``{"epochs_done", "steps", "train_time_s", "triples_per_s", "history", "complete"}``.
     """
     _check(cfg)
-    tc = cfg.train
     epochs = _KGEpochs(model, triples, cfg, device)
-    checkpoints, saved = _checkpointing(epochs, out_dir, cfg, resume)
-    writing = log
-    log = None
-    if out_dir is not None and writing:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        # drop the epochs trained after the checkpoint: --resume trains them again
-        truncate_progress(Path(out_dir) / "progress.jsonl", saved["epoch"] if saved is not None else 0)
-        log = (Path(out_dir) / "progress.jsonl").open("a", encoding="utf-8")
-
-    last: dict[str, Any] = {}
-
-    def log_epoch(metrics: dict[str, Any]) -> None:
-        last["record"] = _record(metrics)
-        if log is not None:
-            log.write(json.dumps(clean_json(last["record"]), allow_nan=False) + "\n")
-            log.flush()
 
     def evaluate() -> dict[str, Any]:
         epochs.write_back()
         return {"valid": validate(model)}
 
     task = Task(None, None, None, epochs.run, evaluate, device, extra_state=epochs.state,
-                load_extra_state=epochs.load, generator=epochs.generator,
-                evaluate_every=tc.eval_every if validate is not None else 0, log_epoch=log_epoch)
+                load_extra_state=epochs.load, generator=epochs.generator)
+    result = fit_epochs(task, epochs, cfg, validating=validate is not None, out_dir=out_dir, resume=resume,
+                        progress=progress, on_epoch=on_epoch, log=log)
+    epochs.write_back()
+    done = result["epochs_done"]
+    group = {} if epochs.ranks is None else epochs.ranks.summary(done)
+    return {**group, **result, "triples_per_s": done * triples.shape[0] / result["train_time_s"]
+            if result["train_time_s"] > 0 else 0.0, "num_partitions": epochs.plan.num_partitions}
+
+
+def fit_epochs(task: Task, epochs: Any, cfg: KGConfig, *, validating: bool, out_dir: str | Path | None,
+               resume: bool, progress: bool, on_epoch: Callable[[dict[str, Any]], None] | None,
+               log: bool) -> dict[str, Any]:
+    """Run a KG trainer's ``task`` on the engine (:func:`graphscale.train.loop.fit`) with this command's
+    checkpoints (``checkpoints/last.pt``, ``--resume``), ``progress.jsonl``, step bar and time limit.
+
+    ``epochs`` is the trainer's state: ``steps_per_epoch``, ``step`` (steps done; ``extra_state()["step"]``
+    in a checkpoint), ``bar`` (set here, advanced by the trainer) and ``ranks`` (None in one process). The
+    task's ``evaluate_every`` and ``log_epoch`` are set here (``validating``: run ``task.evaluate`` every
+    ``train.eval_every`` epochs).
+
+    Returns:
+        ``{"epochs_done", "steps", "train_time_s", "history", "complete", "steps_per_epoch"}``.
+    """
+    tc = cfg.train
+    checkpoints, saved = _checkpointing(epochs, out_dir, cfg, resume)
+    handle = None
+    if out_dir is not None and log:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        # drop the epochs trained after the checkpoint: --resume trains them again
+        truncate_progress(Path(out_dir) / "progress.jsonl", saved["epoch"] if saved is not None else 0)
+        handle = (Path(out_dir) / "progress.jsonl").open("a", encoding="utf-8")
+
+    last: dict[str, Any] = {}
+
+    def log_epoch(metrics: dict[str, Any]) -> None:
+        last["record"] = _record(metrics)
+        if handle is not None:
+            handle.write(json.dumps(clean_json(last["record"]), allow_nan=False) + "\n")
+            handle.flush()
+
+    task.evaluate_every = tc.eval_every if validating else 0
+    task.log_epoch = log_epoch
     done_steps = int(saved["extra"]["step"]) if saved is not None else 0
     epochs.bar = progress_bar(epochs.steps_per_epoch * tc.epochs, f"kg {cfg.model.name}", progress,
                               initial=done_steps, unit="step")
@@ -159,17 +186,13 @@ def train(model: KGEModel, triples: torch.Tensor, cfg: KGConfig, *, device: torc
                         on_epoch=(lambda _metrics: on_epoch(last["record"])) if on_epoch else None)
     finally:
         epochs.bar.close()
-        if log is not None:
-            log.close()
-    epochs.write_back()
+        if handle is not None:
+            handle.close()
     records = result["records"]
     done = len(records)
-    train_time = records[-1]["train_time_s"] if records else 0.0
-    group = {} if epochs.ranks is None else epochs.ranks.summary(done)
-    return {**group, "epochs_done": done, "steps": epochs.step, "train_time_s": train_time,
-            "triples_per_s": done * triples.shape[0] / train_time if train_time > 0 else 0.0,
-            "history": records, "complete": result["complete"] and done >= tc.epochs,
-            "steps_per_epoch": epochs.steps_per_epoch, "num_partitions": epochs.plan.num_partitions}
+    return {"epochs_done": done, "steps": epochs.step,
+            "train_time_s": records[-1]["train_time_s"] if records else 0.0, "history": records,
+            "complete": result["complete"] and done >= tc.epochs, "steps_per_epoch": epochs.steps_per_epoch}
 
 
 def _checkpointing(epochs: Any, out_dir: str | Path | None, cfg: KGConfig,

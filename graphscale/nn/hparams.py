@@ -57,7 +57,13 @@ HPARAMS: dict[str, HParam] = {
     "norm": HParam(str, "SGC/SIGN (precomputed): the operator S, gcn = D^-1/2 (A + I) D^-1/2 or mean = D^-1 A "
                         "(neighbour mean, no self-loops).", {"choices": ("gcn", "mean")}),
     # -- EGC, RevGNN and PPRGo --
-    "num_bases": HParam(int, "EGC: basis weights B shared by the heads.", {"ge": 1}),
+    "num_bases": HParam(int, "EGC: basis weights B shared by the heads; R-GCN: basis matrices B shared by the "
+                             "relations (regularizer basis).", {"ge": 1}),
+    "regularizer": HParam(str, "R-GCN: relation weights none (one per relation), basis (W_r = sum_b a_rb V_b) or "
+                               "block (block-diagonal).", {"choices": ("none", "basis", "block")}),
+    "num_blocks": HParam(int, "R-GCN: diagonal blocks of every hidden relation weight (regularizer block).",
+                         {"ge": 1}),
+    "self_loop": HParam(bool, "R-GCN: add the root term W_0 h_i."),
     "aggregators": HParam(list[str], "EGC: aggregators among symnorm, sum, mean, max, min, var, std (symnorm alone: "
                                      "EGC-S; several: EGC-M), e.g. sum,mean,max."),
     "num_groups": HParam(int, "RevGNN: feature groups C of every reversible block (>= 2).", {"ge": 2}),

@@ -7,7 +7,9 @@
 from . import fn
 from .edges import Edges
 from .engine import saga
+from .hetero import hetero_saga
 from .ops import edge_softmax
+from .relational import gather_mm, relational_saga, segment_mm
 from .segment import (
            scatter_reduce,
            segment_max,
@@ -22,11 +24,15 @@ __all__ = [
            "Edges",
            "edge_softmax",
            "fn",
+           "gather_mm",
+           "hetero_saga",
+           "relational_saga",
            "saga",
            "scatter_reduce",
            "segment_max",
            "segment_mean",
            "segment_min",
+           "segment_mm",
            "segment_reduce",
            "segment_softmax",
            "segment_sum",

@@ -60,7 +60,13 @@ class MiniBatch(NamedTuple):
 
     def _map(self, fn_tensor, fn_graph) -> MiniBatch:
         graph = [fn_graph(g) for g in self.graph] if isinstance(self.graph, (list, tuple)) else fn_graph(self.graph)
-        return MiniBatch(graph, *(None if t is None else fn_tensor(t) for t in self[1:]))
+
+        def apply(value: Any) -> Any:  # a tensor, or {node type: tensor} of a heterogeneous batch
+            if isinstance(value, dict):
+                return {key: fn_tensor(item) for key, item in value.items()}
+            return None if value is None else fn_tensor(value)
+
+        return MiniBatch(graph, *(apply(t) for t in self[1:]))
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> MiniBatch:
         """Copy every tensor and graph to ``device`` (ids, weights, blocks with their ``src_ids`` ...)."""

@@ -150,8 +150,9 @@ def locality_order(dst_nodes, num_nodes):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _sample_layer(indptr, indices, eids, weight, cumulative, weighted, dst_nodes, fanout, replace, seed, layer,
-                  scratch):
+def draw_layer(indptr, indices, eids, weight, cumulative, weighted, dst_nodes, fanout, replace, seed, layer):
+    """One hop's draws for ``dst_nodes``: ``(dst_local int32 [T], edge_ids [T], src_global [T])``, grouped by
+    destination in visiting order; node ``v`` draws from the stream ``(seed, layer, v)``."""
     num_dst = dst_nodes.shape[0]
     order = locality_order(dst_nodes, indptr.shape[0] - 1)
     offsets = np.zeros(num_dst + 1, dtype=np.int64)  # edges are laid out in visiting order
@@ -196,6 +197,14 @@ def _sample_layer(indptr, indices, eids, weight, cumulative, weighted, dst_nodes
             dst_local[q] = i
             edge_ids[q] = eids[picks[q]]
             src_global[q] = indices[picks[q]]
+    return dst_local, edge_ids, src_global
+
+
+@numba.njit(cache=True, nogil=True)
+def _sample_layer(indptr, indices, eids, weight, cumulative, weighted, dst_nodes, fanout, replace, seed, layer,
+                  scratch):
+    dst_local, edge_ids, src_global = draw_layer(indptr, indices, eids, weight, cumulative, weighted, dst_nodes,
+                                                 fanout, replace, seed, layer)
     src_local, src_nodes, duplicate = relabel(dst_nodes, src_global, scratch)
     return src_local, dst_local, edge_ids, src_nodes, duplicate
 

@@ -123,13 +123,18 @@ def uses_edge_attr(cfg: RunConfig) -> bool:
 
 
 def trainer_kind(cfg: RunConfig) -> str:
-    """``full``, ``minibatch``, ``gas``, ``precomputed`` or ``pprgo`` for the model and sampler of ``cfg``.
+    """``full``, ``minibatch``, ``gas``, ``precomputed``, ``pprgo`` or ``hetero`` (R-GCN, HGT on a heterogeneous
+    graph, :mod:`graphscale.train.hetero`) for the model and sampler of ``cfg``.
 
     Raises:
         ConfigError: SIGN with a sampler (its batches are rows of precomputed features); learnable node
             embeddings (``data.node_embedding``) with a trainer other than the sampled one.
     """
+    from ..nn.hetero_models import HETERO_MODELS
+
     model, sampler = normalize_key(cfg.model.name), cfg.sampler.name
+    if model in HETERO_MODELS:
+        return "hetero"
     if model == "sign" or (model == "sgc" and PRECOMPUTED_SGC and sampler == "none"):
         if sampler != "none":
             raise ConfigError(f"sampler.name: expected none for model {model!r} (propagation is precomputed, the "

@@ -77,6 +77,31 @@ def reduce_features(dataset: NodeDataset, k: int) -> NodeDataset:
     return dataclasses.replace(dataset, x=(u * s).contiguous(), meta={**dataset.meta, "feature_svd": k})
 
 
+def is_hetero_dataset(dataset: Any) -> bool:
+    """Whether ``dataset`` holds a heterogeneous graph (entity classification on typed nodes)."""
+    from ..graph.hetero import HeteroGraph
+
+    return isinstance(getattr(dataset, "graph", None), HeteroGraph)
+
+
+def check_hetero_match(cfg: RunConfig, dataset: Any, kind: str) -> None:
+    """A heterogeneous dataset needs a heterogeneous model (rgcn, hgt) and the other way round.
+
+    Raises:
+        ConfigError: A mismatch, named with the config location of ``model.name``.
+    """
+    hetero_data = is_hetero_dataset(dataset)
+    if hetero_data and kind != "hetero":
+        raise ConfigError(f"model.name: expected a heterogeneous model (rgcn or hgt) for the heterogeneous dataset "
+                          f"{dataset.name!r}, got {cfg.model.name!r}{cfg.where('model.name')}. Pass --model rgcn.")
+    if kind == "hetero" and not hetero_data:
+        raise ConfigError(f"model.name: expected a heterogeneous dataset (typed nodes and relations, e.g. "
+                          f"synthetic-mag) for {cfg.model.name!r}, got {dataset.name!r}{cfg.where('model.name')}.")
+    if hetero_data and cfg.data.feature_svd is not None:
+        raise ConfigError(f"data.feature_svd: expected null for the heterogeneous dataset {dataset.name!r}"
+                          f"{cfg.where('data.feature_svd')}.")
+
+
 def resolve_task(cfg: RunConfig, dataset: NodeDataset | GraphDataset) -> str:
     """``node`` or ``graph`` from the dataset type; a mismatch with an explicit ``task`` is a ConfigError."""
     actual = "graph" if isinstance(dataset, GraphDataset) else "node"
@@ -90,10 +115,11 @@ def check_model_name(cfg: RunConfig) -> None:
     """Fail before loading any data when ``model.name`` is in neither model registry."""
     from ..config import did_you_mean
     from ..nn import models
+    from ..nn.hetero_models import HETERO_MODELS
     from .node import PRECOMPUTED_MODELS
 
     known = [*models.NODE_MODELS, *(n for n in models.GRAPH_MODELS if n not in models.NODE_MODELS),
-             *(n for n in PRECOMPUTED_MODELS if n not in models.NODE_MODELS)]
+             *(n for n in PRECOMPUTED_MODELS if n not in models.NODE_MODELS), *HETERO_MODELS]
     if normalize_key(cfg.model.name) not in known:
         raise ConfigError(f"model.name: expected one of {', '.join(repr(k) for k in known)}, got "
                           f"{cfg.model.name!r}{cfg.where('model.name')}.{did_you_mean(cfg.model.name, known)}")
@@ -168,17 +194,23 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
         The summary written to ``metrics.json`` (``runs`` or ``folds`` hold the per-run details).
     """
     from .graph import train_graph
+    from .hetero import train_hetero
     from .node import train_node, trainer_kind
 
     device = resolve_device(cfg.train.device)
     check_model_name(cfg)
     kind = trainer_kind(cfg)  # fails before loading data on a model/sampler mismatch
+    if kind == "hetero":
+        from .hetero import check_hetero_config
+
+        check_hetero_config(cfg)
     ds = dataset if dataset is not None else load_dataset(cfg)
     task = resolve_task(cfg, ds)
     if task == "graph" and cfg.sampler.name != "none":
         raise ConfigError(f"sampler.name: expected none for graph classification (batches are whole graphs, "
                           f"train.batch_size), got {cfg.sampler.name!r}{cfg.where('sampler.name')}. Drop --sampler.")
     kind = "graph" if task == "graph" else kind
+    check_hetero_match(cfg, ds, kind)
     if cfg.data.feature_svd is not None:
         if not isinstance(ds, NodeDataset):
             raise ConfigError(f"data.feature_svd: expected a node dataset, got the graph dataset {ds.name!r}"
@@ -198,7 +230,7 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True,
 
             torch.cuda.reset_peak_memory_stats(device)
         began = time.perf_counter()
-        trainer = train_graph if kind == "graph" else train_node
+        trainer = train_graph if kind == "graph" else train_hetero if kind == "hetero" else train_node
         with with_tensorboard(cfg.output.tensorboard, out, on_epoch) as hook:
             result = trainer(cfg, ds, device, out_dir=out, resume=resume, progress=progress, on_epoch=hook)
         train_time = time.perf_counter() - began

@@ -13,8 +13,12 @@ from .gatv2 import GATv2Conv
 from .gcn import GCNConv
 from .gin import GINConv
 from .gine import GINEConv
+from .hetero import HeteroConv
+from .hgt import HGTConv
+from .rgcn import RGCNConv
 from .sage import SAGEConv
 from .sgc import SGConv
+from .typed_linear import TypedLinear
 
 __all__ = [
            "APPNP",
@@ -26,6 +30,10 @@ __all__ = [
            "GINConv",
            "GINEConv",
            "GatedGCNConv",
+           "HGTConv",
+           "HeteroConv",
+           "RGCNConv",
            "SAGEConv",
            "SGConv",
+           "TypedLinear",
 ]
