@@ -262,3 +262,19 @@ def read_npy_arrays(data_dir: Path, meta_name: str, names: Iterable[str]) -> dic
     for name in names:
         data[name] = torch.from_numpy(np.load(data_dir / f"{name}.npy"))
     return data
+
+
+def run_impls(script: str, impls: Iterable[str], peer_venv: dict[str, str], *, data_dir: Path, flags: list[str],
+              base: dict[str, Any], num_threads: int, timeout_s: float,
+              emit_record: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+    """Run ``script --worker --impl <impl> --data <data_dir> <flags>`` once per implementation, graphscale's in
+    this interpreter and a peer's in its virtualenv (``peer_venv[impl]``), emitting and returning the records."""
+    records = []
+    for impl in impls:
+        python = sys.executable if impl.startswith("graphscale") else peer_python(peer_venv[impl])
+        record = run_worker(python, [str(Path(script).resolve()), "--worker", "--impl", impl, "--data",
+                                     str(data_dir), *flags], base={**base, "impl": impl}, num_threads=num_threads,
+                            timeout_s=timeout_s)
+        records.append(record)
+        emit_record(record)
+    return records

@@ -256,17 +256,11 @@ def orchestrate(args: argparse.Namespace) -> int:
             return 1
         emit({"bench": "hetero_rgcn", "record": "setup", "status": "ok", **meta, "threads": args.threads,
               "data_s": round(time.perf_counter() - start, 2), **common.machine_info(), **common.git_state()})
-        results = []
-        for impl in impls:
-            python = sys.executable if impl == "graphscale" else common.peer_python(PEER_VENV[impl])
-            worker_args = [str(Path(__file__).resolve()), "--worker", "--impl", impl, "--data", str(temp_dir / "data"),
-                           "--epochs", str(args.epochs), "--warmup", str(args.warmup), "--threads", str(args.threads),
-                           "--seed", str(args.seed), "--memory-limit-gb", str(args.memory_limit_gb)]
-            record = common.run_worker(python, worker_args, base={"bench": "hetero_rgcn", "impl": impl,
-                                                                  "model": "rgcn", "num_threads": args.threads},
-                                       num_threads=args.threads, timeout_s=args.timeout)
-            results.append(record)
-            emit(record)
+        flags = ["--epochs", str(args.epochs), "--warmup", str(args.warmup), "--threads", str(args.threads),
+                 "--seed", str(args.seed), "--memory-limit-gb", str(args.memory_limit_gb)]
+        results = common.run_impls(__file__, impls, PEER_VENV, data_dir=temp_dir / "data", flags=flags,
+                                   base={"bench": "hetero_rgcn", "model": "rgcn", "num_threads": args.threads},
+                                   num_threads=args.threads, timeout_s=args.timeout, emit_record=emit)
         ratio = ratio_record(results)
         if ratio is not None:
             emit(ratio)

@@ -236,17 +236,11 @@ def orchestrate(args: argparse.Namespace) -> int:
             return 1
         emit({"bench": "link_sampling", "record": "setup", "status": "ok", **meta, **common.machine_info(),
               **common.git_state()})
-        records = []
-        for impl in impls:
-            python = sys.executable if impl.startswith("graphscale") else common.peer_python(PEER_VENV[impl])
-            worker_args = [str(Path(__file__).resolve()), "--worker", "--impl", impl, "--data", str(data_dir),
-                           "--batches", str(args.batches), "--warmup", str(args.warmup), "--threads",
-                           str(args.threads), "--seed", str(args.seed), "--memory-limit-gb", str(args.memory_limit_gb)]
-            base = {"bench": "link_sampling", "impl": impl, "num_threads": args.threads}
-            record = common.run_worker(python, worker_args, base=base, num_threads=args.threads,
-                                       timeout_s=args.timeout)
-            records.append(record)
-            emit(record)
+        flags = ["--batches", str(args.batches), "--warmup", str(args.warmup), "--threads", str(args.threads),
+                 "--seed", str(args.seed), "--memory-limit-gb", str(args.memory_limit_gb)]
+        records = common.run_impls(__file__, impls, PEER_VENV, data_dir=data_dir, flags=flags,
+                                   base={"bench": "link_sampling", "num_threads": args.threads},
+                                   num_threads=args.threads, timeout_s=args.timeout, emit_record=emit)
         emit(ratio_record(records))
     finally:
         if temp_dir is not None:

@@ -271,17 +271,11 @@ def orchestrate(args: argparse.Namespace) -> int:
         emit({"bench": "sampling", "record": "setup", "status": "ok", **meta, "scale": args.scale,
               "seed": args.seed, "data_s": round(time.perf_counter() - start, 2), **common.machine_info(),
               **common.git_state()})
-        records = []
-        for impl in impls:
-            python = sys.executable if impl.startswith("graphscale") else common.peer_python(PEER_VENV[impl])
-            worker_args = [str(Path(__file__).resolve()), "--worker", "--impl", impl, "--data", str(data_dir),
-                           "--epochs", str(args.epochs), "--warmup", str(args.warmup), "--threads",
-                           str(args.threads), "--seed", str(args.seed), "--memory-limit-gb", str(args.memory_limit_gb)]
-            base = {"bench": "sampling", "impl": impl, "num_threads": args.threads}
-            record = common.run_worker(python, worker_args, base=base, num_threads=args.threads,
-                                       timeout_s=args.timeout)
-            records.append(record)
-            emit(record)
+        flags = ["--epochs", str(args.epochs), "--warmup", str(args.warmup), "--threads", str(args.threads),
+                 "--seed", str(args.seed), "--memory-limit-gb", str(args.memory_limit_gb)]
+        records = common.run_impls(__file__, impls, PEER_VENV, data_dir=data_dir, flags=flags,
+                                   base={"bench": "sampling", "num_threads": args.threads}, num_threads=args.threads,
+                                   timeout_s=args.timeout, emit_record=emit)
         emit(ratio_record(records))
     finally:
         if temp_dir is not None:

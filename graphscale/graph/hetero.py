@@ -241,12 +241,7 @@ class HeteroGraph:
         edges = ", ".join(f"{'__'.join(e)}: {g.num_edges}" for e, g in self._relations.items())
         return f"{type(self).__name__}(num_nodes={{{nodes}}}, num_edges={{{edges}}})"
 
-    def cached(self, key: str, build: Any) -> Any:
-        value = self._cache.get(key)
-        if value is None:
-            value = build()
-            self._cache[key] = value
-        return value
+    cached = Graph.cached  # the same per-object cache of derived structures (homogeneous view, typed edges)
 
     # -- conversions ----------------------------------------------------------------------------
     def _map(self, move: Any) -> HeteroGraph:
