@@ -25,4 +25,24 @@ def add_run_options(parser: Any, default_out: str, device_help: str, override_ex
                         help=f"config overrides, e.g. {override_example}")
 
 
-__all__ = ["add_run_options"]
+def prepare_run(args: Any, cfg: Any, command: str, writes: str) -> bool:
+    """The checks every config-driven command makes before it runs: ``--tensorboard`` is refused where the command
+    writes no event files, ``--print-config`` prints the resolved config. Returns True when the command is done.
+
+    Raises:
+        ConfigError: ``--tensorboard`` given to a command without TensorBoard logging.
+    """
+    if args.tensorboard:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--tensorboard: expected no TensorBoard logging for {command} (it writes {writes}), got "
+                          "the flag. Drop --tensorboard.")
+    if args.print_config:
+        from ..config import dump
+
+        print(dump(cfg, comments=True), end="")
+        return True
+    return False
+
+
+__all__ = ["add_run_options", "prepare_run"]

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from . import add_run_options
+from . import add_run_options, prepare_run
 
 
 def shipped_distill(teacher: str, student: str, method: str | None, dataset: str) -> Path | None:
@@ -53,17 +53,10 @@ def _pct(value: Any) -> str:
 
 def cmd_distill(args: argparse.Namespace) -> int:
     from ..cli import json_line
-    from ..config import dump
     from ..train.distill_run import run_distill
 
     cfg = resolve_config(args)
-    if args.tensorboard:
-        from ..errors import ConfigError
-
-        raise ConfigError("--tensorboard: expected no TensorBoard logging for distill (it writes metrics.json "
-                          "only), got the flag. Drop --tensorboard.")
-    if args.print_config:
-        print(dump(cfg, comments=True), end="")
+    if prepare_run(args, cfg, "distill", "metrics.json only"):
         return 0
     summary = run_distill(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     if args.json:

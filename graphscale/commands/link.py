@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from . import add_run_options
+from . import add_run_options, prepare_run
 
 
 def shipped_link(model: str, sampler: str | None, dataset: str) -> Path | None:
@@ -51,17 +51,10 @@ def resolve_config(args: argparse.Namespace) -> Any:
 
 def cmd_link(args: argparse.Namespace) -> int:
     from ..cli import json_line
-    from ..config import dump
     from ..train.link_run import run_link
 
     cfg = resolve_config(args)
-    if args.tensorboard:
-        from ..errors import ConfigError
-
-        raise ConfigError("--tensorboard: expected no TensorBoard logging for link (it writes metrics.json and "
-                          "history.json), got the flag. Drop --tensorboard.")
-    if args.print_config:
-        print(dump(cfg, comments=True), end="")
+    if prepare_run(args, cfg, "link", "metrics.json and history.json"):
         return 0
     summary = run_link(cfg, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     if args.json:

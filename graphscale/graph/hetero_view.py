@@ -54,14 +54,9 @@ class Homogeneous:
         ends = starts[1:] + [int(self.dst_node_type.numel())]
         return {t: end - start for t, start, end in zip(self.dst_offsets, starts, ends)}
 
-    def relation_counts(self) -> list[int]:
-        """Edges per relation (the segment lengths of the fused kernels)."""
-        return self.edge_offsets.diff().tolist()
-
     def split_dst(self, out: Tensor) -> dict[str, Tensor]:
         """``{ntype: rows}`` of a ``[N_dst_total, *]`` result, per destination type."""
-        ends = list(self.dst_offsets.values())[1:] + [out.shape[0]]
-        return {t: out[start:end] for (t, start), end in zip(self.dst_offsets.items(), ends)}
+        return {t: out[self.dst_offsets[t]:self.dst_offsets[t] + count] for t, count in self.dst_counts().items()}
 
     def cat_src(self, x: Mapping[str, Tensor], where: str = "features") -> Tensor:
         """Concatenate per-type source features into ``[N_src_total, *]`` (every type must be given)."""

@@ -20,7 +20,7 @@ from .. import seed as seed_everything
 from ..config import RunConfig
 from ..errors import ConfigError, DatasetError
 from ..loader import NodeLoader
-from ..nn.hetero_models import HETERO_MODELS, HeteroSchema, build_hetero_model
+from ..nn.hetero_models import HeteroSchema, build_hetero_model
 from ..sampling.hetero import HeteroNeighborSampler
 from .loop import EpochHook, EpochSelector, Task, fit, run_seeds
 from .minibatch import neighbor_fanouts
@@ -29,12 +29,6 @@ from .optim import build_optimizer, build_scheduler
 from .runtime import fingerprint
 
 SAMPLERS = ("none", "neighbor")
-
-
-def is_hetero_model(name: str) -> bool:
-    from ..config.registry import normalize_key
-
-    return normalize_key(name) in HETERO_MODELS
 
 
 def check_hetero_config(cfg: RunConfig) -> None:
@@ -150,4 +144,4 @@ def train_hetero(cfg: RunConfig, dataset: Any, device: torch.device, out_dir: Pa
             "num_classes": dataset.num_classes}
 
 
-__all__ = ["SAMPLERS", "check_hetero_config", "hetero_run", "is_hetero_model", "train_hetero"]
+__all__ = ["SAMPLERS", "check_hetero_config", "hetero_run", "train_hetero"]

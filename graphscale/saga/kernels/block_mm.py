@@ -33,20 +33,6 @@ def _forward(x, weight, row_segment, out):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _forward_transposed(x, weight, row_segment, out):
-    rows, heads, size_in = x.shape
-    size_out = out.shape[2]
-    for p in prange(rows):
-        r = row_segment[p]
-        for h in range(heads):
-            for o in range(size_out):
-                acc = x[p, h, 0] * weight[r, h, o, 0]
-                for i in range(1, size_in):
-                    acc += x[p, h, i] * weight[r, h, o, i]
-                out[p, h, o] = acc
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def _weight_grad(x, grad, starts, out):
     segments = starts.shape[0] - 1
     heads, size_in = x.shape[1], x.shape[2]
@@ -79,12 +65,13 @@ def block_mm(x: Tensor, weight: Tensor, seglens: list[int], transpose: bool = Fa
     Shapes: x ``[M, H, F_in]``; weight ``[R, H, F_in, F_out]``; returns ``[M, H, F_out]`` (``[M, H, F_in]``
     with ``transpose``, for ``x [M, H, F_out]``)."""
     row_segment, _ = _layout(seglens)
-    size_out = weight.shape[2] if transpose else weight.shape[3]
+    if transpose:  # the weights are small (R x H x F x F): a transposed copy costs nothing beside the rows
+        weight = weight.transpose(2, 3)
+    size_out = weight.shape[3]
     out = torch.empty((x.shape[0], x.shape[1], size_out), dtype=x.dtype)
     num_threads(x.numel() * size_out)
     if x.shape[0] and x.shape[2]:
-        kernel = _forward_transposed if transpose else _forward
-        kernel(x.detach().contiguous().numpy(), weight.detach().contiguous().numpy(), row_segment, out.numpy())
+        _forward(x.detach().contiguous().numpy(), weight.detach().contiguous().numpy(), row_segment, out.numpy())
     else:
         out.zero_()
     return out
